@@ -1,0 +1,46 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Trove",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "trove", targets: ["trove"]),
+        .library(name: "TroveEngine", targets: ["TroveEngine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // Pure model and rules: content address, records, durability, alerts, lifecycle.
+        .target(name: "TroveCore", dependencies: [
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // Stores and catalogs: the I/O edge.
+        .target(name: "TroveStorage", dependencies: [
+            "TroveCore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The library: import, read, verify, check, status.
+        .target(name: "TroveEngine", dependencies: [
+            "TroveCore", "TroveStorage",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The command line, thin: parse, call the engine, print.
+        .executableTarget(name: "trove", dependencies: [
+            "TroveEngine",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Test helpers shared by every test target (fault-injecting stores, temp folders).
+        .target(name: "TroveTesting", dependencies: ["TroveCore", "TroveStorage", "TroveEngine"], path: "Tests/TroveTesting"),
+        .testTarget(name: "TroveCoreTests", dependencies: ["TroveCore", "TroveTesting"]),
+        .testTarget(name: "TroveStorageTests", dependencies: ["TroveStorage", "TroveTesting"]),
+        .testTarget(name: "TroveEngineTests", dependencies: ["TroveEngine", "TroveTesting"]),
+        .testTarget(name: "TroveScenarioTests", dependencies: ["TroveTesting"]),
+    ]
+)

@@ -1,0 +1,153 @@
+import Dispatch
+import Foundation
+
+/// Streams a file's bytes leaf by leaf: leaves are hashed concurrently on all cores while an
+/// optional sink receives them in order, and memory stays at `buffers × 8 MiB` whatever the size.
+public struct LeafPipeline: Sendable {
+    /// Leaves hashed at once.
+    public var parallelism: Int
+    /// Leaf buffers in flight (bounds memory).
+    public var buffers: Int
+
+    public init(parallelism: Int = ProcessInfo.processInfo.activeProcessorCount, buffers: Int? = nil) {
+        self.parallelism = max(1, parallelism)
+        self.buffers = max(2, buffers ?? self.parallelism + 2)
+    }
+
+    /// What the pipeline learned: the size, leaf hashes and the ID they make.
+    public struct Result: Sendable {
+        public let size: UInt64
+        public let leaves: [LeafHash]
+        public var id: ContentID { ContentHash.root(size: size, leafHashes: leaves) }
+    }
+
+    /// Runs the pipeline.
+    /// - Parameters:
+    ///   - source: fills the buffer with the next leaf and returns the byte count; it must fill the
+    ///     buffer completely except for the last leaf, and return 0 at the end.
+    ///   - sink: receives each leaf in order on one serial queue (e.g. to write a copy).
+    ///   - onLeaf: called with each leaf hash as soon as it is known, in any order; throwing stops the run
+    ///     (e.g. a leaf that does not match the catalog).
+    ///   - progress: bytes read so far, called on the reading thread.
+    public func run(
+        source: @escaping (UnsafeMutableRawBufferPointer) throws -> Int,
+        sink: ((Int, UnsafeRawBufferPointer) throws -> Void)? = nil,
+        onLeaf: ((Int, LeafHash) throws -> Void)? = nil,
+        progress: ((UInt64) -> Void)? = nil
+    ) throws -> Result {
+        let state = PipelineState(buffers: buffers, sink: sink, onLeaf: onLeaf)
+        defer { state.deallocate() }
+        let hashQueue = DispatchQueue(label: "trove.hash", attributes: .concurrent)
+        let sinkQueue = DispatchQueue(label: "trove.sink")
+        let limiter = DispatchSemaphore(value: parallelism)
+        let group = DispatchGroup()
+        var total: UInt64 = 0
+        var index = 0
+        while state.firstError == nil {
+            let slot = state.takeSlot()
+            let count: Int
+            do {
+                count = try source(state.buffer(slot))
+            } catch {
+                state.fail(error)
+                state.release(slot, times: 1)
+                break
+            }
+            if count == 0 {
+                state.release(slot, times: 1)
+                break
+            }
+            total += UInt64(count)
+            progress?(total)
+            let leaf = index
+            state.prepare(slot, users: sink == nil ? 1 : 2)
+            group.enter()
+            limiter.wait()
+            hashQueue.async {
+                state.hash(slot: slot, index: leaf, count: count)
+                limiter.signal()
+                group.leave()
+            }
+            if sink != nil {
+                group.enter()
+                sinkQueue.async {
+                    state.sink(slot: slot, index: leaf, count: count)
+                    group.leave()
+                }
+            }
+            index += 1
+            if count < ContentHash.leafSize { break }
+        }
+        group.wait()
+        if let error = state.firstError { throw error }
+        return Result(size: total, leaves: state.leafHashes(count: index))
+    }
+}
+
+/// Shared state of one pipeline run; every mutable field is guarded by `lock`.
+private final class PipelineState: @unchecked Sendable {
+    private let lock = NSCondition()
+    private var storage: [UnsafeMutableRawBufferPointer]
+    private var free: [Int]
+    private var users: [Int]
+    private var hashes: [Int: LeafHash] = [:]
+    private var error: Error?
+    private let sinkBody: ((Int, UnsafeRawBufferPointer) throws -> Void)?
+    private let onLeaf: ((Int, LeafHash) throws -> Void)?
+
+    init(buffers: Int, sink: ((Int, UnsafeRawBufferPointer) throws -> Void)?, onLeaf: ((Int, LeafHash) throws -> Void)?) {
+        storage = (0..<buffers).map { _ in
+            UnsafeMutableRawBufferPointer.allocate(byteCount: ContentHash.leafSize, alignment: 64)
+        }
+        free = Array(0..<buffers)
+        users = Array(repeating: 0, count: buffers)
+        sinkBody = sink
+        self.onLeaf = onLeaf
+    }
+
+    func deallocate() { storage.forEach { $0.deallocate() } }
+
+    var firstError: Error? { lock.lock(); defer { lock.unlock() }; return error }
+
+    func fail(_ failure: Error) {
+        lock.lock(); if error == nil { error = failure }; lock.unlock()
+    }
+
+    func buffer(_ slot: Int) -> UnsafeMutableRawBufferPointer { storage[slot] }
+
+    func takeSlot() -> Int {
+        lock.lock(); defer { lock.unlock() }
+        while free.isEmpty { lock.wait() }
+        return free.removeLast()
+    }
+
+    func prepare(_ slot: Int, users count: Int) {
+        lock.lock(); users[slot] = count; lock.unlock()
+    }
+
+    func release(_ slot: Int, times: Int) {
+        lock.lock()
+        users[slot] = max(0, users[slot] - times)
+        if users[slot] == 0 { free.append(slot); lock.signal() }
+        lock.unlock()
+    }
+
+    func hash(slot: Int, index: Int, count: Int) {
+        let digest = ContentHash.leafHash(index: index, leaf: UnsafeRawBufferPointer(rebasing: storage[slot][0..<count]))
+        lock.lock(); hashes[index] = digest; lock.unlock()
+        do { try onLeaf?(index, digest) } catch { fail(error) }
+        release(slot, times: 1)
+    }
+
+    func sink(slot: Int, index: Int, count: Int) {
+        if firstError == nil, let sinkBody {
+            do { try sinkBody(index, UnsafeRawBufferPointer(rebasing: storage[slot][0..<count])) } catch { fail(error) }
+        }
+        release(slot, times: 1)
+    }
+
+    func leafHashes(count: Int) -> [LeafHash] {
+        lock.lock(); defer { lock.unlock() }
+        return (0..<count).compactMap { hashes[$0] }
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import TroveCore
+import TroveStorage
+
+extension Library {
+    /// Looks for every store and applies the lifecycle rules (seen, downgraded, purged,
+    /// returned) so what follows never works from stale state. Returns the observed stores.
+    @discardableResult
+    public func observe(policy: LifecyclePolicy = LifecyclePolicy()) throws -> [ObservedStore] {
+        var observed = try observeStores()
+        let now = clock.now()
+        var presence: [String: Presence] = [:]
+        for item in observed {
+            switch item.observation {
+            case .connected: presence[item.record.id] = .connected
+            case .missing: presence[item.record.id] = .missing
+            case .wiped: presence[item.record.id] = .wiped
+            }
+        }
+        let decisions = lifecycleDecisions(stores: observed.map(\.record), presence: presence, now: now, policy: policy)
+        for decision in decisions {
+            switch decision {
+            case .seen(let id):
+                guard let index = observed.firstIndex(where: { $0.record.id == id }) else { continue }
+                var record = try catalog.stores().first { $0.id == id } ?? observed[index].record
+                record.lastSeen = now
+                if let space = try? observed[index].store?.space() {
+                    record.capacity = space.capacity
+                    record.free = space.free
+                }
+                try catalog.apply([.saveStore(record)])
+                observed[index].record = record
+            case .downgrade(let id, let reason):
+                guard var record = try catalog.stores().first(where: { $0.id == id }) else { continue }
+                record.trust = .downgraded
+                let count = try catalog.copies(onStore: id).count
+                try catalog.apply([.saveStore(record), .event(Event(time: now, kind: .storeDowngraded, storeID: id, details: [
+                    "reason": .text(reason), "count": DetailValue(count), "label": .text(record.label),
+                ]))])
+                if let index = observed.firstIndex(where: { $0.record.id == id }) { observed[index].record = record }
+            case .purge(let id, let reason):
+                guard var record = try catalog.stores().first(where: { $0.id == id }) else { continue }
+                record.trust = .purged
+                let count = try catalog.copies(onStore: id).count
+                try catalog.apply([.removeCopies(store: id), .saveStore(record),
+                                   .event(Event(time: now, kind: .storePurged, storeID: id, details: [
+                                       "reason": .text(reason), "count": DetailValue(count), "label": .text(record.label),
+                                   ]))])
+                observed.removeAll { $0.record.id == id }
+            case .returned(let id):
+                guard var record = try catalog.stores().first(where: { $0.id == id }) else { continue }
+                // Trusted again, but each copy counts only once it re-verifies.
+                record.trust = .trusted
+                try catalog.apply([.setCopyWeights(store: id, copies: 0), .saveStore(record),
+                                   .event(Event(time: now, kind: .storeRestored, storeID: id, details: [
+                                       "label": .text(record.label), "reason": "connected again; copies count once re-verified",
+                                   ]))])
+                if let index = observed.firstIndex(where: { $0.record.id == id }) { observed[index].record = record }
+            }
+        }
+        return observed
+    }
+}

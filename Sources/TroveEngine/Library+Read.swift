@@ -1,0 +1,187 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import TroveCore
+import TroveStorage
+
+/// Where a file's copies are.
+public struct WhereIs: Sendable {
+    public var file: FileRecord
+    public var durability: Int
+    public var copies: [Copy]
+    public var origins: [ImportRecord]
+
+    public struct Copy: Sendable {
+        public var record: CopyRecord
+        public var store: StoreRecord
+        public var connected: Bool
+    }
+}
+
+/// What `get` did.
+public struct GetReport: Sendable, Codable {
+    public var id: String
+    public var size: UInt64
+    public var to: String
+    public var store: String
+    /// Copies that turned out corrupt or missing on the way (they were quarantined or dropped).
+    public var badCopies: [String]
+}
+
+extension Library {
+    /// Parses a full ID or a unique prefix of one known to the catalog.
+    public func resolveID(_ text: String) throws -> ContentID {
+        let lowered = text.lowercased()
+        if let id = ContentID(lowered) { return id }
+        let valid = !lowered.isEmpty && lowered.utf8.count < ContentID.textLength
+            && lowered.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("2"..."7").contains($0) }
+        guard valid else {
+            throw TroveError(.malformedID, "'\(text)' is not a Trove ID (52 characters a–z and 2–7, or a unique prefix of one); `trove hash FILE` prints a file's ID.")
+        }
+        guard lowered.utf8.count >= 4 else {
+            throw TroveError(.malformedID, "'\(text)' is too short to pick a file; give at least 4 characters of the ID.")
+        }
+        let matches = try catalog.fileIDs(prefix: lowered, limit: 2)
+        if matches.count == 1 { return matches[0] }
+        if matches.isEmpty {
+            throw TroveError(.unknownFile, "No file in the library has an ID starting with '\(text)'; `trove whereis PATH` finds a file's ID.")
+        }
+        throw TroveError(.malformedID, "'\(text)' matches several files; give more characters of the ID.")
+    }
+
+    /// The catalog record for an ID, or a clear error.
+    public func fileRecord(_ id: ContentID) throws -> FileRecord {
+        guard let file = try catalog.file(id) else {
+            throw TroveError(.unknownFile, "No file with ID \(id) is in the library; `trove whereis PATH` finds a file's ID.")
+        }
+        return file
+    }
+
+    /// Where a file is: by ID, or by a path (hashed if it exists, else looked up among import origins).
+    public func whereIs(_ argument: String) throws -> [WhereIs] {
+        var ids: [ContentID] = []
+        let path = LibraryLocation.absolute(argument)
+        if let info = try? POSIX.stat(path), POSIX.isRegular(info) {
+            ids = [try Self.hash(path: path, pipeline: pipeline).id]
+        } else if let info = try? POSIX.stat(path), POSIX.isDirectory(info) {
+            throw TroveError(.usage, "\(argument) is a folder; give a file or an ID.")
+        } else if ContentID(argument.lowercased()) != nil || (try? resolveID(argument)) != nil {
+            ids = [try resolveID(argument)]
+        } else {
+            ids = Array(Set(try catalog.imports(underPath: path).filter { $0.path == path }.map(\.fileID))).sorted()
+            if ids.isEmpty {
+                throw TroveError(.unknownFile, "\(argument) is neither an existing file, an ID, nor a path Trove imported; check the spelling.")
+            }
+        }
+        let stores = try observeStores(try catalog.stores())
+        return try ids.map { id in
+            let file = try fileRecord(id)
+            let copies = try catalog.copies(of: id).compactMap { copy -> WhereIs.Copy? in
+                guard let observed = stores.first(where: { $0.record.id == copy.storeID }) else { return nil }
+                return WhereIs.Copy(record: copy, store: observed.record, connected: observed.isConnected)
+            }
+            let durability = copies.filter { $0.store.trust == .trusted }.reduce(0) { $0 + $1.record.copies }
+            return WhereIs(file: file, durability: durability, copies: copies, origins: try catalog.imports(of: id))
+        }
+    }
+
+    /// Reads a file back from the best connected copy, verifying every leaf; corrupt copies are
+    /// quarantined and the next copy is tried. The destination appears only when fully verified.
+    public func get(_ idText: String, to rawDestination: String, overwrite: Bool = false,
+                    progress: any ProgressReporter = SilentProgress()) throws -> GetReport {
+        let id = try resolveID(idText)
+        let file = try fileRecord(id)
+        let destination = LibraryLocation.absolute(rawDestination)
+        if let info = try POSIX.stat(destination) {
+            if POSIX.isDirectory(info) {
+                throw TroveError(.usage, "\(rawDestination) is a folder; give the file name to write, e.g. \(rawDestination)/name.")
+            }
+            if !overwrite { throw TroveError(.usage, "\(rawDestination) already exists; pass --overwrite to replace it.") }
+        }
+        let folder = (destination as NSString).deletingLastPathComponent
+        guard let folderInfo = try POSIX.stat(folder), POSIX.isDirectory(folderInfo) else {
+            throw TroveError(.pathMissing, "The folder \(folder) does not exist; create it first.")
+        }
+        let copies = try catalog.copies(of: id)
+        let records = try catalog.stores()
+        let holding = records.filter { record in copies.contains { $0.storeID == record.id } }
+        // Trusted stores first, then those verified most recently.
+        let ordered = try observeStores(holding).filter(\.isConnected).sorted { a, b in
+            (a.record.trust == .trusted ? 0 : 1, -(a.record.lastSeen?.timeIntervalSince1970 ?? 0))
+                < (b.record.trust == .trusted ? 0 : 1, -(b.record.lastSeen?.timeIntervalSince1970 ?? 0))
+        }
+        var bad: [String] = []
+        progress.begin("get", total: file.size, unit: .bytes)
+        defer { progress.finish() }
+        for observed in ordered {
+            guard let store = observed.store else { continue }
+            let tmp = "\(destination).trove-\(getpid()).tmp"
+            let fd: Int32
+            do { fd = try POSIX.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644) } catch let failure as POSIX.Failure {
+                if failure.isNoSpace { throw TroveError(.diskFull, "There is no space left to write \(rawDestination); free some space and retry.") }
+                throw TroveError(.storeNotWritable, "Cannot write \(rawDestination) (\(failure)); pick a writable destination.")
+            }
+            var wrote = true
+            let verdict: CopyCheck
+            do {
+                verdict = try check(file, on: store, sink: { _, bytes in try POSIX.writeFully(fd, bytes, path: tmp) },
+                                    progress: { progress.update(done: $0) })
+                if verdict == .good { try POSIX.fsync(fd, path: tmp) }
+            } catch let failure as POSIX.Failure {
+                close(fd)
+                try? POSIX.unlink(tmp)
+                if failure.isNoSpace { throw TroveError(.diskFull, "There is no space left to write \(rawDestination); free some space and retry.") }
+                throw TroveError(.io, "Writing \(rawDestination) failed: \(failure).")
+            } catch {
+                wrote = false
+                close(fd)
+                try? POSIX.unlink(tmp)
+                throw error
+            }
+            close(fd)
+            switch verdict {
+            case .good:
+                if wrote {
+                    try POSIX.rename(tmp, destination)
+                    try? POSIX.fsyncDirectory(folder)
+                }
+                try markVerified(id, on: observed.record)
+                return GetReport(id: id.description, size: file.size, to: destination, store: observed.record.label, badCopies: bad)
+            case .missing:
+                try? POSIX.unlink(tmp)
+                bad.append("\(observed.record.label): missing")
+                try catalog.apply([.removeCopy(file: id, store: observed.record.id),
+                                   .event(Event(time: clock.now(), kind: .copyMissing, storeID: observed.record.id, fileID: id))])
+            case .corrupt(let leaf, let reason):
+                try? POSIX.unlink(tmp)
+                bad.append("\(observed.record.label): corrupt (\(reason))")
+                try handleCorruption(file, on: observed, leaf: leaf, reason: reason)
+            }
+        }
+        let where_ = holding.map(\.label).joined(separator: ", ")
+        throw TroveError(.noGoodCopy, bad.isEmpty
+            ? "No connected store holds \(id); its copies are on: \(where_.isEmpty ? "no store" : where_). Plug in one of those drives and retry."
+            : "Every connected copy of \(id) was bad (\(bad.joined(separator: "; "))); bad copies were quarantined. Plug in another drive that holds it (\(where_)) and retry.")
+    }
+
+    /// Hashes a file on disk without importing it.
+    public static func hash(path: String, pipeline: LeafPipeline = LeafPipeline(),
+                            progress: ((UInt64) -> Void)? = nil) throws -> LeafPipeline.Result {
+        let fd: Int32
+        do { fd = try POSIX.open(path, O_RDONLY) } catch let failure as POSIX.Failure {
+            if failure.isMissing { throw TroveError(.pathMissing, "\(path) does not exist; check the path.") }
+            throw TroveError(.pathUnreadable, "\(path) cannot be read (\(failure)); check its permissions.")
+        }
+        defer { close(fd) }
+        var info = stat()
+        fstat(fd, &info)
+        if POSIX.isDirectory(info) { throw TroveError(.usage, "\(path) is a folder; `trove hash` takes files.") }
+        posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
+        do {
+            return try pipeline.run(source: { try POSIX.readFully(fd, into: $0, path: path) }, progress: progress)
+        } catch let failure as POSIX.Failure {
+            throw TroveError(.io, "Reading \(path) failed: \(failure).")
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import TroveCore
+import TroveStorage
+
+/// Everything `trove status` shows.
+public struct StatusReport: Sendable {
+    public var target: Int
+    public var files: Int
+    public var bytes: UInt64
+    /// Durability → files and bytes at that durability.
+    public var durability: [Int: CatalogSummary.Bucket]
+    public var stores: [StoreStatus]
+    public var alerts: [Alert]
+
+    /// Worst alert: 0 all well, 1 warnings only, 2 the user must act.
+    public var exitCode: Int32 {
+        switch alerts.map(\.severity).max() {
+        case .critical?: 2
+        case .warning?: 1
+        default: 0
+        }
+    }
+}
+
+/// A store's line in the status screen.
+public struct StoreStatus: Sendable {
+    public var record: StoreRecord
+    public var connected: Bool
+    public var problem: String?
+    public var files: Int
+    public var bytes: UInt64
+}
+
+/// Free space kept back on every store when placing new copies (Dmedia kept 4 GB; scaled
+/// down for small drives to 2% of capacity).
+func reserveBytes(capacity: Int64?) -> Int64 {
+    min(4_000_000_000, (capacity ?? 0) / 50)
+}
+
+extension Library {
+    /// Observes the stores, applies the lifecycle rules, and answers "should I worry?".
+    public func status() throws -> StatusReport {
+        let observed = try observe()
+        let summary = try catalog.summary()
+        let all = try catalog.stores()
+        let online = observed.filter(\.isConnected).map(\.record.id)
+        let offline = all.filter { $0.trust != .purged && !online.contains($0.id) }.map(\.id)
+        let depending = try catalog.filesDepending(onOffline: offline, online: online)
+        let corruptions = try catalog.unacknowledgedCorruptions()
+        let target = try targetCopies()
+        var storeStatuses: [StoreStatus] = []
+        var facts: [LibraryFacts.StoreFacts] = []
+        for record in all where record.trust != .purged {
+            let item = observed.first { $0.record.id == record.id }
+            let connected = item?.isConnected ?? false
+            var problem: String?
+            if case .missing(let reason)? = item?.observation { problem = reason }
+            let held = summary.perStore[record.id]
+            storeStatuses.append(StoreStatus(record: item?.record ?? record, connected: connected, problem: problem,
+                                             files: held?.files ?? 0, bytes: held?.bytes ?? 0))
+            facts.append(.init(record: item?.record ?? record, connected: connected,
+                               dependentFiles: depending[record.id] ?? 0,
+                               unacknowledgedCorruptions: corruptions[record.id] ?? 0))
+        }
+        let reserve = facts.map { reserveBytes(capacity: $0.record.capacity) }.max() ?? 0
+        let libraryFacts = LibraryFacts(target: target, durability: summary.durability.mapValues { ($0.files, $0.bytes) },
+                                        stores: facts, reserve: reserve)
+        return StatusReport(target: target, files: summary.files, bytes: summary.bytes, durability: summary.durability,
+                            stores: storeStatuses, alerts: alerts(for: libraryFacts, now: clock.now()))
+    }
+
+    /// Clears a `drive_failure` alert once the user has dealt with the drive.
+    public func acknowledgeDriveFailure(_ label: String) throws {
+        let record = try storeRecord(label)
+        try catalog.apply([.event(Event(time: clock.now(), kind: .driveFailureAcknowledged, storeID: record.id,
+                                        details: ["label": .text(record.label)]))])
+    }
+}

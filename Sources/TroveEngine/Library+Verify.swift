@@ -1,0 +1,154 @@
+import Foundation
+import TroveCore
+import TroveStorage
+
+/// What re-verifying one store found.
+public struct VerifyReport: Sendable, Codable {
+    public var storeID: String
+    public var storeLabel: String
+    public var connected: Bool
+    public var checked = 0
+    public var good = 0
+    public var bytes: UInt64 = 0
+    public var corrupt: [Problem] = []
+    public var missing: [String] = []
+    public var seconds: Double = 0
+
+    /// A bad copy and the leaf that failed.
+    public struct Problem: Sendable, Codable {
+        public var fileID: String
+        public var leaf: Int?
+        public var reason: String
+    }
+
+    public var clean: Bool { connected && corrupt.isEmpty && missing.isEmpty }
+}
+
+/// What adopting an existing store found.
+public struct AdoptionReport: Sendable, Codable {
+    public var objects = 0
+    public var known = 0
+    public var new = 0
+    public var corrupt = 0
+    public var cleanedTemporary = 0
+}
+
+extension Library {
+    /// Re-hashes every copy on the given stores (all connected ones when nil); corrupt copies are
+    /// quarantined, missing ones dropped from the catalog, good ones stamped verified.
+    public func verify(storeLabel: String? = nil, progress: any ProgressReporter = SilentProgress()) throws -> [VerifyReport] {
+        let observed: [ObservedStore]
+        if let storeLabel { observed = [try connectedStore(storeLabel)] } else { observed = try observeStores() }
+        return try observed.map { try verify($0, progress: progress) }
+    }
+
+    func verify(_ observed: ObservedStore, progress: any ProgressReporter) throws -> VerifyReport {
+        var report = VerifyReport(storeID: observed.record.id, storeLabel: observed.record.label, connected: observed.isConnected)
+        guard let store = observed.store else { return report }
+        let started = Date()
+        let copies = try catalog.copies(onStore: observed.record.id)
+        var files: [FileRecord] = []
+        var total: UInt64 = 0
+        for copy in copies {
+            if let file = try catalog.file(copy.fileID) { files.append(file); total += file.size }
+        }
+        progress.begin("verify \(observed.record.label)", total: total, unit: .bytes)
+        var done: UInt64 = 0
+        for file in files {
+            let base = done
+            let verdict = try check(file, on: store, progress: { progress.update(done: base + $0) })
+            done += file.size
+            report.checked += 1
+            switch verdict {
+            case .good:
+                report.good += 1
+                report.bytes += file.size
+                try markVerified(file.id, on: observed.record)
+            case .missing:
+                report.missing.append(file.id.description)
+                try catalog.apply([
+                    .removeCopy(file: file.id, store: observed.record.id),
+                    .event(Event(time: clock.now(), kind: .copyMissing, storeID: observed.record.id, fileID: file.id,
+                                 details: ["location": .text(observed.record.location)])),
+                ])
+            case .corrupt(let leaf, let reason):
+                report.corrupt.append(.init(fileID: file.id.description, leaf: leaf, reason: reason))
+                try handleCorruption(file, on: observed, leaf: leaf, reason: reason)
+            }
+        }
+        progress.finish()
+        report.seconds = Date().timeIntervalSince(started)
+        try catalog.apply([.event(Event(time: clock.now(), kind: .verifyFinished, storeID: observed.record.id, details: [
+            "checked": DetailValue(report.checked), "good": DetailValue(report.good),
+            "corrupt": DetailValue(report.corrupt.count), "missing": DetailValue(report.missing.count),
+        ]))])
+        return report
+    }
+
+    /// Stamps a copy verified now and lets it count again at its store's weight.
+    func markVerified(_ id: ContentID, on record: StoreRecord) throws {
+        let now = clock.now()
+        let existing = try catalog.copies(of: id).first { $0.storeID == record.id }
+        try catalog.apply([.saveCopy(CopyRecord(fileID: id, storeID: record.id, copies: record.copies,
+                                                mtime: existing?.mtime ?? now, verified: now))])
+    }
+
+    /// Enters the objects of a store found on a drive into the catalog. Known files are checked
+    /// against their leaf hashes; unknown objects are hashed and kept only if they match their name.
+    func adopt(_ store: LocalStore, known: StoreRecord?, now: Date,
+               progress: any ProgressReporter) throws -> (record: StoreRecord, adopted: AdoptionReport?) {
+        var report = AdoptionReport()
+        report.cleanedTemporary = try store.cleanTemporary()
+        let space = try? store.space()
+        var record = known ?? StoreRecord(id: store.identity.id, label: store.identity.label, kind: .local,
+                                          location: store.root, copies: store.identity.copies,
+                                          filesystemUUID: store.identity.filesystemUUID, created: store.identity.created)
+        record.location = store.root
+        record.lastSeen = now
+        record.capacity = space?.capacity
+        record.free = space?.free
+        if record.trust == .purged { record.trust = .trusted }
+        if let uuid = FilesystemUUID.of(path: store.root) { record.filesystemUUID = uuid }
+        try catalog.apply([.saveStore(record)])
+        let observed = ObservedStore(record: record, observation: .connected(store))
+        let ids = try store.objectIDs()
+        report.objects = ids.count
+        progress.begin("adopt \(record.label)", total: UInt64(ids.count), unit: .items)
+        for (index, id) in ids.enumerated() {
+            progress.update(done: UInt64(index))
+            if let file = try catalog.file(id) {
+                report.known += 1
+                switch try check(file, on: store) {
+                case .good: try markVerified(id, on: record)
+                case .missing: break
+                case .corrupt(let leaf, let reason):
+                    report.corrupt += 1
+                    try handleCorruption(file, on: observed, leaf: leaf, reason: reason)
+                }
+                continue
+            }
+            let reader = try store.openReader(id)
+            defer { reader.close() }
+            let result = try pipeline.run(source: { try reader.read(into: $0) })
+            if result.id == id {
+                report.new += 1
+                try catalog.apply([
+                    .insertFile(FileRecord(id: id, size: result.size, leafHashes: result.leaves, firstSeen: now)),
+                    .saveCopy(CopyRecord(fileID: id, storeID: record.id, copies: record.copies, mtime: now, verified: now)),
+                ])
+            } else {
+                report.corrupt += 1
+                let moved = (try? store.quarantine(id)) ?? "(could not be moved)"
+                try catalog.apply([.event(Event(time: now, kind: .corruptCopy, storeID: record.id, fileID: id, details: [
+                    "reason": "object content does not match its name", "quarantined_to": .text(moved),
+                ]))])
+            }
+        }
+        progress.finish()
+        try catalog.apply([.event(Event(time: now, kind: .storeAdopted, storeID: record.id, details: [
+            "label": .text(record.label), "location": .text(store.root), "objects": DetailValue(report.objects),
+            "new": DetailValue(report.new), "corrupt": DetailValue(report.corrupt),
+        ]))])
+        return (try storeRecord(record.id), report)
+    }
+}

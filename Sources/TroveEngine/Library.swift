@@ -1,0 +1,73 @@
+import Foundation
+import Logging
+import TroveCore
+import TroveStorage
+
+/// A Trove library: the catalog plus the stores it indexes. Every engine operation hangs off it.
+public final class Library: @unchecked Sendable {
+    /// The library folder (holds `catalog.sqlite`).
+    public let path: String
+    public let catalog: any Catalog
+    public let clock: TroveClock
+    public let logger: Logger
+    /// Finds a store where the catalog last saw it; tests inject fault-injecting stores here.
+    public var locate: @Sendable (StoreRecord) -> StoreObservation
+    /// How leaves are streamed and hashed.
+    public var pipeline = LeafPipeline()
+    /// How long opening one store may take before it counts as unreachable.
+    public var storeTimeout: TimeInterval = 10
+
+    static func catalogPath(_ folder: String) -> String { folder + "/catalog.sqlite" }
+
+    init(path: String, catalog: any Catalog, clock: TroveClock, logger: Logger) {
+        self.path = path
+        self.catalog = catalog
+        self.clock = clock
+        self.logger = logger
+        self.locate = { StoreLocator.observe($0) }
+    }
+
+    /// Creates a new library in `folder` (made if missing); refuses to touch an existing one.
+    public static func create(at folder: String, clock: TroveClock = .system,
+                              logger: Logger = Logger(label: "trove")) throws -> Library {
+        if FileManager.default.fileExists(atPath: catalogPath(folder)) {
+            throw TroveError(.libraryExists, "A Trove library already exists at \(folder); use it as it is, or pass --library to make another.")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw TroveError(.storeNotWritable, "Cannot create the library folder \(folder) (\(error.localizedDescription)); choose a writable place with --library.")
+        }
+        let catalog = try SQLiteCatalog(path: catalogPath(folder), logger: logger)
+        let now = clock.now()
+        try catalog.apply([
+            .setSetting(key: "library_id", value: StoreIdentity.newID()),
+            .setSetting(key: "target_copies", value: "3"),
+            .event(Event(time: now, kind: .libraryCreated, details: ["path": .text(folder)])),
+        ])
+        return Library(path: folder, catalog: catalog, clock: clock, logger: logger)
+    }
+
+    /// Opens an existing library; a clear error when there is none.
+    public static func open(at folder: String, clock: TroveClock = .system,
+                            logger: Logger = Logger(label: "trove")) throws -> Library {
+        guard FileManager.default.fileExists(atPath: catalogPath(folder)) else {
+            throw TroveError(.libraryMissing, "There is no Trove library at \(folder); run `trove init` to create one, or pass --library PATH.")
+        }
+        let catalog = try SQLiteCatalog(path: catalogPath(folder), logger: logger)
+        return Library(path: folder, catalog: catalog, clock: clock, logger: logger)
+    }
+
+    /// Copies each file should have (sum of store weights on trusted stores). Default 3.
+    public func targetCopies() throws -> Int {
+        Int(try catalog.setting("target_copies") ?? "") ?? 3
+    }
+
+    /// Sets the library-wide durability target.
+    public func setTargetCopies(_ copies: Int) throws {
+        guard (1...16).contains(copies) else {
+            throw TroveError(.usage, "The target must be between 1 and 16 copies.")
+        }
+        try catalog.apply([.setSetting(key: "target_copies", value: String(copies))])
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import TroveCore
+
+/// One mutation of the catalog. A logical change is a list of these applied in one transaction.
+public enum CatalogChange: Sendable {
+    case saveStore(StoreRecord)
+    /// Adds a file record; an existing record of the same ID is kept.
+    case insertFile(FileRecord)
+    case addImport(ImportRecord)
+    case saveCopy(CopyRecord)
+    case removeCopy(file: ContentID, store: String)
+    /// Drops every copy record of a store (purge).
+    case removeCopies(store: String)
+    /// Sets the durability weight of every copy on a store.
+    case setCopyWeights(store: String, copies: Int)
+    case setSetting(key: String, value: String)
+    case event(Event)
+}
+
+/// Totals the status screen shows.
+public struct CatalogSummary: Sendable, Equatable {
+    public var files = 0
+    public var bytes: UInt64 = 0
+    /// Durability (sum of counted copy weights) → files and bytes at that durability.
+    public var durability: [Int: Bucket] = [:]
+    /// Store ID → copies held and their bytes.
+    public var perStore: [String: Bucket] = [:]
+
+    public struct Bucket: Sendable, Equatable {
+        public var files: Int
+        public var bytes: UInt64
+        public init(files: Int, bytes: UInt64) { self.files = files; self.bytes = bytes }
+    }
+
+    public init() {}
+}
+
+/// A record that failed a schema or cryptographic check.
+public struct ConsistencyFailure: Sendable, Equatable, Codable {
+    public var table: String
+    public var key: String
+    public var problem: String
+    public init(table: String, key: String, problem: String) {
+        self.table = table
+        self.key = key
+        self.problem = problem
+    }
+}
+
+/// The index of everything the stores hold. SQLite is the embedded default; the engine only
+/// sees this protocol, so a PostgreSQL catalog can slot in for several machines.
+public protocol Catalog: AnyObject, Sendable {
+    /// Applies the changes in one transaction: all or nothing.
+    func apply(_ changes: [CatalogChange]) throws
+    func setting(_ key: String) throws -> String?
+    func stores() throws -> [StoreRecord]
+    func file(_ id: ContentID) throws -> FileRecord?
+    /// Files whose ID starts with `prefix` (text form), for short-ID lookups.
+    func fileIDs(prefix: String, limit: Int) throws -> [ContentID]
+    func copies(of id: ContentID) throws -> [CopyRecord]
+    /// Copies on a store, least recently verified first.
+    func copies(onStore storeID: String) throws -> [CopyRecord]
+    /// Import origins whose path equals `path` or lies under it.
+    func imports(underPath path: String) throws -> [ImportRecord]
+    func imports(of id: ContentID) throws -> [ImportRecord]
+    /// Events after `seq`, oldest first.
+    func events(after seq: Int64?, kind: EventKind?, limit: Int?) throws -> [Event]
+    func summary() throws -> CatalogSummary
+    /// Files whose durability (counted copies on trusted stores) is below `target`, most fragile first.
+    func filesBelow(target: Int, limit: Int) throws -> [(file: FileRecord, durability: Int)]
+    /// For each store in `offline`: files with a copy there but no counted copy on a store in `online`.
+    func filesDepending(onOffline offline: [String], online: [String]) throws -> [String: Int]
+    /// Per store, corrupt copies found since the user last acknowledged a drive failure there.
+    func unacknowledgedCorruptions() throws -> [String: Int]
+    /// Validates every record's schema and every file's ID against its size and leaf hashes.
+    func check(progress: (Int) -> Void) throws -> (checked: Int, failures: [ConsistencyFailure])
+}

@@ -1,0 +1,58 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// Finds the filesystem UUID of the drive holding a path, so a reformatted or wiped drive
+/// can be recognised when it comes back without its store.
+public enum FilesystemUUID {
+    /// The UUID, or nil when none can be read (tmpfs, overlay, no udev and no permission).
+    public static func of(path: String) -> String? {
+        guard let info = try? POSIX.stat(path) else { return nil }
+        let device = info.st_dev
+        if let uuid = fromDiskByUUID(device: device) { return uuid }
+        if let source = mountSource(device: device) { return fromSuperblock(devicePath: source) }
+        return nil
+    }
+
+    /// udev's /dev/disk/by-uuid links, matched by device number.
+    static func fromDiskByUUID(device: dev_t) -> String? {
+        let folder = "/dev/disk/by-uuid"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return nil }
+        for name in names {
+            if let target = try? POSIX.stat(folder + "/" + name), target.st_rdev == device { return name.lowercased() }
+        }
+        return nil
+    }
+
+    /// The block device mounted with this device number, from /proc/self/mountinfo.
+    static func mountSource(device: dev_t) -> String? {
+        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return nil }
+        let wanted = "\(major(device)):\(minor(device))"
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count > 4, fields[2] == wanted, let dash = fields.firstIndex(of: "-"),
+                  dash + 2 < fields.count else { continue }
+            let source = String(fields[dash + 2])
+            if source.hasPrefix("/dev/") { return source }
+        }
+        return nil
+    }
+
+    /// Reads the UUID of an ext2/3/4 superblock (magic 0xEF53 at 1024+56, UUID at 1024+104).
+    static func fromSuperblock(devicePath: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: devicePath) else { return nil }
+        defer { try? handle.close() }
+        guard (try? handle.seek(toOffset: 1024)) != nil,
+              let block = try? handle.read(upToCount: 1024), block.count == 1024 else { return nil }
+        let bytes = [UInt8](block)
+        guard bytes[56] == 0x53, bytes[57] == 0xEF else { return nil }
+        let uuid = bytes[104..<120].map { String(format: "%02x", $0) }.joined()
+        let parts = [uuid.prefix(8), uuid.dropFirst(8).prefix(4), uuid.dropFirst(12).prefix(4),
+                     uuid.dropFirst(16).prefix(4), uuid.dropFirst(20)]
+        return parts.joined(separator: "-")
+    }
+
+    static func major(_ device: dev_t) -> UInt32 { UInt32((device >> 8) & 0xfff) | UInt32((device >> 32) & ~0xfff) }
+    static func minor(_ device: dev_t) -> UInt32 { UInt32(device & 0xff) | UInt32((device >> 12) & ~0xff) }
+}

@@ -1,0 +1,247 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import TroveCore
+
+/// A FileStore: a folder on a drive holding objects under `.trove/objects/<2 chars>/<50 chars>`.
+/// See docs/store-format.md for the layout and crash-safety rules.
+public final class LocalStore: Store, @unchecked Sendable {
+    public let identity: StoreIdentity
+    /// The folder the store lives in.
+    public let root: String
+    public var location: String { root }
+
+    var meta: String { root + "/.trove" }
+    var objectsDir: String { meta + "/objects" }
+    var tmpDir: String { meta + "/tmp" }
+    var corruptDir: String { meta + "/corrupt" }
+    static func identityPath(_ root: String) -> String { root + "/.trove/store.json" }
+
+    init(root: String, identity: StoreIdentity) {
+        self.root = root
+        self.identity = identity
+    }
+
+    /// Opens the store in `folder`; nil when the folder holds no store.
+    public static func open(at folder: String) throws -> LocalStore? {
+        let path = identityPath(folder)
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TroveError(.pathUnreadable, "Cannot read \(path); check its permissions.")
+        }
+        do {
+            let identity = try JSONCoding.decoder.decode(StoreIdentity.self, from: data)
+            return LocalStore(root: folder, identity: identity)
+        } catch {
+            throw TroveError(.catalog, "The store identity file \(path) is damaged (\(error)); restore it from another copy or move it aside to re-create the store.")
+        }
+    }
+
+    /// Makes a new store in an existing, writable folder.
+    public static func create(at folder: String, label: String, copies: Int, now: Date) throws -> LocalStore {
+        guard let info = try POSIX.stat(folder), POSIX.isDirectory(info) else {
+            throw TroveError(.pathMissing, "The folder \(folder) does not exist; create it, or check that the drive is mounted.")
+        }
+        let identity = StoreIdentity(id: StoreIdentity.newID(), label: label, created: now, kind: .local,
+                                     copies: copies, filesystemUUID: FilesystemUUID.of(path: folder))
+        let store = LocalStore(root: folder, identity: identity)
+        do {
+            for dir in [store.meta, store.objectsDir, store.tmpDir, store.meta + "/partial", store.corruptDir] {
+                try POSIX.mkdir(dir)
+            }
+            try store.writeIdentity()
+            try POSIX.fsyncDirectory(folder)
+        } catch let failure as POSIX.Failure {
+            throw store.translate(failure)
+        }
+        return store
+    }
+
+    func writeIdentity() throws {
+        let data = try JSONCoding.prettyEncoder.encode(identity)
+        try AtomicFile.write(data, to: Self.identityPath(root), in: meta)
+    }
+
+    public func objectPath(_ id: ContentID) -> String {
+        let text = id.description
+        return "\(objectsDir)/\(text.prefix(2))/\(text.dropFirst(2))"
+    }
+
+    public func objectSize(_ id: ContentID) throws -> UInt64? {
+        do {
+            guard let info = try POSIX.stat(objectPath(id)) else { return nil }
+            return UInt64(info.st_size)
+        } catch let failure as POSIX.Failure { throw translate(failure) }
+    }
+
+    public func makeWriter(expectedSize: UInt64?) throws -> ObjectWriter {
+        let path = "\(tmpDir)/\(StoreIdentity.newID()).tmp"
+        do {
+            let fd = try POSIX.open(path, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
+            // The lock tells cleanTemporary() this file belongs to a live writer.
+            flock(fd, LOCK_EX)
+            if let expectedSize, expectedSize > 0 {
+                let rc = posix_fallocate(fd, 0, off_t(expectedSize))
+                if rc == ENOSPC || rc == EDQUOT {
+                    Glibc.close(fd)
+                    try? POSIX.unlink(path)
+                    throw translate(POSIX.Failure(errno: ENOSPC, operation: "allocate", path: path))
+                }
+            }
+            return LocalObjectWriter(store: self, fd: fd, path: path)
+        } catch let failure as POSIX.Failure { throw translate(failure) }
+    }
+
+    public func openReader(_ id: ContentID) throws -> ObjectReader {
+        let path = objectPath(id)
+        do {
+            let fd = try POSIX.open(path, O_RDONLY)
+            var info = stat()
+            fstat(fd, &info)
+            posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
+            return LocalObjectReader(fd: fd, path: path, size: UInt64(info.st_size))
+        } catch let failure as POSIX.Failure { throw translate(failure) }
+    }
+
+    public func quarantine(_ id: ContentID) throws -> String {
+        let stamp = Int(Date().timeIntervalSince1970)
+        let target = "\(corruptDir)/\(id).\(stamp)"
+        do {
+            try POSIX.mkdir(corruptDir)
+            try POSIX.rename(objectPath(id), target)
+            try POSIX.fsyncDirectory(corruptDir)
+            return target
+        } catch let failure as POSIX.Failure { throw translate(failure) }
+    }
+
+    public func remove(_ id: ContentID) throws {
+        do {
+            let path = objectPath(id)
+            try POSIX.unlink(path)
+            try POSIX.fsyncDirectory((path as NSString).deletingLastPathComponent)
+        } catch let failure as POSIX.Failure { throw translate(failure) }
+    }
+
+    public func objectIDs() throws -> [ContentID] {
+        let fm = FileManager.default
+        guard let fans = try? fm.contentsOfDirectory(atPath: objectsDir) else {
+            throw TroveError(.pathUnreadable, "Cannot list \(objectsDir); check that the drive is mounted and readable.")
+        }
+        var ids: [ContentID] = []
+        for fan in fans where fan.utf8.count == 2 {
+            for name in (try? fm.contentsOfDirectory(atPath: objectsDir + "/" + fan)) ?? [] {
+                if let id = ContentID(fan + name) { ids.append(id) }
+            }
+        }
+        return ids.sorted()
+    }
+
+    public func space() throws -> (capacity: Int64, free: Int64) {
+        do { return try POSIX.space(root) } catch let failure as POSIX.Failure { throw translate(failure) }
+    }
+
+    public func cleanTemporary() throws -> Int {
+        var removed = 0
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: tmpDir)) ?? [] {
+            let path = tmpDir + "/" + name
+            guard let fd = try? POSIX.open(path, O_RDONLY) else { continue }
+            // A live writer holds the lock; only orphans of crashed processes are removed.
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+                try? POSIX.unlink(path)
+                removed += 1
+            }
+            Glibc.close(fd)
+        }
+        return removed
+    }
+
+    /// Turns an errno into a sentence that names the store and says what to do.
+    func translate(_ failure: POSIX.Failure) -> TroveError {
+        let name = "store '\(identity.label)' at \(root)"
+        if failure.isNoSpace {
+            return TroveError(.diskFull, "The drive holding \(name) is full; free some space there or add another store with `trove store add`.")
+        }
+        if failure.isPermission {
+            return TroveError(.storeNotWritable, "Trove may not write to \(name) (\(failure)); fix the folder's permissions or remount the drive read-write.")
+        }
+        if failure.isMissing {
+            return TroveError(.storeNotConnected, "The \(name) is not reachable (\(failure)); check that the drive is plugged in and mounted.")
+        }
+        return TroveError(.io, "Input/output error on \(name): \(failure); the drive may be failing, run `trove verify --store \(identity.label)`.")
+    }
+}
+
+/// Writes one object to `tmp/` and renames it into place on commit.
+final class LocalObjectWriter: ObjectWriter {
+    let store: LocalStore
+    var fd: Int32
+    let path: String
+
+    init(store: LocalStore, fd: Int32, path: String) {
+        self.store = store
+        self.fd = fd
+        self.path = path
+    }
+
+    deinit { if fd >= 0 { abort() } }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        do { try POSIX.writeFully(fd, bytes, path: path) } catch let failure as POSIX.Failure {
+            throw store.translate(failure)
+        }
+    }
+
+    func commit(as id: ContentID) throws {
+        let target = store.objectPath(id)
+        let fan = (target as NSString).deletingLastPathComponent
+        do {
+            var info = stat()
+            fstat(fd, &info)
+            // posix_fallocate may have reserved more than was written (a file that shrank).
+            if ftruncate(fd, info.st_size) != 0 {}
+            try POSIX.fsync(fd, path: path)
+            fchmod(fd, 0o444)
+            Glibc.close(fd)
+            fd = -1
+            if try POSIX.stat(fan) == nil {
+                try POSIX.mkdir(fan)
+                try POSIX.fsyncDirectory(store.objectsDir)
+            }
+            try POSIX.rename(path, target)
+            try POSIX.fsyncDirectory(fan)
+        } catch let failure as POSIX.Failure {
+            abort()
+            throw store.translate(failure)
+        }
+    }
+
+    func abort() {
+        if fd >= 0 { Glibc.close(fd); fd = -1 }
+        try? POSIX.unlink(path)
+    }
+}
+
+/// Reads one object sequentially.
+final class LocalObjectReader: ObjectReader {
+    let fd: Int32
+    let path: String
+    let size: UInt64
+    var closed = false
+
+    init(fd: Int32, path: String, size: UInt64) {
+        self.fd = fd
+        self.path = path
+        self.size = size
+    }
+
+    deinit { close() }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        try POSIX.readFully(fd, into: buffer, path: path)
+    }
+
+    func close() {
+        if !closed { Glibc.close(fd); closed = true }
+    }
+}

@@ -1,0 +1,109 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import TroveCore
+
+/// Thin, throwing wrappers over the syscalls durability depends on (open, read, write, fsync,
+/// rename, directory fsync), which neither Foundation nor swift-system offer in full.
+public enum POSIX {
+    /// An errno with the operation and path it came from.
+    public struct Failure: Error, CustomStringConvertible, Sendable {
+        public let errno: Int32
+        public let operation: String
+        public let path: String
+        public var description: String { "\(operation) \(path): \(String(cString: strerror(errno)))" }
+        public var isNoSpace: Bool { errno == ENOSPC || errno == EDQUOT }
+        public var isPermission: Bool { errno == EACCES || errno == EPERM || errno == EROFS }
+        public var isMissing: Bool { errno == ENOENT || errno == ENOTDIR }
+    }
+
+    static func fail(_ operation: String, _ path: String) -> Failure {
+        Failure(errno: errno, operation: operation, path: path)
+    }
+
+    /// Opens a file, retrying on EINTR.
+    public static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws -> Int32 {
+        while true {
+            let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
+            if fd >= 0 { return fd }
+            if errno != EINTR { throw fail("open", path) }
+        }
+    }
+
+    /// Reads until the buffer is full or the file ends; returns the bytes read.
+    public static func readFully(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, path: String) throws -> Int {
+        var done = 0
+        while done < buffer.count {
+            guard let base = buffer.baseAddress else { return 0 }
+            let n = Glibc.read(fd, base + done, buffer.count - done)
+            if n > 0 { done += n } else if n == 0 { break } else if errno != EINTR { throw fail("read", path) }
+        }
+        return done
+    }
+
+    /// Writes the whole buffer, retrying short writes and EINTR.
+    public static func writeFully(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws {
+        var done = 0
+        while done < buffer.count {
+            guard let base = buffer.baseAddress else { return }
+            let n = Glibc.write(fd, base + done, buffer.count - done)
+            if n >= 0 { done += n } else if errno != EINTR { throw fail("write", path) }
+        }
+    }
+
+    /// Flushes a file's data and metadata to the drive.
+    public static func fsync(_ fd: Int32, path: String) throws {
+        if Glibc.fsync(fd) != 0 { throw fail("fsync", path) }
+    }
+
+    /// Flushes a folder so a rename or create inside it survives a crash.
+    public static func fsyncDirectory(_ path: String) throws {
+        let fd = try open(path, O_RDONLY | O_DIRECTORY)
+        defer { Glibc.close(fd) }
+        try fsync(fd, path: path)
+    }
+
+    /// Atomically renames within one filesystem.
+    public static func rename(_ from: String, _ to: String) throws {
+        if Glibc.rename(from, to) != 0 { throw fail("rename", to) }
+    }
+
+    /// Removes a file; a missing file is not an error.
+    public static func unlink(_ path: String) throws {
+        if Glibc.unlink(path) != 0 && errno != ENOENT { throw fail("unlink", path) }
+    }
+
+    /// Creates a folder; an existing one is fine.
+    public static func mkdir(_ path: String, mode: mode_t = 0o755) throws {
+        if Glibc.mkdir(path, mode) != 0 && errno != EEXIST { throw fail("mkdir", path) }
+    }
+
+    /// `stat` of a path (following symlinks when `follow`); nil when it does not exist.
+    public static func stat(_ path: String, follow: Bool = true) throws -> stat? {
+        var info = Glibc.stat()
+        let rc = fstatat(AT_FDCWD, path, &info, follow ? 0 : AT_SYMLINK_NOFOLLOW)
+        if rc == 0 { return info }
+        if errno == ENOENT || errno == ENOTDIR { return nil }
+        throw fail("stat", path)
+    }
+
+    /// Capacity and free bytes of the filesystem holding `path`.
+    public static func space(_ path: String) throws -> (capacity: Int64, free: Int64) {
+        var info = statvfs()
+        if statvfs(path, &info) != 0 { throw fail("statvfs", path) }
+        let unit = Int64(info.f_frsize)
+        return (Int64(info.f_blocks) * unit, Int64(info.f_bavail) * unit)
+    }
+
+    /// Modification time of a stat result.
+    public static func mtime(_ info: stat) -> Date {
+        Date(timeIntervalSince1970: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9)
+    }
+
+    public static func isDirectory(_ info: stat) -> Bool { (info.st_mode & S_IFMT) == S_IFDIR }
+    public static func isRegular(_ info: stat) -> Bool { (info.st_mode & S_IFMT) == S_IFREG }
+    public static func isSymlink(_ info: stat) -> Bool { (info.st_mode & S_IFMT) == S_IFLNK }
+}

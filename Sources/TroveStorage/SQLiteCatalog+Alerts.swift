@@ -1,0 +1,51 @@
+import Foundation
+import GRDB
+import TroveCore
+
+extension SQLiteCatalog {
+    public func filesDepending(onOffline offline: [String], online: [String]) throws -> [String: Int] {
+        guard !offline.isEmpty else { return [:] }
+        return try read { db in
+            let offlineMarks = databaseQuestionMarks(count: offline.count)
+            let onlineMarks = online.isEmpty ? "NULL" : databaseQuestionMarks(count: online.count)
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT c.store_id AS store, COUNT(*) AS files FROM copies c
+                WHERE c.store_id IN (\(offlineMarks))
+                  AND NOT EXISTS (SELECT 1 FROM copies o JOIN stores s ON s.id = o.store_id
+                                  WHERE o.file_id = c.file_id AND o.store_id IN (\(onlineMarks))
+                                    AND o.copies > 0 AND s.trust = 'trusted')
+                GROUP BY c.store_id
+                """, arguments: StatementArguments(offline + online))
+            return Dictionary(uniqueKeysWithValues: rows.map { ($0["store"], $0["files"]) })
+        }
+    }
+
+    public func unacknowledgedCorruptions() throws -> [String: Int] {
+        try read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT e.store_id AS store, COUNT(*) AS n FROM events e
+                WHERE e.kind = 'corrupt_copy' AND e.store_id IS NOT NULL
+                  AND e.seq > COALESCE((SELECT MAX(a.seq) FROM events a
+                                        WHERE a.kind = 'drive_failure_acknowledged' AND a.store_id = e.store_id), 0)
+                GROUP BY e.store_id
+                """)
+            return Dictionary(uniqueKeysWithValues: rows.map { ($0["store"], $0["n"]) })
+        }
+    }
+}
+
+extension SQLiteCatalog {
+    public func filesBelow(target: Int, limit: Int) throws -> [(file: FileRecord, durability: Int)] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM (
+                  SELECT f.*, COALESCE((SELECT SUM(c.copies) FROM copies c JOIN stores s ON s.id = c.store_id
+                                        WHERE c.file_id = f.id AND s.trust = 'trusted'), 0) AS durability
+                  FROM files f)
+                WHERE durability < ? ORDER BY durability, size DESC LIMIT ?
+                """, arguments: [target, limit]).compactMap { row in
+                Self.file(row).map { ($0, row["durability"] as Int) }
+            }
+        }
+    }
+}

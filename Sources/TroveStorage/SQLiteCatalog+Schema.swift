@@ -1,0 +1,154 @@
+import Foundation
+import GRDB
+import TroveCore
+
+extension SQLiteCatalog {
+    /// Schema migrations, in order. Never edit a released migration; add a new one.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE settings (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+                CREATE TABLE stores (
+                  id TEXT PRIMARY KEY NOT NULL,
+                  label TEXT NOT NULL UNIQUE,
+                  kind TEXT NOT NULL,
+                  location TEXT NOT NULL,
+                  copies INTEGER NOT NULL,
+                  filesystem_uuid TEXT,
+                  created REAL NOT NULL,
+                  trust TEXT NOT NULL,
+                  no_new_copies INTEGER NOT NULL DEFAULT 0,
+                  last_seen REAL,
+                  capacity INTEGER,
+                  free INTEGER
+                );
+                CREATE TABLE files (
+                  id TEXT PRIMARY KEY NOT NULL,
+                  size INTEGER NOT NULL,
+                  leaf_hashes BLOB NOT NULL,
+                  first_seen REAL NOT NULL
+                ) WITHOUT ROWID;
+                CREATE TABLE imports (
+                  file_id TEXT NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+                  path TEXT NOT NULL,
+                  name TEXT NOT NULL,
+                  mtime REAL NOT NULL,
+                  time REAL NOT NULL
+                );
+                CREATE INDEX imports_by_file ON imports(file_id);
+                CREATE INDEX imports_by_path ON imports(path);
+                CREATE TABLE copies (
+                  file_id TEXT NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+                  store_id TEXT NOT NULL REFERENCES stores(id) ON DELETE CASCADE,
+                  copies INTEGER NOT NULL,
+                  mtime REAL NOT NULL,
+                  verified REAL,
+                  PRIMARY KEY (file_id, store_id)
+                ) WITHOUT ROWID;
+                CREATE INDEX copies_by_store ON copies(store_id, verified);
+                CREATE TABLE events (
+                  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                  time REAL NOT NULL,
+                  kind TEXT NOT NULL,
+                  store_id TEXT,
+                  file_id TEXT,
+                  details TEXT NOT NULL DEFAULT '{}'
+                );
+                CREATE INDEX events_by_kind ON events(kind, seq);
+                -- The event log is append-only.
+                CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+                  BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+                CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+                  BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+                """)
+        }
+        return migrator
+    }
+
+    /// The schema version this build knows (the last migration's name).
+    public static let schemaVersion = "v1"
+
+    static func apply(_ change: CatalogChange, in db: Database) throws {
+        switch change {
+        case .saveStore(let s):
+            try db.execute(sql: """
+                INSERT INTO stores (id, label, kind, location, copies, filesystem_uuid, created, trust,
+                                    no_new_copies, last_seen, capacity, free)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET label = excluded.label, kind = excluded.kind,
+                  location = excluded.location, copies = excluded.copies, filesystem_uuid = excluded.filesystem_uuid,
+                  trust = excluded.trust, no_new_copies = excluded.no_new_copies, last_seen = excluded.last_seen,
+                  capacity = excluded.capacity, free = excluded.free
+                """, arguments: [s.id, s.label, s.kind.rawValue, s.location, s.copies, s.filesystemUUID,
+                                 s.created.timeIntervalSince1970, s.trust.rawValue, s.noNewCopies,
+                                 s.lastSeen?.timeIntervalSince1970, s.capacity, s.free])
+        case .insertFile(let f):
+            try db.execute(sql: "INSERT OR IGNORE INTO files (id, size, leaf_hashes, first_seen) VALUES (?, ?, ?, ?)",
+                           arguments: [f.id.description, Int64(f.size), Data(LeafHash.pack(f.leafHashes)),
+                                       f.firstSeen.timeIntervalSince1970])
+        case .addImport(let i):
+            try db.execute(sql: "INSERT INTO imports (file_id, path, name, mtime, time) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [i.fileID.description, i.path, i.name, i.mtime.timeIntervalSince1970,
+                                       i.time.timeIntervalSince1970])
+        case .saveCopy(let c):
+            try db.execute(sql: """
+                INSERT INTO copies (file_id, store_id, copies, mtime, verified) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(file_id, store_id) DO UPDATE SET copies = excluded.copies, mtime = excluded.mtime,
+                  verified = excluded.verified
+                """, arguments: [c.fileID.description, c.storeID, c.copies, c.mtime.timeIntervalSince1970,
+                                 c.verified?.timeIntervalSince1970])
+        case .removeCopy(let file, let store):
+            try db.execute(sql: "DELETE FROM copies WHERE file_id = ? AND store_id = ?", arguments: [file.description, store])
+        case .removeCopies(let store):
+            try db.execute(sql: "DELETE FROM copies WHERE store_id = ?", arguments: [store])
+        case .setCopyWeights(let store, let copies):
+            try db.execute(sql: "UPDATE copies SET copies = ? WHERE store_id = ? AND copies > 0", arguments: [copies, store])
+        case .setSetting(let key, let value):
+            try db.execute(sql: "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", arguments: [key, value])
+        case .event(let e):
+            let details = String(decoding: try JSONCoding.encoder.encode(e.details), as: UTF8.self)
+            try db.execute(sql: "INSERT INTO events (time, kind, store_id, file_id, details) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [e.time.timeIntervalSince1970, e.kind.rawValue, e.storeID,
+                                       e.fileID?.description, details])
+        }
+    }
+
+    static func date(_ value: Double?) -> Date? { value.map(Date.init(timeIntervalSince1970:)) }
+
+    static func store(_ row: Row) -> StoreRecord {
+        StoreRecord(id: row["id"], label: row["label"], kind: StoreKind(rawValue: row["kind"]) ?? .local,
+                    location: row["location"], copies: row["copies"], filesystemUUID: row["filesystem_uuid"],
+                    created: date(row["created"]) ?? Date(timeIntervalSince1970: 0),
+                    trust: TrustState(rawValue: row["trust"]) ?? .downgraded, noNewCopies: row["no_new_copies"],
+                    lastSeen: date(row["last_seen"]), capacity: row["capacity"], free: row["free"])
+    }
+
+    static func file(_ row: Row) -> FileRecord? {
+        guard let id = ContentID(row["id"] as String), let blob = row["leaf_hashes"] as Data?,
+              let leaves = LeafHash.unpack([UInt8](blob)) else { return nil }
+        return FileRecord(id: id, size: UInt64(max(0, row["size"] as Int64)), leafHashes: leaves,
+                          firstSeen: date(row["first_seen"]) ?? Date(timeIntervalSince1970: 0))
+    }
+
+    static func copy(_ row: Row) -> CopyRecord? {
+        guard let id = ContentID(row["file_id"] as String) else { return nil }
+        return CopyRecord(fileID: id, storeID: row["store_id"], copies: row["copies"],
+                          mtime: date(row["mtime"]) ?? Date(timeIntervalSince1970: 0), verified: date(row["verified"]))
+    }
+
+    static func importRecord(_ row: Row) -> ImportRecord? {
+        guard let id = ContentID(row["file_id"] as String) else { return nil }
+        return ImportRecord(fileID: id, path: row["path"], name: row["name"],
+                            mtime: date(row["mtime"]) ?? Date(timeIntervalSince1970: 0),
+                            time: date(row["time"]) ?? Date(timeIntervalSince1970: 0))
+    }
+
+    static func event(_ row: Row) -> Event {
+        let text: String = row["details"] ?? "{}"
+        let details = (try? JSONCoding.decoder.decode([String: DetailValue].self, from: Data(text.utf8))) ?? [:]
+        return Event(seq: row["seq"], time: date(row["time"]) ?? Date(timeIntervalSince1970: 0),
+                     kind: EventKind(rawValue: row["kind"]) ?? .consistencyFailure, storeID: row["store_id"],
+                     fileID: (row["file_id"] as String?).flatMap(ContentID.init), details: details)
+    }
+}

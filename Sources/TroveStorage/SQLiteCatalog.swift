@@ -1,0 +1,147 @@
+import Foundation
+import GRDB
+import Logging
+import TroveCore
+
+/// The embedded catalog: SQLite in WAL mode through GRDB, migrated on open.
+public final class SQLiteCatalog: Catalog, @unchecked Sendable {
+    let pool: DatabasePool
+    let logger: Logger
+
+    /// Opens (creating when needed) the catalog database at `path` and migrates it.
+    public init(path: String, logger: Logger = Logger(label: "trove.catalog")) throws {
+        var config = Configuration()
+        config.busyMode = .timeout(30)
+        config.foreignKeysEnabled = true
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            try Self.migrator.migrate(pool)
+        } catch {
+            throw TroveError(.catalog, "Cannot open the catalog \(path): \(error); check the library folder's permissions and free space.")
+        }
+        self.logger = logger
+    }
+
+    public func apply(_ changes: [CatalogChange]) throws {
+        try write { db in
+            for change in changes { try Self.apply(change, in: db) }
+        }
+        for case .event(let event) in changes { log(event) }
+    }
+
+    func log(_ event: Event) {
+        var metadata: Logger.Metadata = ["kind": "\(event.kind.rawValue)"]
+        if let store = event.storeID { metadata["store"] = "\(store)" }
+        if let file = event.fileID { metadata["file"] = "\(file)" }
+        for (key, value) in event.details { metadata[key] = "\(value)" }
+        switch event.kind {
+        case .corruptCopy, .consistencyFailure, .storePurged, .writeFailed, .copyMissing:
+            logger.error("data-safety event", metadata: metadata)
+        case .storeDowngraded:
+            logger.warning("data-safety event", metadata: metadata)
+        default:
+            logger.info("data-safety event", metadata: metadata)
+        }
+    }
+
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try pool.write(body) } catch let error as TroveError { throw error } catch {
+            throw TroveError(.catalog, "The catalog could not be updated: \(error); nothing was changed. Check free space in the library folder and retry.")
+        }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try pool.read(body) } catch let error as TroveError { throw error } catch {
+            throw TroveError(.catalog, "The catalog could not be read: \(error); run `trove check`.")
+        }
+    }
+
+    public func setting(_ key: String) throws -> String? {
+        try read { db in try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key]) }
+    }
+
+    public func stores() throws -> [StoreRecord] {
+        try read { db in try Row.fetchAll(db, sql: "SELECT * FROM stores ORDER BY label").map(Self.store) }
+    }
+
+    public func file(_ id: ContentID) throws -> FileRecord? {
+        try read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM files WHERE id = ?", arguments: [id.description]).flatMap(Self.file)
+        }
+    }
+
+    public func fileIDs(prefix: String, limit: Int) throws -> [ContentID] {
+        try read { db in
+            try String.fetchAll(db, sql: "SELECT id FROM files WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+                                arguments: [prefix, prefix + "\u{7f}", limit]).compactMap(ContentID.init)
+        }
+    }
+
+    public func copies(of id: ContentID) throws -> [CopyRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM copies WHERE file_id = ? ORDER BY store_id",
+                             arguments: [id.description]).compactMap(Self.copy)
+        }
+    }
+
+    public func copies(onStore storeID: String) throws -> [CopyRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM copies WHERE store_id = ? ORDER BY verified IS NOT NULL, verified, file_id",
+                             arguments: [storeID]).compactMap(Self.copy)
+        }
+    }
+
+    public func imports(underPath path: String) throws -> [ImportRecord] {
+        let folder = path.hasSuffix("/") ? path : path + "/"
+        return try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM imports WHERE path = ? OR (path >= ? AND path < ?) ORDER BY path, time
+                """, arguments: [path, folder, folder + "\u{10FFFF}"]).compactMap(Self.importRecord)
+        }
+    }
+
+    public func imports(of id: ContentID) throws -> [ImportRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM imports WHERE file_id = ? ORDER BY time, path",
+                             arguments: [id.description]).compactMap(Self.importRecord)
+        }
+    }
+
+    public func events(after seq: Int64?, kind: EventKind?, limit: Int?) throws -> [Event] {
+        try read { db in
+            var sql = "SELECT * FROM events WHERE seq > ?"
+            var arguments: StatementArguments = [seq ?? 0]
+            if let kind { sql += " AND kind = ?"; arguments += [kind.rawValue] }
+            sql += " ORDER BY seq"
+            if let limit { sql += " LIMIT ?"; arguments += [limit] }
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.event)
+        }
+    }
+
+    public func summary() throws -> CatalogSummary {
+        try read { db in
+            var summary = CatalogSummary()
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT durability, COUNT(*) AS files, COALESCE(SUM(size), 0) AS bytes FROM (
+                  SELECT f.size AS size, COALESCE((
+                    SELECT SUM(c.copies) FROM copies c JOIN stores s ON s.id = c.store_id
+                    WHERE c.file_id = f.id AND s.trust = 'trusted'), 0) AS durability
+                  FROM files f)
+                GROUP BY durability
+                """)
+            for row in rows {
+                let bucket = CatalogSummary.Bucket(files: row["files"], bytes: UInt64(row["bytes"] as Int64))
+                summary.durability[row["durability"]] = bucket
+                summary.files += bucket.files
+                summary.bytes += bucket.bytes
+            }
+            for row in try Row.fetchAll(db, sql: """
+                SELECT c.store_id AS store, COUNT(*) AS files, COALESCE(SUM(f.size), 0) AS bytes
+                FROM copies c JOIN files f ON f.id = c.file_id GROUP BY c.store_id
+                """) {
+                summary.perStore[row["store"]] = .init(files: row["files"], bytes: UInt64(row["bytes"] as Int64))
+            }
+            return summary
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import TroveCore
+
+/// A place that holds objects by content ID. Local folders implement it today; peers, S3,
+/// grids and archives will; decorators (fault injection, rate limits) wrap it.
+public protocol Store: AnyObject, Sendable {
+    /// The identity the store carries with it (`.trove/store.json` for a local store).
+    var identity: StoreIdentity { get }
+    /// Where it lives, for messages.
+    var location: String { get }
+    /// Size of the stored object, or nil when the store does not hold it.
+    func objectSize(_ id: ContentID) throws -> UInt64?
+    /// Starts writing a new object under a temporary name.
+    func makeWriter(expectedSize: UInt64?) throws -> ObjectWriter
+    /// Opens an object for a (verifying) read.
+    func openReader(_ id: ContentID) throws -> ObjectReader
+    /// Moves a bad copy aside into quarantine; returns where it went.
+    @discardableResult func quarantine(_ id: ContentID) throws -> String
+    /// Deletes an object.
+    func remove(_ id: ContentID) throws
+    /// Every object ID the store holds.
+    func objectIDs() throws -> [ContentID]
+    /// Capacity and free bytes.
+    func space() throws -> (capacity: Int64, free: Int64)
+    /// Deletes leftovers of interrupted writes; returns how many there were.
+    func cleanTemporary() throws -> Int
+}
+
+/// An object being written: bytes go to a temporary name until `commit` makes them durable
+/// under their ID, so a crash never leaves a partial object under a real ID.
+public protocol ObjectWriter: AnyObject {
+    func write(_ bytes: UnsafeRawBufferPointer) throws
+    /// fsync, rename into place, fsync the folder. Replaces any existing copy of the same ID.
+    func commit(as id: ContentID) throws
+    /// Discards the temporary file.
+    func abort()
+}
+
+/// An object being read.
+public protocol ObjectReader: AnyObject {
+    var size: UInt64 { get }
+    /// Fills the buffer (fully, except at the end); returns the byte count, 0 at the end.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+    func close()
+}
+
+/// The identity file every store carries (`.trove/store.json` on a local store).
+public struct StoreIdentity: Codable, Sendable, Equatable {
+    public var format: Int
+    public var id: String
+    public var label: String
+    public var created: Date
+    public var kind: StoreKind
+    public var copies: Int
+    public var filesystemUUID: String?
+
+    public init(format: Int = 1, id: String, label: String, created: Date, kind: StoreKind, copies: Int,
+                filesystemUUID: String?) {
+        self.format = format
+        self.id = id
+        self.label = label
+        self.created = created
+        self.kind = kind
+        self.copies = copies
+        self.filesystemUUID = filesystemUUID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case format, id, label, created, kind, copies
+        case filesystemUUID = "filesystem_uuid"
+    }
+
+    /// A fresh random store ID: 15 random bytes in base32 (24 characters).
+    public static func newID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return Base32.encode((0..<15).map { _ in UInt8.random(in: 0...255, using: &generator) })
+    }
+}

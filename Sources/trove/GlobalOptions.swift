@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TroveCore
+import TroveEngine
+
+/// Options every command takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "The library folder (default: $TROVE_LIBRARY or ~/.local/share/trove).")
+    var library: String?
+
+    @Flag(name: .shortAndLong, help: "Log details to stderr (also: TROVE_LOG_LEVEL=debug|info|warning).")
+    var verbose = false
+
+    var libraryPath: String { LibraryLocation.resolve(explicit: library) }
+
+    /// Sets up swift-log once, then opens the library.
+    func openLibrary() throws -> Library {
+        bootstrapLogging()
+        return try Library.open(at: libraryPath, clock: .fromEnvironment(), logger: Logger(label: "trove"))
+    }
+
+    func bootstrapLogging() {
+        LoggingBootstrap.once(level: verbose ? .info : Logger.Level(rawValue: ProcessInfo.processInfo.environment["TROVE_LOG_LEVEL"] ?? "") ?? .warning)
+    }
+}
+
+enum LoggingBootstrap {
+    nonisolated(unsafe) static var done = false
+    static func once(level: Logger.Level) {
+        guard !done else { return }
+        done = true
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}
+
+/// Runs a command body, turning Trove errors into one clear line on stderr and a documented exit code.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as TroveError {
+        Output.error(error.message)
+        throw ExitCode(error.exitCode)
+    }
+}

@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import TroveCore
+import TroveEngine
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Should I worry? Files, durability, stores and alerts.",
+        discussion: "Exits 0 when all is well, 1 when only warnings are shown, 2 when you must act (Nagios convention).")
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        try reportingErrors {
+            let library = try global.openLibrary()
+            let report = try library.status()
+            if json { Output.json(StatusJSON(report)) } else { printText(report) }
+            if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+        }
+    }
+
+    func printText(_ report: StatusReport) {
+        Output.line("\(report.files) files, \(formatBytes(report.bytes)); target \(report.target) copies")
+        for (durability, bucket) in report.durability.sorted(by: { $0.key < $1.key }) {
+            let mark = durability >= report.target ? "ok" : (durability < 2 ? "fragile" : "below target")
+            Output.line("  durability \(durability): \(bucket.files) files, \(formatBytes(bucket.bytes))  (\(mark))")
+        }
+        Output.line("Stores:")
+        if report.stores.isEmpty { Output.line("  none; add one with `trove store add FOLDER`") }
+        for store in report.stores {
+            let r = store.record
+            Output.line("  \(r.label)  \(r.trust.rawValue)\(r.noNewCopies ? " no-new-copies" : "")  \(store.connected ? "connected" : "NOT CONNECTED")  \(store.files) copies  free \(r.free.map { formatBytes(UInt64($0)) } ?? "?")  \(r.location)")
+        }
+        if report.alerts.isEmpty {
+            Output.line("All is well.")
+        } else {
+            Output.line("Alerts:")
+            for alert in report.alerts {
+                Output.line("  [\(alert.severity.rawValue.uppercased())] \(alert.kind): \(alert.message)")
+                Output.line("      → \(alert.action)")
+            }
+        }
+    }
+}
+
+struct StatusJSON: Encodable {
+    struct Bucket: Encodable {
+        var durability: Int
+        var files: Int
+        var bytes: UInt64
+    }
+    var state: String
+    var target: Int
+    var files: Int
+    var bytes: UInt64
+    var durability: [Bucket]
+    var stores: [StoreJSON]
+    var alerts: [Alert]
+
+    init(_ r: StatusReport) {
+        state = ["ok", "warning", "critical"][Int(r.exitCode)]
+        target = r.target; files = r.files; bytes = r.bytes
+        durability = r.durability.sorted { $0.key < $1.key }.map { Bucket(durability: $0.key, files: $0.value.files, bytes: $0.value.bytes) }
+        stores = r.stores.map(StoreJSON.init)
+        alerts = r.alerts
+    }
+}

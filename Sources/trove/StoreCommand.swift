@@ -1,0 +1,108 @@
+import ArgumentParser
+import Foundation
+import TroveCore
+import TroveEngine
+import TroveStorage
+
+struct StoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "store", abstract: "Add, list and configure stores.",
+        subcommands: [StoreAdd.self, StoreList.self, StoreAck.self])
+}
+
+struct StoreAdd: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add",
+        abstract: "Make a store in a folder on a drive, or re-attach the store already there.",
+        discussion: "Re-attaching a folder that holds a store adopts it: its objects are verified and entered into the catalog; nothing is wiped.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "An existing folder on the drive (e.g. its mount point).") var folder: String
+    @Option(help: "A short name for the store (default: the folder's name).") var label: String?
+    @Option(help: "How many copies one object there counts for (1 for a drive, 0 for a cache).") var copies = 1
+    @Flag(help: "Print the store as JSON.") var json = false
+
+    func run() throws {
+        try reportingErrors {
+            let library = try global.openLibrary()
+            let (record, adoption) = try library.addStore(folder: folder, label: label, copies: copies,
+                                                          progress: Output.progress(json: json))
+            if json {
+                Output.json(StoreAddJSON(store: record, adopted: adoption))
+                return
+            }
+            if let adoption {
+                Output.line("Re-attached store '\(record.label)' at \(record.location): \(adoption.objects) objects, \(adoption.known) already known, \(adoption.new) new, \(adoption.corrupt) corrupt (quarantined).")
+            } else {
+                Output.line("Added store '\(record.label)' at \(record.location) (id \(record.id), copies \(record.copies)\(record.filesystemUUID.map { ", drive \($0)" } ?? "")).")
+            }
+        }
+    }
+}
+
+struct StoreAddJSON: Encodable {
+    var store: StoreRecord
+    var adopted: AdoptionReport?
+}
+
+struct StoreList: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List stores: where, trust, space, copies held.")
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        try reportingErrors {
+            let library = try global.openLibrary()
+            let status = try library.status()
+            if json {
+                Output.json(["stores": status.stores.map(StoreJSON.init)])
+                return
+            }
+            if status.stores.isEmpty { Output.line("No stores yet; add one with `trove store add FOLDER`."); return }
+            var rows = [["LABEL", "STATE", "CONNECTED", "COPIES", "FILES", "HELD", "FREE", "LOCATION"]]
+            for store in status.stores {
+                let r = store.record
+                rows.append([r.label, r.trust.rawValue + (r.noNewCopies ? ",no-new-copies" : ""), store.connected ? "yes" : "no",
+                             String(r.copies), String(store.files), formatBytes(store.bytes),
+                             r.free.map { formatBytes(UInt64($0)) } ?? "?", r.location])
+            }
+            Output.line(Output.table(rows))
+        }
+    }
+}
+
+/// A store as `--json` shows it.
+struct StoreJSON: Encodable {
+    var id, label, kind, location, trust: String
+    var copies: Int
+    var noNewCopies, connected: Bool
+    var filesystemUuid: String?
+    var created: Date
+    var lastSeen: Date?
+    var capacity, free: Int64?
+    var files: Int
+    var bytes: UInt64
+    var problem: String?
+
+    init(_ s: StoreStatus) {
+        let r = s.record
+        id = r.id; label = r.label; kind = r.kind.rawValue; location = r.location; trust = r.trust.rawValue
+        copies = r.copies; noNewCopies = r.noNewCopies; connected = s.connected; filesystemUuid = r.filesystemUUID
+        created = r.created; lastSeen = r.lastSeen; capacity = r.capacity; free = r.free
+        files = s.files; bytes = s.bytes; problem = s.problem
+    }
+}
+
+struct StoreAck: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ack", abstract: "Acknowledge a drive failure alert once the drive has been dealt with.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The store's label.") var label: String
+
+    func run() throws {
+        try reportingErrors {
+            let library = try global.openLibrary()
+            try library.acknowledgeDriveFailure(label)
+            Output.line("Acknowledged the drive failure on '\(label)'. Its copies stay downgraded until `trove store set \(label) --trust`.")
+        }
+    }
+}
