@@ -23,10 +23,11 @@ public struct LeafPipeline: Sendable {
 
     /// Runs the pipeline.
     /// - Parameters:
-    ///   - source: fills the buffer with the next leaf and returns the byte count; it must fill the
-    ///     buffer completely except for the last leaf, and return 0 at the end.
+    ///   - source: reads the next bytes into the buffer and returns how many; 0 at the end. Short
+    ///     reads are fine: the pipeline keeps asking until each leaf is whole.
     ///   - sink: receives each leaf in order on one serial queue (e.g. to write a copy).
-    ///   - onLeaf: called with each leaf hash as soon as it is known, in any order; throwing stops the run
+    ///   - onLeaf: called with each leaf hash as soon as it is known, in any order and from any
+    ///     thread; throwing stops the run
     ///     (e.g. a leaf that does not match the catalog).
     ///   - progress: bytes read so far, called on the reading thread.
     public func run(
@@ -45,9 +46,15 @@ public struct LeafPipeline: Sendable {
         var index = 0
         while state.firstError == nil {
             let slot = state.takeSlot()
-            let count: Int
+            var count = 0
             do {
-                count = try source(state.buffer(slot))
+                // Sources may return short reads; keep filling until the leaf is whole or input ends.
+                let buffer = state.buffer(slot)
+                while count < buffer.count {
+                    let n = try source(UnsafeMutableRawBufferPointer(rebasing: buffer[count...]))
+                    if n <= 0 { break }
+                    count += n
+                }
             } catch {
                 state.fail(error)
                 state.release(slot, times: 1)
@@ -59,19 +66,19 @@ public struct LeafPipeline: Sendable {
             }
             total += UInt64(count)
             progress?(total)
-            let leaf = index
+            let leaf = index, length = count
             state.prepare(slot, users: sink == nil ? 1 : 2)
             group.enter()
             limiter.wait()
             hashQueue.async {
-                state.hash(slot: slot, index: leaf, count: count)
+                state.hash(slot: slot, index: leaf, count: length)
                 limiter.signal()
                 group.leave()
             }
             if sink != nil {
                 group.enter()
                 sinkQueue.async {
-                    state.sink(slot: slot, index: leaf, count: count)
+                    state.sink(slot: slot, index: leaf, count: length)
                     group.leave()
                 }
             }

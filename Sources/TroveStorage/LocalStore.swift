@@ -43,7 +43,8 @@ public final class LocalStore: Store, @unchecked Sendable {
         guard let info = try POSIX.stat(folder), POSIX.isDirectory(info) else {
             throw TroveError(.pathMissing, "The folder \(folder) does not exist; create it, or check that the drive is mounted.")
         }
-        let identity = StoreIdentity(id: StoreIdentity.newID(), label: label, created: now, kind: .local,
+        let identity = StoreIdentity(id: StoreIdentity.newID(), label: label,
+                                     created: Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down)), kind: .local,
                                      copies: copies, filesystemUUID: FilesystemUUID.of(path: folder))
         let store = LocalStore(root: folder, identity: identity)
         do {

@@ -1,0 +1,140 @@
+import Foundation
+import Testing
+import TroveCore
+
+/// Lifecycle, alerts and placement are pure: move the clock, check the decision.
+struct LifecycleTests {
+    let start = Date(timeIntervalSince1970: 1_800_000_000)
+    func store(_ id: String, seen: Date, trust: TrustState = .trusted, noNew: Bool = false) -> StoreRecord {
+        StoreRecord(id: id, label: id, kind: .local, location: "/mnt/\(id)", created: seen, trust: trust,
+                    noNewCopies: noNew, lastSeen: seen)
+    }
+    let day: TimeInterval = 86_400
+
+    @Test func connectedStoresAreSeen() {
+        let decisions = lifecycleDecisions(stores: [store("a", seen: start)], presence: ["a": .connected], now: start + 10 * day)
+        #expect(decisions == [.seen(storeID: "a")])
+    }
+
+    @Test func unseenForThreeDaysIsDowngradedThenEightPurged() {
+        let s = store("a", seen: start)
+        #expect(lifecycleDecisions(stores: [s], presence: [:], now: start + 2.9 * day).isEmpty)
+        #expect(lifecycleDecisions(stores: [s], presence: [:], now: start + 4 * day)
+            == [.downgrade(storeID: "a", reason: "unseen for 4 days")])
+        #expect(lifecycleDecisions(stores: [s], presence: [:], now: start + 9 * day)
+            == [.purge(storeID: "a", reason: "unseen for 9 days")])
+    }
+
+    @Test func alreadyDowngradedIsNotDowngradedAgain() {
+        let s = store("a", seen: start, trust: .downgraded)
+        #expect(lifecycleDecisions(stores: [s], presence: ["a": .missing], now: start + 5 * day).isEmpty)
+    }
+
+    @Test func wipedDriveIsPurgedAtOnce() {
+        let decisions = lifecycleDecisions(stores: [store("a", seen: start)], presence: ["a": .wiped], now: start + 60)
+        #expect(decisions.count == 1)
+        if case .purge(let id, _) = decisions[0] { #expect(id == "a") } else { Issue.record("expected purge") }
+    }
+
+    @Test func returningStoreIsRestoredButFailingDriveIsNot() {
+        let away = store("a", seen: start, trust: .downgraded)
+        #expect(lifecycleDecisions(stores: [away], presence: ["a": .connected], now: start + 5 * day)
+            == [.seen(storeID: "a"), .returned(storeID: "a")])
+        let failing = store("b", seen: start, trust: .downgraded, noNew: true)
+        #expect(lifecycleDecisions(stores: [failing], presence: ["b": .connected], now: start + 5 * day)
+            == [.seen(storeID: "b")])
+    }
+
+    @Test func policyIsConfigurable() {
+        let policy = LifecyclePolicy(downgradeAfter: 3600, purgeAfter: 7200)
+        let s = store("a", seen: start)
+        #expect(lifecycleDecisions(stores: [s], presence: [:], now: start + 3601, policy: policy).count == 1)
+    }
+}
+
+struct AlertTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+    func facts(_ stores: [LibraryFacts.StoreFacts], durability: [Int: (files: Int, bytes: UInt64)]) -> LibraryFacts {
+        LibraryFacts(target: 3, durability: durability, stores: stores, reserve: 0)
+    }
+    func store(_ id: String, free: Int64 = 1 << 40, copies: Int = 1) -> StoreRecord {
+        StoreRecord(id: id, label: id, kind: .local, location: "/mnt/\(id)", copies: copies, created: now, lastSeen: now,
+                    capacity: 1 << 41, free: free)
+    }
+
+    @Test func allWellMeansNoAlerts() {
+        let f = facts(["a", "b", "c"].map { .init(record: store($0), connected: true) }, durability: [3: (10, 1000)])
+        #expect(alerts(for: f, now: now).isEmpty)
+    }
+
+    @Test func lowDurabilityIsAWarning() {
+        let f = facts(["a", "b", "c"].map { .init(record: store($0), connected: true) }, durability: [1: (4, 100), 3: (6, 600)])
+        let result = alerts(for: f, now: now)
+        #expect(result.map(\.kind) == ["low_durability"])
+        #expect(result[0].severity == .warning)
+        #expect(result[0].files == 4)
+    }
+
+    @Test func tooFewStoresIsInsufficientStorage() {
+        let f = facts(["a", "b"].map { .init(record: store($0), connected: true) }, durability: [2: (1, 10)])
+        let result = alerts(for: f, now: now)
+        #expect(result.map(\.kind) == ["insufficient_storage"])
+        #expect(result[0].severity == .critical)
+    }
+
+    @Test func tooLittleSpaceSaysHowMuchMore() {
+        let f = facts(["a", "b", "c"].map { .init(record: store($0, free: 100), connected: true) }, durability: [2: (1, 1000)])
+        let result = alerts(for: f, now: now)
+        #expect(result.map(\.kind) == ["insufficient_storage"])
+        #expect(result[0].bytes.map { Int($0) } == 700)
+    }
+
+    @Test func disconnectedDriveNamesTheStoreAndCount() {
+        var stores: [LibraryFacts.StoreFacts] = ["a", "b", "c"].map { .init(record: store($0), connected: true) }
+        stores.append(.init(record: store("usb9"), connected: false, dependentFiles: 7))
+        let result = alerts(for: facts(stores, durability: [3: (7, 70)]), now: now)
+        #expect(result.map(\.kind) == ["disconnected_drive"])
+        #expect(result[0].storeLabel == "usb9")
+        #expect(result[0].files == 7)
+        #expect(result[0].action.contains("Plug in"))
+    }
+
+    @Test func driveFailureShowsEvenWhenDurabilityIsFine() {
+        var stores: [LibraryFacts.StoreFacts] = ["a", "b", "c"].map { .init(record: store($0), connected: true) }
+        stores[0].unacknowledgedCorruptions = 1
+        let result = alerts(for: facts(stores, durability: [3: (5, 50)]), now: now)
+        #expect(result.map(\.kind) == ["drive_failure"])
+        #expect(result[0].severity == .critical)
+    }
+}
+
+struct PlacementTests {
+    @Test func picksMostFreeStoresUntilTarget() {
+        let chosen = placement(size: 10, durability: 1, target: 3, holding: ["a"], candidates: [
+            .init(storeID: "a", weight: 1, available: 1000),
+            .init(storeID: "b", weight: 1, available: 500),
+            .init(storeID: "c", weight: 1, available: 900),
+            .init(storeID: "d", weight: 1, available: 100),
+        ])
+        #expect(chosen == ["c", "b"])
+    }
+
+    @Test func neverTwoCopiesOnOneStoreNorWithoutRoom() {
+        let chosen = placement(size: 600, durability: 0, target: 3, holding: ["b"], candidates: [
+            .init(storeID: "a", weight: 1, available: 1000),
+            .init(storeID: "b", weight: 1, available: 1000),
+            .init(storeID: "c", weight: 1, available: 500),
+            .init(storeID: "d", weight: 0, available: 5000),
+            .init(storeID: "e", weight: 1, available: 5000, busy: true),
+        ])
+        #expect(chosen == ["a"])
+    }
+
+    @Test func heavierStoresCountMore() {
+        let chosen = placement(size: 1, durability: 1, target: 3, holding: [], candidates: [
+            .init(storeID: "cloud", weight: 2, available: 1 << 40),
+            .init(storeID: "usb", weight: 1, available: 1 << 20),
+        ])
+        #expect(chosen == ["cloud"])
+    }
+}

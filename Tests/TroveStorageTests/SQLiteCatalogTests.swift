@@ -1,0 +1,108 @@
+import Foundation
+import GRDB
+import Testing
+import TroveCore
+import TroveStorage
+import TroveTesting
+
+struct SQLiteCatalogTests {
+    let folder = TempFolder("catalog")
+    var path: String { folder.at("catalog.sqlite") }
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func sampleFile(_ size: Int, seed: UInt64 = 1) -> FileRecord {
+        let (id, leaves) = ContentHash.hash(testBytes(size, seed: seed))
+        return FileRecord(id: id, size: UInt64(size), leafHashes: leaves, firstSeen: now)
+    }
+
+    func store(_ id: String) -> StoreRecord {
+        StoreRecord(id: id, label: "label-\(id)", kind: .local, location: "/mnt/\(id)", created: now, lastSeen: now)
+    }
+
+    @Test func migrationsCreateTheSchemaAndAreIdempotent() throws {
+        _ = try SQLiteCatalog(path: path)
+        _ = try SQLiteCatalog(path: path)
+        let db = try DatabaseQueue(path: path)
+        let tables = try db.read { try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name") }
+        for table in ["copies", "events", "files", "imports", "settings", "stores"] { #expect(tables.contains(table)) }
+        let mode = try db.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
+        #expect(mode == "wal")
+    }
+
+    @Test func recordsRoundTrip() throws {
+        let catalog = try SQLiteCatalog(path: path)
+        let file = sampleFile(ContentHash.leafSize + 5)
+        try catalog.apply([
+            .saveStore(store("s1")), .insertFile(file),
+            .saveCopy(CopyRecord(fileID: file.id, storeID: "s1", copies: 1, mtime: now, verified: now)),
+            .addImport(ImportRecord(fileID: file.id, path: "/p/a.jpg", name: "a.jpg", mtime: now, time: now)),
+        ])
+        #expect(try catalog.file(file.id) == file)
+        #expect(try catalog.copies(of: file.id).count == 1)
+        #expect(try catalog.imports(underPath: "/p").map(\.name) == ["a.jpg"])
+        #expect(try catalog.stores().map(\.id) == ["s1"])
+        let summary = try catalog.summary()
+        #expect(summary.files == 1)
+        #expect(summary.durability[1]?.files == 1)
+    }
+
+    @Test func aFailedChangeLeavesNothingBehind() throws {
+        let catalog = try SQLiteCatalog(path: path)
+        let file = sampleFile(10)
+        // The copy refers to a store that does not exist: the whole change must roll back.
+        #expect(throws: TroveError.self) {
+            try catalog.apply([.insertFile(file), .saveCopy(CopyRecord(fileID: file.id, storeID: "nope", copies: 1, mtime: now, verified: nil))])
+        }
+        #expect(try catalog.file(file.id) == nil)
+    }
+
+    @Test func eventLogIsAppendOnly() throws {
+        let catalog = try SQLiteCatalog(path: path)
+        try catalog.apply([.event(Event(time: now, kind: .storeAdded, details: ["label": "x", "count": 3]))])
+        let events = try catalog.events(after: nil, kind: nil, limit: nil)
+        #expect(events.count == 1)
+        #expect(events[0].details["count"] == .number(3))
+        let db = try DatabaseQueue(path: path)
+        #expect(throws: (any Error).self) { try db.write { try $0.execute(sql: "DELETE FROM events") } }
+        #expect(throws: (any Error).self) { try db.write { try $0.execute(sql: "UPDATE events SET kind = 'x'") } }
+    }
+
+    @Test func checkPassesOnAGoodCatalog() throws {
+        let catalog = try SQLiteCatalog(path: path)
+        try catalog.apply([.insertFile(sampleFile(100)), .insertFile(sampleFile(0, seed: 2))])
+        let result = try catalog.check(progress: { _ in })
+        #expect(result.failures.isEmpty)
+        #expect(result.checked >= 2)
+    }
+
+    @Test func checkCatchesATamperedSize() throws {
+        let catalog = try SQLiteCatalog(path: path)
+        let file = sampleFile(1000)
+        try catalog.apply([.insertFile(file)])
+        let db = try DatabaseQueue(path: path)
+        try db.write { try $0.execute(sql: "UPDATE files SET size = 999") }
+        let failures = try catalog.check(progress: { _ in }).failures
+        #expect(failures.count == 1)
+        #expect(failures.first?.key == file.id.description)
+    }
+
+    @Test func checkCatchesATamperedLeafHash() throws {
+        let catalog = try SQLiteCatalog(path: path)
+        try catalog.apply([.insertFile(sampleFile(2 * ContentHash.leafSize))])
+        let db = try DatabaseQueue(path: path)
+        try db.write { try $0.execute(sql: "UPDATE files SET leaf_hashes = zeroblob(64)") }
+        #expect(try catalog.check(progress: { _ in }).failures.count == 1)
+    }
+
+    @Test func checkCatchesSchemaViolations() throws {
+        let catalog = try SQLiteCatalog(path: path)
+        try catalog.apply([.saveStore(store("s1"))])
+        let db = try DatabaseQueue(path: path)
+        try db.write { try $0.execute(sql: "UPDATE stores SET trust = 'maybe', copies = -1") }
+        try db.write { try $0.execute(sql: "INSERT INTO files VALUES ('NOT-AN-ID', 1, x'', 0)") }
+        let problems = try catalog.check(progress: { _ in }).failures.map(\.problem)
+        #expect(problems.contains("has an unknown trust state"))
+        #expect(problems.contains("has a negative copies weight"))
+        #expect(problems.contains("has a malformed ID"))
+    }
+}
