@@ -40,7 +40,12 @@ let package = Package(
         .target(name: "TroveTesting", dependencies: ["TroveCore", "TroveStorage", "TroveEngine"], path: "Tests/TroveTesting"),
         .testTarget(name: "TroveCoreTests", dependencies: ["TroveCore", "TroveTesting"]),
         .testTarget(name: "TroveStorageTests", dependencies: ["TroveStorage", "TroveTesting"]),
-        .testTarget(name: "TroveEngineTests", dependencies: ["TroveEngine", "TroveTesting"]),
-        .testTarget(name: "TroveScenarioTests", dependencies: ["TroveTesting"]),
+        .testTarget(name: "TroveEngineTests", dependencies: [
+            "TroveEngine", "TroveTesting", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        // Drives the real `trove` binary on real folders.
+        .testTarget(name: "TroveScenarioTests", dependencies: [
+            "trove", "TroveTesting", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
     ]
 )

@@ -26,7 +26,8 @@ struct LeafMismatch: Error {
 
 extension Library {
     /// Re-hashes one copy leaf by leaf against the catalog's leaf hashes, optionally passing the
-    /// bytes to `sink` (which must discard them if the verdict is not `.good`).
+    /// bytes to `sink` (which must discard them if the verdict is not `.good`). Errors of the sink
+    /// come back wrapped in `SinkFailure` so callers can tell the destination from the source.
     func check(_ file: FileRecord, on store: any Store,
                sink: ((Int, UnsafeRawBufferPointer) throws -> Void)? = nil,
                progress: ((UInt64) -> Void)? = nil) throws -> CopyCheck {
@@ -49,7 +50,7 @@ extension Library {
                 if index >= expected.count || expected[index] != hash { throw LeafMismatch(leaf: index) }
             }, progress: progress)
         } catch let failure as SinkFailure {
-            throw failure.underlying
+            throw failure
         } catch let mismatch as LeafMismatch {
             return .corrupt(leaf: mismatch.leaf, reason: "leaf \(mismatch.leaf) does not match its hash")
         } catch let error as TroveError where error.code == .io {

@@ -79,6 +79,9 @@ extension Library {
                         report.problems.append("\(file.id): no connected good copy to read from")
                         break
                     }
+                } catch let error as SourceUnavailable {
+                    report.problems.append("\(file.id): could not read a source: \(error.message)")
+                    break
                 } catch let error as TroveError {
                     report.problems.append("\(file.id) → \(destination.record.label): \(error.message)")
                     candidates.removeAll { $0.storeID == destinationID }
@@ -103,15 +106,21 @@ extension Library {
     /// when no source had a good copy. Throws when the destination fails.
     func copy(_ file: FileRecord, from sources: [ObservedStore], to destination: ObservedStore) throws -> String? {
         guard let target = destination.store else { return nil }
+        var sourceErrors: [String] = []
         for source in sources {
             guard let store = source.store else { continue }
             let writer = try target.makeWriter(expectedSize: file.size)
             let verdict: CopyCheck
             do {
                 verdict = try check(file, on: store, sink: { _, bytes in try writer.write(bytes) })
-            } catch {
+            } catch let failure as SinkFailure {
                 writer.abort()
-                throw error
+                throw MirrorWriter.asTroveError(failure.underlying)
+            } catch {
+                // The source failed (unplugged mid-copy): try the next one.
+                writer.abort()
+                sourceErrors.append("'\(source.record.label)': \(error)")
+                continue
             }
             switch verdict {
             case .good:
@@ -139,6 +148,12 @@ extension Library {
                 try handleCorruption(file, on: source, leaf: leaf, reason: reason)
             }
         }
+        if !sourceErrors.isEmpty { throw SourceUnavailable(message: sourceErrors.joined(separator: "; ")) }
         return nil
     }
+}
+
+/// Every source of a copy failed while reading (not the destination's fault).
+struct SourceUnavailable: Error {
+    let message: String
 }

@@ -128,6 +128,12 @@ extension Library {
                 verdict = try check(file, on: store, sink: { _, bytes in try POSIX.writeFully(fd, bytes, path: tmp) },
                                     progress: { progress.update(done: $0) })
                 if verdict == .good { try POSIX.fsync(fd, path: tmp) }
+            } catch let sinkFailure as SinkFailure {
+                close(fd)
+                try? POSIX.unlink(tmp)
+                let failure = (sinkFailure.underlying as? POSIX.Failure) ?? POSIX.Failure(errno: EIO, operation: "write", path: tmp)
+                if failure.isNoSpace { throw TroveError(.diskFull, "There is no space left to write \(rawDestination); free some space and retry.") }
+                throw TroveError(.io, "Writing \(rawDestination) failed: \(failure).")
             } catch let failure as POSIX.Failure {
                 close(fd)
                 try? POSIX.unlink(tmp)

@@ -14,6 +14,11 @@ public enum POSIX {
         public let errno: Int32
         public let operation: String
         public let path: String
+        public init(errno: Int32, operation: String, path: String) {
+            self.errno = errno
+            self.operation = operation
+            self.path = path
+        }
         public var description: String { "\(operation) \(path): \(String(cString: strerror(errno)))" }
         public var isNoSpace: Bool { errno == ENOSPC || errno == EDQUOT }
         public var isPermission: Bool { errno == EACCES || errno == EPERM || errno == EROFS }

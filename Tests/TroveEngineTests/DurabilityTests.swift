@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+import TroveCore
+import TroveEngine
+import TroveStorage
+import TroveTesting
+
+struct DurabilityTests {
+    func importSample(_ t: TestLibrary, files: Int = 4) throws -> [String] {
+        let src = t.folder.folder("src")
+        for i in 0..<files { t.folder.file("src/f\(i)", testBytes(100_000 + i * 1000, seed: UInt64(i + 1))) }
+        return try t.library.importPaths([src]).imported.map(\.id)
+    }
+
+    @Test func healBringsEveryFileToTheTarget() throws {
+        let t = try TestLibrary(stores: 3)
+        _ = try importSample(t)
+        #expect(try t.library.status().alerts.map(\.kind) == ["low_durability"])
+        let report = try t.library.heal()
+        #expect(report.copiesMade == 8)
+        #expect(report.stillBelowTarget == 0)
+        let status = try t.library.status()
+        #expect(status.durability.keys.sorted() == [3])
+        #expect(status.alerts.isEmpty)
+        #expect(status.exitCode == 0)
+        #expect(try t.events(.copyCreated).count == 8)
+        // A second pass has nothing to do.
+        #expect(try t.library.heal().copiesMade == 0)
+    }
+
+    @Test func corruptionIsHealedFromGoodCopies() throws {
+        let t = try TestLibrary(stores: 4)
+        let ids = try importSample(t, files: 2)
+        _ = try t.library.heal()
+        // Find a store holding the first file and rot it there.
+        let id = ids[0]
+        let index = try #require((0..<4).first { FileManager.default.fileExists(atPath: t.objectPath(id, store: $0)) })
+        try flipBit(in: t.objectPath(id, store: index), at: 50)
+        let verify = try t.library.verify(storeLabel: "drive\(index)")
+        #expect(verify[0].corrupt.count == 1)
+        var status = try t.library.status()
+        #expect(status.alerts.contains { $0.kind == "drive_failure" && $0.storeLabel == "drive\(index)" })
+        #expect(status.exitCode == 2)
+        _ = try t.library.heal()
+        status = try t.library.status()
+        // Durability is back at 3 on the other stores, but the failure stays until acknowledged.
+        #expect(status.durability.keys.sorted() == [3])
+        #expect(status.alerts.map(\.kind) == ["drive_failure"])
+        try t.library.acknowledgeDriveFailure("drive\(index)")
+        #expect(try t.library.status().alerts.isEmpty)
+    }
+
+    @Test func unseenStoreIsDowngradedThenPurged() throws {
+        let t = try TestLibrary(stores: 3)
+        _ = try importSample(t, files: 2)
+        _ = try t.library.heal()
+        try FileManager.default.moveItem(atPath: t.folder.at("drive2"), toPath: t.folder.at("away"))
+        t.clock.advance(days: 4)
+        var status = try t.library.status()
+        #expect(try t.library.storeRecord("drive2").trust == .downgraded)
+        #expect(try t.events(.storeDowngraded).first?.details["count"] == .number(2))
+        #expect(status.durability.keys.sorted() == [2])
+        t.clock.advance(days: 5)
+        status = try t.library.status()
+        #expect(try t.library.storeRecord("drive2").trust == .purged)
+        #expect(try t.events(.storePurged).first?.details["count"] == .number(2))
+        #expect(status.alerts.map(\.kind) == ["insufficient_storage"])
+    }
+
+    @Test func returningStoreCountsOnlyAfterReverifying() throws {
+        let t = try TestLibrary(stores: 3)
+        _ = try importSample(t, files: 1)
+        _ = try t.library.heal()
+        try FileManager.default.moveItem(atPath: t.folder.at("drive1"), toPath: t.folder.at("away"))
+        t.clock.advance(days: 4)
+        _ = try t.library.status()
+        try FileManager.default.moveItem(atPath: t.folder.at("away"), toPath: t.folder.at("drive1"))
+        let back = try t.library.status()
+        #expect(try t.library.storeRecord("drive1").trust == .trusted)
+        #expect(back.durability.keys.sorted() == [2])
+        let heal = try t.library.heal()
+        #expect(heal.copiesReverified == 1)
+        #expect(heal.copiesMade == 0)
+        #expect(try t.library.status().durability.keys.sorted() == [3])
+    }
+
+    @Test func disconnectedSoleCopyNamesTheDrive() throws {
+        let t = try TestLibrary(stores: 3)
+        _ = try t.library.importPaths([t.folder.file("only", testBytes(1000))], options: ImportOptions(store: "drive1"))
+        try FileManager.default.moveItem(atPath: t.folder.at("drive1"), toPath: t.folder.at("away"))
+        let status = try t.library.status()
+        let alert = try #require(status.alerts.first { $0.kind == "disconnected_drive" })
+        #expect(alert.storeLabel == "drive1")
+        #expect(alert.files == 1)
+        #expect(status.exitCode == 2)
+    }
+
+    @Test func sourceVanishingMidCopyLeavesNoPartialCopy() throws {
+        let t = try TestLibrary(stores: 2)
+        let id = try t.library.importPaths([t.folder.file("big", testBytes(3 * ContentHash.leafSize))],
+                                           options: ImportOptions(store: "drive0")).imported[0].id
+        t.inject(.vanishAfter(bytes: ContentHash.leafSize), into: "drive0")
+        let report = try t.library.heal()
+        #expect(report.copiesMade == 0)
+        #expect(report.problems.count == 1)
+        // The destination is not blamed for the source's disappearance.
+        #expect(try t.library.storeRecord("drive1").trust == .trusted)
+        #expect(try t.events(.writeFailed).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: t.objectPath(id, store: 1)))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: t.folder.at("drive1/.trove/tmp")).isEmpty)
+        #expect(try t.library.checkCatalog().ok)
+    }
+
+    @Test func wipedDriveIsPurgedAtOnce() throws {
+        let t = try TestLibrary(stores: 2)
+        _ = try importSample(t, files: 1)
+        // Simulate a reformat: same filesystem UUID, store gone.
+        var record = try t.library.storeRecord("drive0")
+        record.filesystemUUID = "fake-uuid"
+        try t.library.catalog.apply([.saveStore(record)])
+        try FileManager.default.removeItem(atPath: t.folder.at("drive0/.trove"))
+        t.library.locate = { record in
+            if record.label == "drive0" { return .wiped(reason: "reformatted (test)") }
+            return StoreLocator.observe(record)
+        }
+        _ = try t.library.status()
+        #expect(try t.library.storeRecord("drive0").trust == .purged)
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import GRDB
+import Testing
+import TroveCore
+import TroveEngine
+import TroveStorage
+import TroveTesting
+
+struct ReadVerifyTests {
+    @Test func getReturnsIdenticalBytes() throws {
+        let t = try TestLibrary(stores: 1)
+        let bytes = testBytes(ContentHash.leafSize + 1234)
+        let id = try t.library.importPaths([t.folder.file("in.bin", bytes)]).imported[0].id
+        let out = t.folder.at("out.bin")
+        let report = try t.library.get(id, to: out)
+        #expect(report.store == "drive0")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == Data(bytes))
+        // Never overwrites without asking.
+        #expect(throws: TroveError.self) { try t.library.get(id, to: out) }
+        _ = try t.library.get(String(id.prefix(10)), to: out, overwrite: true)
+    }
+
+    @Test func unknownAndMalformedIDsAreClearErrors() throws {
+        let t = try TestLibrary(stores: 1)
+        do { _ = try t.library.get("not an id!", to: t.folder.at("x")); Issue.record("expected error") } catch let e as TroveError {
+            #expect(e.code == .malformedID)
+        }
+        let unknown = ContentHash.hash([1, 2, 3]).id.description
+        do { _ = try t.library.get(unknown, to: t.folder.at("x")); Issue.record("expected error") } catch let e as TroveError {
+            #expect(e.code == .unknownFile)
+        }
+    }
+
+    @Test func verifyNamesTheCorruptLeafAndQuarantines() throws {
+        let t = try TestLibrary(stores: 1)
+        let bytes = testBytes(2 * ContentHash.leafSize + 10)
+        let id = try t.library.importPaths([t.folder.file("two-leaves.bin", bytes)]).imported[0].id
+        try flipBit(in: t.objectPath(id, store: 0), at: ContentHash.leafSize + 5)
+        let report = try t.library.verify(storeLabel: "drive0")[0]
+        #expect(report.corrupt.count == 1)
+        #expect(report.corrupt[0].leaf == 1)
+        #expect(!FileManager.default.fileExists(atPath: t.objectPath(id, store: 0)))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: t.folder.at("drive0/.trove/corrupt")).count == 1)
+        let event = try #require(try t.events(.corruptCopy).first)
+        #expect(event.details["leaf"] == .number(1))
+        #expect(event.fileID?.description == id)
+        // The suspect drive is downgraded and gets no new copies.
+        let store = try t.library.storeRecord("drive0")
+        #expect(store.trust == .downgraded)
+        #expect(store.noNewCopies)
+        #expect(try t.library.catalog.copies(of: ContentID(id)!).isEmpty)
+    }
+
+    @Test func getFallsBackToAGoodCopy() throws {
+        let t = try TestLibrary(stores: 2)
+        let bytes = testBytes(500_000)
+        let id = try t.library.importPaths([t.folder.file("f", bytes)], options: ImportOptions(mirror: 2)).imported[0].id
+        t.inject(.flipBit(offset: 1000), into: "drive0")
+        t.inject(.flipBit(offset: 1000), into: "drive1")
+        do { _ = try t.library.get(id, to: t.folder.at("bad")); Issue.record("expected no good copy") } catch let e as TroveError {
+            #expect(e.code == .noGoodCopy)
+        }
+        #expect(!FileManager.default.fileExists(atPath: t.folder.at("bad")))
+    }
+
+    @Test func corruptFirstCopyIsSkippedOnGet() throws {
+        let t = try TestLibrary(stores: 2)
+        let bytes = testBytes(500_000, seed: 9)
+        let id = try t.library.importPaths([t.folder.file("f", bytes)], options: ImportOptions(mirror: 2)).imported[0].id
+        try flipBit(in: t.objectPath(id, store: 0), at: 10)
+        try flipBit(in: t.objectPath(id, store: 1), at: 10)
+        try flipBit(in: t.objectPath(id, store: 1), at: 10)  // flipped back: drive1 is good again
+        let report = try t.library.get(id, to: t.folder.at("good"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: t.folder.at("good"))) == Data(bytes))
+        #expect(report.store == "drive1" || report.badCopies.count == 1)
+    }
+
+    @Test func reattachingAStoreAdoptsItsObjects() throws {
+        let t = try TestLibrary(stores: 1)
+        let ids = try t.library.importPaths([t.folder.file("a", testBytes(1000)), t.folder.file("b", testBytes(2000))]).imported.map(\.id)
+        let fresh = try Library.create(at: t.folder.at("library2"))
+        let (record, adoption) = try fresh.addStore(folder: t.folder.at("drive0"), label: nil)
+        #expect(record.label == "drive0")
+        #expect(adoption?.new == 2)
+        for id in ids { #expect(try fresh.catalog.copies(of: ContentID(id)!).count == 1) }
+        #expect(try LocalStore.open(at: t.folder.at("drive0"))?.objectIDs().count == 2)
+    }
+
+    @Test func checkRecordsEventsForTamperedRecords() throws {
+        let t = try TestLibrary(stores: 1)
+        _ = try t.library.importPaths([t.folder.file("a", testBytes(1000))])
+        #expect(try t.library.checkCatalog().ok)
+        let db = t.folder.at("library/catalog.sqlite")
+        try DatabaseQueue(path: db).write { try $0.execute(sql: "UPDATE files SET size = size + 1") }
+        let report = try t.library.checkCatalog()
+        #expect(report.failures.count == 1)
+        #expect(try t.events(.consistencyFailure).count == 1)
+    }
+}

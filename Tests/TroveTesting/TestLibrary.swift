@@ -1,0 +1,57 @@
+import Foundation
+import Logging
+import TroveCore
+import TroveEngine
+import TroveStorage
+
+/// A clock tests move by hand.
+public final class ManualClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: Date
+    public init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000)) { current = start }
+    public var now: Date { lock.lock(); defer { lock.unlock() }; return current }
+    public func advance(days: Double) { lock.lock(); current += days * 86_400; lock.unlock() }
+    public var clock: TroveClock { TroveClock { [self] in now } }
+}
+
+/// A library in a temporary folder with `count` folder stores, optionally with faults injected.
+public final class TestLibrary: @unchecked Sendable {
+    public let folder = TempFolder("lib")
+    public let clock = ManualClock()
+    public let library: Library
+    public var stores: [StoreRecord] = []
+    private let faultsLock = NSLock()
+    private var faults: [String: FaultyStore.Fault] = [:]
+
+    public init(stores count: Int = 3) throws {
+        library = try Library.create(at: folder.at("library"), clock: clock.clock, logger: Logger(label: "test"))
+        library.locate = { [unowned self] record in
+            let observation = StoreLocator.observe(record)
+            guard case .connected(let store) = observation, let fault = self.fault(for: record.label) else { return observation }
+            return .connected(FaultyStore(store, fault: fault))
+        }
+        for index in 0..<count {
+            let path = folder.folder("drive\(index)")
+            stores.append(try library.addStore(folder: path, label: "drive\(index)").record)
+        }
+    }
+
+    /// Injects a fault into a store from now on (nil clears it).
+    public func inject(_ fault: FaultyStore.Fault?, into label: String) {
+        faultsLock.lock(); faults[label] = fault; faultsLock.unlock()
+    }
+
+    func fault(for label: String) -> FaultyStore.Fault? {
+        faultsLock.lock(); defer { faultsLock.unlock() }; return faults[label]
+    }
+
+    /// The object file of `id` in store `index`.
+    public func objectPath(_ id: String, store index: Int) -> String {
+        folder.at("drive\(index)/.trove/objects/\(id.prefix(2))/\(id.dropFirst(2))")
+    }
+
+    /// Events of a kind.
+    public func events(_ kind: EventKind) throws -> [Event] {
+        try library.catalog.events(after: nil, kind: kind, limit: nil)
+    }
+}
