@@ -15,14 +15,37 @@ public struct HealReport: Sendable, Codable {
     public var problems: [String] = []
 }
 
+/// How a heal pass is paced.
+public struct HealOptions: Sendable {
+    /// Bandwidth limit in bytes/s when nothing is being imported (nil = flat out).
+    public var bandwidthLimit: Double?
+    /// How much faster than imports healing must run (see `RecoveryPacer`).
+    public var credit: Double
+    /// Waits between copies; tests inject a recorder instead of sleeping.
+    public var sleep: @Sendable (TimeInterval) -> Void
+    public init(bandwidthLimit: Double? = nil, credit: Double = 1.5,
+                sleep: @escaping @Sendable (TimeInterval) -> Void = { Thread.sleep(forTimeInterval: $0) }) {
+        self.bandwidthLimit = bandwidthLimit
+        self.credit = credit
+        self.sleep = sleep
+    }
+}
+
 extension Library {
     /// One pass: re-verify uncounted copies, then copy the most fragile files first until every
     /// file reaches the target, reading from good copies and writing only where placement allows.
-    public func heal(progress: any ProgressReporter = SilentProgress()) throws -> HealReport {
+    /// Only one recovery runs per library at a time; a second one is refused.
+    public func heal(options: HealOptions = HealOptions(), progress: any ProgressReporter = SilentProgress()) throws -> HealReport {
+        guard let recoveryLock = try LibraryLock.acquire(.recovery, in: path, exclusive: true, wait: false) else {
+            throw TroveError(.busy, "Another recovery (`trove heal` or `trove serve`) is already running on this library; wait for it to finish.")
+        }
+        let activityLock = try LibraryLock.acquire(.activity, in: path, exclusive: false, wait: true)
+        defer { withExtendedLifetime((recoveryLock, activityLock)) {} }
         let started = Date()
         let observed = try observe()
         var report = HealReport()
         report.target = try targetCopies()
+        let pacer = RecoveryPacer(limit: options.bandwidthLimit, credit: options.credit, target: report.target)
         let below = try catalog.filesBelow(target: report.target, limit: Int.max)
         report.filesBelowTarget = below.count
         guard !below.isEmpty else { return report }
@@ -91,6 +114,12 @@ extension Library {
             if durability < report.target { report.stillBelowTarget += 1 }
             done += file.size
             progress.update(done: done)
+            if pacer.limit != nil {
+                let window: TimeInterval = 600
+                let importRate = Double(try catalog.importedBytes(since: clock.now() - window)) / window
+                let wait = pacer.delay(sent: report.bytes, elapsed: Date().timeIntervalSince(started), importRate: importRate)
+                if wait > 0 { options.sleep(wait) }
+            }
         }
         progress.finish()
         report.seconds = Date().timeIntervalSince(started)

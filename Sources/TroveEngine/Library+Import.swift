@@ -48,6 +48,9 @@ extension Library {
         guard options.mirror >= 1 else { throw TroveError(.usage, "--mirror must be at least 1.") }
         let paths = rawPaths.map(LibraryLocation.absolute)
         try FileWalker.validate(paths)
+        // Held shared so `gc` never removes an object written but not yet recorded.
+        let activityLock = try LibraryLock.acquire(.activity, in: path, exclusive: false, wait: true)
+        defer { withExtendedLifetime(activityLock) {} }
         var candidates = try importTargets(options)
         let started = Date()
         let stores = try catalog.stores()

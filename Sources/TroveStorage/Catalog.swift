@@ -70,6 +70,10 @@ public protocol Catalog: AnyObject, Sendable {
     func filesBelow(target: Int, limit: Int) throws -> [(file: FileRecord, durability: Int)]
     /// For each store in `offline`: files with a copy there but no counted copy on a store in `online`.
     func filesDepending(onOffline offline: [String], online: [String]) throws -> [String: Int]
+    /// Bytes imported (by import time) since `date`: what new data arrives at, for pacing.
+    func importedBytes(since date: Date) throws -> UInt64
+    /// Copies on the given stores, least recently verified (never first), at most `limit`.
+    func leastRecentlyVerified(stores: [String], limit: Int) throws -> [CopyRecord]
     /// Per store, corrupt copies found since the user last acknowledged a drive failure there.
     func unacknowledgedCorruptions() throws -> [String: Int]
     /// Validates every record's schema and every file's ID against its size and leaf hashes.

@@ -49,3 +49,24 @@ extension SQLiteCatalog {
         }
     }
 }
+
+extension SQLiteCatalog {
+    public func importedBytes(since date: Date) throws -> UInt64 {
+        try read { db in
+            let total = try Int64.fetchOne(db, sql: """
+                SELECT COALESCE(SUM(f.size), 0) FROM imports i JOIN files f ON f.id = i.file_id WHERE i.time >= ?
+                """, arguments: [date.timeIntervalSince1970]) ?? 0
+            return UInt64(max(0, total))
+        }
+    }
+
+    public func leastRecentlyVerified(stores: [String], limit: Int) throws -> [CopyRecord] {
+        guard !stores.isEmpty else { return [] }
+        return try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM copies WHERE store_id IN (\(databaseQuestionMarks(count: stores.count)))
+                ORDER BY verified IS NOT NULL, verified, file_id LIMIT ?
+                """, arguments: StatementArguments(stores) + [limit]).compactMap(Self.copy)
+        }
+    }
+}

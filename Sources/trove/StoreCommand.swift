@@ -7,7 +7,7 @@ import TroveStorage
 struct StoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "store", abstract: "Add, list and configure stores.",
-        subcommands: [StoreAdd.self, StoreList.self, StoreAck.self])
+        subcommands: [StoreAdd.self, StoreList.self, StoreSet.self, StoreAck.self])
 }
 
 struct StoreAdd: ParsableCommand {
@@ -103,6 +103,27 @@ struct StoreAck: ParsableCommand {
             let library = try global.openLibrary()
             try library.acknowledgeDriveFailure(label)
             Output.line("Acknowledged the drive failure on '\(label)'. Its copies stay downgraded until `trove store set \(label) --trust`.")
+        }
+    }
+}
+
+struct StoreSet: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "set", abstract: "Change a store's weight, flags or trust by hand.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The store's label.") var label: String
+    @Option(help: "How many copies one object there counts for.") var copies: Int?
+    @Flag(inversion: .prefixedNo, help: "Place no new copies there (e.g. a drive you suspect).") var newCopies: Bool?
+    @Flag(help: "Trust the store again after checking its drive; its copies count once re-verified.") var trust = false
+    @Option(help: "Rename the store.") var rename: String?
+    @Flag(help: "Print the store as JSON.") var json = false
+
+    func run() throws {
+        try reportingErrors {
+            let library = try global.openLibrary()
+            let record = try library.setStore(label, StoreChange(copies: copies, noNewCopies: newCopies.map { !$0 },
+                                                                 trust: trust, label: rename))
+            if json { Output.json(record); return }
+            Output.line("Store '\(record.label)': \(record.trust.rawValue), copies \(record.copies)\(record.noNewCopies ? ", no new copies" : "").")
         }
     }
 }

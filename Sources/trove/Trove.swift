@@ -13,7 +13,7 @@ struct Trove: ParsableCommand {
             """,
         subcommands: [
             Init.self, StoreCommand.self, Add.self, Hash.self, Get.self, WhereIs.self, Verify.self,
-            Status.self, Events.self, Check.self, Demo.self,
+            Status.self, Events.self, Check.self, Heal.self, Scrub.self, Serve.self, GC.self, Demo.self,
         ]
     )
 }

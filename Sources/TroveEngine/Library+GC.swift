@@ -1,0 +1,66 @@
+import Foundation
+import TroveCore
+import TroveStorage
+
+/// What garbage collection found (and, unless a dry run, did).
+public struct GCReport: Sendable, Codable {
+    public struct Object: Sendable, Codable {
+        public var store: String
+        public var id: String
+        public var size: UInt64
+    }
+    public var dryRun: Bool
+    /// Objects no file record needs: removed (or would be).
+    public var unreferenced: [Object] = []
+    /// Objects of known files that the catalog had lost track of: re-linked, uncounted until verified.
+    public var relinked: [Object] = []
+    public var bytesFreed: UInt64 = 0
+    public var temporaryCleaned = 0
+    public var storesSkipped: [String] = []
+}
+
+extension Library {
+    /// Drops objects no file record needs from every connected store. Refused while a recovery
+    /// or an import runs, so nothing in flight is ever collected.
+    public func gc(dryRun: Bool) throws -> GCReport {
+        guard let recovery = try LibraryLock.acquire(.recovery, in: path, exclusive: true, wait: false) else {
+            throw TroveError(.busy, "A recovery (`trove heal` or `trove serve`) is running; gc never runs during a recovery. Retry when it has finished.")
+        }
+        guard let activity = try LibraryLock.acquire(.activity, in: path, exclusive: true, wait: false) else {
+            throw TroveError(.busy, "An import or heal is running on this library; retry gc when it has finished.")
+        }
+        defer { withExtendedLifetime((recovery, activity)) {} }
+        var report = GCReport(dryRun: dryRun)
+        let now = clock.now()
+        for item in try observe() {
+            guard let store = item.store else { report.storesSkipped.append(item.record.label); continue }
+            let tracked = Set(try catalog.copies(onStore: item.record.id).map(\.fileID))
+            for id in try store.objectIDs() where !tracked.contains(id) {
+                let size = (try? store.objectSize(id)) ?? nil ?? 0
+                let object = GCReport.Object(store: item.record.label, id: id.description, size: size)
+                if try catalog.file(id) != nil {
+                    report.relinked.append(object)
+                    if !dryRun {
+                        try catalog.apply([.saveCopy(CopyRecord(fileID: id, storeID: item.record.id, copies: 0, mtime: now, verified: nil))])
+                    }
+                } else {
+                    report.unreferenced.append(object)
+                    report.bytesFreed += size
+                    if !dryRun {
+                        try store.remove(id)
+                        try catalog.apply([.event(Event(time: now, kind: .copyRemoved, storeID: item.record.id, fileID: id,
+                                                        details: ["reason": "unreferenced (gc)", "size": .number(Int64(size))]))])
+                    }
+                }
+            }
+            if !dryRun { report.temporaryCleaned += try store.cleanTemporary() }
+        }
+        if !dryRun {
+            try catalog.apply([.event(Event(time: now, kind: .gcFinished, details: [
+                "removed": DetailValue(report.unreferenced.count), "bytes": .number(Int64(report.bytesFreed)),
+                "relinked": DetailValue(report.relinked.count),
+            ]))])
+        }
+        return report
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import TroveCore
+import TroveStorage
+
+/// What one scrub pass did.
+public struct ScrubReport: Sendable, Codable {
+    public var checked = 0
+    public var good = 0
+    public var bytes: UInt64 = 0
+    public var corrupt: [VerifyReport.Problem] = []
+    public var missing: [String] = []
+    public var seconds: Double = 0
+}
+
+extension Library {
+    /// One bounded pass: re-verifies the least recently verified copies on connected stores,
+    /// stopping after `maxCopies` copies or `maxBytes` bytes, whichever comes first.
+    public func scrub(maxCopies: Int = 1000, maxBytes: UInt64 = 4 << 30,
+                      progress: any ProgressReporter = SilentProgress()) throws -> ScrubReport {
+        let started = Date()
+        let observed = try observe().filter(\.isConnected)
+        var report = ScrubReport()
+        let copies = try catalog.leastRecentlyVerified(stores: observed.map(\.record.id), limit: maxCopies)
+        progress.begin("scrub", total: UInt64(copies.count), unit: .items)
+        for copy in copies {
+            guard report.bytes < maxBytes, let item = observed.first(where: { $0.record.id == copy.storeID }),
+                  let store = item.store, let file = try catalog.file(copy.fileID) else { continue }
+            let current = try catalog.stores().first { $0.id == item.record.id } ?? item.record
+            report.checked += 1
+            report.bytes += file.size
+            switch try check(file, on: store) {
+            case .good:
+                report.good += 1
+                // A copy on a store still under suspicion stays uncounted until the user trusts it again.
+                if current.trust == .trusted { try markVerified(file.id, on: current) }
+            case .missing:
+                report.missing.append(file.id.description)
+                try catalog.apply([.removeCopy(file: file.id, store: item.record.id),
+                                   .event(Event(time: clock.now(), kind: .copyMissing, storeID: item.record.id, fileID: file.id))])
+            case .corrupt(let leaf, let reason):
+                report.corrupt.append(.init(fileID: file.id.description, leaf: leaf, reason: reason))
+                try handleCorruption(file, on: ObservedStore(record: current, observation: item.observation), leaf: leaf, reason: reason)
+            }
+            progress.update(done: UInt64(report.checked))
+        }
+        progress.finish()
+        report.seconds = Date().timeIntervalSince(started)
+        return report
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import TroveCore
+import TroveStorage
+
+/// Changes to a store's settings; nil fields stay as they are.
+public struct StoreChange: Sendable {
+    public var copies: Int?
+    public var noNewCopies: Bool?
+    /// Trust the store again by hand (after a drive check); its copies count once re-verified.
+    public var trust = false
+    public var label: String?
+    public init(copies: Int? = nil, noNewCopies: Bool? = nil, trust: Bool = false, label: String? = nil) {
+        self.copies = copies
+        self.noNewCopies = noNewCopies
+        self.trust = trust
+        self.label = label
+    }
+}
+
+extension Library {
+    /// Applies a hand-made change to a store and records it.
+    public func setStore(_ name: String, _ change: StoreChange) throws -> StoreRecord {
+        var record = try storeRecord(name)
+        var changes: [CatalogChange] = []
+        var details: [String: DetailValue] = [:]
+        if let copies = change.copies {
+            guard (0...16).contains(copies) else { throw TroveError(.usage, "--copies must be between 0 and 16.") }
+            record.copies = copies
+            changes.append(.setCopyWeights(store: record.id, copies: copies))
+            details["copies"] = DetailValue(copies)
+        }
+        if let noNew = change.noNewCopies {
+            record.noNewCopies = noNew
+            details["no_new_copies"] = .text(noNew ? "yes" : "no")
+        }
+        if let label = change.label, label != record.label {
+            if try catalog.stores().contains(where: { $0.label == label }) {
+                throw TroveError(.storeConflict, "A store called '\(label)' already exists; choose another label.")
+            }
+            details["label"] = .text(label)
+            record.label = label
+        }
+        if change.trust {
+            guard record.trust != .purged else {
+                throw TroveError(.usage, "Store '\(record.label)' was purged; re-attach its folder with `trove store add` instead.")
+            }
+            record.trust = .trusted
+            if change.noNewCopies == nil { record.noNewCopies = false }
+            // Copies count again only once each re-verifies (scrub, verify or heal does that).
+            changes.append(.setCopyWeights(store: record.id, copies: 0))
+            details["trust"] = "trusted (copies count once re-verified)"
+        }
+        changes.insert(.saveStore(record), at: 0)
+        changes.append(.event(Event(time: clock.now(), kind: .storeChanged, storeID: record.id, details: details)))
+        try catalog.apply(changes)
+        return record
+    }
+}
