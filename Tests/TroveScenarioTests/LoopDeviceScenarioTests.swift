@@ -1,0 +1,120 @@
+import Foundation
+import Testing
+import TroveTesting
+
+/// Real drives: ext4 images on loop devices (root only). Unplug = unmount; reformat = mkfs
+/// with the same filesystem UUID. Skips cleanly when not root or loop devices are unavailable.
+@Suite(.enabled(if: LoopDrives.available, "needs root, losetup and mkfs.ext4"))
+struct LoopDeviceScenarioTests {
+    let dir = TempFolder("loop")
+    var lib: String { dir.at("library") }
+    let start = 1_800_000_000.0
+
+    func at(_ days: Double, _ args: [String]) throws -> TroveRun {
+        try trove(args, library: lib, environment: ["TROVE_NOW": String(start + days * 86_400)])
+    }
+
+    @Test func unplugDowngradesReplugRestoresReformatPurges() throws {
+        let drives = try LoopDrives(count: 3, in: dir)
+        defer { drives.detach() }
+        #expect(try at(0, ["init"]).status == 0)
+        for i in 0..<3 { #expect(try at(0, ["store", "add", drives.mounts[i], "--label", "disk\(i)"]).status == 0) }
+        let identity = try String(contentsOfFile: drives.mounts[2] + "/.trove/store.json", encoding: .utf8)
+        #expect(identity.contains(drives.uuids[2]), "the store records its drive's filesystem UUID")
+        for i in 0..<3 { dir.file("photos/p\(i).jpg", testBytes(500_000, seed: UInt64(i))) }
+        #expect(try at(0, ["add", dir.at("photos")]).status == 0)
+        #expect(try at(0, ["heal"]).status == 0)
+        #expect(try at(0, ["status"]).status == 0)
+
+        // Unplug disk2: after 4 days its copies stop counting.
+        try drives.unmount(2)
+        _ = try at(4, ["status"])
+        #expect(try at(4, ["events", "--json", "--kind", "store_downgraded"]).jsonLines().count == 1)
+
+        // Plug it back: it is trusted again once its copies re-verify.
+        try drives.mount(2)
+        _ = try at(4.5, ["status"])
+        #expect(try at(4.5, ["events", "--json", "--kind", "store_restored"]).jsonLines().count == 1)
+        #expect(try at(4.5, ["heal"]).status == 0)
+        #expect(try at(4.5, ["status"]).status == 0)
+
+        // Reformat disk2 with the same UUID: the store is gone, so it is purged at once.
+        try drives.unmount(2)
+        try drives.reformat(2)
+        try drives.mount(2)
+        let status = try at(5, ["status", "--json"])
+        let purged = try at(5, ["events", "--json", "--kind", "store_purged"]).jsonLines()
+        #expect(purged.count == 1)
+        #expect(((purged.first?["details"] as? [String: Any])?["reason"] as? String)?.contains("reformatted") == true)
+        #expect(status.status == 2)  // two drives cannot hold three copies
+    }
+
+    @Test func fullDriveStopsImportCleanly() throws {
+        let drives = try LoopDrives(count: 1, in: dir, megabytes: 8)
+        defer { drives.detach() }
+        _ = try at(0, ["init"])
+        _ = try at(0, ["store", "add", drives.mounts[0], "--label", "tiny"])
+        for i in 0..<6 { dir.file("big/f\(i)", testBytes(2_000_000, seed: UInt64(i))) }
+        let run = try at(0, ["add", dir.at("big")])
+        #expect(run.status == 74)
+        #expect(run.stderr.contains("full"))
+        #expect(try at(0, ["check"]).status == 0)
+        #expect(try at(0, ["verify"]).status == 0)
+    }
+}
+
+/// ext4 images attached to loop devices and mounted under a temporary folder.
+final class LoopDrives {
+    static var available: Bool {
+        getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/losetup")
+            && FileManager.default.isExecutableFile(atPath: "/usr/sbin/mkfs.ext4")
+            && (try? LoopDrives.sh("losetup -f")) != nil
+    }
+
+    var images: [String] = []
+    var devices: [String] = []
+    var mounts: [String] = []
+    var uuids: [String] = []
+
+    init(count: Int, in folder: TempFolder, megabytes: Int = 32) throws {
+        for i in 0..<count {
+            let image = folder.at("disk\(i).img")
+            try Self.sh("truncate -s \(megabytes)M \(image) && mkfs.ext4 -q -F \(image)")
+            let device = try Self.sh("losetup -f --show \(image)").trimmingCharacters(in: .whitespacesAndNewlines)
+            images.append(image)
+            devices.append(device)
+            uuids.append(try Self.sh("blkid -s UUID -o value \(device)").trimmingCharacters(in: .whitespacesAndNewlines))
+            mounts.append(folder.folder("mnt\(i)"))
+            try mount(i)
+        }
+    }
+
+    func mount(_ i: Int) throws { try Self.sh("mount \(devices[i]) \(mounts[i])") }
+    func unmount(_ i: Int) throws { try Self.sh("umount \(mounts[i])") }
+    func reformat(_ i: Int) throws { try Self.sh("mkfs.ext4 -q -F -U \(uuids[i]) \(devices[i])") }
+
+    func detach() {
+        for i in devices.indices {
+            _ = try? Self.sh("umount \(mounts[i]) 2>/dev/null; true")
+            _ = try? Self.sh("losetup -d \(devices[i])")
+        }
+    }
+
+    @discardableResult
+    static func sh(_ command: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        var env = ProcessInfo.processInfo.environment
+        env["PATH"] = "/usr/sbin:/sbin:/usr/bin:/bin"
+        process.environment = env
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown) }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
