@@ -13,6 +13,15 @@ public struct FoundFile: Sendable {
 public struct SkippedPath: Sendable, Codable {
     public var path: String
     public var reason: String
+    /// True when it could not be read (an error); false for what Trove does not import
+    /// (symbolic links, devices, sockets).
+    public var error: Bool
+
+    public init(path: String, reason: String, error: Bool = true) {
+        self.path = path
+        self.reason = reason
+        self.error = error
+    }
 }
 
 /// Walks folders for import: regular files only, sorted, never descending into Trove's own
@@ -56,9 +65,9 @@ struct FileWalker {
             }
             for name in names.sorted() { walk(path == "/" ? "/" + name : path + "/" + name) }
         } else if POSIX.isSymlink(info) {
-            skipped.append(.init(path: path, reason: "symbolic link (not followed)"))
+            skipped.append(.init(path: path, reason: "symbolic link (not followed)", error: false))
         } else {
-            skipped.append(.init(path: path, reason: "not a regular file"))
+            skipped.append(.init(path: path, reason: "not a regular file", error: false))
         }
     }
 }

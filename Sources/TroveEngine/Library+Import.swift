@@ -62,21 +62,27 @@ extension Library {
         progress.begin("import", total: total, unit: .bytes)
         var done: UInt64 = 0
         defer { progress.finish() }
-        for file in walker.files {
-            let base = done
-            do {
-                if let imported = try importFile(file, mirror: options.mirror, candidates: &candidates,
-                                                  report: &report, progress: { progress.update(done: base + $0) }) {
-                    report.imported.append(imported)
-                    report.bytes += imported.size
-                    if imported.duplicate { report.duplicates += 1 } else { report.newFiles += 1 }
+        var batch = ImportBatch()
+        do {
+            for file in walker.files {
+                let base = done
+                let onProgress: (UInt64) -> Void = { progress.update(done: base + $0) }
+                if file.size < Self.batchedFileSize && options.mirror <= candidates.count {
+                    try importSmall(file, mirror: options.mirror, candidates: &candidates, batch: &batch,
+                                    report: &report, progress: onProgress)
+                } else if let imported = try importFile(file, mirror: options.mirror, candidates: &candidates,
+                                                        report: &report, progress: onProgress) {
+                    report.add(imported)
                 }
-            } catch let error as TroveError where [.diskFull, .storeNotConnected, .storeNotWritable, .io].contains(error.code) {
-                report.stoppedBy = error.message
-                report.seconds = Date().timeIntervalSince(started)
-                throw ImportStopped(report: report, error: error)
+                done += file.size
             }
-            done += file.size
+            try flush(&batch, mirror: options.mirror, candidates: &candidates, report: &report)
+        } catch let error as TroveError where [.diskFull, .storeNotConnected, .storeNotWritable, .io].contains(error.code) {
+            // Files already written in full are still committed and recorded before stopping.
+            do { try flush(&batch, mirror: options.mirror, candidates: &candidates, report: &report) } catch { batch.abort() }
+            report.stoppedBy = error.message
+            report.seconds = Date().timeIntervalSince(started)
+            throw ImportStopped(report: report, error: error)
         }
         report.seconds = Date().timeIntervalSince(started)
         return report
@@ -140,8 +146,19 @@ extension Library {
         guard let result, !placed.isEmpty else {
             throw lastError ?? TroveError(.storeNotConnected, "No store could take \(file.path).")
         }
-        let now = clock.now()
         let duplicate = try catalog.file(result.id) != nil
+        try catalog.apply(importChanges(file, result: result, placed: placed, duplicate: duplicate))
+        if placed.count < mirror {
+            throw TroveError(.diskFull, "\(file.path) is on \(placed.count) store(s) but --mirror asked for \(mirror): \(lastError?.message ?? "no other store can take it"). Add or free a store, then run `trove heal`.")
+        }
+        return ImportedFile(path: file.path, id: result.id.description, size: result.size, duplicate: duplicate,
+                            stores: placed.map(\.record.label))
+    }
+
+    /// The catalog records of one imported file, its copies and its `file_imported` event.
+    func importChanges(_ file: FoundFile, result: LeafPipeline.Result, placed: [ObservedStore],
+                       duplicate: Bool) -> [CatalogChange] {
+        let now = clock.now()
         var changes: [CatalogChange] = [
             .insertFile(FileRecord(id: result.id, size: result.size, leafHashes: result.leaves, firstSeen: now)),
             .addImport(ImportRecord(fileID: result.id, path: file.path, name: (file.path as NSString).lastPathComponent,
@@ -155,23 +172,21 @@ extension Library {
             "path": .text(file.path), "size": .number(Int64(result.size)), "duplicate": .text(duplicate ? "yes" : "no"),
             "stores": .text(placed.map(\.record.label).joined(separator: ",")),
         ])))
-        try catalog.apply(changes)
-        if placed.count < mirror {
-            throw TroveError(.diskFull, "\(file.path) is on \(placed.count) store(s) but --mirror asked for \(mirror): \(lastError?.message ?? "no other store can take it"). Add or free a store, then run `trove heal`.")
-        }
-        return ImportedFile(path: file.path, id: result.id.description, size: result.size, duplicate: duplicate,
-                            stores: placed.map(\.record.label))
+        return changes
     }
 
     struct Outcome {
         var result: LeafPipeline.Result?
         var placed: [ObservedStore]
         var failures: [(ObservedStore, TroveError)]
+        /// The uncommitted writers, when the caller commits them later (batched small files).
+        var pending: MirrorWriter?
     }
 
     /// One pass over the file: hash every leaf while writing it to each target; commit only if the
     /// file did not change underneath.
-    func write(_ file: FoundFile, to targets: [ObservedStore], progress: @escaping (UInt64) -> Void) throws -> Outcome {
+    func write(_ file: FoundFile, to targets: [ObservedStore], commit: Bool = true,
+               progress: @escaping (UInt64) -> Void) throws -> Outcome {
         let fd: Int32
         do { fd = try POSIX.open(file.path, O_RDONLY) } catch let failure as POSIX.Failure {
             throw SkippedPath(path: file.path, reason: failure.isMissing ? "vanished before it could be read" : "cannot be read: \(failure)")
@@ -200,6 +215,7 @@ extension Library {
             mirror.abort()
             throw SkippedPath(path: file.path, reason: "changed while it was being read; import it again when it is not being written")
         }
+        if !commit { return Outcome(result: result, placed: [], failures: mirror.failures, pending: mirror) }
         let placed = mirror.commit(as: result.id)
         return Outcome(result: result, placed: placed, failures: mirror.failures)
     }
@@ -224,6 +240,14 @@ extension Library {
 }
 
 extension SkippedPath: Error {}
+
+extension ImportReport {
+    mutating func add(_ imported: ImportedFile) {
+        self.imported.append(imported)
+        bytes += imported.size
+        if imported.duplicate { duplicates += 1 } else { newFiles += 1 }
+    }
+}
 
 /// An import that stopped early: the files before the failure are imported and recorded.
 public struct ImportStopped: Error, Sendable {

@@ -122,7 +122,6 @@ extension Library {
                 if failure.isNoSpace { throw TroveError(.diskFull, "There is no space left to write \(rawDestination); free some space and retry.") }
                 throw TroveError(.storeNotWritable, "Cannot write \(rawDestination) (\(failure)); pick a writable destination.")
             }
-            var wrote = true
             let verdict: CopyCheck
             do {
                 verdict = try check(file, on: store, sink: { _, bytes in try POSIX.writeFully(fd, bytes, path: tmp) },
@@ -140,7 +139,6 @@ extension Library {
                 if failure.isNoSpace { throw TroveError(.diskFull, "There is no space left to write \(rawDestination); free some space and retry.") }
                 throw TroveError(.io, "Writing \(rawDestination) failed: \(failure).")
             } catch {
-                wrote = false
                 close(fd)
                 try? POSIX.unlink(tmp)
                 throw error
@@ -148,10 +146,8 @@ extension Library {
             close(fd)
             switch verdict {
             case .good:
-                if wrote {
-                    try POSIX.rename(tmp, destination)
-                    try? POSIX.fsyncDirectory(folder)
-                }
+                try POSIX.rename(tmp, destination)
+                try? POSIX.fsyncDirectory(folder)
                 try markVerified(id, on: observed.record)
                 return GetReport(id: id.description, size: file.size, to: destination, store: observed.record.label, badCopies: bad)
             case .missing:

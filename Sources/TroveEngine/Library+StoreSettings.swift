@@ -56,3 +56,25 @@ extension Library {
         return record
     }
 }
+
+extension Library {
+    /// Forgets a store (its copy records are dropped; the folder is left untouched). Refused when
+    /// some file would be left with no copy anywhere, unless `force`.
+    public func removeStore(_ name: String, force: Bool) throws -> (record: StoreRecord, copies: Int) {
+        var record = try storeRecord(name)
+        let copies = try catalog.copies(onStore: record.id)
+        var orphans = 0
+        for copy in copies where try catalog.copies(of: copy.fileID).count == 1 { orphans += 1 }
+        if orphans > 0 && !force {
+            throw TroveError(.usage, "Store '\(record.label)' holds the only copy of \(orphans) file\(orphans == 1 ? "" : "s"); run `trove heal` with another store connected first, or pass --force to forget them.")
+        }
+        record.trust = .purged
+        try catalog.apply([
+            .removeCopies(store: record.id), .saveStore(record),
+            .event(Event(time: clock.now(), kind: .storePurged, storeID: record.id, details: [
+                "reason": "removed by the user", "count": DetailValue(copies.count), "label": .text(record.label),
+            ])),
+        ])
+        return (record, copies.count)
+    }
+}

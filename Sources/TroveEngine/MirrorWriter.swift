@@ -57,6 +57,16 @@ final class MirrorWriter: @unchecked Sendable {
         return done
     }
 
+    /// Hands over the live writers (for a batched commit) and forgets them.
+    func take() -> [(ObservedStore, any ObjectWriter)] {
+        var live: [(ObservedStore, any ObjectWriter)] = []
+        for index in targets.indices {
+            if let writer = targets[index].writer { live.append((targets[index].observed, writer)) }
+            targets[index].writer = nil
+        }
+        return live
+    }
+
     func abort() {
         for index in targets.indices {
             targets[index].writer?.abort()

@@ -157,6 +157,29 @@ public final class LocalStore: Store, @unchecked Sendable {
         return removed
     }
 
+    public func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws {
+        let writers = items.compactMap { $0.writer as? LocalObjectWriter }
+        guard writers.count == items.count, let first = writers.first else {
+            for item in items { try item.writer.commit(as: item.id) }
+            return
+        }
+        do {
+            for writer in writers { try writer.seal() }
+            // One flush of the filesystem makes every sealed file's data durable...
+            if !POSIX.syncFilesystem(first.fd) { for writer in writers { try POSIX.fsync(writer.fd, path: writer.path) } }
+            var folders = Set<String>()
+            for (writer, item) in zip(writers, items) { folders.insert(try writer.publish(as: item.id)) }
+            // ...and one more makes the renames durable.
+            let folderFD = try POSIX.open(objectsDir, O_RDONLY | O_DIRECTORY)
+            let synced = POSIX.syncFilesystem(folderFD)
+            Glibc.close(folderFD)
+            if !synced { for folder in folders { try POSIX.fsyncDirectory(folder) } }
+        } catch let failure as POSIX.Failure {
+            for writer in writers { writer.abort() }
+            throw translate(failure)
+        }
+    }
+
     /// Turns an errno into a sentence that names the store and says what to do.
     func translate(_ failure: POSIX.Failure) -> TroveError {
         let name = "store '\(identity.label)' at \(root)"
@@ -178,6 +201,7 @@ final class LocalObjectWriter: ObjectWriter {
     let store: LocalStore
     var fd: Int32
     let path: String
+    var written: off_t = 0
 
     init(store: LocalStore, fd: Int32, path: String) {
         self.store = store
@@ -194,27 +218,37 @@ final class LocalObjectWriter: ObjectWriter {
     }
 
     func commit(as id: ContentID) throws {
-        let target = store.objectPath(id)
-        let fan = (target as NSString).deletingLastPathComponent
         do {
-            var info = stat()
-            fstat(fd, &info)
-            // posix_fallocate may have reserved more than was written (a file that shrank).
-            if ftruncate(fd, info.st_size) != 0 {}
+            try seal()
             try POSIX.fsync(fd, path: path)
-            fchmod(fd, 0o444)
-            Glibc.close(fd)
-            fd = -1
-            if try POSIX.stat(fan) == nil {
-                try POSIX.mkdir(fan)
-                try POSIX.fsyncDirectory(store.objectsDir)
-            }
-            try POSIX.rename(path, target)
+            let fan = try publish(as: id)
             try POSIX.fsyncDirectory(fan)
         } catch let failure as POSIX.Failure {
             abort()
             throw store.translate(failure)
         }
+    }
+
+    /// Trims any space reserved beyond what was written and makes the file read-only.
+    func seal() throws {
+        written = lseek(fd, 0, SEEK_CUR)
+        if ftruncate(fd, written) != 0 { throw POSIX.Failure(errno: errno, operation: "truncate", path: path) }
+        fchmod(fd, 0o444)
+    }
+
+    /// Closes the (already durable) file and renames it into place; returns its fan-out folder,
+    /// which the caller must fsync.
+    func publish(as id: ContentID) throws -> String {
+        let target = store.objectPath(id)
+        let fan = (target as NSString).deletingLastPathComponent
+        Glibc.close(fd)
+        fd = -1
+        if try POSIX.stat(fan) == nil {
+            try POSIX.mkdir(fan)
+            try POSIX.fsyncDirectory(store.objectsDir)
+        }
+        try POSIX.rename(path, target)
+        return fan
     }
 
     func abort() {

@@ -24,6 +24,16 @@ public protocol Store: AnyObject, Sendable {
     func space() throws -> (capacity: Int64, free: Int64)
     /// Deletes leftovers of interrupted writes; returns how many there were.
     func cleanTemporary() throws -> Int
+    /// Commits many finished writers at once with the same guarantees as `commit(as:)`, but
+    /// sharing the syncs (small files would otherwise cost a journal commit each). On error some
+    /// objects may already be in place; they are complete, merely not yet in the catalog.
+    func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws
+}
+
+extension Store {
+    public func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws {
+        for item in items { try item.writer.commit(as: item.id) }
+    }
 }
 
 /// An object being written: bytes go to a temporary name until `commit` makes them durable
@@ -70,9 +80,12 @@ public struct StoreIdentity: Codable, Sendable, Equatable {
         case filesystemUUID = "filesystem_uuid"
     }
 
-    /// A fresh random store ID: 15 random bytes in base32 (24 characters).
+    /// A fresh random ID: 15 random bytes in base32 (24 characters).
     public static func newID() -> String {
         var generator = SystemRandomNumberGenerator()
-        return Base32.encode((0..<15).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        let a = generator.next(), b = generator.next()
+        let bytes = (0..<8).map { UInt8(truncatingIfNeeded: a >> (8 * UInt64($0))) }
+            + (0..<7).map { UInt8(truncatingIfNeeded: b >> (8 * UInt64($0))) }
+        return Base32.encode(bytes)
     }
 }

@@ -21,7 +21,7 @@ struct Add: ParsableCommand {
                 let report = try library.importPaths(paths, options: ImportOptions(store: store, mirror: mirror),
                                                      progress: Output.progress(json: json))
                 print(report)
-                if !report.skipped.isEmpty { throw ExitCode(74) }
+                if report.skipped.contains(where: \.error) { throw ExitCode(74) }
             } catch let stopped as ImportStopped {
                 print(stopped.report)
                 throw stopped.error

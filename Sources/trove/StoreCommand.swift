@@ -7,7 +7,7 @@ import TroveStorage
 struct StoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "store", abstract: "Add, list and configure stores.",
-        subcommands: [StoreAdd.self, StoreList.self, StoreSet.self, StoreAck.self])
+        subcommands: [StoreAdd.self, StoreList.self, StoreSet.self, StoreAck.self, StoreRemove.self])
 }
 
 struct StoreAdd: ParsableCommand {
@@ -124,6 +124,22 @@ struct StoreSet: ParsableCommand {
                                                                  trust: trust, label: rename))
             if json { Output.json(record); return }
             Output.line("Store '\(record.label)': \(record.trust.rawValue), copies \(record.copies)\(record.noNewCopies ? ", no new copies" : "").")
+        }
+    }
+}
+
+struct StoreRemove: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "remove", abstract: "Forget a store (its folder is left as it is; re-attach it later with `store add`).")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The store's label.") var label: String
+    @Flag(help: "Forget it even if it holds the only copy of some files.") var force = false
+
+    func run() throws {
+        try reportingErrors {
+            let library = try global.openLibrary()
+            let (record, copies) = try library.removeStore(label, force: force)
+            Output.line("Forgot store '\(record.label)' and its \(copies) copies; the folder \(record.location) was not touched.")
         }
     }
 }

@@ -138,3 +138,27 @@ struct PlacementTests {
         #expect(chosen == ["cloud"])
     }
 }
+
+struct RecoveryPacerTests {
+    @Test func unlimitedNeverWaits() {
+        #expect(RecoveryPacer(limit: nil).delay(sent: 1 << 40, elapsed: 0.001, importRate: 0) == 0)
+    }
+
+    @Test func limitSpacesCopies() {
+        let pacer = RecoveryPacer(limit: 100, target: 3)
+        #expect(pacer.delay(sent: 1000, elapsed: 4, importRate: 0) == 6)
+        #expect(pacer.delay(sent: 1000, elapsed: 20, importRate: 0) == 0)
+    }
+
+    @Test func healingOutpacesImports() {
+        // Imports at 1 MB/s need 2 more copies each: healing must exceed 2 MB/s.
+        let pacer = RecoveryPacer(limit: 100_000, credit: 1.5, target: 3)
+        let rate = pacer.rate(importRate: 1_000_000) ?? 0
+        #expect(rate == 3_000_000)
+        #expect(rate > 2 * 1_000_000)
+        // Simulate: backlog shrinks even while imports continue.
+        var backlog = 50_000_000.0
+        for _ in 0..<60 { backlog += 2 * 1_000_000 - rate }
+        #expect(backlog < 0)
+    }
+}

@@ -127,3 +127,38 @@ struct DurabilityTests {
         #expect(try t.library.storeRecord("drive0").trust == .purged)
     }
 }
+
+struct PacingTests {
+    final class Sleeps: @unchecked Sendable {
+        let lock = NSLock()
+        var values: [TimeInterval] = []
+        func add(_ value: TimeInterval) { lock.lock(); values.append(value); lock.unlock() }
+    }
+
+    @Test func healWaitsToStayUnderTheLimit() throws {
+        let t = try TestLibrary(stores: 3)
+        for i in 0..<3 { t.folder.file("src/f\(i)", testBytes(100_000, seed: UInt64(i))) }
+        _ = try t.library.importPaths([t.folder.at("src")])
+        let sleeps = Sleeps()
+        // 100 kB/s, and nothing imported recently by the manual clock's reckoning of "now".
+        t.clock.advance(days: 1)
+        let report = try t.library.heal(options: HealOptions(bandwidthLimit: 100_000, sleep: { sleeps.add($0) }))
+        #expect(report.copiesMade == 6)
+        #expect(!sleeps.values.isEmpty)
+        // 600 kB copied at 100 kB/s: about 6 s of pacing in all.
+        #expect(sleeps.values.last! > 4)
+    }
+
+    @Test func gcIsRefusedDuringARecovery() throws {
+        let t = try TestLibrary(stores: 1)
+        let lock = try LibraryLock.acquire(.recovery, in: t.library.path, exclusive: true, wait: false)
+        #expect(lock != nil)
+        do {
+            _ = try t.library.gc(dryRun: true)
+            Issue.record("gc ran during a recovery")
+        } catch let error as TroveError {
+            #expect(error.code == .busy)
+        }
+        withExtendedLifetime(lock) {}
+    }
+}

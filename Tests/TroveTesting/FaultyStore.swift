@@ -87,3 +87,9 @@ public final class FaultyStore: Store, @unchecked Sendable {
         func close() { base.close() }
     }
 }
+
+extension FaultyStore {
+    public func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws {
+        try base.commitBatch(items.map { item in ((item.writer as? FaultyWriter)?.base ?? item.writer, item.id) })
+    }
+}

@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+"""Trove benchmark harness: every Trove figure next to a reference measured in the same run.
+
+Datasets are deterministic and incompressible (AES-CTR keystream from openssl, fixed key).
+Each case runs once to warm the page cache, then `--runs` times; the table shows medians.
+Wall time and CPU come from the harness; peak RSS from wait4(2)'s ru_maxrss.
+"""
+import argparse, os, platform, shutil, statistics, subprocess, sys, tempfile, time
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+
+
+def keystream(path, size, seed):
+    """Writes `size` incompressible, reproducible bytes."""
+    key = f"{seed:032x}"
+    with open(path, "wb") as out:
+        enc = subprocess.Popen(["openssl", "enc", "-aes-128-ctr", "-nosalt", "-K", key, "-iv", "0" * 32],
+                               stdin=subprocess.PIPE, stdout=out, stderr=subprocess.DEVNULL)
+        zero = bytes(4 * MiB)
+        left = size
+        while left > 0:
+            chunk = zero[: min(left, len(zero))]
+            enc.stdin.write(chunk)
+            left -= len(chunk)
+        enc.stdin.close()
+        enc.wait()
+
+
+def make_tree(root, spec, seed):
+    """spec: list of (count, min_size, max_size)."""
+    os.makedirs(root, exist_ok=True)
+    import random
+    rng = random.Random(seed)
+    n = 0
+    for count, lo, hi in spec:
+        for _ in range(count):
+            folder = os.path.join(root, f"d{n % 37:02d}", f"e{n % 11}")
+            os.makedirs(folder, exist_ok=True)
+            size = rng.randint(lo, hi)
+            with open(os.path.join(folder, f"f{n:06d}.bin"), "wb") as f:
+                f.write(rng.randbytes(size))
+            n += 1
+    return n
+
+
+def tree_bytes(root):
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(root) for f in fs)
+
+
+def run_once(cmd, env=None, cwd=None, setup=None):
+    if setup:
+        setup()
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, shell=isinstance(cmd, str), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=env, cwd=cwd)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"{cmd} exited {code}: {err[-500:]}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
+
+
+def measure(cmd, runs, env=None, cwd=None, setup=None):
+    run_once(cmd, env, cwd, setup)  # warm-up
+    samples = [run_once(cmd, env, cwd, setup) for _ in range(runs)]
+    return (statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples),
+            max(s[2] for s in samples))
+
+
+class Report:
+    def __init__(self):
+        self.rows = []
+        self.skipped = []
+        self.notes = []
+
+    def add(self, case, tool, size, result, ref=None):
+        wall, cpu, rss = result
+        tput = size / wall / 1e6 if size else None
+        ratio = None
+        if ref is not None:
+            ratio = ref[0] / wall  # >1: Trove faster
+        self.rows.append((case, tool, wall, tput, cpu, rss, ratio))
+        line = f"{case:38s} {tool:32s} {wall:8.3f}s " + (f"{tput:9.1f} MB/s" if tput else " " * 14)
+        line += f" cpu {cpu:7.2f}s rss {rss / MiB:7.1f} MiB" + (f"  ×{ratio:.2f} vs ref" if ratio else "")
+        print(line, flush=True)
+
+    def markdown(self):
+        out = ["| case | tool | median wall | throughput | CPU | peak RSS | speed vs reference |",
+               "|---|---|---:|---:|---:|---:|---:|"]
+        for case, tool, wall, tput, cpu, rss, ratio in self.rows:
+            out.append(f"| {case} | {tool} | {wall:.3f} s | {f'{tput:.0f} MB/s' if tput else '—'} | "
+                       f"{cpu:.2f} s | {rss / MiB:.0f} MiB | {f'{ratio:.2f}×' if ratio else 'reference'} |")
+        return "\n".join(out)
+
+
+def machine():
+    cpu = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GiB
+    return f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--trove", required=True)
+    ap.add_argument("--quick", action="store_true", help="small datasets, 3 runs")
+    ap.add_argument("--data", help="where datasets and stores go (default: a temp folder on /work or /tmp)")
+    ap.add_argument("--runs", type=int)
+    ap.add_argument("--only", help="comma-separated case prefixes")
+    args = ap.parse_args()
+    runs = args.runs or (3 if args.quick else 5)
+    data = args.data or tempfile.mkdtemp(prefix="trove-bench-", dir=os.environ.get("TMPDIR", "/tmp"))
+    os.makedirs(data, exist_ok=True)
+    trove = args.trove
+    big_size = 512 * MiB if args.quick else 2 * GiB
+    report = Report()
+    have = lambda tool: shutil.which(tool) is not None
+    only = args.only.split(",") if args.only else None
+    wanted = lambda name: not only or any(name.startswith(p) for p in only)
+
+    print(f"# data in {data}; {runs} runs after a warm-up; machine: {machine()}", flush=True)
+    big = os.path.join(data, "big.bin")
+    if not os.path.exists(big) or os.path.getsize(big) != big_size:
+        keystream(big, big_size, 1)
+    mixed = os.path.join(data, "mixed")
+    if not os.path.exists(mixed):
+        spec = [(2000, 1024, 64 * 1024), (200, 256 * 1024, 4 * MiB), (10, 16 * MiB, 48 * MiB)]
+        if args.quick:
+            spec = [(500, 1024, 64 * 1024), (50, 256 * 1024, 4 * MiB), (3, 16 * MiB, 32 * MiB)]
+        make_tree(mixed, spec, 7)
+    small = os.path.join(data, "small2000")
+    if not os.path.exists(small):
+        make_tree(small, [(2000, 1024, 64 * 1024)], 11)
+    mixed_bytes, small_bytes = tree_bytes(mixed), tree_bytes(small)
+    small_files = [os.path.join(d, f) for d, _, fs in os.walk(small) for f in fs]
+    lib = os.path.join(data, "lib")
+    stores = [os.path.join(data, f"store{i}") for i in range(2)]
+    env = dict(os.environ, TROVE_LIBRARY=lib, TROVE_LOG_LEVEL="error")
+
+    def fresh_library(store_count=1, copies=3):
+        def setup():
+            for path in [lib] + stores:
+                shutil.rmtree(path, ignore_errors=True)
+            subprocess.run([trove, "init", "--copies", str(copies)], env=env, check=True, stdout=subprocess.DEVNULL)
+            for i in range(store_count):
+                os.makedirs(stores[i])
+                subprocess.run([trove, "store", "add", stores[i], "--label", f"s{i}"], env=env, check=True,
+                               stdout=subprocess.DEVNULL)
+        return setup
+
+    # Hashing the large file.
+    if wanted("hash"):
+        case = f"hash {big_size // MiB} MiB file"
+        ref = measure(["openssl", "dgst", "-sha256", big], runs)
+        report.add(case, "openssl dgst -sha256", big_size, ref)
+        report.add(case, "sha256sum", big_size, measure(["sha256sum", big], runs), ref)
+        report.add(case, "trove hash", big_size, measure([trove, "hash", big], runs), ref)
+
+    # Importing the large file into a store on the same disk.
+    if wanted("add-big"):
+        case = f"add {big_size // MiB} MiB file"
+        ref = measure(["openssl", "dgst", "-sha256", big], runs)
+        report.add(case, "openssl dgst -sha256", big_size, ref)
+        copy = os.path.join(data, "copy.bin")
+        cp_sum = f"cp {big} {copy} && sync {copy} && sha256sum {copy}"
+        report.add(case, "cp + sync + sha256sum", big_size,
+                   measure(cp_sum, runs, setup=lambda: os.path.exists(copy) and os.remove(copy)), ref)
+        report.add(case, "trove add", big_size, measure([trove, "add", big], runs, env=env, setup=fresh_library()), ref)
+
+    # Importing 2,000 small files.
+    if wanted("add-small"):
+        case = "add 2,000 small files"
+        ref = measure(["sha256sum"] + small_files, runs)
+        report.add(case, "sha256sum (all files)", small_bytes, ref)
+        report.add(case, "trove add", small_bytes, measure([trove, "add", small], runs, env=env, setup=fresh_library()), ref)
+
+    # Importing the mixed tree, against restic's first backup.
+    if wanted("add-mixed"):
+        case = "add mixed tree"
+        if have("restic"):
+            repo = os.path.join(data, "restic-repo")
+            renv = dict(os.environ, RESTIC_PASSWORD="bench", RESTIC_REPOSITORY=repo)
+
+            def restic_init():
+                shutil.rmtree(repo, ignore_errors=True)
+                subprocess.run(["restic", "init", "-q"], env=renv, check=True, stdout=subprocess.DEVNULL)
+            ref = measure(["restic", "backup", "-q", mixed], runs, env=renv, setup=restic_init)
+            report.add(case, "restic backup (first)", mixed_bytes, ref)
+        else:
+            report.skipped.append("restic (not installed): add mixed tree reference")
+            ref = measure(["cp", "-r", mixed, os.path.join(data, "mixed-copy")], runs,
+                          setup=lambda: shutil.rmtree(os.path.join(data, "mixed-copy"), ignore_errors=True))
+            report.add(case, "cp -r", mixed_bytes, ref)
+        report.add(case, "trove add", mixed_bytes, measure([trove, "add", mixed], runs, env=env, setup=fresh_library()), ref)
+
+    # Verifying a store holding the large file and the mixed tree.
+    if wanted("verify"):
+        case = "verify store"
+        fresh_library()()
+        subprocess.run([trove, "add", big, mixed], env=env, check=True, stdout=subprocess.DEVNULL)
+        total = big_size + mixed_bytes
+        objects = os.path.join(stores[0], ".trove", "objects")
+        files = [os.path.join(d, f) for d, _, fs in os.walk(objects) for f in fs]
+        ref = measure(["openssl", "dgst", "-sha256"] + files, runs)
+        report.add(case, "openssl dgst -sha256 (objects)", total, ref)
+        report.add(case, "trove verify", total, measure([trove, "verify"], runs, env=env), ref)
+
+    # Healing: copy everything from one store to another, verified, against cp.
+    if wanted("heal"):
+        case = "heal to a second store"
+        total = big_size + mixed_bytes
+        objects = os.path.join(stores[0], ".trove", "objects")
+        target = os.path.join(data, "cp-target")
+
+        def cp_setup():
+            shutil.rmtree(target, ignore_errors=True)
+        ref = measure(f"cp -r {objects} {target} && sync -f {target}", runs, setup=cp_setup)
+        report.add(case, "cp -r + sync", total, ref)
+
+        def heal_setup():
+            fresh_library(2, copies=2)()
+            subprocess.run([trove, "add", big, mixed, "--store", "s0"], env=env, check=True, stdout=subprocess.DEVNULL)
+        report.add(case, "trove heal (read+write+verify)", total, measure([trove, "heal"], runs, env=env, setup=heal_setup), ref)
+
+    # Peak memory while importing files of growing size.
+    if wanted("memory") and not args.quick:
+        for size in (2 * GiB, 4 * GiB):
+            path = os.path.join(data, f"mem-{size // GiB}g.bin")
+            if not os.path.exists(path):
+                keystream(path, size, size)
+            result = run_once([trove, "add", path], env=env, setup=fresh_library())
+            report.add(f"memory: add {size // GiB} GiB file", "trove add", size, result)
+            report.add(f"memory: hash {size // GiB} GiB file", "trove hash", size, run_once([trove, "hash", path]))
+            os.remove(path)
+
+    md = [f"# Trove benchmark results", "",
+          f"Machine: {machine()}. Data on `{data}` ({os.statvfs(data).f_bsize}-byte blocks).",
+          f"Command: `Benchmarks/run.sh{' --quick' if args.quick else ''}`; {runs} runs after a warm-up, medians; "
+          f"the ratio column is reference time ÷ Trove time (above 1: Trove is faster).", "",
+          report.markdown(), ""]
+    if report.skipped:
+        md += ["Skipped references: " + "; ".join(report.skipped), ""]
+    results = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
+    with open(results, "w") as f:
+        f.write("\n".join(md))
+    print(f"\nwrote {results}")
+    if report.skipped:
+        print("skipped: " + "; ".join(report.skipped))
+
+
+if __name__ == "__main__":
+    main()

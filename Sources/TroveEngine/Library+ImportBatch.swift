@@ -1,0 +1,106 @@
+import Foundation
+import TroveCore
+import TroveStorage
+
+/// Small files written but not yet committed: they are made durable together (two filesystem
+/// syncs for the batch instead of several journal commits per file) and recorded in one
+/// catalog transaction. Nothing is acknowledged before that.
+struct ImportBatch {
+    struct Item {
+        var file: FoundFile
+        var result: LeafPipeline.Result
+        var writers: [(ObservedStore, any ObjectWriter)]
+    }
+    var items: [Item] = []
+    var bytes: UInt64 = 0
+
+    /// Limits that bound what a crash can cost to re-import.
+    static let maxFiles = 512
+    static let maxBytes: UInt64 = 64 << 20
+
+    var isFull: Bool { items.count >= Self.maxFiles || bytes >= Self.maxBytes }
+
+    mutating func abort() {
+        for item in items { for (_, writer) in item.writers { writer.abort() } }
+        items = []
+        bytes = 0
+    }
+}
+
+extension Library {
+    /// Files below this size are imported in batches.
+    static let batchedFileSize: UInt64 = 1 << 20
+
+    /// Writes a small file to the first `mirror` candidates and queues it for a batched commit;
+    /// a file whose write fails on some store goes through the one-by-one path instead.
+    func importSmall(_ file: FoundFile, mirror: Int, candidates: inout [ObservedStore], batch: inout ImportBatch,
+                     report: inout ImportReport, progress: @escaping (UInt64) -> Void) throws {
+        let targets = Array(candidates.prefix(mirror))
+        let outcome: Outcome
+        do {
+            outcome = try write(file, to: targets, commit: false, progress: progress)
+        } catch let skip as SkippedPath {
+            report.skipped.append(skip)
+            return
+        }
+        guard let result = outcome.result, let pending = outcome.pending, outcome.failures.isEmpty else {
+            outcome.pending?.abort()
+            for (observed, error) in outcome.failures {
+                candidates.removeAll { $0.record.id == observed.record.id }
+                try recordWriteFailure(observed, error: error, path: file.path)
+            }
+            if candidates.count < mirror, let (_, error) = outcome.failures.first { throw error }
+            if let imported = try importFile(file, mirror: mirror, candidates: &candidates, report: &report, progress: progress) {
+                report.add(imported)
+            }
+            return
+        }
+        batch.items.append(.init(file: file, result: result, writers: pending.take()))
+        batch.bytes += result.size
+        if batch.isFull { try flush(&batch, mirror: mirror, candidates: &candidates, report: &report) }
+    }
+
+    /// Commits the batch on each store, then records every fully placed file in one transaction.
+    func flush(_ batch: inout ImportBatch, mirror: Int, candidates: inout [ObservedStore],
+               report: inout ImportReport) throws {
+        guard !batch.items.isEmpty else { return }
+        let items = batch.items
+        batch = ImportBatch()
+        var failed: [String: TroveError] = [:]
+        let storeIDs = Array(Set(items.flatMap { $0.writers.map(\.0.record.id) })).sorted()
+        for storeID in storeIDs {
+            let entries = items.compactMap { item in
+                item.writers.first { $0.0.record.id == storeID }.map { (observed: $0.0, writer: $0.1, id: item.result.id) }
+            }
+            guard let observed = entries.first?.observed, let store = observed.store else { continue }
+            do {
+                try store.commitBatch(entries.map { (writer: $0.writer, id: $0.id) })
+            } catch {
+                let trove = MirrorWriter.asTroveError(error)
+                failed[storeID] = trove
+                candidates.removeAll { $0.record.id == storeID }
+                try recordWriteFailure(observed, error: trove, path: "\(entries.count) files")
+            }
+        }
+        var changes: [CatalogChange] = []
+        var imported: [ImportedFile] = []
+        var retry: [FoundFile] = []
+        var seen = Set<ContentID>()
+        for item in items {
+            let placed = item.writers.map(\.0).filter { failed[$0.record.id] == nil }
+            guard placed.count >= mirror else { retry.append(item.file); continue }
+            let duplicate = try seen.contains(item.result.id) || catalog.file(item.result.id) != nil
+            seen.insert(item.result.id)
+            changes += importChanges(item.file, result: item.result, placed: placed, duplicate: duplicate)
+            imported.append(ImportedFile(path: item.file.path, id: item.result.id.description, size: item.result.size,
+                                         duplicate: duplicate, stores: placed.map(\.record.label)))
+        }
+        try catalog.apply(changes)
+        for file in imported { report.add(file) }
+        for file in retry {
+            if let again = try importFile(file, mirror: mirror, candidates: &candidates, report: &report, progress: { _ in }) {
+                report.add(again)
+            }
+        }
+    }
+}
