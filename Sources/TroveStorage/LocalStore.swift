@@ -51,6 +51,10 @@ public final class LocalStore: Store, @unchecked Sendable {
             for dir in [store.meta, store.objectsDir, store.tmpDir, store.meta + "/partial", store.corruptDir] {
                 try POSIX.mkdir(dir)
             }
+            // All 1,024 fan-out folders up front: no folder creation (and its sync) per new object.
+            let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567")
+            for first in alphabet { for second in alphabet { try POSIX.mkdir("\(store.objectsDir)/\(first)\(second)") } }
+            try POSIX.fsyncDirectory(store.objectsDir)
             try store.writeIdentity()
             try POSIX.fsyncDirectory(folder)
         } catch let failure as POSIX.Failure {
@@ -77,11 +81,11 @@ public final class LocalStore: Store, @unchecked Sendable {
     }
 
     public func makeWriter(expectedSize: UInt64?) throws -> ObjectWriter {
-        let path = "\(tmpDir)/\(StoreIdentity.newID()).tmp"
+        // The name carries host and PID so cleanTemporary() can tell a live writer from an orphan.
+        let path = "\(tmpDir)/\(Self.hostName)-\(getpid())-\(StoreIdentity.newID()).tmp"
         do {
-            let fd = try POSIX.open(path, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
-            // The lock tells cleanTemporary() this file belongs to a live writer.
-            flock(fd, LOCK_EX)
+            // Created read-only (the open descriptor may still write): objects are never edited in place.
+            let fd = try POSIX.open(path, O_WRONLY | O_CREAT | O_EXCL, mode: 0o444)
             if let expectedSize, expectedSize > 0 {
                 let rc = posix_fallocate(fd, 0, off_t(expectedSize))
                 if rc == ENOSPC || rc == EDQUOT {
@@ -93,6 +97,13 @@ public final class LocalStore: Store, @unchecked Sendable {
             return LocalObjectWriter(store: self, fd: fd, path: path)
         } catch let failure as POSIX.Failure { throw translate(failure) }
     }
+
+    static let hostName: String = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count)
+        let name = String(cString: buffer).replacingOccurrences(of: "-", with: "_")
+        return name.isEmpty ? "host" : name
+    }()
 
     public func openReader(_ id: ContentID) throws -> ObjectReader {
         let path = objectPath(id)
@@ -144,17 +155,26 @@ public final class LocalStore: Store, @unchecked Sendable {
 
     public func cleanTemporary() throws -> Int {
         var removed = 0
+        let now = Date()
         for name in (try? FileManager.default.contentsOfDirectory(atPath: tmpDir)) ?? [] {
             let path = tmpDir + "/" + name
-            guard let fd = try? POSIX.open(path, O_RDONLY) else { continue }
-            // A live writer holds the lock; only orphans of crashed processes are removed.
-            if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+            if Self.isOrphan(name: name, info: try? POSIX.stat(path), now: now) {
                 try? POSIX.unlink(path)
                 removed += 1
             }
-            Glibc.close(fd)
         }
         return removed
+    }
+
+    /// A temporary file is an orphan when the process that wrote it (same host) is gone, or when
+    /// it has not been touched for a day (another host's leftover).
+    static func isOrphan(name: String, info: stat?, now: Date) -> Bool {
+        let parts = name.split(separator: "-")
+        if parts.count == 3, parts[0] == Substring(hostName), let pid = Int32(parts[1]) {
+            return pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH
+        }
+        guard let info else { return false }
+        return now.timeIntervalSince(POSIX.mtime(info)) > 86_400
     }
 
     public func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws {
@@ -229,11 +249,10 @@ final class LocalObjectWriter: ObjectWriter {
         }
     }
 
-    /// Trims any space reserved beyond what was written and makes the file read-only.
+    /// Trims any space reserved beyond what was written.
     func seal() throws {
         written = lseek(fd, 0, SEEK_CUR)
         if ftruncate(fd, written) != 0 { throw POSIX.Failure(errno: errno, operation: "truncate", path: path) }
-        fchmod(fd, 0o444)
     }
 
     /// Closes the (already durable) file and renames it into place; returns its fan-out folder,

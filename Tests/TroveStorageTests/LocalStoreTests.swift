@@ -55,13 +55,32 @@ struct LocalStoreTests {
 
     @Test func crashLeftoversInTmpAreIgnoredAndCleaned() throws {
         let store = try makeStore()
-        folder.file(".trove/tmp/dead.tmp", testBytes(100))
-        #expect(try store.objectIDs().isEmpty)
-        // A live writer's file is locked and survives cleaning; the orphan goes.
+        // A leftover of a dead process on this host, one of another host a day old, a fresh one
+        // of another host (maybe still writing), and our own live writer.
+        let dead = Process()
+        dead.executableURL = URL(fileURLWithPath: "/bin/true")
+        try dead.run()
+        dead.waitUntilExit()
+        let host = try hostName(store)
+        folder.file(".trove/tmp/\(host)-\(dead.processIdentifier)-abc.tmp", testBytes(100))
+        let old = folder.file(".trove/tmp/otherhost-1-old.tmp", testBytes(100))
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -2 * 86_400)], ofItemAtPath: old)
+        folder.file(".trove/tmp/otherhost-1-fresh.tmp", testBytes(100))
         let live = try store.makeWriter(expectedSize: 10)
-        #expect(try store.cleanTemporary() == 1)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.at(".trove/tmp")).count == 1)
+        #expect(try store.objectIDs().isEmpty)
+        #expect(try store.cleanTemporary() == 2)
+        let left = try FileManager.default.contentsOfDirectory(atPath: folder.at(".trove/tmp")).sorted()
+        #expect(left.count == 2)
+        #expect(left.contains("otherhost-1-fresh.tmp"))
         live.abort()
+    }
+
+    /// The host part of this machine's temporary names.
+    func hostName(_ store: LocalStore) throws -> String {
+        let writer = try store.makeWriter(expectedSize: nil)
+        defer { writer.abort() }
+        let name = try FileManager.default.contentsOfDirectory(atPath: folder.at(".trove/tmp"))[0]
+        return String(name.split(separator: "-")[0])
     }
 
     @Test func quarantineMovesTheCopyAside() throws {
