@@ -48,12 +48,19 @@ def tree_bytes(root):
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(root) for f in fs)
 
 
+TIME = "/usr/bin/time" if os.path.exists("/usr/bin/time") else None
+
+
 def run_once(cmd, env=None, cwd=None, setup=None):
+    """Wall time, CPU seconds and peak RSS of one run. RSS comes from GNU time when present
+    (wait4's ru_maxrss would include this Python process's pages copied at fork)."""
     if setup:
         setup()
+    argv = ["/bin/sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
+    if TIME:
+        argv = [TIME, "-f", "TROVEBENCH %M"] + argv
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, shell=isinstance(cmd, str), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=env, cwd=cwd)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     err = proc.stderr.read().decode(errors="replace")
@@ -61,7 +68,11 @@ def run_once(cmd, env=None, cwd=None, setup=None):
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         raise RuntimeError(f"{cmd} exited {code}: {err[-500:]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
+    rss = usage.ru_maxrss * 1024
+    for line in err.splitlines():
+        if line.startswith("TROVEBENCH "):
+            rss = int(line.split()[1]) * 1024
+    return wall, usage.ru_utime + usage.ru_stime, rss
 
 
 def measure(cmd, runs, env=None, cwd=None, setup=None):

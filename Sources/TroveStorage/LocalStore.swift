@@ -184,16 +184,15 @@ public final class LocalStore: Store, @unchecked Sendable {
             return
         }
         do {
-            for writer in writers { try writer.seal() }
-            // One flush of the filesystem makes every sealed file's data durable...
-            if !POSIX.syncFilesystem(first.fd) { for writer in writers { try POSIX.fsync(writer.fd, path: writer.path) } }
+            // Data of every file first (no creates in between, so the journal commits once or
+            // twice for the batch), then the renames, then each touched folder.
+            for writer in writers {
+                try writer.seal()
+                try POSIX.fsync(writer.fd, path: writer.path)
+            }
             var folders = Set<String>()
             for (writer, item) in zip(writers, items) { folders.insert(try writer.publish(as: item.id)) }
-            // ...and one more makes the renames durable.
-            let folderFD = try POSIX.open(objectsDir, O_RDONLY | O_DIRECTORY)
-            let synced = POSIX.syncFilesystem(folderFD)
-            Glibc.close(folderFD)
-            if !synced { for folder in folders { try POSIX.fsyncDirectory(folder) } }
+            for folder in folders.sorted() { try POSIX.fsyncDirectory(folder) }
         } catch let failure as POSIX.Failure {
             for writer in writers { writer.abort() }
             throw translate(failure)

@@ -114,18 +114,3 @@ public enum POSIX {
 }
 
 
-extension POSIX {
-    private typealias SyncFSFunction = @convention(c) (Int32) -> Int32
-    /// glibc's syncfs(2), looked up at run time (Swift's Glibc module hides GNU extensions).
-    nonisolated(unsafe) private static let syncfsFunction: SyncFSFunction? = {
-        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "syncfs") else { return nil }
-        return unsafeBitCast(symbol, to: SyncFSFunction.self)
-    }()
-
-    /// Flushes the whole filesystem holding `fd` (one journal commit for many files); false when
-    /// unavailable or failed, so callers fall back to per-file fsync.
-    public static func syncFilesystem(_ fd: Int32) -> Bool {
-        guard let function = syncfsFunction else { return false }
-        return function(fd) == 0
-    }
-}
