@@ -103,16 +103,14 @@ private final class PipelineState: @unchecked Sendable {
     private let onLeaf: ((Int, LeafHash) throws -> Void)?
 
     init(buffers: Int, sink: ((Int, UnsafeRawBufferPointer) throws -> Void)?, onLeaf: ((Int, LeafHash) throws -> Void)?) {
-        storage = (0..<buffers).map { _ in
-            UnsafeMutableRawBufferPointer.allocate(byteCount: ContentHash.leafSize, alignment: 64)
-        }
+        storage = LeafBufferPool.shared.take(buffers)
         free = Array(0..<buffers)
         users = Array(repeating: 0, count: buffers)
         sinkBody = sink
         self.onLeaf = onLeaf
     }
 
-    func deallocate() { storage.forEach { $0.deallocate() } }
+    func deallocate() { LeafBufferPool.shared.give(storage) }
 
     var firstError: Error? { lock.lock(); defer { lock.unlock() }; return error }
 
@@ -156,5 +154,34 @@ private final class PipelineState: @unchecked Sendable {
     func leafHashes(count: Int) -> [LeafHash] {
         lock.lock(); defer { lock.unlock() }
         return (0..<count).compactMap { hashes[$0] }
+    }
+}
+
+/// Leaf buffers kept between pipeline runs, so importing thousands of files does not allocate
+/// (and have the kernel zero) 8 MiB buffers for each one. Holds at most `limit` idle buffers.
+final class LeafBufferPool: @unchecked Sendable {
+    static let shared = LeafBufferPool(limit: 8)
+    private let lock = NSLock()
+    private var idle: [UnsafeMutableRawBufferPointer] = []
+    private let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    func take(_ count: Int) -> [UnsafeMutableRawBufferPointer] {
+        lock.lock()
+        let reused = Array(idle.suffix(count))
+        idle.removeLast(reused.count)
+        lock.unlock()
+        return reused + (reused.count..<count).map { _ in
+            UnsafeMutableRawBufferPointer.allocate(byteCount: ContentHash.leafSize, alignment: 64)
+        }
+    }
+
+    func give(_ buffers: [UnsafeMutableRawBufferPointer]) {
+        lock.lock()
+        let keep = max(0, min(buffers.count, limit - idle.count))
+        idle += buffers.prefix(keep)
+        lock.unlock()
+        buffers.dropFirst(keep).forEach { $0.deallocate() }
     }
 }
