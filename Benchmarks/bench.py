@@ -56,6 +56,8 @@ def run_once(cmd, env=None, cwd=None, setup=None):
     (wait4's ru_maxrss would include this Python process's pages copied at fork)."""
     if setup:
         setup()
+    if callable(cmd):
+        cmd = cmd()
     argv = ["/bin/sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
     if TIME:
         argv = [TIME, "-f", "TROVEBENCH %M"] + argv
@@ -88,13 +90,15 @@ class Report:
         self.skipped = []
         self.notes = []
 
-    def add(self, case, tool, size, result, ref=None):
+    def add(self, case, tool, size, result, ref=None, reference=None):
         wall, cpu, rss = result
+        if reference is None:
+            reference = ref is None and not tool.startswith("trove")
         tput = size / wall / 1e6 if size else None
         ratio = None
         if ref is not None:
             ratio = ref[0] / wall  # >1: Trove faster
-        self.rows.append((case, tool, wall, tput, cpu, rss, ratio))
+        self.rows.append((case, tool, wall, tput, cpu, rss, ratio, reference))
         line = f"{case:38s} {tool:32s} {wall:8.3f}s " + (f"{tput:9.1f} MB/s" if tput else " " * 14)
         line += f" cpu {cpu:7.2f}s rss {rss / MiB:7.1f} MiB" + (f"  ×{ratio:.2f} vs ref" if ratio else "")
         print(line, flush=True)
@@ -102,9 +106,10 @@ class Report:
     def markdown(self):
         out = ["| case | tool | median wall | throughput | CPU | peak RSS | speed vs reference |",
                "|---|---|---:|---:|---:|---:|---:|"]
-        for case, tool, wall, tput, cpu, rss, ratio in self.rows:
+        for case, tool, wall, tput, cpu, rss, ratio, reference in self.rows:
+            shown = f"{ratio:.2f}×" if ratio else ("reference" if reference else "—")
             out.append(f"| {case} | {tool} | {wall:.3f} s | {f'{tput:.0f} MB/s' if tput else '—'} | "
-                       f"{cpu:.2f} s | {rss / MiB:.0f} MiB | {f'{ratio:.2f}×' if ratio else 'reference'} |")
+                       f"{cpu:.2f} s | {rss / MiB:.0f} MiB | {shown} |")
         return "\n".join(out)
 
 
@@ -154,20 +159,29 @@ def main():
         make_tree(small, [(2000, 1024, 64 * 1024)], 11)
     mixed_bytes, small_bytes = tree_bytes(mixed), tree_bytes(small)
     small_files = [os.path.join(d, f) for d, _, fs in os.walk(small) for f in fs]
-    lib = os.path.join(data, "lib")
-    stores = [os.path.join(data, f"store{i}") for i in range(2)]
-    env = dict(os.environ, TROVE_LIBRARY=lib, TROVE_LOG_LEVEL="error")
+    # Each run gets a new library and new store folders; old ones are removed only after the
+    # case, because ext4 slows inode allocation right after many deletions (recently_deleted()).
+    workdirs = []
+    current = {}
+    env = dict(os.environ, TROVE_LOG_LEVEL="error")
 
     def fresh_library(store_count=1, copies=3):
         def setup():
-            for path in [lib] + stores:
-                shutil.rmtree(path, ignore_errors=True)
+            root = os.path.join(data, f"run{len(workdirs)}")
+            workdirs.append(root)
+            current["lib"] = os.path.join(root, "lib")
+            current["stores"] = [os.path.join(root, f"store{i}") for i in range(store_count)]
+            env["TROVE_LIBRARY"] = current["lib"]
             subprocess.run([trove, "init", "--copies", str(copies)], env=env, check=True, stdout=subprocess.DEVNULL)
-            for i in range(store_count):
-                os.makedirs(stores[i])
-                subprocess.run([trove, "store", "add", stores[i], "--label", f"s{i}"], env=env, check=True,
+            for i, store in enumerate(current["stores"]):
+                os.makedirs(store)
+                subprocess.run([trove, "store", "add", store, "--label", f"s{i}"], env=env, check=True,
                                stdout=subprocess.DEVNULL)
         return setup
+
+    def cleanup():
+        while workdirs:
+            shutil.rmtree(workdirs.pop(), ignore_errors=True)
 
     # Hashing the large file.
     if wanted("hash"):
@@ -187,6 +201,7 @@ def main():
         report.add(case, "cp + sync + sha256sum", big_size,
                    measure(cp_sum, runs, setup=lambda: os.path.exists(copy) and os.remove(copy)), ref)
         report.add(case, "trove add", big_size, measure([trove, "add", big], runs, env=env, setup=fresh_library()), ref)
+        cleanup()
 
     # Importing 2,000 small files.
     if wanted("add-small"):
@@ -194,18 +209,21 @@ def main():
         ref = measure(["sha256sum"] + small_files, runs)
         report.add(case, "sha256sum (all files)", small_bytes, ref)
         report.add(case, "trove add", small_bytes, measure([trove, "add", small], runs, env=env, setup=fresh_library()), ref)
+        cleanup()
 
     # Importing the mixed tree, against restic's first backup.
     if wanted("add-mixed"):
         case = "add mixed tree"
         if have("restic"):
-            repo = os.path.join(data, "restic-repo")
-            renv = dict(os.environ, RESTIC_PASSWORD="bench", RESTIC_REPOSITORY=repo)
+            renv = dict(os.environ, RESTIC_PASSWORD="bench")
 
             def restic_init():
-                shutil.rmtree(repo, ignore_errors=True)
+                root = os.path.join(data, f"run{len(workdirs)}")
+                workdirs.append(root)
+                renv["RESTIC_REPOSITORY"] = os.path.join(root, "restic-repo")
                 subprocess.run(["restic", "init", "-q"], env=renv, check=True, stdout=subprocess.DEVNULL)
             ref = measure(["restic", "backup", "-q", mixed], runs, env=renv, setup=restic_init)
+            cleanup()
             report.add(case, "restic backup (first)", mixed_bytes, ref)
         else:
             report.skipped.append("restic (not installed): add mixed tree reference")
@@ -213,6 +231,7 @@ def main():
                           setup=lambda: shutil.rmtree(os.path.join(data, "mixed-copy"), ignore_errors=True))
             report.add(case, "cp -r", mixed_bytes, ref)
         report.add(case, "trove add", mixed_bytes, measure([trove, "add", mixed], runs, env=env, setup=fresh_library()), ref)
+        cleanup()
 
     # Verifying a store holding the large file and the mixed tree.
     if wanted("verify"):
@@ -220,28 +239,37 @@ def main():
         fresh_library()()
         subprocess.run([trove, "add", big, mixed], env=env, check=True, stdout=subprocess.DEVNULL)
         total = big_size + mixed_bytes
-        objects = os.path.join(stores[0], ".trove", "objects")
+        objects = os.path.join(current["stores"][0], ".trove", "objects")
         files = [os.path.join(d, f) for d, _, fs in os.walk(objects) for f in fs]
         ref = measure(["openssl", "dgst", "-sha256"] + files, runs)
         report.add(case, "openssl dgst -sha256 (objects)", total, ref)
         report.add(case, "trove verify", total, measure([trove, "verify"], runs, env=env), ref)
+        verified_store = objects
 
     # Healing: copy everything from one store to another, verified, against cp.
     if wanted("heal"):
         case = "heal to a second store"
         total = big_size + mixed_bytes
-        objects = os.path.join(stores[0], ".trove", "objects")
-        target = os.path.join(data, "cp-target")
+        if not wanted("verify"):
+            fresh_library()()
+            subprocess.run([trove, "add", big, mixed], env=env, check=True, stdout=subprocess.DEVNULL)
+        objects = os.path.join(current["stores"][0], ".trove", "objects")
+        copies = os.path.join(data, "cp-targets")
+        counter = [0]
 
         def cp_setup():
-            shutil.rmtree(target, ignore_errors=True)
-        ref = measure(f"cp -r {objects} {target} && sync -f {target}", runs, setup=cp_setup)
+            counter[0] += 1
+            os.makedirs(copies, exist_ok=True)
+        ref = measure(lambda: f"cp -r {objects} {copies}/{counter[0]} && sync -f {copies}", runs, setup=cp_setup)
         report.add(case, "cp -r + sync", total, ref)
+        shutil.rmtree(copies, ignore_errors=True)
+        cleanup()
 
         def heal_setup():
             fresh_library(2, copies=2)()
             subprocess.run([trove, "add", big, mixed, "--store", "s0"], env=env, check=True, stdout=subprocess.DEVNULL)
         report.add(case, "trove heal (read+write+verify)", total, measure([trove, "heal"], runs, env=env, setup=heal_setup), ref)
+        cleanup()
 
     # Peak memory while importing files of growing size.
     if wanted("memory") and not args.quick:
@@ -250,10 +278,12 @@ def main():
             if not os.path.exists(path):
                 keystream(path, size, size)
             result = run_once([trove, "add", path], env=env, setup=fresh_library())
+            cleanup()
             report.add(f"memory: add {size // GiB} GiB file", "trove add", size, result)
             report.add(f"memory: hash {size // GiB} GiB file", "trove hash", size, run_once([trove, "hash", path]))
             os.remove(path)
 
+    cleanup()
     md = [f"# Trove benchmark results", "",
           f"Machine: {machine()}. Data on `{data}` ({os.statvfs(data).f_bsize}-byte blocks).",
           f"Command: `Benchmarks/run.sh{' --quick' if args.quick else ''}`; {runs} runs after a warm-up, medians; "

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import TroveCore
 import TroveStorage
@@ -47,34 +48,40 @@ extension Library {
         guard let store = observed.store else { return report }
         let started = Date()
         let copies = try catalog.copies(onStore: observed.record.id)
-        var files: [FileRecord] = []
+        var files: [(FileRecord, CopyRecord)] = []
         var total: UInt64 = 0
         for copy in copies {
-            if let file = try catalog.file(copy.fileID) { files.append(file); total += file.size }
+            if let file = try catalog.file(copy.fileID) { files.append((file, copy)); total += file.size }
         }
         progress.begin("verify \(observed.record.label)", total: total, unit: .bytes)
-        var done: UInt64 = 0
-        for file in files {
-            let base = done
-            let verdict = try check(file, on: store, progress: { progress.update(done: base + $0) })
-            done += file.size
-            report.checked += 1
-            switch verdict {
-            case .good:
-                report.good += 1
-                report.bytes += file.size
-                try markVerified(file.id, on: observed.record)
-            case .missing:
-                report.missing.append(file.id.description)
-                try catalog.apply([
-                    .removeCopy(file: file.id, store: observed.record.id),
-                    .event(Event(time: clock.now(), kind: .copyMissing, storeID: observed.record.id, fileID: file.id,
-                                 details: ["location": .text(observed.record.location)])),
-                ])
-            case .corrupt(let leaf, let reason):
-                report.corrupt.append(.init(fileID: file.id.description, leaf: leaf, reason: reason))
-                try handleCorruption(file, on: observed, leaf: leaf, reason: reason)
+        let counter = ProgressCounter(progress)
+        for chunk in stride(from: 0, to: files.count, by: 128).map({ Array(files[$0..<min($0 + 128, files.count)]) }) {
+            let verdicts = checkConcurrently(chunk.map(\.0), on: store, counter: counter)
+            var verified: [CatalogChange] = []
+            let now = clock.now()
+            for ((file, copy), verdict) in zip(chunk, verdicts) {
+                report.checked += 1
+                switch try verdict.get() {
+                case .good:
+                    report.good += 1
+                    report.bytes += file.size
+                    verified.append(.saveCopy(CopyRecord(fileID: file.id, storeID: copy.storeID, copies: observed.record.copies,
+                                                         mtime: copy.mtime, verified: now)))
+                case .missing:
+                    report.missing.append(file.id.description)
+                    try catalog.apply([
+                        .removeCopy(file: file.id, store: observed.record.id),
+                        .event(Event(time: now, kind: .copyMissing, storeID: observed.record.id, fileID: file.id,
+                                     details: ["location": .text(observed.record.location)])),
+                    ])
+                case .corrupt(let leaf, let reason):
+                    report.corrupt.append(.init(fileID: file.id.description, leaf: leaf, reason: reason))
+                    try handleCorruption(file, on: observed, leaf: leaf, reason: reason)
+                }
             }
+            // One transaction per chunk; a store downgraded meanwhile keeps its copies uncounted.
+            let trusted = try catalog.stores().first { $0.id == observed.record.id }?.trust == .trusted
+            if trusted { try catalog.apply(verified) }
         }
         progress.finish()
         report.seconds = Date().timeIntervalSince(started)
@@ -83,6 +90,19 @@ extension Library {
             "corrupt": DetailValue(report.corrupt.count), "missing": DetailValue(report.missing.count),
         ]))])
         return report
+    }
+
+    /// Checks several copies at once (small files would otherwise leave a core idle); each
+    /// large file's leaves are already hashed in parallel by the pipeline.
+    func checkConcurrently(_ files: [FileRecord], on store: any Store, counter: ProgressCounter) -> [Result<CopyCheck, Error>] {
+        let results = ResultBox<Result<CopyCheck, Error>>(count: files.count)
+        DispatchQueue.concurrentPerform(iterations: files.count) { index in
+            results.set(index, Result {
+                try check(files[index], on: store, progress: nil)
+            })
+            counter.add(files[index].size)
+        }
+        return results.values
     }
 
     /// Stamps a copy verified now and lets it count again at its store's weight.
@@ -150,5 +170,26 @@ extension Library {
             "new": DetailValue(report.new), "corrupt": DetailValue(report.corrupt),
         ]))])
         return (try storeRecord(record.id), report)
+    }
+}
+
+/// Results written by concurrent workers, one slot each.
+final class ResultBox<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [T?]
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func set(_ index: Int, _ value: T) { lock.lock(); slots[index] = value; lock.unlock() }
+    var values: [T] { lock.lock(); defer { lock.unlock() }; return slots.compactMap { $0 } }
+}
+
+/// Adds up bytes done by concurrent workers for one progress bar.
+final class ProgressCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done: UInt64 = 0
+    private let reporter: any ProgressReporter
+    init(_ reporter: any ProgressReporter) { self.reporter = reporter }
+    func add(_ bytes: UInt64) {
+        lock.lock(); done += bytes; let now = done; lock.unlock()
+        reporter.update(done: now)
     }
 }
