@@ -28,6 +28,7 @@ let package = Package(
         // The library: import, read, verify, check, status.
         .target(name: "TroveEngine", dependencies: [
             "TroveCore", "TroveStorage",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The command line, thin: parse, call the engine, print.

@@ -23,6 +23,10 @@ public enum EventKind: String, Codable, Sendable, CaseIterable {
     case consistencyFailure = "consistency_failure"
     case checkFinished = "check_finished"
     case gcFinished = "gc_finished"
+    case snapshotCreated = "snapshot_created"
+    case snapshotsForgotten = "snapshots_forgotten"
+    case snapshotsIndexed = "snapshots_indexed"
+    case restoreFinished = "restore_finished"
 }
 
 /// A value in an event's details: text or a whole number.

@@ -32,7 +32,23 @@ extension Library {
         defer { withExtendedLifetime((recovery, activity)) {} }
         var report = GCReport(dryRun: dryRun)
         let now = clock.now()
-        for item in try observe() {
+        let observed = try observe()
+        // Content no import and no snapshot needs any more (e.g. after `forget`).
+        let unneeded = try catalog.unreferencedFiles(keeping: try snapshotIndex.referencedFileIDs())
+        for file in unneeded {
+            for copy in try catalog.copies(of: file.id) {
+                guard let item = observed.first(where: { $0.record.id == copy.storeID }) else { continue }
+                report.unreferenced.append(.init(store: item.record.label, id: file.id.description, size: file.size))
+                report.bytesFreed += file.size
+                if !dryRun, let store = item.store { try store.remove(file.id) }
+            }
+            if !dryRun {
+                try catalog.apply([.removeFile(file.id), .event(Event(time: now, kind: .copyRemoved, fileID: file.id, details: [
+                    "reason": "no import or snapshot needs it (gc)", "size": .number(Int64(file.size)),
+                ]))])
+            }
+        }
+        for item in observed {
             guard let store = item.store else { report.storesSkipped.append(item.record.label); continue }
             let tracked = Set(try catalog.copies(onStore: item.record.id).map(\.fileID))
             for id in try store.objectIDs() where !tracked.contains(id) {

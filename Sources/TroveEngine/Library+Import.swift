@@ -38,6 +38,12 @@ public struct ImportReport: Sendable, Codable {
     public var seconds: Double = 0
     /// Set when the import stopped early; files before it are safe and recorded.
     public var stoppedBy: String?
+    /// False for snapshot content: no import records or per-file events.
+    var recordOrigins = true
+
+    enum CodingKeys: String, CodingKey {
+        case imported, skipped, bytes, newFiles, duplicates, seconds, stoppedBy
+    }
 }
 
 extension Library {
@@ -51,20 +57,29 @@ extension Library {
         // Held shared so `gc` never removes an object written but not yet recorded.
         let activityLock = try LibraryLock.acquire(.activity, in: path, exclusive: false, wait: true)
         defer { withExtendedLifetime(activityLock) {} }
-        var candidates = try importTargets(options)
-        let started = Date()
         let stores = try catalog.stores()
         var walker = FileWalker(excluded: Set([path] + stores.map { $0.location + "/.trove" }))
         for path in paths { walker.walk(path) }
+        var report = try importFiles(walker.files, options: options, progress: progress)
+        report.skipped = walker.skipped + report.skipped
+        return report
+    }
+
+    /// Imports files already found; with `recordOrigins` false (snapshots) no import records
+    /// or per-file events are written, since the snapshot manifest holds that information.
+    func importFiles(_ files: [FoundFile], options: ImportOptions, recordOrigins: Bool = true,
+                     progress: any ProgressReporter) throws -> ImportReport {
+        var candidates = try importTargets(options)
+        let started = Date()
         var report = ImportReport()
-        report.skipped = walker.skipped
-        let total = walker.files.reduce(0) { $0 + $1.size }
+        report.recordOrigins = recordOrigins
+        let total = files.reduce(0) { $0 + $1.size }
         progress.begin("import", total: total, unit: .bytes)
         var done: UInt64 = 0
         defer { progress.finish() }
         var batch = ImportBatch()
         do {
-            for file in walker.files {
+            for file in files {
                 let base = done
                 let onProgress: (UInt64) -> Void = { progress.update(done: base + $0) }
                 if file.size < Self.batchedFileSize && options.mirror <= candidates.count {
@@ -147,7 +162,8 @@ extension Library {
             throw lastError ?? TroveError(.storeNotConnected, "No store could take \(file.path).")
         }
         let duplicate = try catalog.file(result.id) != nil
-        try catalog.apply(importChanges(file, result: result, placed: placed, duplicate: duplicate))
+        try catalog.apply(importChanges(file, result: result, placed: placed, duplicate: duplicate,
+                                        recordOrigin: report.recordOrigins))
         if placed.count < mirror {
             throw TroveError(.diskFull, "\(file.path) is on \(placed.count) store(s) but --mirror asked for \(mirror): \(lastError?.message ?? "no other store can take it"). Add or free a store, then run `trove heal`.")
         }
@@ -157,17 +173,20 @@ extension Library {
 
     /// The catalog records of one imported file, its copies and its `file_imported` event.
     func importChanges(_ file: FoundFile, result: LeafPipeline.Result, placed: [ObservedStore],
-                       duplicate: Bool) -> [CatalogChange] {
+                       duplicate: Bool, recordOrigin: Bool) -> [CatalogChange] {
         let now = clock.now()
         var changes: [CatalogChange] = [
             .insertFile(FileRecord(id: result.id, size: result.size, leafHashes: result.leaves, firstSeen: now)),
-            .addImport(ImportRecord(fileID: result.id, path: file.path, name: (file.path as NSString).lastPathComponent,
-                                    mtime: file.mtime, time: now)),
         ]
+        if recordOrigin {
+            changes.append(.addImport(ImportRecord(fileID: result.id, path: file.path, name: (file.path as NSString).lastPathComponent,
+                                                   mtime: file.mtime, time: now)))
+        }
         for observed in placed {
             changes.append(.saveCopy(CopyRecord(fileID: result.id, storeID: observed.record.id,
                                                 copies: observed.record.copies, mtime: now, verified: now)))
         }
+        guard recordOrigin else { return changes }
         changes.append(.event(Event(time: now, kind: .fileImported, storeID: placed.first?.record.id, fileID: result.id, details: [
             "path": .text(file.path), "size": .number(Int64(result.size)), "duplicate": .text(duplicate ? "yes" : "no"),
             "stores": .text(placed.map(\.record.label).joined(separator: ",")),

@@ -91,7 +91,8 @@ extension Library {
             guard placed.count >= mirror else { retry.append(item.file); continue }
             let duplicate = try seen.contains(item.result.id) || catalog.file(item.result.id) != nil
             seen.insert(item.result.id)
-            changes += importChanges(item.file, result: item.result, placed: placed, duplicate: duplicate)
+            changes += importChanges(item.file, result: item.result, placed: placed, duplicate: duplicate,
+                                     recordOrigin: report.recordOrigins)
             imported.append(ImportedFile(path: item.file.path, id: item.result.id.description, size: item.result.size,
                                          duplicate: duplicate, stores: placed.map(\.record.label)))
         }

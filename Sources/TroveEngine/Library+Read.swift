@@ -103,41 +103,60 @@ extension Library {
         guard let folderInfo = try POSIX.stat(folder), POSIX.isDirectory(folderInfo) else {
             throw TroveError(.pathMissing, "The folder \(folder) does not exist; create it first.")
         }
+        progress.begin("get", total: file.size, unit: .bytes)
+        defer { progress.finish() }
+        let written = try writeVerified(file, to: destination, progress: { progress.update(done: $0) })
+        return GetReport(id: id.description, size: file.size, to: destination, store: written.store, badCopies: written.bad)
+    }
+
+    /// Writes a verified copy of a file to `destination`: bytes go to a temporary sibling, every
+    /// leaf is checked, the file is fsynced (with `mode` and `mtimeNs` applied when given) and
+    /// renamed into place. Connected copies are tried best first; bad ones are quarantined.
+    func writeVerified(_ file: FileRecord, to destination: String, mode: mode_t? = nil, mtimeNs: Int64? = nil,
+                       progress: ((UInt64) -> Void)? = nil) throws -> (store: String, bad: [String]) {
+        let id = file.id
+        let folder = (destination as NSString).deletingLastPathComponent
         let copies = try catalog.copies(of: id)
         let records = try catalog.stores()
         let holding = records.filter { record in copies.contains { $0.storeID == record.id } }
-        // Trusted stores first, then those verified most recently.
+        // Trusted stores first, then those seen most recently.
         let ordered = try observeStores(holding).filter(\.isConnected).sorted { a, b in
             (a.record.trust == .trusted ? 0 : 1, -(a.record.lastSeen?.timeIntervalSince1970 ?? 0))
                 < (b.record.trust == .trusted ? 0 : 1, -(b.record.lastSeen?.timeIntervalSince1970 ?? 0))
         }
         var bad: [String] = []
-        progress.begin("get", total: file.size, unit: .bytes)
-        defer { progress.finish() }
+        let shown = (destination as NSString).lastPathComponent
         for observed in ordered {
             guard let store = observed.store else { continue }
-            let tmp = "\(destination).trove-\(getpid()).tmp"
+            let tmp = "\(folder)/.\(shown).trove-\(getpid()).tmp"
             let fd: Int32
-            do { fd = try POSIX.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644) } catch let failure as POSIX.Failure {
-                if failure.isNoSpace { throw TroveError(.diskFull, "There is no space left to write \(rawDestination); free some space and retry.") }
-                throw TroveError(.storeNotWritable, "Cannot write \(rawDestination) (\(failure)); pick a writable destination.")
+            do { fd = try POSIX.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600) } catch let failure as POSIX.Failure {
+                if failure.isNoSpace { throw TroveError(.diskFull, "There is no space left to write \(destination); free some space and retry.") }
+                throw TroveError(.storeNotWritable, "Cannot write \(destination) (\(failure)); pick a writable destination.")
             }
             let verdict: CopyCheck
             do {
-                verdict = try check(file, on: store, sink: { _, bytes in try POSIX.writeFully(fd, bytes, path: tmp) },
-                                    progress: { progress.update(done: $0) })
-                if verdict == .good { try POSIX.fsync(fd, path: tmp) }
+                verdict = try check(file, on: store, sink: { _, bytes in try POSIX.writeFully(fd, bytes, path: tmp) }, progress: progress)
+                if verdict == .good {
+                    if let mode { fchmod(fd, mode) }
+                    if let mtimeNs {
+                        let time = timespec(tv_sec: Int(mtimeNs / 1_000_000_000), tv_nsec: Int(mtimeNs % 1_000_000_000))
+                        let times = [time, time]
+                        futimens(fd, times)
+                    }
+                    try POSIX.fsync(fd, path: tmp)
+                }
             } catch let sinkFailure as SinkFailure {
                 close(fd)
                 try? POSIX.unlink(tmp)
                 let failure = (sinkFailure.underlying as? POSIX.Failure) ?? POSIX.Failure(errno: EIO, operation: "write", path: tmp)
-                if failure.isNoSpace { throw TroveError(.diskFull, "There is no space left to write \(rawDestination); free some space and retry.") }
-                throw TroveError(.io, "Writing \(rawDestination) failed: \(failure).")
+                if failure.isNoSpace { throw TroveError(.diskFull, "There is no space left to write \(destination); free some space and retry.") }
+                throw TroveError(.io, "Writing \(destination) failed: \(failure).")
             } catch let failure as POSIX.Failure {
                 close(fd)
                 try? POSIX.unlink(tmp)
-                if failure.isNoSpace { throw TroveError(.diskFull, "There is no space left to write \(rawDestination); free some space and retry.") }
-                throw TroveError(.io, "Writing \(rawDestination) failed: \(failure).")
+                if failure.isNoSpace { throw TroveError(.diskFull, "There is no space left to write \(destination); free some space and retry.") }
+                throw TroveError(.io, "Writing \(destination) failed: \(failure).")
             } catch {
                 close(fd)
                 try? POSIX.unlink(tmp)
@@ -149,7 +168,7 @@ extension Library {
                 try POSIX.rename(tmp, destination)
                 try? POSIX.fsyncDirectory(folder)
                 try markVerified(id, on: observed.record)
-                return GetReport(id: id.description, size: file.size, to: destination, store: observed.record.label, badCopies: bad)
+                return (observed.record.label, bad)
             case .missing:
                 try? POSIX.unlink(tmp)
                 bad.append("\(observed.record.label): missing")

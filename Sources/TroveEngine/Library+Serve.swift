@@ -29,6 +29,9 @@ extension Library {
             pass += 1
             do {
                 let status = try status()
+                do { try snapshotDueFolders() } catch {
+                    logger.error("scheduled snapshots failed", metadata: ["error": "\(error)"])
+                }
                 let heal = try heal(options: options.heal)
                 let scrub = try scrub(maxCopies: options.scrubCopies)
                 if Date().timeIntervalSince(lastCheck) >= options.checkInterval {

@@ -8,6 +8,8 @@ public final class Library: @unchecked Sendable {
     /// The library folder (holds `catalog.sqlite`).
     public let path: String
     public let catalog: any Catalog
+    /// The snapshot index (the same SQLite database by default).
+    public let snapshotIndex: any SnapshotCatalog
     public let clock: TroveClock
     public let logger: Logger
     /// Finds a store where the catalog last saw it; tests inject fault-injecting stores here.
@@ -19,9 +21,10 @@ public final class Library: @unchecked Sendable {
 
     static func catalogPath(_ folder: String) -> String { folder + "/catalog.sqlite" }
 
-    init(path: String, catalog: any Catalog, clock: TroveClock, logger: Logger) {
+    init(path: String, catalog: any Catalog & SnapshotCatalog, clock: TroveClock, logger: Logger) {
         self.path = path
         self.catalog = catalog
+        self.snapshotIndex = catalog
         self.clock = clock
         self.logger = logger
         self.locate = { StoreLocator.observe($0) }

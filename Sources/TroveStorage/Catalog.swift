@@ -14,6 +14,8 @@ public enum CatalogChange: Sendable {
     /// Sets the durability weight of every copy on a store.
     case setCopyWeights(store: String, copies: Int)
     case setSetting(key: String, value: String)
+    /// Drops a file record and its copies (gc, once its objects are gone).
+    case removeFile(ContentID)
     case event(Event)
 }
 
@@ -74,6 +76,10 @@ public protocol Catalog: AnyObject, Sendable {
     func importedBytes(since date: Date) throws -> UInt64
     /// Copies on the given stores, least recently verified (never first), at most `limit`.
     func leastRecentlyVerified(stores: [String], limit: Int) throws -> [CopyRecord]
+    /// Bytes each store holds, and how many of them exist nowhere else.
+    func storeUsage() throws -> [(label: String, bytes: UInt64, unique: UInt64)]
+    /// File records no import and no snapshot refers to (candidates for `gc`).
+    func unreferencedFiles(keeping: Set<ContentID>) throws -> [FileRecord]
     /// Per store, corrupt copies found since the user last acknowledged a drive failure there.
     func unacknowledgedCorruptions() throws -> [String: Int]
     /// Validates every record's schema and every file's ID against its size and leaf hashes.

@@ -70,3 +70,24 @@ extension SQLiteCatalog {
         }
     }
 }
+
+extension SQLiteCatalog {
+    public func storeUsage() throws -> [(label: String, bytes: UInt64, unique: UInt64)] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT s.label AS label, COALESCE(SUM(f.size), 0) AS bytes,
+                  COALESCE(SUM(CASE WHEN (SELECT COUNT(*) FROM copies o WHERE o.file_id = c.file_id) = 1 THEN f.size ELSE 0 END), 0) AS uniq
+                FROM stores s LEFT JOIN copies c ON c.store_id = s.id LEFT JOIN files f ON f.id = c.file_id
+                WHERE s.trust != 'purged' GROUP BY s.id ORDER BY s.label
+                """).map { ($0["label"], UInt64($0["bytes"] as Int64), UInt64($0["uniq"] as Int64)) }
+        }
+    }
+
+    public func unreferencedFiles(keeping: Set<ContentID>) throws -> [FileRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM files f WHERE NOT EXISTS (SELECT 1 FROM imports i WHERE i.file_id = f.id)
+                """).compactMap(Self.file).filter { !keeping.contains($0.id) }
+        }
+    }
+}

@@ -63,11 +63,54 @@ extension SQLiteCatalog {
                   BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
                 """)
         }
+        migrator.registerMigration("v2-snapshots") { db in
+            try db.execute(sql: """
+                CREATE TABLE tracked (
+                  path TEXT PRIMARY KEY NOT NULL,
+                  every REAL,
+                  keep_hourly INTEGER NOT NULL, keep_daily INTEGER NOT NULL,
+                  keep_weekly INTEGER NOT NULL, keep_monthly INTEGER NOT NULL,
+                  created REAL NOT NULL
+                );
+                CREATE TABLE snapshots (
+                  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                  id TEXT NOT NULL UNIQUE,
+                  root TEXT NOT NULL,
+                  time REAL NOT NULL,
+                  tag TEXT,
+                  partial INTEGER NOT NULL,
+                  external INTEGER NOT NULL,
+                  source TEXT,
+                  entries INTEGER NOT NULL,
+                  bytes INTEGER NOT NULL
+                );
+                CREATE INDEX snapshots_by_root ON snapshots(root, seq);
+                CREATE TABLE paths (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, name TEXT NOT NULL);
+                CREATE VIRTUAL TABLE path_index USING fts5(path, name, content='paths', content_rowid='id', tokenize='trigram');
+                CREATE TABLE versions (
+                  id INTEGER PRIMARY KEY,
+                  root TEXT NOT NULL,
+                  path_id INTEGER NOT NULL REFERENCES paths(id),
+                  first_seq INTEGER NOT NULL,
+                  last_seq INTEGER NOT NULL,
+                  type TEXT NOT NULL,
+                  size INTEGER NOT NULL,
+                  mode INTEGER NOT NULL,
+                  mtime_ns INTEGER NOT NULL,
+                  inode INTEGER NOT NULL,
+                  file_id TEXT,
+                  target TEXT
+                );
+                CREATE INDEX versions_by_root ON versions(root, last_seq);
+                CREATE INDEX versions_by_path ON versions(path_id);
+                CREATE INDEX versions_by_file ON versions(file_id);
+                """)
+        }
         return migrator
     }
 
     /// The schema version this build knows (the last migration's name).
-    public static let schemaVersion = "v1"
+    public static let schemaVersion = "v2-snapshots"
 
     static func apply(_ change: CatalogChange, in db: Database) throws {
         switch change {
@@ -104,6 +147,9 @@ extension SQLiteCatalog {
             try db.execute(sql: "DELETE FROM copies WHERE store_id = ?", arguments: [store])
         case .setCopyWeights(let store, let copies):
             try db.execute(sql: "UPDATE copies SET copies = ? WHERE store_id = ? AND copies > 0", arguments: [copies, store])
+        case .removeFile(let id):
+            try db.execute(sql: "DELETE FROM copies WHERE file_id = ?", arguments: [id.description])
+            try db.execute(sql: "DELETE FROM files WHERE id = ?", arguments: [id.description])
         case .setSetting(let key, let value):
             try db.execute(sql: "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", arguments: [key, value])
         case .event(let e):

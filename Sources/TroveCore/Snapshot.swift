@@ -1,0 +1,116 @@
+import Foundation
+
+/// What a snapshot entry is.
+public enum EntryType: String, Codable, Sendable {
+    case file = "f"
+    case directory = "d"
+    case symlink = "l"
+}
+
+/// One path in a snapshot: its metadata, and for files the content ID.
+public struct SnapshotEntry: Codable, Sendable, Equatable {
+    /// Relative to the snapshot's root, `/`-separated, never empty, never `..`.
+    public var path: String
+    public var type: EntryType
+    public var size: UInt64
+    /// Permission bits (e.g. 0o644).
+    public var mode: UInt32
+    /// Modification time in nanoseconds since 1970.
+    public var mtimeNs: Int64
+    /// Inode number when snapshotted, to spot unchanged files without reading them.
+    public var inode: UInt64
+    public var fileID: ContentID?
+    /// Where a symbolic link points.
+    public var target: String?
+
+    public init(path: String, type: EntryType, size: UInt64 = 0, mode: UInt32 = 0o644, mtimeNs: Int64 = 0,
+                inode: UInt64 = 0, fileID: ContentID? = nil, target: String? = nil) {
+        self.path = path
+        self.type = type
+        self.size = size
+        self.mode = mode
+        self.mtimeNs = mtimeNs
+        self.inode = inode
+        self.fileID = fileID
+        self.target = target
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case path = "p", type = "t", size = "s", mode = "m", mtimeNs = "mt", inode = "i", fileID = "id", target = "l"
+    }
+
+    public var mtime: Date { Date(timeIntervalSince1970: Double(mtimeNs) / 1e9) }
+    public var name: String { String(path.split(separator: "/").last ?? Substring(path)) }
+
+    /// Same content and metadata (what "unchanged" means for a diff).
+    public func sameAs(_ other: SnapshotEntry) -> Bool {
+        type == other.type && size == other.size && fileID == other.fileID && target == other.target
+            && mode == other.mode && mtimeNs == other.mtimeNs
+    }
+}
+
+/// A snapshot manifest: a header line, then one JSON line per entry, sorted by path. It is stored
+/// in the stores like any file, so snapshots are replicated and healed with the data and the
+/// catalog can be rebuilt from the stores (docs/snapshot-format.md).
+public struct Manifest: Sendable, Equatable {
+    public struct Header: Codable, Sendable, Equatable {
+        public var format: String = "trove-manifest-1"
+        public var root: String
+        public var time: Date
+        public var tag: String?
+        public var parent: String?
+        public var partial: Bool
+        public var skipped: [String]
+        public init(root: String, time: Date, tag: String?, parent: String?, partial: Bool, skipped: [String]) {
+            self.root = root
+            self.time = time
+            self.tag = tag
+            self.parent = parent
+            self.partial = partial
+            self.skipped = skipped
+        }
+    }
+
+    public var header: Header
+    public var entries: [SnapshotEntry]
+
+    public init(header: Header, entries: [SnapshotEntry]) {
+        self.header = header
+        self.entries = entries.sorted { $0.path < $1.path }
+    }
+
+    public func encoded() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .secondsSince1970
+        var out = Array(try encoder.encode(header))
+        out.append(0x0A)
+        for entry in entries {
+            out += try encoder.encode(entry)
+            out.append(0x0A)
+        }
+        return out
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws -> Manifest {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        let lines = bytes.split(separator: 0x0A)
+        guard let first = lines.first else { throw TroveError(.corruptData, "The snapshot manifest is empty.") }
+        let header = try decoder.decode(Header.self, from: Data(first))
+        guard header.format == "trove-manifest-1" else {
+            throw TroveError(.corruptData, "Unknown snapshot manifest format '\(header.format)'; upgrade Trove.")
+        }
+        let entries = try lines.dropFirst().map { try decoder.decode(SnapshotEntry.self, from: Data($0)) }
+        return Manifest(header: header, entries: entries)
+    }
+}
+
+/// Rules for paths that come out of a manifest (which may be hostile).
+public enum SafePath {
+    /// True when `path` is a plain relative path: no `..`, `.`, empty component, leading `/` or NUL.
+    public static func isSafeRelative(_ path: String) -> Bool {
+        guard !path.isEmpty, !path.hasPrefix("/"), !path.contains("\0") else { return false }
+        return path.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { $0 != ".." && $0 != "." && !$0.isEmpty }
+    }
+}

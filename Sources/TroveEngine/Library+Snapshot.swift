@@ -1,0 +1,183 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import TroveCore
+import TroveStorage
+
+/// What taking a snapshot did.
+public struct SnapshotReport: Sendable, Codable {
+    public var id: String
+    public var root: String
+    public var time: Date
+    public var tag: String?
+    public var entries: Int
+    public var files: Int
+    public var bytes: UInt64
+    /// Files whose content was read (new or changed since the parent snapshot).
+    public var filesRead: Int
+    public var bytesRead: UInt64
+    /// Files recognised as unchanged by size, mtime and inode, and not read.
+    public var filesUnchanged: Int
+    public var partial: Bool
+    public var skipped: [SkippedPath]
+    public var seconds: Double
+}
+
+extension Library {
+    /// Snapshots a folder: walks it, imports only files that are new or changed since the last
+    /// snapshot of that folder, stores the manifest as an object, and indexes every entry.
+    public func snapshot(_ rawRoot: String, tag: String? = nil, progress: any ProgressReporter = SilentProgress()) throws -> SnapshotReport {
+        let started = Date()
+        let root = LibraryLocation.absolute(rawRoot)
+        guard let info = try POSIX.stat(root), POSIX.isDirectory(info) else {
+            throw TroveError(.pathMissing, "\(rawRoot) is not an existing folder; check the path.")
+        }
+        guard access(root, R_OK | X_OK) == 0 else {
+            throw TroveError(.pathUnreadable, "\(rawRoot) cannot be read (permission denied); fix its permissions.")
+        }
+        let activityLock = try LibraryLock.acquire(.activity, in: path, exclusive: false, wait: true)
+        defer { withExtendedLifetime(activityLock) {} }
+        let parent = try snapshotIndex.snapshots(root: root).last { !$0.external }
+        var previous: [String: SnapshotEntry] = [:]
+        if let parent { for entry in try snapshotIndex.entries(of: parent, under: nil) { previous[entry.path] = entry } }
+        let stores = try catalog.stores()
+        var scanner = TreeScanner(root: root, excluded: Set([path] + stores.map { $0.location + "/.trove" }))
+        scanner.scan()
+        var entries = scanner.entries
+        var skipped = scanner.skipped
+        // Unchanged files (same size, mtime and inode as in the parent) keep their ID unread.
+        var toRead: [Int] = []
+        for index in entries.indices where entries[index].type == .file {
+            if let old = previous[entries[index].path], old.type == .file, let id = old.fileID,
+               old.size == entries[index].size, old.mtimeNs == entries[index].mtimeNs, old.inode == entries[index].inode {
+                entries[index].fileID = id
+            } else {
+                toRead.append(index)
+            }
+        }
+        let unchanged = entries.filter { $0.type == .file }.count - toRead.count
+        var bytesRead: UInt64 = 0
+        if !toRead.isEmpty {
+            bytesRead = try readContent(root: root, entries: &entries, indices: toRead, skipped: &skipped, progress: progress)
+        }
+        // Files that could not be read are left out; the snapshot says it is partial.
+        entries.removeAll { $0.type == .file && $0.fileID == nil }
+        let now = clock.now()
+        let partial = skipped.contains(where: \.error)
+        let manifest = Manifest(header: .init(root: root, time: now, tag: tag, parent: parent?.id, partial: partial,
+                                              skipped: skipped.filter(\.error).map(\.path)), entries: entries)
+        let manifestID = try storeBytes(try manifest.encoded())
+        let files = entries.filter { $0.type == .file }
+        let bytes = files.reduce(0) { $0 + $1.size }
+        let record = SnapshotRecord(id: manifestID.description, root: root, time: now, tag: tag, partial: partial,
+                                    entries: entries.count, bytes: bytes)
+        let saved = try snapshotIndex.addSnapshot(record, entries: manifest.entries, events: [
+            Event(time: now, kind: .snapshotCreated, details: [
+                "snapshot": .text(record.id), "root": .text(root), "entries": DetailValue(entries.count),
+                "files_read": DetailValue(files.count - unchanged), "partial": .text(partial ? "yes" : "no"),
+            ]),
+        ])
+        return SnapshotReport(id: saved.id, root: root, time: now, tag: tag, entries: entries.count, files: files.count,
+                              bytes: bytes, filesRead: files.count - unchanged, bytesRead: bytesRead, filesUnchanged: unchanged,
+                              partial: partial, skipped: skipped, seconds: Date().timeIntervalSince(started))
+    }
+
+    /// Imports the content of changed files and fills in their IDs. A file that changes while it
+    /// is read is retried twice, then reported; it is never recorded with a wrong ID.
+    func readContent(root: String, entries: inout [SnapshotEntry], indices: [Int], skipped: inout [SkippedPath],
+                     progress: any ProgressReporter) throws -> UInt64 {
+        var pending = indices
+        var bytes: UInt64 = 0
+        for attempt in 0..<3 where !pending.isEmpty {
+            let found = pending.map { index in
+                FoundFile(path: root + "/" + entries[index].path, size: entries[index].size, mtime: entries[index].mtime)
+            }
+            let report = try importFiles(found, options: ImportOptions(), recordOrigins: false, progress: progress)
+            let byPath = Dictionary(report.imported.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+            var retry: [Int] = []
+            for index in pending {
+                let full = root + "/" + entries[index].path
+                guard let imported = byPath[full], let id = ContentID(imported.id) else {
+                    if let skip = report.skipped.first(where: { $0.path == full }) {
+                        if skip.reason.contains("changed") && attempt < 2 { retry.append(index) } else { skipped.append(skip) }
+                    }
+                    continue
+                }
+                // The content read must match the metadata recorded; otherwise take a fresh look.
+                guard let now = try? POSIX.stat(full, follow: false),
+                      let fresh = TreeScanner.entry(relative: entries[index].path, info: now, target: nil),
+                      fresh.size == imported.size else {
+                    if attempt < 2 { retry.append(index) } else {
+                        skipped.append(.init(path: full, reason: "kept changing while it was read; snapshot it again later"))
+                    }
+                    continue
+                }
+                entries[index] = fresh
+                entries[index].fileID = id
+                bytes += imported.size
+            }
+            pending = retry
+            for index in retry {
+                let full = root + "/" + entries[index].path
+                if let now = try? POSIX.stat(full, follow: false),
+                   let fresh = TreeScanner.entry(relative: entries[index].path, info: now, target: nil) {
+                    entries[index] = fresh
+                }
+            }
+        }
+        return bytes
+    }
+
+    /// Stores bytes held in memory (a manifest) as an object on the best store and records it.
+    func storeBytes(_ bytes: [UInt8]) throws -> ContentID {
+        guard let target = try importTargets(ImportOptions()).first else {
+            throw TroveError(.storeNotConnected, "No store can take new copies; add one with `trove store add FOLDER`.")
+        }
+        let mirror = MirrorWriter(stores: [target], expectedSize: UInt64(bytes.count))
+        var offset = 0
+        let result = try pipeline.run(source: { buffer in
+            let count = min(buffer.count, bytes.count - offset)
+            guard count > 0 else { return 0 }
+            bytes.withUnsafeBytes { all in
+                if let base = buffer.baseAddress, let source = all.baseAddress { base.copyMemory(from: source + offset, byteCount: count) }
+            }
+            offset += count
+            return count
+        }, sink: { _, chunk in try mirror.write(chunk) })
+        let placed = mirror.commit(as: result.id)
+        if let failure = mirror.failures.first { throw failure.1 }
+        let now = clock.now()
+        try catalog.apply([.insertFile(FileRecord(id: result.id, size: result.size, leafHashes: result.leaves, firstSeen: now))]
+            + placed.map { .saveCopy(CopyRecord(fileID: result.id, storeID: $0.record.id, copies: $0.record.copies, mtime: now, verified: now)) })
+        return result.id
+    }
+
+    /// Finds a snapshot by "latest", "latest" of a folder, or a unique ID prefix.
+    public func resolveSnapshot(_ selector: String, root: String? = nil) throws -> SnapshotRecord {
+        let all = try snapshotIndex.snapshots(root: root)
+        guard !all.isEmpty else {
+            throw TroveError(.unknownFile, "There are no snapshots yet; take one with `trove snapshot FOLDER`.")
+        }
+        if selector == "latest", let last = all.last { return last }
+        let matches = all.filter { $0.id.hasPrefix(selector.lowercased()) }
+        if matches.count == 1 { return matches[0] }
+        if matches.isEmpty {
+            throw TroveError(.unknownFile, "No snapshot has an ID starting with '\(selector)'; `trove snapshots` lists them.")
+        }
+        throw TroveError(.usage, "'\(selector)' matches \(matches.count) snapshots; give more characters of the ID.")
+    }
+
+    /// Splits `<snapshot>[:path]` and returns the snapshot and the relative path inside it.
+    public func resolveSnapshotPath(_ spec: String) throws -> (SnapshotRecord, String) {
+        let parts = spec.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+        let snapshot = try resolveSnapshot(String(parts[0]))
+        var inner = parts.count > 1 ? String(parts[1]) : ""
+        if inner.hasPrefix(snapshot.root + "/") { inner = String(inner.dropFirst(snapshot.root.count + 1)) } else if inner == snapshot.root {
+            inner = ""
+        }
+        while inner.hasPrefix("/") { inner.removeFirst() }
+        while inner.hasSuffix("/") { inner.removeLast() }
+        return (snapshot, inner)
+    }
+}

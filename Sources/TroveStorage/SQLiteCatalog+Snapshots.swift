@@ -1,0 +1,195 @@
+import Foundation
+import GRDB
+import TroveCore
+
+extension SQLiteCatalog: SnapshotCatalog {
+    public func tracked() throws -> [TrackedFolder] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM tracked ORDER BY path").map { row in
+                TrackedFolder(path: row["path"], every: row["every"],
+                              policy: RetentionPolicy(hourly: row["keep_hourly"], daily: row["keep_daily"],
+                                                      weekly: row["keep_weekly"], monthly: row["keep_monthly"]),
+                              created: Date(timeIntervalSince1970: row["created"]))
+            }
+        }
+    }
+
+    public func saveTracked(_ folder: TrackedFolder) throws {
+        try write { db in
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO tracked (path, every, keep_hourly, keep_daily, keep_weekly, keep_monthly, created)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [folder.path, folder.every, folder.policy.hourly, folder.policy.daily,
+                                 folder.policy.weekly, folder.policy.monthly, folder.created.timeIntervalSince1970])
+        }
+    }
+
+    public func removeTracked(_ path: String) throws {
+        try write { db in try db.execute(sql: "DELETE FROM tracked WHERE path = ?", arguments: [path]) }
+    }
+
+    public func snapshots(root: String?) throws -> [SnapshotRecord] {
+        try read { db in
+            let rows = root == nil
+                ? try Row.fetchAll(db, sql: "SELECT * FROM snapshots ORDER BY seq")
+                : try Row.fetchAll(db, sql: "SELECT * FROM snapshots WHERE root = ? ORDER BY seq", arguments: [root])
+            return rows.map(Self.snapshot)
+        }
+    }
+
+    static func snapshot(_ row: Row) -> SnapshotRecord {
+        SnapshotRecord(id: row["id"], seq: row["seq"], root: row["root"], time: Date(timeIntervalSince1970: row["time"]),
+                       tag: row["tag"], partial: row["partial"], external: row["external"], source: row["source"],
+                       entries: row["entries"], bytes: UInt64(max(0, row["bytes"] as Int64)))
+    }
+
+    public func addSnapshot(_ record: SnapshotRecord, entries: [SnapshotEntry], events: [Event]) throws -> SnapshotRecord {
+        let stored = try write { db -> SnapshotRecord in
+            let parentSeq = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM snapshots WHERE root = ?", arguments: [record.root])
+            try db.execute(sql: """
+                INSERT INTO snapshots (id, root, time, tag, partial, external, source, entries, bytes)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [record.id, record.root, record.time.timeIntervalSince1970, record.tag, record.partial,
+                                 record.external, record.source, record.entries, Int64(record.bytes)])
+            var saved = record
+            saved.seq = db.lastInsertedRowID
+            var open: [Int64: (id: Int64, entry: SnapshotEntry)] = [:]
+            if let parentSeq {
+                let rows = try Row.fetchCursor(db, sql: "SELECT * FROM versions WHERE root = ? AND last_seq = ?",
+                                               arguments: [record.root, parentSeq])
+                while let row = try rows.next() { open[row["path_id"]] = (row["id"], Self.entry(row, path: "")) }
+            }
+            let findPath = try db.cachedStatement(sql: "SELECT id FROM paths WHERE path = ?")
+            let insertPath = try db.cachedStatement(sql: "INSERT INTO paths (path, name) VALUES (?, ?)")
+            let indexPath = try db.cachedStatement(sql: "INSERT INTO path_index (rowid, path, name) VALUES (?, ?, ?)")
+            let extend = try db.cachedStatement(sql: "UPDATE versions SET last_seq = ? WHERE id = ?")
+            let insertVersion = try db.cachedStatement(sql: """
+                INSERT INTO versions (root, path_id, first_seq, last_seq, type, size, mode, mtime_ns, inode, file_id, target)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for entry in entries {
+                let absolute = Self.join(record.root, entry.path)
+                let pathID: Int64
+                if let known = try Int64.fetchOne(findPath, arguments: [absolute]) {
+                    pathID = known
+                } else {
+                    try insertPath.execute(arguments: [absolute, entry.name])
+                    pathID = db.lastInsertedRowID
+                    try indexPath.execute(arguments: [pathID, absolute, entry.name])
+                }
+                var previous = open[pathID]?.entry
+                previous?.path = entry.path
+                if let version = open[pathID], previous == entry {
+                    try extend.execute(arguments: [saved.seq, version.id])
+                } else {
+                    try insertVersion.execute(arguments: [
+                        record.root, pathID, saved.seq, saved.seq, entry.type.rawValue, Int64(entry.size), Int64(entry.mode),
+                        entry.mtimeNs, Int64(bitPattern: entry.inode), entry.fileID?.description, entry.target,
+                    ])
+                }
+            }
+            for event in events { try Self.apply(.event(event), in: db) }
+            return saved
+        }
+        for event in events { log(event) }
+        return stored
+    }
+
+    public func entries(of snapshot: SnapshotRecord, under prefix: String?) throws -> [SnapshotEntry] {
+        try read { db in
+            var sql = """
+                SELECT p.path AS abs, v.* FROM versions v JOIN paths p ON p.id = v.path_id
+                WHERE v.root = ? AND v.last_seq >= ? AND v.first_seq <= ?
+                """
+            var arguments: StatementArguments = [snapshot.root, snapshot.seq, snapshot.seq]
+            if let prefix, !prefix.isEmpty {
+                let absolute = Self.join(snapshot.root, prefix)
+                sql += " AND (p.path = ? OR (p.path > ? AND p.path < ?))"
+                arguments += [absolute, absolute + "/", absolute + "/\u{10FFFF}"]
+            }
+            sql += " ORDER BY p.path"
+            let cut = snapshot.root == "/" ? 1 : snapshot.root.count + 1
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                let absolute: String = row["abs"]
+                return Self.entry(row, path: String(absolute.dropFirst(cut)))
+            }
+        }
+    }
+
+    public func forget(_ snapshots: [SnapshotRecord], events: [Event]) throws {
+        guard !snapshots.isEmpty else { return }
+        try write { db in
+            for snapshot in snapshots {
+                try db.execute(sql: "DELETE FROM snapshots WHERE seq = ?", arguments: [snapshot.seq])
+            }
+            let roots = Array(Set(snapshots.map(\.root)))
+            try db.execute(sql: """
+                DELETE FROM versions WHERE root IN (\(databaseQuestionMarks(count: roots.count)))
+                  AND NOT EXISTS (SELECT 1 FROM snapshots s WHERE s.root = versions.root
+                                  AND s.seq BETWEEN versions.first_seq AND versions.last_seq)
+                """, arguments: StatementArguments(roots))
+            let orphans = try Row.fetchAll(db, sql: """
+                SELECT id, path, name FROM paths WHERE NOT EXISTS (SELECT 1 FROM versions WHERE path_id = paths.id)
+                """)
+            let unindex = try db.cachedStatement(sql: "INSERT INTO path_index (path_index, rowid, path, name) VALUES ('delete', ?, ?, ?)")
+            for row in orphans {
+                try unindex.execute(arguments: [row["id"] as Int64, row["path"] as String, row["name"] as String])
+            }
+            try db.execute(sql: "DELETE FROM paths WHERE NOT EXISTS (SELECT 1 FROM versions WHERE path_id = paths.id)")
+            for event in events { try Self.apply(.event(event), in: db) }
+        }
+        for event in events { log(event) }
+    }
+
+    public func find(_ pattern: String, limit: Int) throws -> [FindHit] {
+        let isGlob = pattern.contains { "*?[".contains($0) }
+        let column = pattern.contains("/") ? "path" : "name"
+        let condition: String
+        let argument: String
+        if isGlob {
+            condition = "f.\(column) GLOB ?"
+            argument = pattern
+        } else {
+            let escaped = pattern.replacingOccurrences(of: "\\", with: "\\\\")
+                .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+            condition = "f.\(column) LIKE ? ESCAPE '\\'"
+            argument = "%\(escaped)%"
+        }
+        return try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT p.path AS abs, v.type, v.size, v.mtime_ns, v.file_id, s.id AS snapshot, s.time, s.root
+                FROM path_index f JOIN paths p ON p.id = f.rowid
+                JOIN versions v ON v.path_id = p.id
+                JOIN snapshots s ON s.root = v.root AND s.seq BETWEEN v.first_seq AND v.last_seq
+                WHERE \(condition)
+                ORDER BY p.path, s.seq LIMIT ?
+                """, arguments: [argument, limit]).map { row in
+                FindHit(snapshotID: row["snapshot"], snapshotTime: Date(timeIntervalSince1970: row["time"]), root: row["root"],
+                        path: row["abs"], type: EntryType(rawValue: row["type"]) ?? .file, size: UInt64(max(0, row["size"] as Int64)),
+                        mtimeNs: row["mtime_ns"], fileID: (row["file_id"] as String?).flatMap(ContentID.init))
+            }
+        }
+    }
+
+    public func referencedFileIDs() throws -> Set<ContentID> {
+        try read { db in
+            var ids = Set(try String.fetchAll(db, sql: "SELECT DISTINCT file_id FROM versions WHERE file_id IS NOT NULL")
+                .compactMap(ContentID.init))
+            for id in try String.fetchAll(db, sql: "SELECT id FROM snapshots WHERE external = 0") {
+                if let content = ContentID(id) { ids.insert(content) }
+            }
+            return ids
+        }
+    }
+
+    static func join(_ root: String, _ relative: String) -> String {
+        root == "/" ? "/" + relative : root + "/" + relative
+    }
+
+    static func entry(_ row: Row, path: String) -> SnapshotEntry {
+        SnapshotEntry(path: path, type: EntryType(rawValue: row["type"]) ?? .file, size: UInt64(max(0, row["size"] as Int64)),
+                      mode: UInt32(truncatingIfNeeded: row["mode"] as Int64), mtimeNs: row["mtime_ns"],
+                      inode: UInt64(bitPattern: row["inode"] as Int64),
+                      fileID: (row["file_id"] as String?).flatMap(ContentID.init), target: row["target"])
+    }
+}
