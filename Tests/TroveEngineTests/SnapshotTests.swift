@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+import TroveCore
+@testable import TroveEngine
+import TroveStorage
+import TroveTesting
+
+struct SnapshotTests {
+    @Test func unchangedTreeIsNotReRead() throws {
+        let t = try TestLibrary(stores: 1)
+        for i in 0..<20 { t.folder.file("docs/d\(i % 3)/f\(i).txt", testBytes(1000 + i, seed: UInt64(i))) }
+        let first = try t.library.snapshot(t.folder.at("docs"))
+        #expect(first.filesRead == 20)
+        let second = try t.library.snapshot(t.folder.at("docs"))
+        #expect(second.filesRead == 0)
+        #expect(second.filesUnchanged == 20)
+        #expect(second.id != first.id)
+        t.folder.file("docs/d0/f0.txt", testBytes(5, seed: 99))
+        let third = try t.library.snapshot(t.folder.at("docs"))
+        #expect(third.filesRead == 1)
+    }
+
+    @Test func manifestIsAnObjectInTheStores() throws {
+        let t = try TestLibrary(stores: 1)
+        t.folder.file("docs/a", testBytes(10))
+        let report = try t.library.snapshot(t.folder.at("docs"))
+        let id = try #require(ContentID(report.id))
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: t.objectPath(report.id, store: 0)))
+        let manifest = try Manifest.decode([UInt8](bytes))
+        #expect(manifest.entries.map(\.path) == ["a"])
+        #expect(try t.library.catalog.copies(of: id).count == 1)
+        // Heal replicates it like any file.
+        _ = try t.library.addStore(folder: t.folder.folder("drive9"), label: "drive9")
+        _ = try t.library.heal()
+        #expect(try t.library.catalog.copies(of: id).count == 2)
+    }
+
+    @Test func forgetThenGCRemovesOnlyUnneededContent() throws {
+        let t = try TestLibrary(stores: 1)
+        let root = t.folder.at("docs")
+        t.folder.file("docs/keep", testBytes(100, seed: 1))
+        t.folder.file("docs/gone", testBytes(100, seed: 2))
+        let first = try t.library.snapshot(root)
+        try FileManager.default.removeItem(atPath: t.folder.at("docs/gone"))
+        _ = try t.library.snapshot(root)
+        _ = try t.library.forget(dryRun: false, explicit: [first.id])
+        #expect(try t.library.find("gone").isEmpty)
+        let gc = try t.library.gc(dryRun: false)
+        // The deleted file's content and the first manifest go; the kept file stays.
+        #expect(gc.unreferenced.count == 2)
+        #expect(try t.library.find("keep").count == 1)
+        #expect(try t.library.verify()[0].clean)
+    }
+
+    @Test func externalSnapshotNamesGiveTimes() {
+        let utc = { (s: String) in JSONCoding.parseDate(s) }
+        #expect(Library.dateInName("autosnap_2026-11-21_14:00:00_hourly") == utc("2026-11-21T14:00:00Z"))
+        #expect(Library.dateInName("zfs-auto-snap_daily-2026-01-02-0315") == utc("2026-01-02T03:15:00Z"))
+        #expect(Library.dateInName("20261121-140500") == utc("2026-11-21T14:05:00Z"))
+        #expect(Library.dateInName("backup 2026-03-04") == utc("2026-03-04T00:00:00Z"))
+        #expect(Library.dateInName("42") == nil)
+    }
+
+    @Test func nameStemsForNearDuplicates() {
+        #expect(Library.nameStem("IMG_0001.JPG") == Library.nameStem("IMG_0001 copy.jpg"))
+        #expect(Library.nameStem("holiday (1).mov") == "holiday")
+        #expect(Library.nameStem("report-final.pdf") == "report")
+    }
+}
