@@ -68,6 +68,13 @@ public struct LeafPipeline: Sendable {
             progress?(total)
             let leaf = index, length = count
             state.prepare(slot, users: sink == nil ? 1 : 2)
+            if index == 0 && count < ContentHash.leafSize {
+                // A one-leaf file: hashing and writing here beats two thread hops.
+                state.hash(slot: slot, index: 0, count: length)
+                if sink != nil { state.sink(slot: slot, index: 0, count: length) }
+                index = 1
+                break
+            }
             group.enter()
             limiter.wait()
             hashQueue.async {

@@ -85,11 +85,11 @@ extension Library {
         var changes: [CatalogChange] = []
         var imported: [ImportedFile] = []
         var retry: [FoundFile] = []
-        var seen = Set<ContentID>()
+        var seen = try catalog.knownFileIDs(items.map(\.result.id))
         for item in items {
             let placed = item.writers.map(\.0).filter { failed[$0.record.id] == nil }
             guard placed.count >= mirror else { retry.append(item.file); continue }
-            let duplicate = try seen.contains(item.result.id) || catalog.file(item.result.id) != nil
+            let duplicate = seen.contains(item.result.id)
             seen.insert(item.result.id)
             changes += importChanges(item.file, result: item.result, placed: placed, duplicate: duplicate,
                                      recordOrigin: report.recordOrigins)

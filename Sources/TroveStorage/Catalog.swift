@@ -57,6 +57,8 @@ public protocol Catalog: AnyObject, Sendable {
     func setting(_ key: String) throws -> String?
     func stores() throws -> [StoreRecord]
     func file(_ id: ContentID) throws -> FileRecord?
+    /// Which of these IDs the catalog already has.
+    func knownFileIDs(_ ids: [ContentID]) throws -> Set<ContentID>
     /// Files whose ID starts with `prefix` (text form), for short-ID lookups.
     func fileIDs(prefix: String, limit: Int) throws -> [ContentID]
     func copies(of id: ContentID) throws -> [CopyRecord]

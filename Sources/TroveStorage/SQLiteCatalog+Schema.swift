@@ -112,10 +112,11 @@ extension SQLiteCatalog {
     /// The schema version this build knows (the last migration's name).
     public static let schemaVersion = "v2-snapshots"
 
+    /// Applies one change with cached (prepared once) statements: imports apply thousands.
     static func apply(_ change: CatalogChange, in db: Database) throws {
         switch change {
         case .saveStore(let s):
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO stores (id, label, kind, location, copies, filesystem_uuid, created, trust,
                                     no_new_copies, last_seen, capacity, free)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -123,39 +124,36 @@ extension SQLiteCatalog {
                   location = excluded.location, copies = excluded.copies, filesystem_uuid = excluded.filesystem_uuid,
                   trust = excluded.trust, no_new_copies = excluded.no_new_copies, last_seen = excluded.last_seen,
                   capacity = excluded.capacity, free = excluded.free
-                """, arguments: [s.id, s.label, s.kind.rawValue, s.location, s.copies, s.filesystemUUID,
+                """).execute(arguments: [s.id, s.label, s.kind.rawValue, s.location, s.copies, s.filesystemUUID,
                                  s.created.timeIntervalSince1970, s.trust.rawValue, s.noNewCopies,
                                  s.lastSeen?.timeIntervalSince1970, s.capacity, s.free])
         case .insertFile(let f):
-            try db.execute(sql: "INSERT OR IGNORE INTO files (id, size, leaf_hashes, first_seen) VALUES (?, ?, ?, ?)",
-                           arguments: [f.id.description, Int64(f.size), Data(LeafHash.pack(f.leafHashes)),
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO files (id, size, leaf_hashes, first_seen) VALUES (?, ?, ?, ?)").execute(arguments: [f.id.description, Int64(f.size), Data(LeafHash.pack(f.leafHashes)),
                                        f.firstSeen.timeIntervalSince1970])
         case .addImport(let i):
-            try db.execute(sql: "INSERT INTO imports (file_id, path, name, mtime, time) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [i.fileID.description, i.path, i.name, i.mtime.timeIntervalSince1970,
+            try db.cachedStatement(sql: "INSERT INTO imports (file_id, path, name, mtime, time) VALUES (?, ?, ?, ?, ?)").execute(arguments: [i.fileID.description, i.path, i.name, i.mtime.timeIntervalSince1970,
                                        i.time.timeIntervalSince1970])
         case .saveCopy(let c):
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO copies (file_id, store_id, copies, mtime, verified) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT(file_id, store_id) DO UPDATE SET copies = excluded.copies, mtime = excluded.mtime,
                   verified = excluded.verified
-                """, arguments: [c.fileID.description, c.storeID, c.copies, c.mtime.timeIntervalSince1970,
+                """).execute(arguments: [c.fileID.description, c.storeID, c.copies, c.mtime.timeIntervalSince1970,
                                  c.verified?.timeIntervalSince1970])
         case .removeCopy(let file, let store):
-            try db.execute(sql: "DELETE FROM copies WHERE file_id = ? AND store_id = ?", arguments: [file.description, store])
+            try db.cachedStatement(sql: "DELETE FROM copies WHERE file_id = ? AND store_id = ?").execute(arguments: [file.description, store])
         case .removeCopies(let store):
-            try db.execute(sql: "DELETE FROM copies WHERE store_id = ?", arguments: [store])
+            try db.cachedStatement(sql: "DELETE FROM copies WHERE store_id = ?").execute(arguments: [store])
         case .setCopyWeights(let store, let copies):
-            try db.execute(sql: "UPDATE copies SET copies = ? WHERE store_id = ? AND copies > 0", arguments: [copies, store])
+            try db.cachedStatement(sql: "UPDATE copies SET copies = ? WHERE store_id = ? AND copies > 0").execute(arguments: [copies, store])
         case .removeFile(let id):
-            try db.execute(sql: "DELETE FROM copies WHERE file_id = ?", arguments: [id.description])
-            try db.execute(sql: "DELETE FROM files WHERE id = ?", arguments: [id.description])
+            try db.cachedStatement(sql: "DELETE FROM copies WHERE file_id = ?").execute(arguments: [id.description])
+            try db.cachedStatement(sql: "DELETE FROM files WHERE id = ?").execute(arguments: [id.description])
         case .setSetting(let key, let value):
-            try db.execute(sql: "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", arguments: [key, value])
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)").execute(arguments: [key, value])
         case .event(let e):
             let details = String(decoding: try JSONCoding.encoder.encode(e.details), as: UTF8.self)
-            try db.execute(sql: "INSERT INTO events (time, kind, store_id, file_id, details) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [e.time.timeIntervalSince1970, e.kind.rawValue, e.storeID,
+            try db.cachedStatement(sql: "INSERT INTO events (time, kind, store_id, file_id, details) VALUES (?, ?, ?, ?, ?)").execute(arguments: [e.time.timeIntervalSince1970, e.kind.rawValue, e.storeID,
                                        e.fileID?.description, details])
         }
     }

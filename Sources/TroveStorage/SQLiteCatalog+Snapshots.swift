@@ -98,7 +98,8 @@ extension SQLiteCatalog: SnapshotCatalog {
     public func entries(of snapshot: SnapshotRecord, under prefix: String?) throws -> [SnapshotEntry] {
         try read { db in
             var sql = """
-                SELECT p.path AS abs, v.* FROM versions v JOIN paths p ON p.id = v.path_id
+                SELECT p.path, v.type, v.size, v.mode, v.mtime_ns, v.inode, v.file_id, v.target
+                FROM versions v JOIN paths p ON p.id = v.path_id
                 WHERE v.root = ? AND v.last_seq >= ? AND v.first_seq <= ?
                 """
             var arguments: StatementArguments = [snapshot.root, snapshot.seq, snapshot.seq]
@@ -109,10 +110,18 @@ extension SQLiteCatalog: SnapshotCatalog {
             }
             sql += " ORDER BY p.path"
             let cut = snapshot.root == "/" ? 1 : snapshot.root.count + 1
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-                let absolute: String = row["abs"]
-                return Self.entry(row, path: String(absolute.dropFirst(cut)))
+            // Columns by position: name lookups cost more than the query for big trees.
+            var result: [SnapshotEntry] = []
+            let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+            while let row = try rows.next() {
+                let absolute: String = row[0]
+                let fileID: String? = row[6]
+                result.append(SnapshotEntry(path: String(absolute.dropFirst(cut)), type: EntryType(rawValue: row[1]) ?? .file,
+                                            size: UInt64(max(0, row[2] as Int64)), mode: UInt32(truncatingIfNeeded: row[3] as Int64),
+                                            mtimeNs: row[4], inode: UInt64(bitPattern: row[5] as Int64),
+                                            fileID: fileID.flatMap(ContentID.init), target: row[7]))
             }
+            return result
         }
     }
 

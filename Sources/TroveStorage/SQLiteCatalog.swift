@@ -70,6 +70,13 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
         }
     }
 
+    public func knownFileIDs(_ ids: [ContentID]) throws -> Set<ContentID> {
+        try read { db in
+            let statement = try db.cachedStatement(sql: "SELECT 1 FROM files WHERE id = ?")
+            return Set(try ids.filter { try Int.fetchOne(statement, arguments: [$0.description]) != nil })
+        }
+    }
+
     public func fileIDs(prefix: String, limit: Int) throws -> [ContentID] {
         try read { db in
             try String.fetchAll(db, sql: "SELECT id FROM files WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
