@@ -112,15 +112,23 @@ extension Library {
     /// Writes a verified copy of a file to `destination`: bytes go to a temporary sibling, every
     /// leaf is checked, the file is fsynced (with `mode` and `mtimeNs` applied when given) and
     /// renamed into place. Connected copies are tried best first; bad ones are quarantined.
+    /// With `stores` (observed once by a caller restoring many files) no store is re-opened, and
+    /// with `sync` false the caller makes the files durable together (one filesystem sync).
     func writeVerified(_ file: FileRecord, to destination: String, mode: mode_t? = nil, mtimeNs: Int64? = nil,
+                       stores: [ObservedStore]? = nil, sync: Bool = true,
                        progress: ((UInt64) -> Void)? = nil) throws -> (store: String, bad: [String]) {
         let id = file.id
         let folder = (destination as NSString).deletingLastPathComponent
         let copies = try catalog.copies(of: id)
-        let records = try catalog.stores()
-        let holding = records.filter { record in copies.contains { $0.storeID == record.id } }
+        let holding: [ObservedStore]
+        if let stores {
+            holding = stores.filter { item in copies.contains { $0.storeID == item.record.id } }
+        } else {
+            let records = try catalog.stores()
+            holding = try observeStores(records.filter { record in copies.contains { $0.storeID == record.id } })
+        }
         // Trusted stores first, then those seen most recently.
-        let ordered = try observeStores(holding).filter(\.isConnected).sorted { a, b in
+        let ordered = holding.filter(\.isConnected).sorted { a, b in
             (a.record.trust == .trusted ? 0 : 1, -(a.record.lastSeen?.timeIntervalSince1970 ?? 0))
                 < (b.record.trust == .trusted ? 0 : 1, -(b.record.lastSeen?.timeIntervalSince1970 ?? 0))
         }
@@ -144,7 +152,7 @@ extension Library {
                         let times = [time, time]
                         futimens(fd, times)
                     }
-                    try POSIX.fsync(fd, path: tmp)
+                    if sync { try POSIX.fsync(fd, path: tmp) }
                 }
             } catch let sinkFailure as SinkFailure {
                 close(fd)
@@ -166,8 +174,10 @@ extension Library {
             switch verdict {
             case .good:
                 try POSIX.rename(tmp, destination)
-                try? POSIX.fsyncDirectory(folder)
-                try markVerified(id, on: observed.record)
+                if sync {
+                    try? POSIX.fsyncDirectory(folder)
+                    try markVerified(id, on: observed.record)
+                }
                 return (observed.record.label, bad)
             case .missing:
                 try? POSIX.unlink(tmp)
@@ -180,7 +190,7 @@ extension Library {
                 try handleCorruption(file, on: observed, leaf: leaf, reason: reason)
             }
         }
-        let where_ = holding.map(\.label).joined(separator: ", ")
+        let where_ = holding.map(\.record.label).joined(separator: ", ")
         throw TroveError(.noGoodCopy, bad.isEmpty
             ? "No connected store holds \(id); its copies are on: \(where_.isEmpty ? "no store" : where_). Plug in one of those drives and retry."
             : "Every connected copy of \(id) was bad (\(bad.joined(separator: "; "))); bad copies were quarantined. Plug in another drive that holds it (\(where_)) and retry.")

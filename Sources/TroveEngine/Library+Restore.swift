@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Dispatch
 import Foundation
 import TroveCore
 import TroveStorage
@@ -46,8 +47,9 @@ extension Library {
         var report = RestoreReport(snapshot: snapshot.id, path: inner, destination: destination)
         let total = plan.reduce(0) { $0 + ($1.entry.type == .file ? $1.entry.size : 0) }
         progress.begin("restore", total: total, unit: .bytes)
-        var done: UInt64 = 0
         var folders: [(path: String, entry: SnapshotEntry)] = []
+        var files: [(entry: SnapshotEntry, target: String)] = []
+        // Folders and links first, in order; then file contents, several at a time.
         for (entry, relative) in plan {
             let target = relative.isEmpty ? destination : destination + "/" + relative
             try ensureNoSymlinkParents(target, under: destination)
@@ -64,25 +66,39 @@ extension Library {
                 setTimes(target, entry.mtimeNs, followLink: false)
                 report.symlinks += 1
             case .file:
-                if let source = snapshot.source, snapshot.external {
-                    try copyExternal(source + "/" + entry.path, to: target, entry: entry)
-                } else {
-                    guard let id = entry.fileID else { continue }
-                    let file = try fileRecord(id)
-                    let base = done
-                    let written = try writeVerified(file, to: target, mode: mode_t(entry.mode), mtimeNs: entry.mtimeNs,
-                                                    progress: { progress.update(done: base + $0) })
-                    report.badCopies += written.bad
-                }
-                done += entry.size
-                report.files += 1
-                report.bytes += entry.size
+                files.append((entry, target))
             }
         }
+        let stores = snapshot.external ? [] : try observeStores()
+        let work = files
+        let counter = ProgressCounter(progress)
+        let outcomes = ResultBox<Result<[String], Error>>(count: files.count)
+        DispatchQueue.concurrentPerform(iterations: work.count) { index in
+            let (entry, target) = work[index]
+            outcomes.set(index, Result {
+                try ensureNoSymlinkParents(target, under: destination)
+                if let source = snapshot.source, snapshot.external {
+                    try copyExternal(source + "/" + entry.path, to: target, entry: entry)
+                    return []
+                }
+                guard let id = entry.fileID else { return [] }
+                return try writeVerified(try fileRecord(id), to: target, mode: mode_t(entry.mode), mtimeNs: entry.mtimeNs,
+                                         stores: stores, sync: false).bad
+            })
+            counter.add(entry.size)
+        }
+        for outcome in outcomes.values { report.badCopies += try outcome.get() }
+        report.files = files.count
+        report.bytes = files.reduce(0) { $0 + $1.entry.size }
         // Folder modes and times last, deepest first, so writing inside them does not undo it.
         for (folder, entry) in folders.reversed() {
             chmod(folder, mode_t(entry.path.isEmpty && inner.isEmpty ? 0o755 : entry.mode))
             if !(entry.path.isEmpty && inner.isEmpty) { setTimes(folder, entry.mtimeNs, followLink: true) }
+        }
+        // One flush makes every restored file durable before we say it is done.
+        if let fd = try? POSIX.open(destination, O_RDONLY | O_DIRECTORY) {
+            if !POSIX.syncFilesystem(fd) { sync() }
+            close(fd)
         }
         progress.finish()
         report.seconds = Date().timeIntervalSince(started)

@@ -102,7 +102,8 @@ public final class LocalStore: Store, @unchecked Sendable {
     static let hostName: String = {
         var buffer = [CChar](repeating: 0, count: 256)
         gethostname(&buffer, buffer.count)
-        let name = String(cString: buffer).replacingOccurrences(of: "-", with: "_")
+        let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        let name = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "-", with: "_")
         return name.isEmpty ? "host" : name
     }()
 

@@ -118,7 +118,7 @@ public enum POSIX {
 extension POSIX {
     private typealias SyncFSFunction = @convention(c) (Int32) -> Int32
     /// glibc's syncfs(2), looked up at run time: Swift's Glibc module hides GNU extensions.
-    nonisolated(unsafe) private static let syncfsFunction: SyncFSFunction? = {
+    private static let syncfsFunction: SyncFSFunction? = {
         guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "syncfs") else { return nil }
         return unsafeBitCast(symbol, to: SyncFSFunction.self)
     }()

@@ -74,12 +74,12 @@ enum SampleData {
                 for j in 0..<min(8, size - i) { bytes[i + j] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(j))) }
             }
             let sub = index % 2 == 0 ? "/2026" : "/2026/trip"
-            fm.createFile(atPath: "\(folder)\(sub)/IMG_\(String(format: "%04d", index)).jpg", contents: Data(bytes))
+            _ = fm.createFile(atPath: "\(folder)\(sub)/IMG_\(String(format: "%04d", index)).jpg", contents: Data(bytes))
             count += 1
         }
-        fm.createFile(atPath: folder + "/notes.txt", contents: Data("Things I cannot lose.\n".utf8))
-        fm.createFile(atPath: folder + "/2026/trip/notes copy.txt", contents: Data("Things I cannot lose.\n".utf8))
-        fm.createFile(atPath: folder + "/empty.txt", contents: Data())
+        _ = fm.createFile(atPath: folder + "/notes.txt", contents: Data("Things I cannot lose.\n".utf8))
+        _ = fm.createFile(atPath: folder + "/2026/trip/notes copy.txt", contents: Data("Things I cannot lose.\n".utf8))
+        _ = fm.createFile(atPath: folder + "/empty.txt", contents: Data())
         return count + 3
     }
 }
