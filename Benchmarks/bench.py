@@ -165,9 +165,14 @@ def main():
     current = {}
     env = dict(os.environ, TROVE_LOG_LEVEL="error")
 
-    def fresh_library(store_count=1, copies=3):
+    def fresh_library(store_count=1, copies=3, keep_previous=True):
+        """keep_previous=False removes the previous run's folders first: right for a few large
+        files (no inode churn), where keeping gigabytes of fresh page cache would only add
+        memory pressure."""
         def setup():
-            root = os.path.join(data, f"run{len(workdirs)}")
+            if not keep_previous:
+                cleanup()
+            root = os.path.join(data, f"run{len(workdirs)}{'b' if not keep_previous else ''}")
             workdirs.append(root)
             current["lib"] = os.path.join(root, "lib")
             current["stores"] = [os.path.join(root, f"store{i}") for i in range(store_count)]
@@ -200,7 +205,8 @@ def main():
         cp_sum = f"cp {big} {copy} && sync {copy} && sha256sum {copy}"
         report.add(case, "cp + sync + sha256sum", big_size,
                    measure(cp_sum, runs, setup=lambda: os.path.exists(copy) and os.remove(copy)), ref)
-        report.add(case, "trove add", big_size, measure([trove, "add", big], runs, env=env, setup=fresh_library()), ref)
+        report.add(case, "trove add", big_size, measure([trove, "add", big], runs, env=env,
+                                                        setup=fresh_library(keep_previous=False)), ref)
         cleanup()
 
     # Importing 2,000 small files.
@@ -277,7 +283,7 @@ def main():
             path = os.path.join(data, f"mem-{size // GiB}g.bin")
             if not os.path.exists(path):
                 keystream(path, size, size)
-            result = run_once([trove, "add", path], env=env, setup=fresh_library())
+            result = run_once([trove, "add", path], env=env, setup=fresh_library(keep_previous=False))
             cleanup()
             report.add(f"memory: add {size // GiB} GiB file", "trove add", size, result)
             report.add(f"memory: hash {size // GiB} GiB file", "trove hash", size, run_once([trove, "hash", path]))

@@ -75,21 +75,36 @@ extension Library {
         report.recordOrigins = recordOrigins
         let total = files.reduce(0) { $0 + $1.size }
         progress.begin("import", total: total, unit: .bytes)
-        var done: UInt64 = 0
         defer { progress.finish() }
+        let counter = ProgressCounter(progress)
         var batch = ImportBatch()
+        var group: [FoundFile] = []
         do {
             for file in files {
-                let base = done
-                let onProgress: (UInt64) -> Void = { progress.update(done: base + $0) }
                 if file.size < Self.batchedFileSize && options.mirror <= candidates.count {
-                    try importSmall(file, mirror: options.mirror, candidates: &candidates, batch: &batch,
-                                    report: &report, progress: onProgress)
-                } else if let imported = try importFile(file, mirror: options.mirror, candidates: &candidates,
-                                                        report: &report, progress: onProgress) {
+                    group.append(file)
+                    if group.count >= 64 {
+                        try importSmall(group, mirror: options.mirror, candidates: &candidates, batch: &batch,
+                                        report: &report, counter: counter)
+                        group = []
+                    }
+                    continue
+                }
+                if !group.isEmpty {
+                    try importSmall(group, mirror: options.mirror, candidates: &candidates, batch: &batch,
+                                    report: &report, counter: counter)
+                    group = []
+                }
+                let base = counter.done
+                if let imported = try importFile(file, mirror: options.mirror, candidates: &candidates,
+                                                 report: &report, progress: { progress.update(done: base + $0) }) {
                     report.add(imported)
                 }
-                done += file.size
+                counter.add(file.size)
+            }
+            if !group.isEmpty {
+                try importSmall(group, mirror: options.mirror, candidates: &candidates, batch: &batch,
+                                report: &report, counter: counter)
             }
             try flush(&batch, mirror: options.mirror, candidates: &candidates, report: &report)
         } catch let error as TroveError where [.diskFull, .storeNotConnected, .storeNotWritable, .io].contains(error.code) {

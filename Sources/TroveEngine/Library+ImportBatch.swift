@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import TroveCore
 import TroveStorage
@@ -31,26 +32,48 @@ extension Library {
     /// Files below this size are imported in batches.
     static let batchedFileSize: UInt64 = 1 << 20
 
-    /// Writes a small file to the first `mirror` candidates and queues it for a batched commit;
-    /// a file whose write fails on some store goes through the one-by-one path instead.
-    func importSmall(_ file: FoundFile, mirror: Int, candidates: inout [ObservedStore], batch: inout ImportBatch,
-                     report: inout ImportReport, progress: @escaping (UInt64) -> Void) throws {
+    /// Writes a group of small files to the first `mirror` candidates, several at once (reading,
+    /// hashing and writing each is independent), then settles them one by one in order.
+    func importSmall(_ files: [FoundFile], mirror: Int, candidates: inout [ObservedStore], batch: inout ImportBatch,
+                     report: inout ImportReport, counter: ProgressCounter) throws {
         let targets = Array(candidates.prefix(mirror))
+        let outcomes = ResultBox<Result<Outcome, Error>>(count: files.count)
+        DispatchQueue.concurrentPerform(iterations: files.count) { index in
+            outcomes.set(index, Result { try write(files[index], to: targets, commit: false, progress: { _ in }) })
+            counter.add(files[index].size)
+        }
+        for (file, outcome) in zip(files, outcomes.values) {
+            try settleSmall(file, outcome, mirror: mirror, candidates: &candidates, batch: &batch, report: &report)
+        }
+    }
+
+    /// Queues a written small file for the batched commit; a file whose write failed on some
+    /// store goes through the one-by-one path instead (which picks other stores).
+    func settleSmall(_ file: FoundFile, _ written: Result<Outcome, Error>, mirror: Int, candidates: inout [ObservedStore],
+                     batch: inout ImportBatch, report: inout ImportReport) throws {
         let outcome: Outcome
         do {
-            outcome = try write(file, to: targets, commit: false, progress: progress)
+            outcome = try written.get()
         } catch let skip as SkippedPath {
             report.skipped.append(skip)
             return
         }
         guard let result = outcome.result, let pending = outcome.pending, outcome.failures.isEmpty else {
             outcome.pending?.abort()
-            for (observed, error) in outcome.failures {
+            for (observed, error) in outcome.failures where candidates.contains(where: { $0.record.id == observed.record.id }) {
                 candidates.removeAll { $0.record.id == observed.record.id }
                 try recordWriteFailure(observed, error: error, path: file.path)
             }
             if candidates.count < mirror, let (_, error) = outcome.failures.first { throw error }
-            if let imported = try importFile(file, mirror: mirror, candidates: &candidates, report: &report, progress: progress) {
+            if let imported = try importFile(file, mirror: mirror, candidates: &candidates, report: &report, progress: { _ in }) {
+                report.add(imported)
+            }
+            return
+        }
+        // A store dropped while this group was written: write the file again elsewhere.
+        if pending.targets.contains(where: { target in !candidates.contains { $0.record.id == target.observed.record.id } }) {
+            pending.abort()
+            if let imported = try importFile(file, mirror: mirror, candidates: &candidates, report: &report, progress: { _ in }) {
                 report.add(imported)
             }
             return

@@ -185,11 +185,14 @@ final class ResultBox<T>: @unchecked Sendable {
 /// Adds up bytes done by concurrent workers for one progress bar.
 final class ProgressCounter: @unchecked Sendable {
     private let lock = NSLock()
-    private var done: UInt64 = 0
+    private var total: UInt64 = 0
     private let reporter: any ProgressReporter
     init(_ reporter: any ProgressReporter) { self.reporter = reporter }
     func add(_ bytes: UInt64) {
-        lock.lock(); done += bytes; let now = done; lock.unlock()
+        lock.lock(); total += bytes; let now = total; lock.unlock()
         reporter.update(done: now)
     }
+
+    /// Bytes done so far.
+    var done: UInt64 { lock.lock(); defer { lock.unlock() }; return total }
 }

@@ -162,3 +162,39 @@ struct PacingTests {
         withExtendedLifetime(lock) {}
     }
 }
+
+struct StartupAndServeTests {
+    @Test func aStoreThatHangsNeverBlocksStartUp() throws {
+        let t = try TestLibrary(stores: 2)
+        t.library.storeTimeout = 0.3
+        let slow = t.stores[1].label
+        t.library.locate = { record in
+            if record.label == slow { Thread.sleep(forTimeInterval: 3) }
+            return StoreLocator.observe(record)
+        }
+        let started = Date()
+        let observed = try t.library.observeStores()
+        #expect(Date().timeIntervalSince(started) < 2)
+        #expect(observed.first { $0.record.label == slow }?.isConnected == false)
+        #expect(observed.first { $0.record.label != slow }?.isConnected == true)
+    }
+
+    @Test func serveHealsOntoAStoreAddedWhileItRuns() throws {
+        let t = try TestLibrary(stores: 2)
+        _ = try t.library.importPaths([t.folder.file("a", testBytes(5000))])
+        var options = ServeOptions()
+        options.interval = 0.2
+        options.passes = 15
+        let done = DispatchSemaphore(value: 0)
+        let library = t.library
+        let serveOptions = options
+        Thread.detachNewThread {
+            library.serve(serveOptions, shouldStop: { false })
+            done.signal()
+        }
+        Thread.sleep(forTimeInterval: 0.5)
+        _ = try t.library.addStore(folder: t.folder.folder("late"), label: "late")
+        done.wait()
+        #expect(try t.library.status().durability.keys.sorted() == [3])
+    }
+}
