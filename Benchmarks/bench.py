@@ -389,8 +389,8 @@ def main():
             rows.append((fid, 1000 + i, rng.randbytes(32), 1.8e9))
             for store in stores[: 1 + i % 3]:
                 copies.append((fid, store, 1, 1.8e9, 1.8e9))
-        db.executemany("INSERT INTO files VALUES (?, ?, ?, ?)", rows)
-        db.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?)", copies)
+        db.executemany("INSERT INTO files (id, size, leaf_hashes, first_seen) VALUES (?, ?, ?, ?)", rows)
+        db.executemany("INSERT INTO copies (file_id, store_id, copies, mtime, verified) VALUES (?, ?, ?, ?, ?)", copies)
         db.commit()
         db.close()
         case = f"status on {n:,} files"

@@ -87,7 +87,8 @@ public final class LocalStore: Store, @unchecked Sendable {
         do {
             // Created read-only (the open descriptor may still write): objects are never edited in place.
             let fd = try POSIX.open(path, O_WRONLY | O_CREAT | O_EXCL, mode: 0o444)
-            if let expectedSize, expectedSize > 0 {
+            // Reserving space up front catches a full drive early; not worth a syscall for small files.
+            if let expectedSize, expectedSize >= 1 << 20 {
                 let rc = posix_fallocate(fd, 0, off_t(expectedSize))
                 if rc == ENOSPC || rc == EDQUOT {
                     Glibc.close(fd)

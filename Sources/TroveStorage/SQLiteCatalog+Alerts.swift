@@ -38,11 +38,7 @@ extension SQLiteCatalog {
     public func filesBelow(target: Int, limit: Int) throws -> [(file: FileRecord, durability: Int)] {
         try read { db in
             try Row.fetchAll(db, sql: """
-                SELECT * FROM (
-                  SELECT f.*, COALESCE((SELECT SUM(c.copies) FROM copies c JOIN stores s ON s.id = c.store_id
-                                        WHERE c.file_id = f.id AND s.trust = 'trusted'), 0) AS durability
-                  FROM files f)
-                WHERE durability < ? ORDER BY durability, size DESC LIMIT ?
+                SELECT * FROM files WHERE durability < ? ORDER BY durability, size DESC LIMIT ?
                 """, arguments: [target, limit]).compactMap { row in
                 Self.file(row).map { ($0, row["durability"] as Int) }
             }

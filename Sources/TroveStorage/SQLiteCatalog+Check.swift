@@ -56,6 +56,19 @@ extension SQLiteCatalog {
                     fail("events", key, "has details that are not a JSON object")
                 }
             }
+            // Totals kept by triggers must match a recount.
+            let drifted = try Row.fetchAll(db, sql: """
+                SELECT id, durability, \(Self.durabilityOf("files.id")) AS actual FROM files
+                WHERE durability != \(Self.durabilityOf("files.id"))
+                """)
+            for row in drifted {
+                fail("files", row["id"] ?? "?", "records durability \(row["durability"] as Int? ?? -1) but its copies give \(row["actual"] as Int? ?? -1)")
+            }
+            for row in try Row.fetchAll(db, sql: """
+                SELECT s.id, s.held_files, (SELECT COUNT(*) FROM copies c WHERE c.store_id = s.id) AS actual FROM stores s
+                """) where (row["held_files"] as Int? ?? -1) != (row["actual"] as Int? ?? -2) {
+                fail("stores", row["id"] ?? "?", "records \(row["held_files"] as Int? ?? -1) copies held but has \(row["actual"] as Int? ?? -1)")
+            }
             return (checked, failures)
         }
     }

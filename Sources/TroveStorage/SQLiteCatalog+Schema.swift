@@ -106,11 +106,49 @@ extension SQLiteCatalog {
                 CREATE INDEX versions_by_file ON versions(file_id);
                 """)
         }
+        migrator.registerMigration("v3-durability") { db in
+            // Derived totals kept by triggers inside every transaction, so `status` on a million
+            // files reads an index instead of joining every copy (`check` verifies them).
+            try db.execute(sql: """
+                ALTER TABLE files ADD COLUMN durability INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE stores ADD COLUMN held_files INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE stores ADD COLUMN held_bytes INTEGER NOT NULL DEFAULT 0;
+                UPDATE files SET durability = \(durabilityOf("files.id"));
+                UPDATE stores SET held_files = (SELECT COUNT(*) FROM copies c WHERE c.store_id = stores.id),
+                  held_bytes = (SELECT COALESCE(SUM(f.size), 0) FROM copies c JOIN files f ON f.id = c.file_id
+                                WHERE c.store_id = stores.id);
+                CREATE INDEX files_by_durability ON files(durability, size);
+                CREATE TRIGGER copies_inserted AFTER INSERT ON copies BEGIN
+                  UPDATE files SET durability = \(durabilityOf("NEW.file_id")) WHERE id = NEW.file_id;
+                  UPDATE stores SET held_files = held_files + 1,
+                    held_bytes = held_bytes + COALESCE((SELECT size FROM files WHERE id = NEW.file_id), 0)
+                    WHERE id = NEW.store_id;
+                END;
+                CREATE TRIGGER copies_deleted AFTER DELETE ON copies BEGIN
+                  UPDATE files SET durability = \(durabilityOf("OLD.file_id")) WHERE id = OLD.file_id;
+                  UPDATE stores SET held_files = held_files - 1,
+                    held_bytes = held_bytes - COALESCE((SELECT size FROM files WHERE id = OLD.file_id), 0)
+                    WHERE id = OLD.store_id;
+                END;
+                CREATE TRIGGER copies_weight_changed AFTER UPDATE OF copies ON copies BEGIN
+                  UPDATE files SET durability = \(durabilityOf("NEW.file_id")) WHERE id = NEW.file_id;
+                END;
+                CREATE TRIGGER store_trust_changed AFTER UPDATE OF trust ON stores WHEN OLD.trust != NEW.trust BEGIN
+                  UPDATE files SET durability = \(durabilityOf("files.id"))
+                    WHERE id IN (SELECT file_id FROM copies WHERE store_id = NEW.id);
+                END;
+                """)
+        }
         return migrator
     }
 
+    /// SQL for the durability of a file: its copy weights on trusted stores.
+    static func durabilityOf(_ file: String) -> String {
+        "(SELECT COALESCE(SUM(c.copies), 0) FROM copies c JOIN stores s ON s.id = c.store_id WHERE c.file_id = \(file) AND s.trust = 'trusted')"
+    }
+
     /// The schema version this build knows (the last migration's name).
-    public static let schemaVersion = "v2-snapshots"
+    public static let schemaVersion = "v3-durability"
 
     /// Applies one change with cached (prepared once) statements: imports apply thousands.
     static func apply(_ change: CatalogChange, in db: Database) throws {

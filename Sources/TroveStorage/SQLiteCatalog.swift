@@ -128,25 +128,17 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
     public func summary() throws -> CatalogSummary {
         try read { db in
             var summary = CatalogSummary()
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT durability, COUNT(*) AS files, COALESCE(SUM(size), 0) AS bytes FROM (
-                  SELECT f.size AS size, COALESCE((
-                    SELECT SUM(c.copies) FROM copies c JOIN stores s ON s.id = c.store_id
-                    WHERE c.file_id = f.id AND s.trust = 'trusted'), 0) AS durability
-                  FROM files f)
-                GROUP BY durability
-                """)
-            for row in rows {
+            // Both read trigger-maintained totals: an index scan and one row per store.
+            for row in try Row.fetchAll(db, sql: """
+                SELECT durability, COUNT(*) AS files, COALESCE(SUM(size), 0) AS bytes FROM files GROUP BY durability
+                """) {
                 let bucket = CatalogSummary.Bucket(files: row["files"], bytes: UInt64(row["bytes"] as Int64))
                 summary.durability[row["durability"]] = bucket
                 summary.files += bucket.files
                 summary.bytes += bucket.bytes
             }
-            for row in try Row.fetchAll(db, sql: """
-                SELECT c.store_id AS store, COUNT(*) AS files, COALESCE(SUM(f.size), 0) AS bytes
-                FROM copies c JOIN files f ON f.id = c.file_id GROUP BY c.store_id
-                """) {
-                summary.perStore[row["store"]] = .init(files: row["files"], bytes: UInt64(row["bytes"] as Int64))
+            for row in try Row.fetchAll(db, sql: "SELECT id, held_files, held_bytes FROM stores WHERE held_files > 0") {
+                summary.perStore[row["id"]] = .init(files: row["held_files"], bytes: UInt64(max(0, row["held_bytes"] as Int64)))
             }
             return summary
         }

@@ -184,7 +184,7 @@ struct StartupAndServeTests {
         _ = try t.library.importPaths([t.folder.file("a", testBytes(5000))])
         var options = ServeOptions()
         options.interval = 0.2
-        options.passes = 15
+        options.passes = 6
         let done = DispatchSemaphore(value: 0)
         let library = t.library
         let serveOptions = options

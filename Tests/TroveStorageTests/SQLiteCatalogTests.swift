@@ -94,12 +94,33 @@ struct SQLiteCatalogTests {
         #expect(try catalog.check(progress: { _ in }).failures.count == 1)
     }
 
+    @Test func triggersKeepDurabilityAndStoreTotals() throws {
+        let catalog = try SQLiteCatalog(path: path)
+        let file = sampleFile(1000)
+        try catalog.apply([.saveStore(store("s1")), .saveStore(store("s2")), .insertFile(file),
+                           .saveCopy(CopyRecord(fileID: file.id, storeID: "s1", copies: 1, mtime: now, verified: now)),
+                           .saveCopy(CopyRecord(fileID: file.id, storeID: "s2", copies: 2, mtime: now, verified: now))])
+        #expect(try catalog.summary().durability[3]?.files == 1)
+        #expect(try catalog.summary().perStore["s2"]?.bytes == 1000)
+        var downgraded = store("s2")
+        downgraded.trust = .downgraded
+        try catalog.apply([.saveStore(downgraded)])
+        #expect(try catalog.summary().durability[1]?.files == 1)
+        try catalog.apply([.removeCopy(file: file.id, store: "s1")])
+        #expect(try catalog.summary().durability[0]?.files == 1)
+        #expect(try catalog.summary().perStore["s1"] == nil)
+        #expect(try catalog.check(progress: { _ in }).failures.isEmpty)
+        // A tampered total is caught.
+        try DatabaseQueue(path: path).write { try $0.execute(sql: "UPDATE files SET durability = 7") }
+        #expect(try catalog.check(progress: { _ in }).failures.count == 1)
+    }
+
     @Test func checkCatchesSchemaViolations() throws {
         let catalog = try SQLiteCatalog(path: path)
         try catalog.apply([.saveStore(store("s1"))])
         let db = try DatabaseQueue(path: path)
         try db.write { try $0.execute(sql: "UPDATE stores SET trust = 'maybe', copies = -1") }
-        try db.write { try $0.execute(sql: "INSERT INTO files VALUES ('NOT-AN-ID', 1, x'', 0)") }
+        try db.write { try $0.execute(sql: "INSERT INTO files (id, size, leaf_hashes, first_seen) VALUES ('NOT-AN-ID', 1, x'', 0)") }
         let problems = try catalog.check(progress: { _ in }).failures.map(\.problem)
         #expect(problems.contains("has an unknown trust state"))
         #expect(problems.contains("has a negative copies weight"))
