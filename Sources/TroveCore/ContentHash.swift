@@ -41,8 +41,7 @@ public enum ContentHash {
         hasher.update(data: rootDomain)
         hasher.update(data: bigEndian(size))
         for leaf in leafHashes { hasher.update(data: leaf.bytes) }
-        // SHA-256 output is always 32 bytes, so the initializer cannot fail.
-        return ContentID(bytes: Array(hasher.finalize()))!
+        return ContentID(digest: Array(hasher.finalize()))
     }
 
     /// Hashes a whole in-memory byte string (tests, small manifests).

@@ -12,6 +12,12 @@ public struct ContentID: Hashable, Comparable, Sendable, CustomStringConvertible
         self.bytes = bytes
     }
 
+    /// Wraps a digest known to be 32 bytes (a SHA-256 output).
+    init(digest: [UInt8]) {
+        precondition(digest.count == 32, "a content ID is a 32-byte SHA-256 digest")
+        self.bytes = digest
+    }
+
     /// Parses the 52-character text form; nil when it is not a well-formed v1 ID.
     public init?(_ text: String) {
         guard text.utf8.count == Self.textLength, let decoded = Base32.decode(text), decoded.count == 32 else {

@@ -66,16 +66,34 @@ extension Library {
                                ids: [id.description], size: members[0].size, wasted: members[0].size * UInt64(members.count - 1))
             }.sorted { ($0.wasted, $0.paths[0]) > ($1.wasted, $1.paths[0]) }
         }
-        // Near: same normalised name stem, different content, sizes within 25 %.
         var groups: [DuplicateGroup] = []
-        let byStem = Dictionary(grouping: files.filter { $0.size > 0 }, by: { Self.nameStem(($0.path as NSString).lastPathComponent) })
+        var grouped = Set<String>()
+        // Near, for media: the same duration and resolution (or picture size and capture time)
+        // read with ffprobe or exiftool, whatever the encoding.
+        let probe = MediaProbe()
+        if probe.tool != nil {
+            var byFacts: [MediaProbe.Info: [(path: String, id: ContentID, size: UInt64, mtimeNs: Int64)]] = [:]
+            for file in files where MediaProbe.isMedia(file.path) {
+                if let info = probe.probe(file.path) { byFacts[info, default: []].append(file) }
+            }
+            for (info, members) in byFacts where Set(members.map(\.id)).count > 1 {
+                groups.append(DuplicateGroup(reason: "same media: \(info.description) (read with \(probe.tool?.name ?? ""))",
+                                             paths: members.map(\.path), ids: Array(Set(members.map(\.id.description))).sorted(),
+                                             size: members.map(\.size).max() ?? 0, wasted: 0))
+                grouped.formUnion(members.map(\.path))
+            }
+        }
+        // Otherwise: same normalised name stem, different content, sizes within 25 %.
+        let byStem = Dictionary(grouping: files.filter { $0.size > 0 && !grouped.contains($0.path) },
+                                by: { Self.nameStem(($0.path as NSString).lastPathComponent) })
         for (stem, members) in byStem where !stem.isEmpty {
             let distinct = Dictionary(grouping: members, by: \.id)
             guard distinct.count > 1 else { continue }
             let sizes = members.map(\.size)
             guard let small = sizes.min(), let large = sizes.max(), Double(small) >= 0.75 * Double(large) else { continue }
             let spread = large == 0 ? 0 : Int((1 - Double(small) / Double(large)) * 100)
-            groups.append(DuplicateGroup(reason: "same name '\(stem)' with different content; sizes within \(spread)% (no media metadata reader installed: ffprobe/exiftool)",
+            let note = probe.tool == nil ? " (install ffprobe or exiftool to compare media by duration and resolution)" : ""
+            groups.append(DuplicateGroup(reason: "same name '\(stem)' with different content; sizes within \(spread)%\(note)",
                                          paths: members.map(\.path), ids: Array(Set(members.map(\.id.description))).sorted(),
                                          size: large, wasted: 0))
         }

@@ -139,8 +139,7 @@ extension Library {
             let tmp = "\(folder)/.\(shown).trove-\(getpid()).tmp"
             let fd: Int32
             do { fd = try POSIX.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600) } catch let failure as POSIX.Failure {
-                if failure.isNoSpace { throw TroveError(.diskFull, "There is no space left to write \(destination); free some space and retry.") }
-                throw TroveError(.storeNotWritable, "Cannot write \(destination) (\(failure)); pick a writable destination.")
+                throw Self.destinationError(failure, destination)
             }
             let verdict: CopyCheck
             do {
@@ -157,14 +156,12 @@ extension Library {
             } catch let sinkFailure as SinkFailure {
                 close(fd)
                 try? POSIX.unlink(tmp)
-                let failure = (sinkFailure.underlying as? POSIX.Failure) ?? POSIX.Failure(errno: EIO, operation: "write", path: tmp)
-                if failure.isNoSpace { throw TroveError(.diskFull, "There is no space left to write \(destination); free some space and retry.") }
-                throw TroveError(.io, "Writing \(destination) failed: \(failure).")
+                throw Self.destinationError((sinkFailure.underlying as? POSIX.Failure)
+                    ?? POSIX.Failure(errno: EIO, operation: "write", path: tmp), destination)
             } catch let failure as POSIX.Failure {
                 close(fd)
                 try? POSIX.unlink(tmp)
-                if failure.isNoSpace { throw TroveError(.diskFull, "There is no space left to write \(destination); free some space and retry.") }
-                throw TroveError(.io, "Writing \(destination) failed: \(failure).")
+                throw Self.destinationError(failure, destination)
             } catch {
                 close(fd)
                 try? POSIX.unlink(tmp)
@@ -194,6 +191,13 @@ extension Library {
         throw TroveError(.noGoodCopy, bad.isEmpty
             ? "No connected store holds \(id); its copies are on: \(where_.isEmpty ? "no store" : where_). Plug in one of those drives and retry."
             : "Every connected copy of \(id) was bad (\(bad.joined(separator: "; "))); bad copies were quarantined. Plug in another drive that holds it (\(where_)) and retry.")
+    }
+
+    /// What went wrong writing a file the user asked for, and what to do.
+    static func destinationError(_ failure: POSIX.Failure, _ destination: String) -> TroveError {
+        if failure.isNoSpace { return TroveError(.diskFull, "There is no space left to write \(destination); free some space and retry.") }
+        if failure.isPermission { return TroveError(.storeNotWritable, "Cannot write \(destination) (\(failure)); pick a writable destination.") }
+        return TroveError(.io, "Writing \(destination) failed: \(failure).")
     }
 
     /// Hashes a file on disk without importing it.

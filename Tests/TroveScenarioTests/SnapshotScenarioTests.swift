@@ -213,4 +213,31 @@ struct SnapshotScenarioTests {
         #expect((du["files"] as? [[String: Any]])?.first?["bytes"] as? Int == 300_000)
         #expect((du["stores"] as? [[String: Any]])?.first?["store"] as? String == "usb0")
     }
+
+    @Test func nearDuplicateMediaAreMatchedByDurationAndResolution() throws {
+        try setUp()
+        dir.file("Documents/Video/holiday.mov", testBytes(50_000, seed: 7))
+        dir.file("Documents/Video/export for phone.mp4", testBytes(20_000, seed: 8))
+        dir.file("Documents/Video/other.mp4", testBytes(20_000, seed: 9))
+        // A stand-in ffprobe: the two holiday files are the same 12.3 s 1080p clip.
+        let bin = dir.folder("bin")
+        let script = """
+            #!/bin/sh
+            for last; do :; done
+            case "$last" in
+              *other.mp4) echo '{"format":{"duration":"3.0"},"streams":[{"codec_type":"video","width":640,"height":480}]}' ;;
+              *holiday.mov|*phone.mp4) echo '{"format":{"duration":"12.3"},"streams":[{"codec_type":"video","width":1920,"height":1080}]}' ;;
+              *) exit 1 ;;
+            esac
+            """
+        dir.file("bin/ffprobe", text: script)
+        chmod(bin + "/ffprobe", 0o755)
+        _ = try snapshotID([])
+        let path = bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        let near = try trove(["dupes", "--near", "--json"], library: lib, environment: ["PATH": path]).json()
+        let groups = near["groups"] as? [[String: Any]] ?? []
+        let media = try #require(groups.first { ($0["reason"] as? String)?.contains("same media") == true })
+        #expect((media["reason"] as? String)?.contains("1920x1080") == true)
+        #expect(Set(media["paths"] as? [String] ?? []) == [dir.at("Documents/Video/holiday.mov"), dir.at("Documents/Video/export for phone.mp4")])
+    }
 }
