@@ -184,17 +184,30 @@ struct StartupAndServeTests {
         _ = try t.library.importPaths([t.folder.file("a", testBytes(5000))])
         var options = ServeOptions()
         options.interval = 0.2
-        options.passes = 6
         let done = DispatchSemaphore(value: 0)
         let library = t.library
         let serveOptions = options
+        let added = Flag()
+        let deadline = Date() + 60
+        // Serve until the late store holds its copy (or a generous deadline on a loaded machine).
         Thread.detachNewThread {
-            library.serve(serveOptions, shouldStop: { false })
+            library.serve(serveOptions, shouldStop: {
+                Date() > deadline || (added.isSet && (try? library.catalog.summary().durability.keys.sorted()) == [3])
+            })
             done.signal()
         }
         Thread.sleep(forTimeInterval: 0.5)
         _ = try t.library.addStore(folder: t.folder.folder("late"), label: "late")
+        added.set()
         done.wait()
         #expect(try t.library.status().durability.keys.sorted() == [3])
     }
+}
+
+/// A flag set by one thread and read by another.
+final class Flag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    func set() { lock.lock(); value = true; lock.unlock() }
 }
