@@ -138,8 +138,18 @@ public struct Manifest: Sendable, Equatable {
 /// Rules for paths that come out of a manifest (which may be hostile).
 public enum SafePath {
     /// True when `path` is a plain relative path: no `..`, `.`, empty component, leading `/` or NUL.
+    /// Works on bytes, as the filesystem does: a combining mark after `/` must not hide a `..`.
     public static func isSafeRelative(_ path: String) -> Bool {
-        guard !path.isEmpty, !path.hasPrefix("/"), !path.contains("\0") else { return false }
-        return path.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { $0 != ".." && $0 != "." && !$0.isEmpty }
+        let bytes = Array(path.utf8)
+        guard !bytes.isEmpty, bytes.first != 0x2F, !bytes.contains(0) else { return false }
+        return bytes.split(separator: 0x2F, omittingEmptySubsequences: false).allSatisfy { part in
+            !part.isEmpty && !part.elementsEqual([0x2E]) && !part.elementsEqual([0x2E, 0x2E])
+        }
+    }
+
+    /// `path` without its first `count` UTF-8 bytes (for cutting a known prefix off a path;
+    /// Character-based counting would merge a combining mark with the `/` before it).
+    public static func dropping(_ count: Int, from path: String) -> String {
+        String(decoding: path.utf8.dropFirst(count), as: UTF8.self)
     }
 }

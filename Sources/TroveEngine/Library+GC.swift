@@ -34,10 +34,13 @@ extension Library {
         let now = clock.now()
         let observed = try observe()
         // Content no import and no snapshot needs any more (e.g. after `forget`).
+        let libraryID = try catalog.setting("library_id")
         let unneeded = try catalog.unreferencedFiles(keeping: try snapshotIndex.referencedFileIDs())
         for file in unneeded {
             for copy in try catalog.copies(of: file.id) {
                 guard let item = observed.first(where: { $0.record.id == copy.storeID }) else { continue }
+                // On a drive another library made, the same object may still be that library's.
+                if let owner = item.store?.identity.library, owner != libraryID { continue }
                 report.unreferenced.append(.init(store: item.record.label, id: file.id.description, size: file.size))
                 report.bytesFreed += file.size
                 if !dryRun, let store = item.store { try store.remove(file.id) }
@@ -50,6 +53,12 @@ extension Library {
         }
         for item in observed {
             guard let store = item.store else { report.storesSkipped.append(item.record.label); continue }
+            // A store made by another library (a shared drive) holds objects this catalog cannot
+            // know about: never delete there.
+            if let owner = store.identity.library, owner != libraryID {
+                report.storesSkipped.append("\(item.record.label) (made by another library)")
+                continue
+            }
             let tracked = Set(try catalog.copies(onStore: item.record.id).map(\.fileID))
             for id in try store.objectIDs() where !tracked.contains(id) {
                 let size = (try? store.objectSize(id)) ?? nil ?? 0

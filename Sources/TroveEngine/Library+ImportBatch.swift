@@ -42,9 +42,17 @@ extension Library {
             outcomes.set(index, Result { try write(files[index], to: targets, commit: false, progress: { _ in }) })
             counter.add(files[index].size)
         }
-        for (file, outcome) in zip(files, outcomes.values) {
+        // Files written everywhere first, so a store that fails mid-group (say, full) costs
+        // only the files it actually refused, whatever order the workers ran in.
+        let settled = zip(files, outcomes.values).sorted { a, b in Self.cleanlyWritten(a.1) && !Self.cleanlyWritten(b.1) }
+        for (file, outcome) in settled {
             try settleSmall(file, outcome, mirror: mirror, candidates: &candidates, batch: &batch, report: &report)
         }
+    }
+
+    static func cleanlyWritten(_ written: Result<Outcome, Error>) -> Bool {
+        guard case .success(let outcome) = written else { return false }
+        return outcome.result != nil && outcome.failures.isEmpty
     }
 
     /// Queues a written small file for the batched commit; a file whose write failed on some

@@ -136,9 +136,10 @@ extension Library {
         let shown = (destination as NSString).lastPathComponent
         for observed in ordered {
             guard let store = observed.store else { continue }
-            let tmp = "\(folder)/.\(shown).trove-\(getpid()).tmp"
+            // A fresh, unguessable name created exclusively: nothing planted there is followed or reused.
+            let tmp = "\(folder)/.\(shown).trove-\(StoreIdentity.newID()).tmp"
             let fd: Int32
-            do { fd = try POSIX.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600) } catch let failure as POSIX.Failure {
+            do { fd = try POSIX.open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600) } catch let failure as POSIX.Failure {
                 throw Self.destinationError(failure, destination)
             }
             let verdict: CopyCheck
@@ -147,7 +148,7 @@ extension Library {
                 if verdict == .good {
                     if let mode { fchmod(fd, mode) }
                     if let mtimeNs {
-                        let time = timespec(tv_sec: Int(mtimeNs / 1_000_000_000), tv_nsec: Int(mtimeNs % 1_000_000_000))
+                        let time = POSIX.timespec(nanoseconds: mtimeNs)
                         let times = [time, time]
                         futimens(fd, times)
                     }

@@ -39,7 +39,8 @@ extension Library {
             guard SafePath.isSafeRelative(entry.path) else {
                 throw TroveError(.corruptData, "Refusing to restore: the snapshot holds an unsafe path '\(entry.path)' that would escape the destination. Nothing was written.")
             }
-            let relative = inner.isEmpty ? entry.path : (entry.path == inner ? "" : String(entry.path.dropFirst(inner.count + 1)))
+            let relative = inner.isEmpty ? entry.path
+                : (entry.path.utf8.elementsEqual(inner.utf8) ? "" : SafePath.dropping(inner.utf8.count + 1, from: entry.path))
             plan.append((entry, relative))
         }
         if inner.isEmpty { plan.insert((SnapshotEntry(path: "", type: .directory, mode: 0o755), ""), at: 0) }
@@ -55,8 +56,8 @@ extension Library {
             try ensureNoSymlinkParents(target, under: destination)
             switch entry.type {
             case .directory:
-                try makeFolder(target)
-                folders.append((target, entry))
+                // Folders that already existed keep their own mode and times.
+                if try makeFolder(target) { folders.append((target, entry)) }
                 report.directories += 1
             case .symlink:
                 if (try POSIX.stat(target, follow: false)) != nil { try POSIX.unlink(target) }
@@ -69,6 +70,9 @@ extension Library {
                 files.append((entry, target))
             }
         }
+        // Opened before any file is written, so syncfs reports write-back errors of this restore.
+        let syncFD = try? POSIX.open(destination, O_RDONLY | O_DIRECTORY)
+        defer { if let syncFD { close(syncFD) } }
         let stores = snapshot.external ? [] : try observeStores()
         let work = files
         let counter = ProgressCounter(progress)
@@ -95,10 +99,16 @@ extension Library {
             chmod(folder, mode_t(entry.path.isEmpty && inner.isEmpty ? 0o755 : entry.mode))
             if !(entry.path.isEmpty && inner.isEmpty) { setTimes(folder, entry.mtimeNs, followLink: true) }
         }
-        // One flush makes every restored file durable before we say it is done.
-        if let fd = try? POSIX.open(destination, O_RDONLY | O_DIRECTORY) {
-            if !POSIX.syncFilesystem(fd) { sync() }
-            close(fd)
+        // One flush makes every restored file durable before we say it is done; where that is
+        // not possible each file is fsynced, and any failure fails the restore.
+        if syncFD == nil || !POSIX.syncFilesystem(syncFD ?? -1) {
+            for (_, target) in files {
+                let fd = try POSIX.open(target, O_RDONLY)
+                defer { close(fd) }
+                do { try POSIX.fsync(fd, path: target) } catch let failure as POSIX.Failure {
+                    throw TroveError(.io, "The restored file \(target) could not be made durable (\(failure)); the destination drive may be failing.")
+                }
+            }
         }
         progress.finish()
         report.seconds = Date().timeIntervalSince(started)
@@ -140,21 +150,22 @@ extension Library {
         }
     }
 
-    func makeFolder(_ path: String) throws {
+    /// Creates a folder; false when it already existed.
+    func makeFolder(_ path: String) throws -> Bool {
         if let info = try POSIX.stat(path, follow: false) {
             guard POSIX.isDirectory(info) else {
                 throw TroveError(.usage, "\(path) exists and is not a folder; move it away or restore elsewhere.")
             }
-            return
+            return false
         }
-        do { try POSIX.mkdir(path, mode: 0o700) } catch let failure as POSIX.Failure {
+        do { try POSIX.mkdir(path, mode: 0o700); return true } catch let failure as POSIX.Failure {
             if failure.isNoSpace { throw TroveError(.diskFull, "There is no space left to create \(path).") }
             throw TroveError(.storeNotWritable, "Cannot create \(path) (\(failure)); pick a writable destination.")
         }
     }
 
     func setTimes(_ path: String, _ mtimeNs: Int64, followLink: Bool) {
-        let time = timespec(tv_sec: Int(mtimeNs / 1_000_000_000), tv_nsec: Int(mtimeNs % 1_000_000_000))
+        let time = POSIX.timespec(nanoseconds: mtimeNs)
         let times = [time, time]
         utimensat(AT_FDCWD, path, times, followLink ? 0 : AT_SYMLINK_NOFOLLOW)
     }

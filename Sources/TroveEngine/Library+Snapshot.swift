@@ -94,12 +94,13 @@ extension Library {
                 FoundFile(path: root + "/" + entries[index].path, size: entries[index].size, mtime: entries[index].mtime)
             }
             let report = try importFiles(found, options: ImportOptions(), recordOrigins: false, progress: progress)
-            let byPath = Dictionary(report.imported.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+            // Keyed by bytes: Swift's String equality would merge NFC and NFD spellings of a name.
+            let byPath = Dictionary(report.imported.map { (Array($0.path.utf8), $0) }, uniquingKeysWith: { a, _ in a })
             var retry: [Int] = []
             for index in pending {
                 let full = root + "/" + entries[index].path
-                guard let imported = byPath[full], let id = ContentID(imported.id) else {
-                    if let skip = report.skipped.first(where: { $0.path == full }) {
+                guard let imported = byPath[Array(full.utf8)], let id = ContentID(imported.id) else {
+                    if let skip = report.skipped.first(where: { $0.path.utf8.elementsEqual(full.utf8) }) {
                         if skip.reason.contains("changed") && attempt < 2 { retry.append(index) } else { skipped.append(skip) }
                     }
                     continue

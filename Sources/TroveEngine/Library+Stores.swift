@@ -37,7 +37,8 @@ extension Library {
         if known.contains(where: { $0.label == name }) {
             throw TroveError(.storeConflict, "A store called '\(name)' already exists; choose another --label.")
         }
-        let store = try LocalStore.create(at: folder, label: name, copies: copies, now: now)
+        let store = try LocalStore.create(at: folder, label: name, copies: copies, now: now,
+                                          library: try catalog.setting("library_id"))
         let space = try? store.space()
         let record = StoreRecord(id: store.identity.id, label: name, kind: .local, location: folder, copies: copies,
                                  filesystemUUID: store.identity.filesystemUUID, created: now, lastSeen: now,

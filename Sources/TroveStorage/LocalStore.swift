@@ -40,13 +40,13 @@ public final class LocalStore: Store, @unchecked Sendable {
     }
 
     /// Makes a new store in an existing, writable folder.
-    public static func create(at folder: String, label: String, copies: Int, now: Date) throws -> LocalStore {
+    public static func create(at folder: String, label: String, copies: Int, now: Date, library: String? = nil) throws -> LocalStore {
         guard let info = try POSIX.stat(folder), POSIX.isDirectory(info) else {
             throw TroveError(.pathMissing, "The folder \(folder) does not exist; create it, or check that the drive is mounted.")
         }
         let identity = StoreIdentity(id: StoreIdentity.newID(), label: label,
                                      created: Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down)), kind: .local,
-                                     copies: copies, filesystemUUID: FilesystemUUID.of(path: folder))
+                                     copies: copies, filesystemUUID: FilesystemUUID.of(path: folder), library: library)
         let store = LocalStore(root: folder, identity: identity)
         do {
             for dir in [store.meta, store.objectsDir, store.tmpDir, store.meta + "/partial", store.corruptDir] {

@@ -124,9 +124,24 @@ extension POSIX {
     }()
 
     /// Makes everything written to the filesystem holding `fd` durable with one device flush;
-    /// false when unavailable or failed (callers then fsync file by file).
+    /// false when unavailable, failed, or not trusted on that filesystem (FUSE and network
+    /// filesystems may accept syncfs without reaching stable storage): callers then fsync
+    /// file by file.
     public static func syncFilesystem(_ fd: Int32) -> Bool {
-        guard let function = syncfsFunction else { return false }
+        guard let function = syncfsFunction, isLocalBlockFilesystem(fd) else { return false }
         return function(fd) == 0
+    }
+
+    /// ext2/3/4, XFS, Btrfs, F2FS, ZFS and tmpfs: filesystems whose syncfs is known to flush.
+    static func isLocalBlockFilesystem(_ fd: Int32) -> Bool {
+        var info = Glibc.stat()
+        guard fstat(fd, &info) == 0, let type = FilesystemUUID.mountType(device: info.st_dev) else { return false }
+        return ["ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs", "zfs", "tmpfs"].contains(type)
+    }
+
+    /// A timespec for nanoseconds since 1970, correct for times before 1970 too.
+    public static func timespec(nanoseconds: Int64) -> Glibc.timespec {
+        let seconds = nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds - 999_999_999) / 1_000_000_000
+        return Glibc.timespec(tv_sec: Int(seconds), tv_nsec: Int(nanoseconds - seconds * 1_000_000_000))
     }
 }

@@ -109,14 +109,14 @@ extension SQLiteCatalog: SnapshotCatalog {
                 arguments += [absolute, absolute + "/", absolute + "/\u{10FFFF}"]
             }
             sql += " ORDER BY p.path"
-            let cut = snapshot.root == "/" ? 1 : snapshot.root.count + 1
+            let cut = snapshot.root == "/" ? 1 : snapshot.root.utf8.count + 1
             // Columns by position: name lookups cost more than the query for big trees.
             var result: [SnapshotEntry] = []
             let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
             while let row = try rows.next() {
                 let absolute: String = row[0]
                 let fileID: String? = row[6]
-                result.append(SnapshotEntry(path: String(absolute.dropFirst(cut)), type: EntryType(rawValue: row[1]) ?? .file,
+                result.append(SnapshotEntry(path: SafePath.dropping(cut, from: absolute), type: EntryType(rawValue: row[1]) ?? .file,
                                             size: UInt64(max(0, row[2] as Int64)), mode: UInt32(truncatingIfNeeded: row[3] as Int64),
                                             mtimeNs: row[4], inode: UInt64(bitPattern: row[5] as Int64),
                                             fileID: fileID.flatMap(ContentID.init), target: row[7]))

@@ -63,9 +63,11 @@ public struct StoreIdentity: Codable, Sendable, Equatable {
     public var kind: StoreKind
     public var copies: Int
     public var filesystemUUID: String?
+    /// The library that made the store; only that library's `gc` deletes objects it does not know.
+    public var library: String?
 
     public init(format: Int = 1, id: String, label: String, created: Date, kind: StoreKind, copies: Int,
-                filesystemUUID: String?) {
+                filesystemUUID: String?, library: String? = nil) {
         self.format = format
         self.id = id
         self.label = label
@@ -73,10 +75,11 @@ public struct StoreIdentity: Codable, Sendable, Equatable {
         self.kind = kind
         self.copies = copies
         self.filesystemUUID = filesystemUUID
+        self.library = library
     }
 
     enum CodingKeys: String, CodingKey {
-        case format, id, label, created, kind, copies
+        case format, id, label, created, kind, copies, library
         case filesystemUUID = "filesystem_uuid"
     }
 

@@ -58,6 +58,7 @@ struct ManifestTests {
     @Test(arguments: [
         ("a/b.txt", true), ("dir", true), ("..", false), ("a/../../etc/passwd", false), ("/etc/passwd", false),
         ("a//b", false), ("./a", false), ("", false), ("a/\0b", false), ("..hidden", true),
+        ("../\u{301}x", false), ("a/\u{301}b", true),
     ])
     func safePaths(_ path: String, _ safe: Bool) {
         #expect(SafePath.isSafeRelative(path) == safe)

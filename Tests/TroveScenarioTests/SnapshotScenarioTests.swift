@@ -130,6 +130,17 @@ struct SnapshotScenarioTests {
         #expect(!FileManager.default.fileExists(atPath: dir.at("escaped.txt")))
     }
 
+    @Test func restoringIntoAnExistingFolderKeepsItsMode() throws {
+        try setUp()
+        let first = try snapshotID([])
+        let dest = dir.folder("private")
+        chmod(dest, 0o700)
+        #expect(try run(["restore", first, "--to", dest]).status == 0)
+        let mode = try FileManager.default.attributesOfItem(atPath: dest)[.posixPermissions] as? Int
+        #expect(mode == 0o700)
+        #expect(FileManager.default.fileExists(atPath: dest + "/notes.txt"))
+    }
+
     @Test func restoreNeverWritesThroughAPlantedSymlink() throws {
         try setUp()
         let first = try snapshotID([])
