@@ -65,9 +65,17 @@ extension SQLiteCatalog {
                 fail("files", row["id"] ?? "?", "records durability \(row["durability"] as Int? ?? -1) but its copies give \(row["actual"] as Int? ?? -1)")
             }
             for row in try Row.fetchAll(db, sql: """
-                SELECT s.id, s.held_files, (SELECT COUNT(*) FROM copies c WHERE c.store_id = s.id) AS actual FROM stores s
-                """) where (row["held_files"] as Int? ?? -1) != (row["actual"] as Int? ?? -2) {
-                fail("stores", row["id"] ?? "?", "records \(row["held_files"] as Int? ?? -1) copies held but has \(row["actual"] as Int? ?? -1)")
+                SELECT s.id, s.held_files, s.held_bytes,
+                  (SELECT COUNT(*) FROM copies c WHERE c.store_id = s.id) AS files,
+                  (SELECT COALESCE(SUM(f.size), 0) FROM copies c JOIN files f ON f.id = c.file_id WHERE c.store_id = s.id) AS bytes
+                FROM stores s
+                """) {
+                let id: String = row["id"] ?? "?"
+                let (files, heldFiles): (Int, Int) = (row["files"] ?? -1, row["held_files"] ?? -2)
+                let (bytes, heldBytes): (Int64, Int64) = (row["bytes"] ?? -1, row["held_bytes"] ?? -2)
+                if files != heldFiles || bytes != heldBytes {
+                    fail("stores", id, "records \(heldFiles) copies (\(heldBytes) bytes) held but has \(files) (\(bytes) bytes)")
+                }
             }
             return (checked, failures)
         }
