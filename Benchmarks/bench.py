@@ -188,6 +188,15 @@ def main():
         while workdirs:
             shutil.rmtree(workdirs.pop(), ignore_errors=True)
 
+    renv = dict(os.environ, RESTIC_PASSWORD="bench")
+
+    def new_restic_repo():
+        """A fresh restic repository per run, in its own folder (removed by cleanup())."""
+        root = os.path.join(data, f"run{len(workdirs)}")
+        workdirs.append(root)
+        renv["RESTIC_REPOSITORY"] = os.path.join(root, "restic-repo")
+        subprocess.run(["restic", "init", "-q"], env=renv, check=True, stdout=subprocess.DEVNULL)
+
     # Hashing the large file.
     if wanted("hash"):
         case = f"hash {big_size // MiB} MiB file"
@@ -221,14 +230,7 @@ def main():
     if wanted("add-mixed"):
         case = "add mixed tree"
         if have("restic"):
-            renv = dict(os.environ, RESTIC_PASSWORD="bench")
-
-            def restic_init():
-                root = os.path.join(data, f"run{len(workdirs)}")
-                workdirs.append(root)
-                renv["RESTIC_REPOSITORY"] = os.path.join(root, "restic-repo")
-                subprocess.run(["restic", "init", "-q"], env=renv, check=True, stdout=subprocess.DEVNULL)
-            ref = measure(["restic", "backup", "-q", mixed], runs, env=renv, setup=restic_init)
+            ref = measure(["restic", "backup", "-q", mixed], runs, env=renv, setup=new_restic_repo)
             cleanup()
             report.add(case, "restic backup (first)", mixed_bytes, ref)
         else:
@@ -301,14 +303,7 @@ def main():
         many_bytes = tree_bytes(many)
         report.add(case, "find -type f (walk)", many_bytes, measure(f"find {many} -type f | wc -l", runs))
         if have("restic"):
-            renv = dict(os.environ, RESTIC_PASSWORD="bench")
-
-            def restic_repo():
-                root = os.path.join(data, f"run{len(workdirs)}")
-                workdirs.append(root)
-                renv["RESTIC_REPOSITORY"] = os.path.join(root, "restic-repo")
-                subprocess.run(["restic", "init", "-q"], env=renv, check=True, stdout=subprocess.DEVNULL)
-            first_ref = measure(["restic", "backup", "-q", many], heavy_runs, env=renv, setup=restic_repo)
+            first_ref = measure(["restic", "backup", "-q", many], heavy_runs, env=renv, setup=new_restic_repo)
             report.add(case + " (first)", "restic backup", many_bytes, first_ref)
             second_ref = measure(["restic", "backup", "-q", many], runs, env=renv)
             report.add(case + " (unchanged)", "restic backup", many_bytes, second_ref)
@@ -354,14 +349,12 @@ def main():
             shutil.rmtree(target, ignore_errors=True)
             os.makedirs(target)
         if have("restic"):
-            renv = dict(os.environ, RESTIC_PASSWORD="bench", RESTIC_REPOSITORY=os.path.join(data, "restic-restore-repo"))
-            shutil.rmtree(renv["RESTIC_REPOSITORY"], ignore_errors=True)
-            subprocess.run(["restic", "init", "-q"], env=renv, check=True, stdout=subprocess.DEVNULL)
+            new_restic_repo()
             subprocess.run(["restic", "backup", "-q", mixed], env=renv, check=True, stdout=subprocess.DEVNULL)
             ref = measure(lambda: ["restic", "restore", "-q", "latest", "--target", f"{target}/{counter[0]}"], runs, env=renv,
                           setup=fresh_target)
             report.add(case, "restic restore", mixed_bytes, ref)
-            shutil.rmtree(renv["RESTIC_REPOSITORY"], ignore_errors=True)
+            cleanup()
         else:
             report.skipped.append("restic (not installed): restore reference")
             ref = measure(lambda: ["cp", "-r", mixed, f"{target}/{counter[0]}"], runs, setup=fresh_target)
