@@ -5,7 +5,7 @@ import TroveEngine
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run Trove's main job on sample data: a library, three folder stores, an import, verification and status.",
+        abstract: "Run Trove's main job on sample data: three folder stores, import, heal, verify, snapshots, find, restore, status.",
         discussion: "Everything goes into a new folder (default: a fresh one under $TMPDIR); your own library is not touched.")
 
     @Option(help: "Folder to build the demo in (must not exist yet).") var dir: String?
@@ -41,6 +41,21 @@ struct Demo: ParsableCommand {
                 let got = try library.get(first.id, to: out)
                 Output.line("== trove get \(first.id) --to \(out)   → verified from '\(got.store)'")
             }
+            let first = try library.snapshot(sample)
+            Output.line("== trove snapshot \(sample)   → \(first.id.prefix(12)): \(first.files) files")
+            try FileManager.default.removeItem(atPath: sample + "/2026/IMG_0002.jpg")
+            try Data("Things I cannot lose, edited.\n".utf8).write(to: URL(fileURLWithPath: sample + "/notes.txt"))
+            let second = try library.snapshot(sample)
+            Output.line("== (deleted 2026/IMG_0002.jpg, edited notes.txt) trove snapshot   → \(second.id.prefix(12)): read \(second.filesRead) changed files, \(second.filesUnchanged) unchanged")
+            let hits = try library.find("IMG_0002")
+            Output.line("== trove find IMG_0002   → \(hits.count) hit\(hits.count == 1 ? "" : "s"): \(hits.map { "\($0.path) in \($0.snapshotID.prefix(12))" }.joined(separator: "; "))")
+            let back = root + "/IMG_0002-restored.jpg"
+            _ = try library.restore("\(first.id):2026/IMG_0002.jpg", to: back)
+            Output.line("== trove restore \(first.id.prefix(12)):2026/IMG_0002.jpg --to \(back)   → verified")
+            let diff = try library.diff(first.id, second.id)
+            Output.line("== trove diff \(first.id.prefix(12)) \(second.id.prefix(12))   → \(diff.removed.map(\.path)) removed, \(diff.modified.map(\.path)) modified")
+            let again = try library.heal()
+            Output.line("== trove heal   → \(again.copiesMade) more copies (snapshot manifests and the edited file)")
             Output.line("== trove status")
             let status = try library.status()
             Status().printText(status)
