@@ -120,8 +120,19 @@ struct FoundationScenarioTests {
         #expect(FileManager.default.fileExists(atPath: dir.at("usb0/.trove/store.json")))
     }
 
+    @Test func demoRunsTheMainJobEndToEnd() throws {
+        let run = try trove(["demo", "--dir", dir.at("demo"), "--photos", "6"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("All is well."))
+        #expect(run.stdout.contains("→ verified"))
+        // The demo never touches the user's own library.
+        #expect(FileManager.default.fileExists(atPath: dir.at("demo/library/catalog.sqlite")))
+    }
+
     @Test func helpIsEverywhere() throws {
-        for command in [[], ["add"], ["store", "add"], ["status"], ["verify"], ["events"], ["check"], ["get"], ["whereis"], ["hash"]] {
+        for command in [[], ["add"], ["store", "add"], ["store", "set"], ["status"], ["verify"], ["events"], ["check"], ["get"],
+                        ["whereis"], ["hash"], ["heal"], ["scrub"], ["serve"], ["gc"], ["track"], ["snapshot"], ["snapshots"],
+                        ["ls"], ["find"], ["restore"], ["diff"], ["forget"], ["dupes"], ["du"], ["index-snapshots"], ["demo"]] {
             let run = try trove(command + ["--help"])
             #expect(run.status == 0)
             #expect(run.stdout.contains("USAGE"), "\(command)")
