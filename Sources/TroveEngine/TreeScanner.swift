@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import TroveCore
 import TroveStorage
@@ -30,15 +33,29 @@ struct TreeScanner {
     }
 
     private mutating func walk(_ folder: String, relative: String) {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else {
+        // readdir + fstatat relative to the open folder: no path is resolved from the root again.
+        let dirFD = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dirFD >= 0, let stream = fdopendir(dirFD) else {
+            if dirFD >= 0 { close(dirFD) }
             skipped.append(.init(path: folder, reason: "folder cannot be read (permission denied)"))
             return
         }
-        for name in names.sorted() {
+        defer { closedir(stream) }
+        var names: [String] = []
+        while let item = readdir(stream) {
+            let name = withUnsafeBytes(of: item.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        // Byte order, like `sort` in the C locale, so manifests are the same on every machine.
+        names.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        for name in names {
             let full = folder == "/" ? "/" + name : folder + "/" + name
             if excluded.contains(full) { continue }
             let rel = relative.isEmpty ? name : relative + "/" + name
-            guard let found = try? POSIX.stat(full, follow: false) else {
+            var found = stat()
+            guard fstatat(dirFD, name, &found, AT_SYMLINK_NOFOLLOW) == 0 else {
                 skipped.append(.init(path: full, reason: "vanished or cannot be examined"))
                 continue
             }
@@ -50,7 +67,7 @@ struct TreeScanner {
                 skipped.append(.init(path: full, reason: "not a regular file, folder or link", error: false))
                 continue
             }
-            if entry.type == .file && access(full, R_OK) != 0 {
+            if entry.type == .file && faccessat(dirFD, name, R_OK, 0) != 0 {
                 skipped.append(.init(path: full, reason: "cannot be read (permission denied)"))
                 continue
             }

@@ -53,39 +53,63 @@ extension SQLiteCatalog: SnapshotCatalog {
                                  record.external, record.source, record.entries, Int64(record.bytes)])
             var saved = record
             saved.seq = db.lastInsertedRowID
-            var open: [Int64: (id: Int64, entry: SnapshotEntry)] = [:]
+            // The parent's versions, keyed by the path's bytes (not String equality, which would
+            // merge NFC and NFD spellings of a name).
+            var open: [[UInt8]: (id: Int64, pathID: Int64, entry: SnapshotEntry)] = [:]
+            open.reserveCapacity(entries.count + 16)
             if let parentSeq {
-                let rows = try Row.fetchCursor(db, sql: "SELECT * FROM versions WHERE root = ? AND last_seq = ?",
-                                               arguments: [record.root, parentSeq])
-                while let row = try rows.next() { open[row["path_id"]] = (row["id"], Self.entry(row, path: "")) }
+                let rows = try Row.fetchCursor(db, sql: """
+                    SELECT v.*, p.path AS abs FROM versions v JOIN paths p ON p.id = v.path_id
+                    WHERE v.root = ? AND v.last_seq = ?
+                    """, arguments: [record.root, parentSeq])
+                while let row = try rows.next() {
+                    let absolute: String = row["abs"]
+                    open[Array(absolute.utf8)] = (row["id"], row["path_id"], Self.entry(row, path: ""))
+                }
             }
             let findPath = try db.cachedStatement(sql: "SELECT id FROM paths WHERE path = ?")
             let insertPath = try db.cachedStatement(sql: "INSERT INTO paths (path, name) VALUES (?, ?)")
             let indexPath = try db.cachedStatement(sql: "INSERT INTO path_index (rowid, path, name) VALUES (?, ?, ?)")
-            let extend = try db.cachedStatement(sql: "UPDATE versions SET last_seq = ? WHERE id = ?")
             let insertVersion = try db.cachedStatement(sql: """
                 INSERT INTO versions (root, path_id, first_seq, last_seq, type, size, mode, mtime_ns, inode, file_id, target)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
+            var kept = Set<Int64>()
             for entry in entries {
                 let absolute = Self.join(record.root, entry.path)
+                let key = Array(absolute.utf8)
+                if let version = open[key] {
+                    var previous = version.entry
+                    previous.path = entry.path
+                    if previous == entry {
+                        kept.insert(version.id)
+                        continue
+                    }
+                }
                 let pathID: Int64
-                if let known = try Int64.fetchOne(findPath, arguments: [absolute]) {
+                if let known = open[key]?.pathID {
                     pathID = known
+                } else if let found = try Int64.fetchOne(findPath, arguments: [absolute]) {
+                    pathID = found
                 } else {
                     try insertPath.execute(arguments: [absolute, entry.name])
                     pathID = db.lastInsertedRowID
                     try indexPath.execute(arguments: [pathID, absolute, entry.name])
                 }
-                var previous = open[pathID]?.entry
-                previous?.path = entry.path
-                if let version = open[pathID], previous == entry {
-                    try extend.execute(arguments: [saved.seq, version.id])
-                } else {
-                    try insertVersion.execute(arguments: [
-                        record.root, pathID, saved.seq, saved.seq, entry.type.rawValue, Int64(entry.size), Int64(entry.mode),
-                        entry.mtimeNs, Int64(bitPattern: entry.inode), entry.fileID?.description, entry.target,
-                    ])
+                try insertVersion.execute(arguments: [
+                    record.root, pathID, saved.seq, saved.seq, entry.type.rawValue, Int64(entry.size), Int64(entry.mode),
+                    entry.mtimeNs, Int64(bitPattern: entry.inode), entry.fileID?.description, entry.target,
+                ])
+            }
+            // Unchanged versions now reach this snapshot: one statement extends them all, then the
+            // (usually few) changed or removed ones are put back.
+            if let parentSeq, !kept.isEmpty {
+                try db.execute(sql: "UPDATE versions SET last_seq = ? WHERE root = ? AND last_seq = ?",
+                               arguments: [saved.seq, record.root, parentSeq])
+                let dropped = open.values.map(\.id).filter { !kept.contains($0) }
+                for chunk in stride(from: 0, to: dropped.count, by: 500).map({ Array(dropped[$0..<min($0 + 500, dropped.count)]) }) {
+                    try db.execute(sql: "UPDATE versions SET last_seq = ? WHERE id IN (\(databaseQuestionMarks(count: chunk.count)))",
+                                   arguments: StatementArguments([parentSeq] + chunk))
                 }
             }
             for event in events { try Self.apply(.event(event), in: db) }
