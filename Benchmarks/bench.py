@@ -133,6 +133,7 @@ def main():
     ap.add_argument("--data", help="where datasets and stores go (default: a temp folder on /work or /tmp)")
     ap.add_argument("--runs", type=int)
     ap.add_argument("--only", help="comma-separated case prefixes")
+    ap.add_argument("--out", help="results file (default: Benchmarks/RESULTS.md)")
     args = ap.parse_args()
     runs = args.runs or (3 if args.quick else 5)
     data = args.data or tempfile.mkdtemp(prefix="trove-bench-", dir=os.environ.get("TMPDIR", "/tmp"))
@@ -394,12 +395,12 @@ def main():
     cleanup()
     md = [f"# Trove benchmark results", "",
           f"Machine: {machine()}. Data on `{data}` ({os.statvfs(data).f_bsize}-byte blocks).",
-          f"Command: `Benchmarks/run.sh{' --quick' if args.quick else ''}`; {runs} runs after a warm-up, medians; "
+          f"Command: `Benchmarks/run.sh{' --quick' if args.quick else ''}{' --only ' + args.only if args.only else ''}`; {runs} runs after a warm-up, medians; "
           f"the ratio column is reference time ÷ Trove time (above 1: Trove is faster).", "",
           report.markdown(), ""]
     if report.skipped:
         md += ["Skipped references: " + "; ".join(report.skipped), ""]
-    results = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
+    results = args.out or os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
     with open(results, "w") as f:
         f.write("\n".join(md))
     print(f"\nwrote {results}")
