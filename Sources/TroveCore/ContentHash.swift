@@ -15,12 +15,6 @@ public enum ContentHash {
         Int((size + UInt64(leafSize) - 1) / UInt64(leafSize))
     }
 
-    /// Expected length of leaf `index` of a file of `size` bytes.
-    public static func leafLength(index: Int, size: UInt64) -> Int {
-        let start = UInt64(index) * UInt64(leafSize)
-        return Int(min(UInt64(leafSize), size - start))
-    }
-
     /// Hashes one leaf; `index` is bound in so leaves cannot be reordered.
     public static func leafHash(index: Int, leaf: UnsafeRawBufferPointer) -> LeafHash {
         var hasher = SHA256()

@@ -137,7 +137,9 @@ extension Library {
         guard usable.count >= options.mirror else {
             throw TroveError(.usage, "--mirror \(options.mirror) needs \(options.mirror) connected stores that accept copies, but only \(usable.count) do (\(usable.map(\.record.label).joined(separator: ", "))).")
         }
-        return usable.sorted { (($0.store.flatMap { try? $0.space().free }) ?? 0) > (($1.store.flatMap { try? $0.space().free }) ?? 0) }
+        // Ask each drive for its free space once, not once per comparison.
+        let free = usable.map { item in (item, (try? item.store?.space().free) ?? 0) }
+        return free.sorted { $0.1 > $1.1 }.map(\.0)
     }
 
     /// Imports one file; nil when it was skipped (reported in `report.skipped`).
