@@ -101,7 +101,8 @@ public struct LeafPipeline: Sendable {
 /// Shared state of one pipeline run; every mutable field is guarded by `lock`.
 private final class PipelineState: @unchecked Sendable {
     private let lock = NSCondition()
-    private var storage: [UnsafeMutableRawBufferPointer]
+    /// Leaf buffers, taken from the pool only when first used (a one-leaf file needs one).
+    private var storage: [UnsafeMutableRawBufferPointer?]
     private var free: [Int]
     private var users: [Int]
     private var hashes: [Int: LeafHash] = [:]
@@ -110,14 +111,14 @@ private final class PipelineState: @unchecked Sendable {
     private let onLeaf: ((Int, LeafHash) throws -> Void)?
 
     init(buffers: Int, sink: ((Int, UnsafeRawBufferPointer) throws -> Void)?, onLeaf: ((Int, LeafHash) throws -> Void)?) {
-        storage = LeafBufferPool.shared.take(buffers)
-        free = Array(0..<buffers)
+        storage = Array(repeating: nil, count: buffers)
+        free = Array((0..<buffers).reversed())
         users = Array(repeating: 0, count: buffers)
         sinkBody = sink
         self.onLeaf = onLeaf
     }
 
-    func deallocate() { LeafBufferPool.shared.give(storage) }
+    func deallocate() { LeafBufferPool.shared.give(storage.compactMap { $0 }) }
 
     var firstError: Error? { lock.lock(); defer { lock.unlock() }; return error }
 
@@ -125,7 +126,13 @@ private final class PipelineState: @unchecked Sendable {
         lock.lock(); if error == nil { error = failure }; lock.unlock()
     }
 
-    func buffer(_ slot: Int) -> UnsafeMutableRawBufferPointer { storage[slot] }
+    func buffer(_ slot: Int) -> UnsafeMutableRawBufferPointer {
+        lock.lock(); defer { lock.unlock() }
+        if let buffer = storage[slot] { return buffer }
+        let buffer = LeafBufferPool.shared.take(1)[0]
+        storage[slot] = buffer
+        return buffer
+    }
 
     func takeSlot() -> Int {
         lock.lock(); defer { lock.unlock() }
@@ -145,7 +152,7 @@ private final class PipelineState: @unchecked Sendable {
     }
 
     func hash(slot: Int, index: Int, count: Int) {
-        let digest = ContentHash.leafHash(index: index, leaf: UnsafeRawBufferPointer(rebasing: storage[slot][0..<count]))
+        let digest = ContentHash.leafHash(index: index, leaf: UnsafeRawBufferPointer(rebasing: buffer(slot)[0..<count]))
         lock.lock(); hashes[index] = digest; lock.unlock()
         do { try onLeaf?(index, digest) } catch { fail(error) }
         release(slot, times: 1)
@@ -153,7 +160,7 @@ private final class PipelineState: @unchecked Sendable {
 
     func sink(slot: Int, index: Int, count: Int) {
         if firstError == nil, let sinkBody {
-            do { try sinkBody(index, UnsafeRawBufferPointer(rebasing: storage[slot][0..<count])) } catch { fail(error) }
+            do { try sinkBody(index, UnsafeRawBufferPointer(rebasing: buffer(slot)[0..<count])) } catch { fail(error) }
         }
         release(slot, times: 1)
     }
@@ -167,7 +174,7 @@ private final class PipelineState: @unchecked Sendable {
 /// Leaf buffers kept between pipeline runs, so importing thousands of files does not allocate
 /// (and have the kernel zero) 8 MiB buffers for each one. Holds at most `limit` idle buffers.
 final class LeafBufferPool: @unchecked Sendable {
-    static let shared = LeafBufferPool(limit: 8)
+    static let shared = LeafBufferPool(limit: 16)
     private let lock = NSLock()
     private var idle: [UnsafeMutableRawBufferPointer] = []
     private let limit: Int
@@ -180,7 +187,8 @@ final class LeafBufferPool: @unchecked Sendable {
         idle.removeLast(reused.count)
         lock.unlock()
         return reused + (reused.count..<count).map { _ in
-            UnsafeMutableRawBufferPointer.allocate(byteCount: ContentHash.leafSize, alignment: 64)
+            // Page-aligned, so stores can hand them to the drive directly (O_DIRECT).
+            UnsafeMutableRawBufferPointer.allocate(byteCount: ContentHash.leafSize, alignment: 4096)
         }
     }
 

@@ -29,8 +29,11 @@ struct ImportBatch {
 }
 
 extension Library {
-    /// Files below this size are imported in batches.
-    static let batchedFileSize: UInt64 = 1 << 20
+    /// Files that fit in one leaf are imported in batches: two are read, hashed and written at
+    /// once, and the batch shares its syncs and its catalog transaction.
+    static let batchedFileSize = UInt64(ContentHash.leafSize)
+
+    nonisolated(unsafe) static var importLanes = Int(ProcessInfo.processInfo.environment["TROVE_LANES"] ?? "") ?? ioLanes
 
     /// Writes a group of small files to the first `mirror` candidates, several at once (reading,
     /// hashing and writing each is independent), then settles them one by one in order.
@@ -38,8 +41,8 @@ extension Library {
                      report: inout ImportReport, counter: ProgressCounter) throws {
         let targets = Array(candidates.prefix(mirror))
         let outcomes = ResultBox<Result<Outcome, Error>>(count: files.count)
-        DispatchQueue.concurrentPerform(iterations: files.count) { index in
-            outcomes.set(index, Result { try write(files[index], to: targets, commit: false, progress: { _ in }) })
+        runConcurrently(files.count, lanes: Self.importLanes) { index in
+            outcomes.set(index, Result { try self.write(files[index], to: targets, commit: false, progress: { _ in }) })
             counter.add(files[index].size)
         }
         // Files written everywhere first, so a store that fails mid-group (say, full) costs

@@ -86,9 +86,18 @@ public final class LocalStore: Store, @unchecked Sendable {
         let path = "\(tmpDir)/\(Self.hostName)-\(getpid())-\(StoreIdentity.newID()).tmp"
         do {
             // Created read-only (the open descriptor may still write): objects are never edited in place.
-            let fd = try POSIX.open(path, O_WRONLY | O_CREAT | O_EXCL, mode: 0o444)
+            let large = (expectedSize ?? 0) >= Self.largeObjectSize
+            var direct = (expectedSize ?? 0) >= Self.directObjectSize && DirectIO.supported(at: tmpDir)
+            let flags = O_WRONLY | O_CREAT | O_EXCL
+            var fd: Int32
+            do {
+                fd = try POSIX.open(path, flags | (direct ? DirectIO.flag : 0), mode: 0o444)
+            } catch let failure as POSIX.Failure where direct && failure.errno == EINVAL {
+                direct = false
+                fd = try POSIX.open(path, flags, mode: 0o444)
+            }
             // Reserving space up front catches a full drive early; not worth a syscall for small files.
-            if let expectedSize, expectedSize >= 1 << 20 {
+            if large, let expectedSize {
                 let rc = posix_fallocate(fd, 0, off_t(expectedSize))
                 if rc == ENOSPC || rc == EDQUOT {
                     Glibc.close(fd)
@@ -96,9 +105,14 @@ public final class LocalStore: Store, @unchecked Sendable {
                     throw translate(POSIX.Failure(errno: ENOSPC, operation: "allocate", path: path))
                 }
             }
-            return LocalObjectWriter(store: self, fd: fd, path: path)
+            return LocalObjectWriter(store: self, fd: fd, path: path, direct: direct)
         } catch let failure as POSIX.Failure { throw translate(failure) }
     }
+
+    /// Objects at least this large get space reserved up front and are written with O_DIRECT
+    /// where the filesystem allows (see `DirectIO`); smaller ones share batched syncs instead.
+    static let largeObjectSize: UInt64 = 1 << 20
+    static let directObjectSize: UInt64 = UInt64(ProcessInfo.processInfo.environment["TROVE_DIRECT"].flatMap { UInt64($0) } ?? 1 << 20)
 
     static let hostName: String = {
         var buffer = [CChar](repeating: 0, count: 256)
@@ -239,90 +253,6 @@ public final class LocalStore: Store, @unchecked Sendable {
             return TroveError(.storeNotConnected, "The \(name) is not reachable (\(failure)); check that the drive is plugged in and mounted.")
         }
         return TroveError(.io, "Input/output error on \(name): \(failure); the drive may be failing, run `trove verify --store \(identity.label)`.")
-    }
-}
-
-/// Writes one object to `tmp/` and renames it into place on commit.
-final class LocalObjectWriter: ObjectWriter {
-    let store: LocalStore
-    var fd: Int32
-    let path: String
-    var written: off_t = 0
-
-    init(store: LocalStore, fd: Int32, path: String) {
-        self.store = store
-        self.fd = fd
-        self.path = path
-    }
-
-    deinit { if fd >= 0 { abort() } }
-
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
-        do { try POSIX.writeFully(fd, bytes, path: path) } catch let failure as POSIX.Failure {
-            throw store.translate(failure)
-        }
-    }
-
-    func commit(as id: ContentID) throws {
-        do {
-            try seal()
-            try POSIX.fsync(fd, path: path)
-            let fan = try publish(as: id)
-            try POSIX.fsyncDirectory(fan)
-        } catch let failure as POSIX.Failure {
-            abort()
-            throw store.translate(failure)
-        }
-    }
-
-    /// Trims any space reserved beyond what was written.
-    func seal() throws {
-        written = lseek(fd, 0, SEEK_CUR)
-        if ftruncate(fd, written) != 0 { throw POSIX.Failure(errno: errno, operation: "truncate", path: path) }
-    }
-
-    /// Closes the (already durable) file and renames it into place; returns its fan-out folder,
-    /// which the caller must fsync.
-    func publish(as id: ContentID) throws -> String {
-        let target = store.objectPath(id)
-        let fan = (target as NSString).deletingLastPathComponent
-        Glibc.close(fd)
-        fd = -1
-        if try POSIX.stat(fan) == nil {
-            try POSIX.mkdir(fan)
-            try POSIX.fsyncDirectory(store.objectsDir)
-        }
-        try POSIX.rename(path, target)
-        return fan
-    }
-
-    func abort() {
-        if fd >= 0 { Glibc.close(fd); fd = -1 }
-        try? POSIX.unlink(path)
-    }
-}
-
-/// Reads one object sequentially.
-final class LocalObjectReader: ObjectReader {
-    let fd: Int32
-    let path: String
-    let size: UInt64
-    var closed = false
-
-    init(fd: Int32, path: String, size: UInt64) {
-        self.fd = fd
-        self.path = path
-        self.size = size
-    }
-
-    deinit { close() }
-
-    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        try POSIX.readFully(fd, into: buffer, path: path)
-    }
-
-    func close() {
-        if !closed { Glibc.close(fd); closed = true }
     }
 }
 

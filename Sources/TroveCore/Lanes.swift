@@ -1,0 +1,37 @@
+import Dispatch
+import Foundation
+
+/// Runs `count` independent jobs on `lanes` threads, each lane taking the next job as it
+/// frees up. Unlike `concurrentPerform` (one thread per core) the lane count is the caller's:
+/// work that waits on drives overlaps better with more lanes than cores.
+public func runConcurrently(_ count: Int, lanes: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    guard count > 0 else { return }
+    let lanes = max(1, min(lanes, count))
+    if lanes == 1 {
+        for index in 0..<count { body(index) }
+        return
+    }
+    let next = NextIndex()
+    let group = DispatchGroup()
+    for _ in 0..<lanes {
+        DispatchQueue.global().async(group: group) {
+            while let index = next.take(below: count) { body(index) }
+        }
+    }
+    group.wait()
+}
+
+/// Hands out job indices in order to several lanes.
+private final class NextIndex: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    func take(below count: Int) -> Int? {
+        lock.lock(); defer { lock.unlock() }
+        guard value < count else { return nil }
+        value += 1
+        return value - 1
+    }
+}
+
+/// Lanes for work that mixes CPU (hashing) with waiting on drives: twice the cores, at least 4.
+public var ioLanes: Int { max(4, 2 * ProcessInfo.processInfo.activeProcessorCount) }
