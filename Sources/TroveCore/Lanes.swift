@@ -3,22 +3,22 @@ import Foundation
 
 /// Runs `count` independent jobs on `lanes` threads, each lane taking the next job as it
 /// frees up. Unlike `concurrentPerform` (one thread per core) the lane count is the caller's:
-/// work that waits on drives overlaps better with more lanes than cores.
+/// work that waits on drives overlaps better with more lanes than cores. Lanes are threads of
+/// their own, not Dispatch workers: jobs block (on drives, on their own hashing), and blocked
+/// workers would starve the Dispatch pool the hashing itself runs on.
 public func runConcurrently(_ count: Int, lanes: Int, _ body: @escaping @Sendable (Int) -> Void) {
     guard count > 0 else { return }
     let lanes = max(1, min(lanes, count))
-    if lanes == 1 {
-        for index in 0..<count { body(index) }
-        return
-    }
     let next = NextIndex()
-    let group = DispatchGroup()
-    for _ in 0..<lanes {
-        DispatchQueue.global().async(group: group) {
-            while let index = next.take(below: count) { body(index) }
-        }
+    let lane: @Sendable () -> Void = { while let index = next.take(below: count) { body(index) } }
+    let done = DispatchSemaphore(value: 0)
+    for _ in 1..<lanes {
+        let thread = Thread { lane(); done.signal() }
+        thread.stackSize = 1 << 20
+        thread.start()
     }
-    group.wait()
+    lane()
+    for _ in 1..<lanes { done.wait() }
 }
 
 /// Hands out job indices in order to several lanes.

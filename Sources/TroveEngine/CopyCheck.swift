@@ -28,12 +28,13 @@ extension Library {
     /// Re-hashes one copy leaf by leaf against the catalog's leaf hashes, optionally passing the
     /// bytes to `sink` (which must discard them if the verdict is not `.good`). Errors of the sink
     /// come back wrapped in `SinkFailure` so callers can tell the destination from the source.
-    func check(_ file: FileRecord, on store: any Store,
+    /// `fromMedia` (verify, scrub, a freshly written copy) reads the drive, not a cache of it.
+    func check(_ file: FileRecord, on store: any Store, fromMedia: Bool = false,
                sink: ((Int, UnsafeRawBufferPointer) throws -> Void)? = nil,
                progress: ((UInt64) -> Void)? = nil) throws -> CopyCheck {
         guard try store.objectSize(file.id) != nil else { return .missing }
         let reader: any ObjectReader
-        do { reader = try store.openReader(file.id) } catch let error as TroveError where error.code == .io {
+        do { reader = try store.openReader(file.id, fromMedia: fromMedia) } catch let error as TroveError where error.code == .io {
             return .corrupt(leaf: nil, reason: "cannot be opened: \(error.message)")
         }
         defer { reader.close() }

@@ -69,7 +69,7 @@ extension Library {
             for copy in copies where copy.copies == 0 && durability < report.target {
                 guard let item = connected.first(where: { $0.record.id == copy.storeID }),
                       item.record.trust == .trusted, item.record.copies > 0, let store = item.store else { continue }
-                switch try check(file, on: store) {
+                switch try check(file, on: store, fromMedia: true) {
                 case .good:
                     try markVerified(file.id, on: item.record)
                     durability += item.record.copies
@@ -154,7 +154,7 @@ extension Library {
             switch verdict {
             case .good:
                 try writer.commit(as: file.id)
-                let written = try check(file, on: target)
+                let written = try check(file, on: target, fromMedia: true)
                 guard written == .good else {
                     _ = try? target.quarantine(file.id)
                     throw TroveError(.io, "the copy written to '\(destination.record.label)' did not read back correctly (\(written))")

@@ -33,15 +33,13 @@ extension Library {
     /// once, and the batch shares its syncs and its catalog transaction.
     static let batchedFileSize = UInt64(ContentHash.leafSize)
 
-    nonisolated(unsafe) static var importLanes = Int(ProcessInfo.processInfo.environment["TROVE_LANES"] ?? "") ?? ioLanes
-
     /// Writes a group of small files to the first `mirror` candidates, several at once (reading,
     /// hashing and writing each is independent), then settles them one by one in order.
     func importSmall(_ files: [FoundFile], mirror: Int, candidates: inout [ObservedStore], batch: inout ImportBatch,
                      report: inout ImportReport, counter: ProgressCounter) throws {
         let targets = Array(candidates.prefix(mirror))
         let outcomes = ResultBox<Result<Outcome, Error>>(count: files.count)
-        runConcurrently(files.count, lanes: Self.importLanes) { index in
+        runConcurrently(files.count, lanes: ioLanes) { index in
             outcomes.set(index, Result { try self.write(files[index], to: targets, commit: false, progress: { _ in }) })
             counter.add(files[index].size)
         }

@@ -138,14 +138,19 @@ extension Library {
             guard let store = observed.store else { continue }
             // A fresh, unguessable name created exclusively: nothing planted there is followed or reused.
             let tmp = "\(folder)/.\(shown).trove-\(StoreIdentity.newID()).tmp"
-            let fd: Int32
-            do { fd = try POSIX.open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600) } catch let failure as POSIX.Failure {
+            let writer: SequentialFileWriter
+            do {
+                writer = try SequentialFileWriter.create(tmp, flags: O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600,
+                                                         size: file.size, in: folder)
+            } catch let failure as POSIX.Failure {
                 throw Self.destinationError(failure, destination)
             }
+            let fd = writer.fd
             let verdict: CopyCheck
             do {
-                verdict = try check(file, on: store, sink: { _, bytes in try POSIX.writeFully(fd, bytes, path: tmp) }, progress: progress)
+                verdict = try check(file, on: store, sink: { _, bytes in try writer.write(bytes) }, progress: progress)
                 if verdict == .good {
+                    try writer.finish()
                     if let mode { fchmod(fd, mode) }
                     if let mtimeNs {
                         let time = POSIX.timespec(nanoseconds: mtimeNs)

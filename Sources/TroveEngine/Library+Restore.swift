@@ -77,16 +77,16 @@ extension Library {
         let work = files
         let counter = ProgressCounter(progress)
         let outcomes = ResultBox<Result<[String], Error>>(count: files.count)
-        DispatchQueue.concurrentPerform(iterations: work.count) { index in
+        runConcurrently(work.count, lanes: ioLanes) { index in
             let (entry, target) = work[index]
             outcomes.set(index, Result {
-                try ensureNoSymlinkParents(target, under: destination)
+                try self.ensureNoSymlinkParents(target, under: destination)
                 if let source = snapshot.source, snapshot.external {
-                    try copyExternal(source + "/" + entry.path, to: target, entry: entry)
+                    try self.copyExternal(source + "/" + entry.path, to: target, entry: entry)
                     return []
                 }
                 guard let id = entry.fileID else { return [] }
-                return try writeVerified(try fileRecord(id), to: target, mode: mode_t(entry.mode), mtimeNs: entry.mtimeNs,
+                return try self.writeVerified(try self.fileRecord(id), to: target, mode: mode_t(entry.mode), mtimeNs: entry.mtimeNs,
                                          stores: stores, sync: false).bad
             })
             counter.add(entry.size)

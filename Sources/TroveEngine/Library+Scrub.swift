@@ -28,7 +28,7 @@ extension Library {
             let current = try catalog.stores().first { $0.id == item.record.id } ?? item.record
             report.checked += 1
             report.bytes += file.size
-            switch try check(file, on: store) {
+            switch try check(file, on: store, fromMedia: true) {
             case .good:
                 report.good += 1
                 // A copy on a store still under suspicion stays uncounted until the user trusts it again.

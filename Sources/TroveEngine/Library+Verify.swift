@@ -96,9 +96,9 @@ extension Library {
     /// large file's leaves are already hashed in parallel by the pipeline.
     func checkConcurrently(_ files: [FileRecord], on store: any Store, counter: ProgressCounter) -> [Result<CopyCheck, Error>] {
         let results = ResultBox<Result<CopyCheck, Error>>(count: files.count)
-        DispatchQueue.concurrentPerform(iterations: files.count) { index in
+        runConcurrently(files.count, lanes: ioLanes) { index in
             results.set(index, Result {
-                try check(files[index], on: store, progress: nil)
+                try self.check(files[index], on: store, fromMedia: true, progress: nil)
             })
             counter.add(files[index].size)
         }
@@ -138,7 +138,7 @@ extension Library {
             progress.update(done: UInt64(index))
             if let file = try catalog.file(id) {
                 report.known += 1
-                switch try check(file, on: store) {
+                switch try check(file, on: store, fromMedia: true) {
                 case .good: try markVerified(id, on: record)
                 case .missing: break
                 case .corrupt(let leaf, let reason):

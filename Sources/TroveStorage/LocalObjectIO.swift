@@ -9,7 +9,7 @@ import TroveCore
 /// buffered writes ran at ~300 MB/s of pure kernel time, direct ones at the drive's speed),
 /// a backup should not evict the user's working set, and a later verify then reads what the
 /// drive holds rather than what the cache remembers.
-enum DirectIO {
+public enum DirectIO {
     /// Buffer address, length and file offset alignment that every local drive accepts.
     static let alignment = 4096
 
@@ -23,7 +23,7 @@ enum DirectIO {
 
     /// Filesystems whose O_DIRECT writes are known to be safe and fast; others write through
     /// the page cache (FUSE and network filesystems give O_DIRECT their own meanings).
-    static func supported(at folder: String) -> Bool {
+    public static func supported(at folder: String) -> Bool {
         guard flag != 0, let info = try? POSIX.stat(folder) else { return false }
         lock.lock()
         if let known = byDevice[info.st_dev] { lock.unlock(); return known }
@@ -37,60 +37,102 @@ enum DirectIO {
     nonisolated(unsafe) private static var byDevice: [dev_t: Bool] = [:]
     private static let lock = NSLock()
 
+    /// Objects and files at least this large are written (and read) directly; smaller ones are
+    /// better served by the page cache and batched syncs.
+    public static let minimumSize: UInt64 = 1 << 20
+
     static func isAligned(_ pointer: UnsafeRawPointer) -> Bool { Int(bitPattern: pointer) % alignment == 0 }
+
+    /// Turns O_DIRECT off on an open descriptor.
+    static func clear(_ fd: Int32, path: String) throws {
+        let flags = fcntl(fd, F_GETFL)
+        if flags < 0 || fcntl(fd, F_SETFL, flags & ~flag) != 0 {
+            throw POSIX.Failure(errno: errno, operation: "fcntl", path: path)
+        }
+    }
 }
 
-/// Writes one object to `tmp/` and renames it into place on commit.
-///
-/// Large objects are written with O_DIRECT when the filesystem allows it: whole aligned blocks
-/// straight from the caller's buffer, the last partial block padded through a small bounce
-/// buffer and the file then truncated to its size. Anything else (an unaligned buffer, a
-/// second short write, a filesystem that refuses) falls back to ordinary writes for the rest
-/// of the object, so callers never need to know.
-final class LocalObjectWriter: ObjectWriter {
-    let store: LocalStore
-    var fd: Int32
-    let path: String
-    /// The object's size so far (bytes accepted, including any held in `tail`).
-    private(set) var written: off_t = 0
-    private(set) var direct: Bool
-    /// The last partial block of a direct write, waiting for `seal()`.
+/// Writes a file front to back, with O_DIRECT when the descriptor was opened with it: whole
+/// aligned blocks straight from the caller's buffer, the last partial block padded through a
+/// small bounce buffer and the file then truncated to its size. Anything else (an unaligned
+/// buffer, a second short write, a filesystem that refuses) falls back to ordinary writes for
+/// the rest of the file, so callers never need to know.
+public final class SequentialFileWriter {
+    public let fd: Int32
+    public let path: String
+    /// The file's size so far (bytes accepted, including any held in `tail`).
+    public private(set) var written: off_t = 0
+    /// Still writing with O_DIRECT.
+    public private(set) var direct: Bool
+    /// The last partial block of a direct write, waiting for `finish()`.
     private var tail: UnsafeMutableRawBufferPointer?
     private var tailCount = 0
 
-    init(store: LocalStore, fd: Int32, path: String, direct: Bool) {
-        self.store = store
+    /// `direct` must say whether `fd` was opened with `DirectIO.flag`.
+    public init(fd: Int32, path: String, direct: Bool) {
         self.fd = fd
         self.path = path
         self.direct = direct
     }
 
-    deinit {
-        if fd >= 0 { abort() }
-        tail?.deallocate()
+    deinit { tail?.deallocate() }
+
+    /// Opens `path` for writing (flags as for open(2), e.g. O_CREAT | O_EXCL), with O_DIRECT when
+    /// `size` is large and the filesystem takes it, reserving `size` bytes when large.
+    public static func create(_ path: String, flags: Int32, mode: mode_t, size: UInt64?, in folder: String) throws -> SequentialFileWriter {
+        let large = (size ?? 0) >= DirectIO.minimumSize
+        var direct = large && DirectIO.supported(at: folder)
+        let fd: Int32
+        do {
+            fd = try POSIX.open(path, O_WRONLY | flags | (direct ? DirectIO.flag : 0), mode: mode)
+        } catch let failure as POSIX.Failure where direct && failure.errno == EINVAL {
+            direct = false
+            fd = try POSIX.open(path, O_WRONLY | flags, mode: mode)
+        }
+        // Reserving space up front catches a full drive early; not worth a syscall for small files.
+        if large, let size {
+            let rc = posix_fallocate(fd, 0, off_t(size))
+            if rc == ENOSPC || rc == EDQUOT {
+                Glibc.close(fd)
+                try? POSIX.unlink(path)
+                throw POSIX.Failure(errno: ENOSPC, operation: "allocate", path: path)
+            }
+        }
+        return SequentialFileWriter(fd: fd, path: path, direct: direct)
     }
 
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
-        do {
-            var rest = bytes
-            if direct, tailCount == 0, let base = bytes.baseAddress, DirectIO.isAligned(base) {
-                let whole = bytes.count - bytes.count % DirectIO.alignment
-                if whole > 0 {
-                    let done = try writeDirect(UnsafeRawBufferPointer(rebasing: bytes[0..<whole]))
-                    rest = UnsafeRawBufferPointer(rebasing: bytes[done...])
-                }
-                if direct && !rest.isEmpty {
-                    stash(rest)
-                    rest = UnsafeRawBufferPointer(start: nil, count: 0)
-                }
-            } else if direct {
-                try leaveDirect()
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        var rest = bytes
+        if direct, tailCount == 0, let base = bytes.baseAddress, DirectIO.isAligned(base) {
+            let whole = bytes.count - bytes.count % DirectIO.alignment
+            if whole > 0 {
+                let done = try writeDirect(UnsafeRawBufferPointer(rebasing: bytes[0..<whole]))
+                rest = UnsafeRawBufferPointer(rebasing: bytes[done...])
             }
-            if !rest.isEmpty { try POSIX.writeFully(fd, rest, path: path) }
-            written += off_t(bytes.count)
-        } catch let failure as POSIX.Failure {
-            throw store.translate(failure)
+            if direct && !rest.isEmpty {
+                stash(rest)
+                rest = UnsafeRawBufferPointer(start: nil, count: 0)
+            }
+        } else if direct {
+            try leaveDirect()
         }
+        if !rest.isEmpty { try POSIX.writeFully(fd, rest, path: path) }
+        written += off_t(bytes.count)
+    }
+
+    /// Writes any held partial block and sets the file's size to what was written (which also
+    /// trims space reserved beyond it). Call once, after the last write.
+    public func finish() throws {
+        if direct, tailCount > 0, let tail, let base = tail.baseAddress {
+            (base + tailCount).initializeMemory(as: UInt8.self, repeating: 0, count: DirectIO.alignment - tailCount)
+            let done = try writeDirect(UnsafeRawBufferPointer(tail))
+            if done == DirectIO.alignment { tailCount = 0 } else if done != 0 {
+                throw POSIX.Failure(errno: EIO, operation: "write", path: path)
+            }
+            if tailCount > 0 { try POSIX.writeFully(fd, UnsafeRawBufferPointer(rebasing: tail[0..<tailCount]), path: path) }
+            tailCount = 0
+        }
+        if ftruncate(fd, written) != 0 { throw POSIX.Failure(errno: errno, operation: "truncate", path: path) }
     }
 
     /// Writes whole blocks with O_DIRECT; returns how many bytes went. A filesystem that refuses
@@ -116,22 +158,41 @@ final class LocalObjectWriter: ObjectWriter {
     }
 
     private func stash(_ bytes: UnsafeRawBufferPointer) {
-        if tail == nil { tail = .allocate(byteCount: DirectIO.alignment, alignment: DirectIO.alignment) }
-        tail!.copyMemory(from: bytes)
+        let buffer = tail ?? .allocate(byteCount: DirectIO.alignment, alignment: DirectIO.alignment)
+        tail = buffer
+        buffer.copyMemory(from: bytes)
         tailCount = bytes.count
     }
 
     /// Switches to ordinary writes, first writing any held partial block.
     private func leaveDirect() throws {
         direct = false
-        let flags = fcntl(fd, F_GETFL)
-        if flags < 0 || fcntl(fd, F_SETFL, flags & ~DirectIO.flag) != 0 {
-            throw POSIX.Failure(errno: errno, operation: "fcntl", path: path)
-        }
+        try DirectIO.clear(fd, path: path)
         if tailCount > 0, let tail {
             try POSIX.writeFully(fd, UnsafeRawBufferPointer(rebasing: tail[0..<tailCount]), path: path)
             tailCount = 0
         }
+    }
+}
+
+/// Writes one object to `tmp/` and renames it into place on commit.
+final class LocalObjectWriter: ObjectWriter {
+    let store: LocalStore
+    let file: SequentialFileWriter
+    private var open = true
+    var path: String { file.path }
+    var fd: Int32 { file.fd }
+    var direct: Bool { file.direct }
+
+    init(store: LocalStore, file: SequentialFileWriter) {
+        self.store = store
+        self.file = file
+    }
+
+    deinit { if open { abort() } }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        do { try file.write(bytes) } catch let failure as POSIX.Failure { throw store.translate(failure) }
     }
 
     func commit(as id: ContentID) throws {
@@ -146,62 +207,92 @@ final class LocalObjectWriter: ObjectWriter {
         }
     }
 
-    /// Writes any held partial block and sets the file's size to what was written (which also
-    /// trims space reserved beyond it).
-    func seal() throws {
-        if direct, tailCount > 0, let tail, let base = tail.baseAddress {
-            (base + tailCount).initializeMemory(as: UInt8.self, repeating: 0, count: DirectIO.alignment - tailCount)
-            let done = try writeDirect(UnsafeRawBufferPointer(tail))
-            if done == DirectIO.alignment { tailCount = 0 } else if done != 0 {
-                throw POSIX.Failure(errno: EIO, operation: "write", path: path)
-            }
-            if tailCount > 0 { try POSIX.writeFully(fd, UnsafeRawBufferPointer(rebasing: tail[0..<tailCount]), path: path) }
-            tailCount = 0
-        }
-        if ftruncate(fd, written) != 0 { throw POSIX.Failure(errno: errno, operation: "truncate", path: path) }
-    }
+    /// Completes the file's bytes and size (not yet durable).
+    func seal() throws { try file.finish() }
 
     /// Closes the (already durable) file and renames it into place; returns its fan-out folder,
     /// which the caller must fsync.
     func publish(as id: ContentID) throws -> String {
         let target = store.objectPath(id)
         let fan = (target as NSString).deletingLastPathComponent
-        Glibc.close(fd)
-        fd = -1
-        if try POSIX.stat(fan) == nil {
+        close()
+        do {
+            try POSIX.rename(path, target)
+        } catch let failure as POSIX.Failure where failure.isMissing {
+            // A fan-out folder someone removed: make it again (and make that durable).
             try POSIX.mkdir(fan)
             try POSIX.fsyncDirectory(store.objectsDir)
+            try POSIX.rename(path, target)
         }
-        try POSIX.rename(path, target)
         return fan
     }
 
+    private func close() {
+        if open { Glibc.close(fd); open = false }
+    }
+
     func abort() {
-        if fd >= 0 { Glibc.close(fd); fd = -1 }
+        close()
         try? POSIX.unlink(path)
     }
 }
 
-/// Reads one object sequentially.
+/// Reads one object sequentially. Reads `fromMedia` go to the drive: with O_DIRECT where the
+/// filesystem takes it (and the caller's buffers are aligned), else after dropping the file's
+/// cached pages; so a verify checks what the drive holds, not what the page cache remembers.
 final class LocalObjectReader: ObjectReader {
     let fd: Int32
     let path: String
     let size: UInt64
-    var closed = false
+    private var direct = false
+    private var closed = false
 
-    init(fd: Int32, path: String, size: UInt64) {
+    init(fd: Int32, path: String, size: UInt64, fromMedia: Bool, folder: String) {
         self.fd = fd
         self.path = path
         self.size = size
+        if fromMedia && DirectIO.supported(at: folder) {
+            let flags = fcntl(fd, F_GETFL)
+            direct = flags >= 0 && fcntl(fd, F_SETFL, flags | DirectIO.flag) == 0
+        }
+        if fromMedia && !direct { posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_DONTNEED)) }
+        if !direct { posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_SEQUENTIAL)) }
     }
 
     deinit { close() }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        try POSIX.readFully(fd, into: buffer, path: path)
+        guard let base = buffer.baseAddress else { return 0 }
+        if direct && !(DirectIO.isAligned(base) && buffer.count % DirectIO.alignment == 0) {
+            try buffered()
+            posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_DONTNEED))
+        }
+        var done = 0
+        while done < buffer.count {
+            let n = Glibc.read(fd, base + done, buffer.count - done)
+            if n > 0 {
+                done += n
+            } else if n == 0 {
+                break
+            } else if errno == EINVAL && direct {
+                // A short read left the next one unaligned: go on through the page cache,
+                // dropped first so the rest still comes from the drive.
+                try buffered()
+                posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_DONTNEED))
+            } else if errno != EINTR {
+                throw POSIX.Failure(errno: errno, operation: "read", path: path)
+            }
+        }
+        return done
+    }
+
+    private func buffered() throws {
+        direct = false
+        try DirectIO.clear(fd, path: path)
     }
 
     func close() {
         if !closed { Glibc.close(fd); closed = true }
     }
 }
+

@@ -86,33 +86,10 @@ public final class LocalStore: Store, @unchecked Sendable {
         let path = "\(tmpDir)/\(Self.hostName)-\(getpid())-\(StoreIdentity.newID()).tmp"
         do {
             // Created read-only (the open descriptor may still write): objects are never edited in place.
-            let large = (expectedSize ?? 0) >= Self.largeObjectSize
-            var direct = (expectedSize ?? 0) >= Self.directObjectSize && DirectIO.supported(at: tmpDir)
-            let flags = O_WRONLY | O_CREAT | O_EXCL
-            var fd: Int32
-            do {
-                fd = try POSIX.open(path, flags | (direct ? DirectIO.flag : 0), mode: 0o444)
-            } catch let failure as POSIX.Failure where direct && failure.errno == EINVAL {
-                direct = false
-                fd = try POSIX.open(path, flags, mode: 0o444)
-            }
-            // Reserving space up front catches a full drive early; not worth a syscall for small files.
-            if large, let expectedSize {
-                let rc = posix_fallocate(fd, 0, off_t(expectedSize))
-                if rc == ENOSPC || rc == EDQUOT {
-                    Glibc.close(fd)
-                    try? POSIX.unlink(path)
-                    throw translate(POSIX.Failure(errno: ENOSPC, operation: "allocate", path: path))
-                }
-            }
-            return LocalObjectWriter(store: self, fd: fd, path: path, direct: direct)
+            let file = try SequentialFileWriter.create(path, flags: O_CREAT | O_EXCL, mode: 0o444, size: expectedSize, in: tmpDir)
+            return LocalObjectWriter(store: self, file: file)
         } catch let failure as POSIX.Failure { throw translate(failure) }
     }
-
-    /// Objects at least this large get space reserved up front and are written with O_DIRECT
-    /// where the filesystem allows (see `DirectIO`); smaller ones share batched syncs instead.
-    static let largeObjectSize: UInt64 = 1 << 20
-    static let directObjectSize: UInt64 = UInt64(ProcessInfo.processInfo.environment["TROVE_DIRECT"].flatMap { UInt64($0) } ?? 1 << 20)
 
     static let hostName: String = {
         var buffer = [CChar](repeating: 0, count: 256)
@@ -122,14 +99,13 @@ public final class LocalStore: Store, @unchecked Sendable {
         return name.isEmpty ? "host" : name
     }()
 
-    public func openReader(_ id: ContentID) throws -> ObjectReader {
+    public func openReader(_ id: ContentID, fromMedia: Bool) throws -> ObjectReader {
         let path = objectPath(id)
         do {
             let fd = try POSIX.open(path, O_RDONLY)
             var info = stat()
             fstat(fd, &info)
-            posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
-            return LocalObjectReader(fd: fd, path: path, size: UInt64(info.st_size))
+            return LocalObjectReader(fd: fd, path: path, size: UInt64(info.st_size), fromMedia: fromMedia, folder: objectsDir)
         } catch let failure as POSIX.Failure { throw translate(failure) }
     }
 

@@ -12,8 +12,10 @@ public protocol Store: AnyObject, Sendable {
     func objectSize(_ id: ContentID) throws -> UInt64?
     /// Starts writing a new object under a temporary name.
     func makeWriter(expectedSize: UInt64?) throws -> ObjectWriter
-    /// Opens an object for a (verifying) read.
-    func openReader(_ id: ContentID) throws -> ObjectReader
+    /// Opens an object for a (verifying) read. With `fromMedia` the bytes must come from the
+    /// drive itself, not from a cache of it (verify and scrub check the media); otherwise a
+    /// cached copy is fine, since every read is checked against the leaf hashes anyway.
+    func openReader(_ id: ContentID, fromMedia: Bool) throws -> ObjectReader
     /// Moves a bad copy aside into quarantine; returns where it went.
     @discardableResult func quarantine(_ id: ContentID) throws -> String
     /// Deletes an object.
@@ -31,6 +33,9 @@ public protocol Store: AnyObject, Sendable {
 }
 
 extension Store {
+    /// Opens an object for a read that may be served from a cache.
+    public func openReader(_ id: ContentID) throws -> ObjectReader { try openReader(id, fromMedia: false) }
+
     public func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws {
         for item in items { try item.writer.commit(as: item.id) }
     }

@@ -49,6 +49,28 @@ struct LoopDeviceScenarioTests {
         #expect(status.status == 2)  // two drives cannot hold three copies
     }
 
+    @Test func verifyReadsTheDriveNotThePageCache() throws {
+        let drives = try LoopDrives(count: 1, in: dir)
+        defer { drives.detach() }
+        _ = try at(0, ["init", "--copies", "1"])
+        _ = try at(0, ["store", "add", drives.mounts[0], "--label", "disk0"])
+        dir.file("in/large.bin", testBytes(2_000_000, seed: 1))
+        dir.file("in/small.bin", testBytes(100_000, seed: 2))
+        #expect(try at(0, ["add", dir.at("in")]).status == 0)
+        let objects = try LoopDrives.sh("find \(drives.mounts[0])/.trove/objects -type f").split(separator: "\n").map(String.init)
+        #expect(objects.count == 2)
+        for object in objects {
+            // The object's pages are cached, then one byte rots on the drive underneath.
+            _ = try LoopDrives.sh("cat \(object) > /dev/null")
+            try drives.flipByte(of: object, at: 1000)
+            let cached = try trove(["hash", object]).stdout
+            #expect(cached.contains((object as NSString).lastPathComponent), "the page cache still holds the good bytes")
+        }
+        let run = try at(0, ["verify"])
+        #expect(run.status != 0)
+        #expect(try at(0, ["events", "--json", "--kind", "corrupt_copy"]).jsonLines().count == 2)
+    }
+
     @Test func fullDriveStopsImportCleanly() throws {
         let drives = try LoopDrives(count: 1, in: dir, megabytes: 8)
         defer { drives.detach() }
@@ -92,6 +114,22 @@ final class LoopDrives {
     func mount(_ i: Int) throws { try Self.sh("mount \(devices[i]) \(mounts[i])") }
     func unmount(_ i: Int) throws { try Self.sh("umount \(mounts[i])") }
     func reformat(_ i: Int) throws { try Self.sh("mkfs.ext4 -q -F -U \(uuids[i]) \(devices[i])") }
+
+    /// Inverts one byte of a file on the drive image itself, behind the filesystem and its cache.
+    func flipByte(of file: String, at offset: UInt64) throws {
+        let map = try Self.sh("filefrag -v -b1 \(file)")
+        // The first extent's line: "0: 0.. N: PHYSICAL.. END: LENGTH: ..."
+        guard let line = map.split(separator: "\n").first(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix("0:") }),
+              let physical = UInt64(line.split(separator: ":")[2].split(separator: ".").first?.trimmingCharacters(in: .whitespaces) ?? ""),
+              let drive = mounts.firstIndex(where: { file.hasPrefix($0 + "/") }),
+              let handle = FileHandle(forUpdatingAtPath: images[drive]) else { throw CocoaError(.fileReadUnknown) }
+        defer { try? handle.close() }
+        try handle.seek(toOffset: physical + offset)
+        let byte = try handle.read(upToCount: 1) ?? Data([0])
+        try handle.seek(toOffset: physical + offset)
+        try handle.write(contentsOf: Data([byte[byte.startIndex] ^ 0xFF]))
+        try handle.synchronize()
+    }
 
     func detach() {
         for i in devices.indices {

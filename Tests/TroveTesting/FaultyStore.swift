@@ -39,8 +39,8 @@ public final class FaultyStore: Store, @unchecked Sendable {
         FaultyWriter(store: self, base: try base.makeWriter(expectedSize: expectedSize))
     }
 
-    public func openReader(_ id: ContentID) throws -> ObjectReader {
-        FaultyReader(store: self, base: try base.openReader(id))
+    public func openReader(_ id: ContentID, fromMedia: Bool) throws -> ObjectReader {
+        FaultyReader(store: self, base: try base.openReader(id, fromMedia: fromMedia))
     }
 
     func admit(write count: Int) throws {
