@@ -250,9 +250,19 @@ def main():
         total = big_size + mixed_bytes
         objects = os.path.join(current["stores"][0], ".trove", "objects")
         files = [os.path.join(d, f) for d, _, fs in os.walk(objects) for f in fs]
-        ref = measure(["openssl", "dgst", "-sha256"] + files, runs)
-        report.add(case, "openssl dgst -sha256 (objects)", total, ref)
-        report.add(case, "trove verify", total, measure([trove, "verify"], runs, env=env), ref)
+        # trove verify reads the drive, not the page cache (O_DIRECT), so the fair reference is
+        # openssl reading the same objects after they are dropped from the cache; the warm-cache
+        # figure is shown too.
+        def drop_cache():
+            for path in files:
+                fd = os.open(path, os.O_RDONLY)
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                os.close(fd)
+        warm = measure(["openssl", "dgst", "-sha256"] + files, runs)
+        ref = measure(["openssl", "dgst", "-sha256"] + files, runs, setup=drop_cache)
+        report.add(case, "openssl dgst -sha256 (objects, from the drive)", total, ref)
+        report.add(case, "openssl dgst -sha256 (objects, page cache)", total, warm, reference=False)
+        report.add(case, "trove verify (reads the drive)", total, measure([trove, "verify"], runs, env=env), ref)
         verified_store = objects
 
     # Healing: copy everything from one store to another, verified, against cp.

@@ -53,6 +53,9 @@ extension Library {
         for copy in copies {
             if let file = try catalog.file(copy.fileID) { files.append((file, copy)); total += file.size }
         }
+        // Largest first: each chunk then holds files of similar size, so no lane sits idle
+        // while one long file finishes its chunk.
+        files.sort { $0.0.size > $1.0.size }
         progress.begin("verify \(observed.record.label)", total: total, unit: .bytes)
         let counter = ProgressCounter(progress)
         for chunk in stride(from: 0, to: files.count, by: 128).map({ Array(files[$0..<min($0 + 128, files.count)]) }) {
