@@ -35,3 +35,24 @@ private final class NextIndex: @unchecked Sendable {
 
 /// Lanes for work that mixes CPU (hashing) with waiting on drives: twice the cores, at least 4.
 public var ioLanes: Int { max(4, 2 * ProcessInfo.processInfo.activeProcessorCount) }
+
+/// Runs two independent pieces of work at the same time (the second on another thread) and
+/// returns both results; the first error wins.
+public func inParallel<A, B>(_ first: () throws -> A, _ second: @escaping @Sendable () throws -> B) throws -> (A, B) {
+    let box = ResultSlot<B>()
+    let done = DispatchSemaphore(value: 0)
+    let thread = Thread {
+        box.result = Result { try second() }
+        done.signal()
+    }
+    thread.start()
+    let a = Result { try first() }
+    done.wait()
+    guard let b = box.result else { throw CancellationError() }
+    return (try a.get(), try b.get())
+}
+
+/// A result handed from one thread to another (ordered by the semaphore that follows it).
+private final class ResultSlot<B>: @unchecked Sendable {
+    var result: Result<B, Error>?
+}

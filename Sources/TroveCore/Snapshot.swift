@@ -89,17 +89,43 @@ public struct Manifest: Sendable, Equatable {
         // 100,000-file trees. The output is plain JSON that `decode` (JSONDecoder) reads back.
         out.reserveCapacity(out.count + entries.count * 120)
         for entry in entries {
-            out.append(contentsOf: Array(#"{"i":"#.utf8) + Array(String(entry.inode).utf8))
-            if let id = entry.fileID { out.append(contentsOf: Array(#","id":""#.utf8) + Array(id.description.utf8) + [0x22]) }
-            if let target = entry.target { out.append(contentsOf: Array(#","l":"#.utf8)); Self.appendJSONString(target, to: &out) }
-            out.append(contentsOf: Array(#","m":"#.utf8) + Array(String(entry.mode).utf8))
-            out.append(contentsOf: Array(#","mt":"#.utf8) + Array(String(entry.mtimeNs).utf8))
-            out.append(contentsOf: Array(#","p":"#.utf8))
+            out.append(contentsOf: #"{"i":"#.utf8)
+            Self.appendDecimal(entry.inode, to: &out)
+            if let id = entry.fileID {
+                out.append(contentsOf: #","id":""#.utf8)
+                out.append(contentsOf: id.description.utf8)
+                out.append(0x22)
+            }
+            if let target = entry.target { out.append(contentsOf: #","l":"#.utf8); Self.appendJSONString(target, to: &out) }
+            out.append(contentsOf: #","m":"#.utf8)
+            Self.appendDecimal(UInt64(entry.mode), to: &out)
+            out.append(contentsOf: #","mt":"#.utf8)
+            if entry.mtimeNs < 0 { out.append(0x2D) }
+            Self.appendDecimal(entry.mtimeNs.magnitude, to: &out)
+            out.append(contentsOf: #","p":"#.utf8)
             Self.appendJSONString(entry.path, to: &out)
-            out.append(contentsOf: Array(#","s":"#.utf8) + Array(String(entry.size).utf8))
-            out.append(contentsOf: Array(#","t":""#.utf8) + Array(entry.type.rawValue.utf8) + Array("\"}\n".utf8))
+            out.append(contentsOf: #","s":"#.utf8)
+            Self.appendDecimal(entry.size, to: &out)
+            out.append(contentsOf: #","t":""#.utf8)
+            out.append(contentsOf: entry.type.rawValue.utf8)
+            out.append(contentsOf: "\"}\n".utf8)
         }
         return out
+    }
+
+    /// Appends a number's decimal digits without building a String.
+    static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for 20 digits, filled from the end
+        var count = 0
+        var rest = value
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                count += 1
+                buffer[24 - count] = UInt8(truncatingIfNeeded: 0x30 + rest % 10)
+                rest /= 10
+            } while rest > 0
+            out.append(contentsOf: buffer[(24 - count)...])
+        }
     }
 
     /// Appends a JSON string literal (quotes, backslashes and control characters escaped).
@@ -151,5 +177,19 @@ public enum SafePath {
     /// Character-based counting would merge a combining mark with the `/` before it).
     public static func dropping(_ count: Int, from path: String) -> String {
         String(decoding: path.utf8.dropFirst(count), as: UTF8.self)
+    }
+}
+
+/// A path compared and hashed by its UTF-8 bytes. Swift's String equality treats the NFC and
+/// NFD spellings of a name as equal, but a filesystem holds them as two different files.
+public struct PathKey: Hashable, Sendable {
+    public let path: String
+    public init(_ path: String) { self.path = path }
+
+    public static func == (a: PathKey, b: PathKey) -> Bool { a.path.utf8.elementsEqual(b.path.utf8) }
+
+    public func hash(into hasher: inout Hasher) {
+        var path = path
+        path.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
     }
 }

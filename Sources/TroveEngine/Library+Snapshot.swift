@@ -39,17 +39,25 @@ extension Library {
         let activityLock = try LibraryLock.acquire(.activity, in: path, exclusive: false, wait: true)
         defer { withExtendedLifetime(activityLock) {} }
         let parent = try snapshotIndex.snapshots(root: root).last { !$0.external }
-        var previous: [String: SnapshotEntry] = [:]
-        if let parent { for entry in try snapshotIndex.entries(of: parent, under: nil) { previous[entry.path] = entry } }
         let stores = try catalog.stores()
         var scanner = TreeScanner(root: root, excluded: Set([path] + stores.map { $0.location + "/.trove" }))
-        scanner.scan()
+        // The parent's entries are read once (to spot unchanged files here, and to let the index
+        // continue their versions), while the tree is walked. An external snapshot indexed
+        // since is not a parent.
+        let index = snapshotIndex
+        let (_, latest) = try inParallel({ scanner.scan() }, { try index.latestVersions(root: root) })
+        var previous: [PathKey: SnapshotEntry] = [:]
+        if let parent, parent.seq != latest.seq {
+            for entry in try snapshotIndex.entries(of: parent, under: nil) { previous[PathKey(entry.path)] = entry }
+        }
+        let parentEntry: (String) -> SnapshotEntry? = parent?.seq == latest.seq
+            ? { latest.byPath[PathKey($0)]?.entry } : { previous[PathKey($0)] }
         var entries = scanner.entries
         var skipped = scanner.skipped
         // Unchanged files (same size, mtime and inode as in the parent) keep their ID unread.
         var toRead: [Int] = []
         for index in entries.indices where entries[index].type == .file {
-            if let old = previous[entries[index].path], old.type == .file, let id = old.fileID,
+            if let old = parentEntry(entries[index].path), old.type == .file, let id = old.fileID,
                old.size == entries[index].size, old.mtimeNs == entries[index].mtimeNs, old.inode == entries[index].inode {
                 entries[index].fileID = id
             } else {
@@ -72,7 +80,7 @@ extension Library {
         let bytes = files.reduce(0) { $0 + $1.size }
         let record = SnapshotRecord(id: manifestID.description, root: root, time: now, tag: tag, partial: partial,
                                     entries: entries.count, bytes: bytes)
-        let saved = try snapshotIndex.addSnapshot(record, entries: manifest.entries, events: [
+        let saved = try snapshotIndex.addSnapshot(record, entries: manifest.entries, latest: latest, events: [
             Event(time: now, kind: .snapshotCreated, details: [
                 "snapshot": .text(record.id), "root": .text(root), "entries": DetailValue(entries.count),
                 "files_read": DetailValue(files.count - unchanged), "partial": .text(partial ? "yes" : "no"),

@@ -139,6 +139,14 @@ extension SQLiteCatalog {
                 END;
                 """)
         }
+        migrator.registerMigration("v4-open-versions") { db in
+            // Versions in their root's latest snapshot stay open (last_seq = Int64.max), so a new
+            // snapshot touches only the rows that changed instead of extending every one.
+            try db.execute(sql: """
+                UPDATE versions SET last_seq = \(Int64.max)
+                WHERE last_seq = (SELECT MAX(seq) FROM snapshots s WHERE s.root = versions.root)
+                """)
+        }
         return migrator
     }
 
@@ -148,7 +156,7 @@ extension SQLiteCatalog {
     }
 
     /// The schema version this build knows (the last migration's name).
-    public static let schemaVersion = "v3-durability"
+    public static let schemaVersion = "v4-open-versions"
 
     /// Applies one change with cached (prepared once) statements: imports apply thousands.
     static func apply(_ change: CatalogChange, in db: Database) throws {

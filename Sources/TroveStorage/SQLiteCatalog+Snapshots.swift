@@ -43,9 +43,46 @@ extension SQLiteCatalog: SnapshotCatalog {
                        entries: row["entries"], bytes: UInt64(max(0, row["bytes"] as Int64)))
     }
 
-    public func addSnapshot(_ record: SnapshotRecord, entries: [SnapshotEntry], events: [Event]) throws -> SnapshotRecord {
+    /// `last_seq` of a version still in its root's latest snapshot.
+    static let openSeq = Int64.max
+
+    public func latestVersions(root: String) throws -> LatestVersions {
+        try read { db in try Self.latestVersions(db, root: root) }
+    }
+
+    static func latestVersions(_ db: Database, root: String) throws -> LatestVersions {
+        guard let latest = try Row.fetchOne(db, sql: "SELECT seq, entries FROM snapshots WHERE root = ? ORDER BY seq DESC LIMIT 1",
+                                            arguments: [root]) else {
+            return LatestVersions(seq: nil, byPath: [:])
+        }
+        let seq: Int64 = latest[0]
+        let cut = root == "/" ? 1 : root.utf8.count + 1
+        var byPath: [PathKey: LatestVersions.Version] = [:]
+        byPath.reserveCapacity(latest[1] as Int)
+        // Columns by position: name lookups cost more than the query for big trees.
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT v.id, v.path_id, p.path, v.type, v.size, v.mode, v.mtime_ns, v.inode, v.file_id, v.target, v.last_seq
+            FROM versions v JOIN paths p ON p.id = v.path_id
+            WHERE v.root = ? AND v.last_seq >= ? AND v.first_seq <= ?
+            """, arguments: [root, seq, seq])
+        while let row = try rows.next() {
+            let absolute: String = row[2]
+            let fileID: String? = row[8]
+            let entry = SnapshotEntry(path: SafePath.dropping(cut, from: absolute), type: EntryType(rawValue: row[3]) ?? .file,
+                                      size: UInt64(max(0, row[4] as Int64)), mode: UInt32(truncatingIfNeeded: row[5] as Int64),
+                                      mtimeNs: row[6], inode: UInt64(bitPattern: row[7] as Int64),
+                                      fileID: fileID.flatMap(ContentID.init), target: row[9])
+            byPath[PathKey(entry.path)] = .init(id: row[0], pathID: row[1], entry: entry, open: (row[10] as Int64) == openSeq)
+        }
+        return LatestVersions(seq: seq, byPath: byPath)
+    }
+
+    public func addSnapshot(_ record: SnapshotRecord, entries: [SnapshotEntry], latest: LatestVersions?,
+                            events: [Event]) throws -> SnapshotRecord {
         let stored = try write { db -> SnapshotRecord in
-            let parentSeq = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM snapshots WHERE root = ?", arguments: [record.root])
+            let latestSeq = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM snapshots WHERE root = ?", arguments: [record.root])
+            let parent = latest?.seq == latestSeq ? latest ?? LatestVersions(seq: nil, byPath: [:])
+                : try Self.latestVersions(db, root: record.root)
             try db.execute(sql: """
                 INSERT INTO snapshots (id, root, time, tag, partial, external, source, entries, bytes)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -53,20 +90,6 @@ extension SQLiteCatalog: SnapshotCatalog {
                                  record.external, record.source, record.entries, Int64(record.bytes)])
             var saved = record
             saved.seq = db.lastInsertedRowID
-            // The parent's versions, keyed by the path's bytes (not String equality, which would
-            // merge NFC and NFD spellings of a name).
-            var open: [[UInt8]: (id: Int64, pathID: Int64, entry: SnapshotEntry)] = [:]
-            open.reserveCapacity(entries.count + 16)
-            if let parentSeq {
-                let rows = try Row.fetchCursor(db, sql: """
-                    SELECT v.*, p.path AS abs FROM versions v JOIN paths p ON p.id = v.path_id
-                    WHERE v.root = ? AND v.last_seq = ?
-                    """, arguments: [record.root, parentSeq])
-                while let row = try rows.next() {
-                    let absolute: String = row["abs"]
-                    open[Array(absolute.utf8)] = (row["id"], row["path_id"], Self.entry(row, path: ""))
-                }
-            }
             let findPath = try db.cachedStatement(sql: "SELECT id FROM paths WHERE path = ?")
             let insertPath = try db.cachedStatement(sql: "INSERT INTO paths (path, name) VALUES (?, ?)")
             let indexPath = try db.cachedStatement(sql: "INSERT INTO path_index (rowid, path, name) VALUES (?, ?, ?)")
@@ -74,20 +97,19 @@ extension SQLiteCatalog: SnapshotCatalog {
                 INSERT INTO versions (root, path_id, first_seq, last_seq, type, size, mode, mtime_ns, inode, file_id, target)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-            var kept = Set<Int64>()
+            // An unchanged entry costs nothing: its open version simply continues.
+            var continued = Set<Int64>()
+            continued.reserveCapacity(parent.byPath.count)
             for entry in entries {
-                let absolute = Self.join(record.root, entry.path)
-                let key = Array(absolute.utf8)
-                if let version = open[key] {
-                    var previous = version.entry
-                    previous.path = entry.path
-                    if previous == entry {
-                        kept.insert(version.id)
-                        continue
-                    }
+                let key = PathKey(entry.path)
+                let previous = parent.byPath[key]
+                if let previous, previous.entry == entry {
+                    continued.insert(previous.id)
+                    continue
                 }
+                let absolute = Self.join(record.root, entry.path)
                 let pathID: Int64
-                if let known = open[key]?.pathID {
+                if let known = previous?.pathID {
                     pathID = known
                 } else if let found = try Int64.fetchOne(findPath, arguments: [absolute]) {
                     pathID = found
@@ -97,19 +119,20 @@ extension SQLiteCatalog: SnapshotCatalog {
                     try indexPath.execute(arguments: [pathID, absolute, entry.name])
                 }
                 try insertVersion.execute(arguments: [
-                    record.root, pathID, saved.seq, saved.seq, entry.type.rawValue, Int64(entry.size), Int64(entry.mode),
+                    record.root, pathID, saved.seq, Self.openSeq, entry.type.rawValue, Int64(entry.size), Int64(entry.mode),
                     entry.mtimeNs, Int64(bitPattern: entry.inode), entry.fileID?.description, entry.target,
                 ])
             }
-            // Unchanged versions now reach this snapshot: one statement extends them all, then the
-            // (usually few) changed or removed ones are put back.
-            if let parentSeq, !kept.isEmpty {
-                try db.execute(sql: "UPDATE versions SET last_seq = ? WHERE root = ? AND last_seq = ?",
-                               arguments: [saved.seq, record.root, parentSeq])
-                let dropped = open.values.map(\.id).filter { !kept.contains($0) }
-                for chunk in stride(from: 0, to: dropped.count, by: 500).map({ Array(dropped[$0..<min($0 + 500, dropped.count)]) }) {
-                    try db.execute(sql: "UPDATE versions SET last_seq = ? WHERE id IN (\(databaseQuestionMarks(count: chunk.count)))",
-                                   arguments: StatementArguments([parentSeq] + chunk))
+            // Versions that did not continue end with the parent; any that continued but had
+            // been closed (the latest snapshot was forgotten meanwhile) open again.
+            if let parentSeq = parent.seq {
+                let closing = parent.byPath.values.filter { $0.open && !continued.contains($0.id) }.map(\.id)
+                let reopening = parent.byPath.values.filter { !$0.open && continued.contains($0.id) }.map(\.id)
+                for (ids, seq) in [(closing, parentSeq), (reopening, Self.openSeq)] {
+                    for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
+                        try db.execute(sql: "UPDATE versions SET last_seq = ? WHERE id IN (\(databaseQuestionMarks(count: chunk.count)))",
+                                       arguments: StatementArguments([seq] + chunk))
+                    }
                 }
             }
             for event in events { try Self.apply(.event(event), in: db) }

@@ -2,17 +2,23 @@ import Foundation
 import TroveCore
 
 /// The snapshot index: tracked folders, snapshots, and every path version they contain.
-/// Versions are stored as ranges of snapshot sequence numbers, so a file unchanged across a
-/// hundred snapshots is one row, and `find` searches each distinct path once (FTS5 trigrams).
+/// Versions are stored as ranges of snapshot sequence numbers, left open while the version is
+/// still in its root's latest snapshot: a file unchanged across a hundred snapshots is one
+/// row, a new snapshot writes only what changed, and `find` searches each distinct path once
+/// (FTS5 trigrams).
 public protocol SnapshotCatalog: AnyObject, Sendable {
     func tracked() throws -> [TrackedFolder]
     func saveTracked(_ folder: TrackedFolder) throws
     func removeTracked(_ path: String) throws
     /// Snapshots, oldest first; of one root when given.
     func snapshots(root: String?) throws -> [SnapshotRecord]
-    /// Records a snapshot and its entries (extending unchanged versions of the root's latest
-    /// snapshot) in one transaction; returns it with its sequence number.
-    func addSnapshot(_ record: SnapshotRecord, entries: [SnapshotEntry], events: [Event]) throws -> SnapshotRecord
+    /// The versions in a root's latest snapshot, by path.
+    func latestVersions(root: String) throws -> LatestVersions
+    /// Records a snapshot and its entries in one transaction (versions unchanged since the
+    /// root's latest snapshot simply continue); returns it with its sequence number. `latest`
+    /// saves reading that snapshot again; it is re-read if another snapshot came in between.
+    func addSnapshot(_ record: SnapshotRecord, entries: [SnapshotEntry], latest: LatestVersions?,
+                     events: [Event]) throws -> SnapshotRecord
     /// Entries of a snapshot, sorted by path; only those under `prefix` (relative) when given.
     func entries(of snapshot: SnapshotRecord, under prefix: String?) throws -> [SnapshotEntry]
     /// Drops snapshots and whatever of the index only they used.
@@ -21,4 +27,31 @@ public protocol SnapshotCatalog: AnyObject, Sendable {
     func find(_ pattern: String, limit: Int) throws -> [FindHit]
     /// Content IDs some snapshot still refers to (entries and manifests).
     func referencedFileIDs() throws -> Set<ContentID>
+}
+
+extension SnapshotCatalog {
+    public func addSnapshot(_ record: SnapshotRecord, entries: [SnapshotEntry], events: [Event]) throws -> SnapshotRecord {
+        try addSnapshot(record, entries: entries, latest: nil, events: events)
+    }
+}
+
+/// The path versions in a root's latest snapshot: what the next snapshot of the root compares
+/// its entries with.
+public struct LatestVersions: Sendable {
+    public struct Version: Sendable {
+        public var id: Int64
+        public var pathID: Int64
+        /// Path relative to the root.
+        public var entry: SnapshotEntry
+        /// Still open (continues into the next snapshot unless closed).
+        public var open: Bool
+    }
+    /// The root's latest snapshot; nil when it has none.
+    public var seq: Int64?
+    public var byPath: [PathKey: Version]
+
+    public init(seq: Int64?, byPath: [PathKey: Version]) {
+        self.seq = seq
+        self.byPath = byPath
+    }
 }

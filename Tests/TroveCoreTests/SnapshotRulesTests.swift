@@ -51,6 +51,21 @@ struct ManifestTests {
         #expect(decoded.entries.map(\.path) == ["a", "a/link", "b ü.txt"])
     }
 
+    @Test func numbersAtTheirLimitsRoundTrip() throws {
+        // Pre-1970 and far-future times, the largest inode and size, zero: the hand-written
+        // encoder must agree with JSONDecoder on every one (a property over random values too).
+        var generator = SystemRandomNumberGenerator()
+        let extremes: [(UInt64, Int64, UInt64)] = [(0, 0, 0), (UInt64.max, Int64.min + 1, UInt64(Int64.max)),
+                                                   (1, -1, 1), (9, Int64.max, 10), (10, -999_999_999, 99)]
+            + (0..<200).map { _ in (generator.next(), Int64.random(in: Int64.min + 1...Int64.max), generator.next() >> 1) }
+        let entries = extremes.enumerated().map { index, values in
+            SnapshotEntry(path: "f\(index)", type: .file, size: values.2, mode: UInt32(index), mtimeNs: values.1, inode: values.0)
+        }
+        let manifest = Manifest(header: .init(root: "/", time: Date(timeIntervalSince1970: 0), tag: nil, parent: nil,
+                                              partial: false, skipped: []), entries: entries)
+        #expect(try Manifest.decode(try manifest.encoded()) == manifest)
+    }
+
     @Test func rejectsForeignFormats() {
         #expect(throws: TroveError.self) { try Manifest.decode(Array(#"{"format":"other","root":"/","time":0,"partial":false,"skipped":[]}"#.utf8)) }
     }

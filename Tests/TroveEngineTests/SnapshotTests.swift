@@ -20,6 +20,38 @@ struct SnapshotTests {
         #expect(third.filesRead == 1)
     }
 
+    @Test func everySnapshotKeepsItsOwnViewAcrossChangesAndForgets() throws {
+        let t = try TestLibrary(stores: 1)
+        let root = t.folder.at("docs")
+        let view = { (id: String) throws -> [String: UInt64] in
+            let record = try t.library.resolveSnapshot(id)
+            return Dictionary(uniqueKeysWithValues: try t.library.snapshotIndex.entries(of: record, under: nil)
+                .filter { $0.type == .file }.map { ($0.path, $0.size) })
+        }
+        t.folder.file("docs/a", testBytes(10, seed: 1))
+        t.folder.file("docs/b", testBytes(20, seed: 2))
+        let s1 = try t.library.snapshot(root)
+        t.folder.file("docs/b", testBytes(21, seed: 3))
+        t.folder.file("docs/c", testBytes(30, seed: 4))
+        let s2 = try t.library.snapshot(root)
+        try FileManager.default.removeItem(atPath: t.folder.at("docs/a"))
+        let s3 = try t.library.snapshot(root)
+        #expect(try view(s1.id) == ["a": 10, "b": 20])
+        #expect(try view(s2.id) == ["a": 10, "b": 21, "c": 30])
+        #expect(try view(s3.id) == ["b": 21, "c": 30])
+        // Forget the latest: the one before is the latest again, and a new snapshot builds on it.
+        _ = try t.library.forget(dryRun: false, explicit: [s3.id])
+        #expect(try view(s2.id) == ["a": 10, "b": 21, "c": 30])
+        t.folder.file("docs/d", testBytes(40, seed: 5))
+        let s4 = try t.library.snapshot(root)
+        #expect(s4.filesUnchanged == 2)
+        #expect(try view(s4.id) == ["b": 21, "c": 30, "d": 40])
+        #expect(try view(s2.id) == ["a": 10, "b": 21, "c": 30])
+        #expect(try view(s1.id) == ["a": 10, "b": 20])
+        #expect(try t.library.find("docs/a").count == 2, "a is in s1 and s2")
+        #expect(try t.library.find("docs/d").count == 1)
+    }
+
     @Test func manifestIsAnObjectInTheStores() throws {
         let t = try TestLibrary(stores: 1)
         t.folder.file("docs/a", testBytes(10))

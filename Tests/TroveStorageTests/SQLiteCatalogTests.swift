@@ -29,6 +29,36 @@ struct SQLiteCatalogTests {
         #expect(mode == "wal")
     }
 
+    func entry(_ path: String, size: UInt64) -> SnapshotEntry {
+        SnapshotEntry(path: path, type: .file, size: size, mode: 0o644, mtimeNs: 1_000, inode: size, fileID: sampleFile(Int(size)).id)
+    }
+
+    func snapshot(_ catalog: SQLiteCatalog, _ id: String, _ entries: [SnapshotEntry]) throws -> SnapshotRecord {
+        let record = SnapshotRecord(id: id, root: "/data", time: now, tag: nil, partial: false, entries: entries.count, bytes: 0)
+        return try catalog.addSnapshot(record, entries: entries, events: [])
+    }
+
+    @Test func unchangedVersionsContinueAndOldCatalogsMigrate() throws {
+        var catalog = try SQLiteCatalog(path: path)
+        let s1 = try snapshot(catalog, "s1", [entry("a", size: 1), entry("b", size: 2)])
+        let s2 = try snapshot(catalog, "s2", [entry("a", size: 1), entry("b", size: 3), entry("c", size: 4)])
+        let db = try DatabaseQueue(path: path)
+        // a continues (one row), b changed (two rows), c is new.
+        #expect(try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM versions") } == 4)
+        // Rewrite the index the way schema v3 kept it (ranges closed at the latest snapshot)
+        // and let the migration bring it back.
+        try db.write { db in
+            try db.execute(sql: "UPDATE versions SET last_seq = ? WHERE last_seq = ?", arguments: [s2.seq, Int64.max])
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v4-open-versions'")
+        }
+        catalog = try SQLiteCatalog(path: path)
+        #expect(try catalog.entries(of: s1, under: nil).map(\.size) == [1, 2])
+        #expect(try catalog.entries(of: s2, under: nil).map(\.size) == [1, 3, 4])
+        let s3 = try snapshot(catalog, "s3", [entry("a", size: 1), entry("b", size: 3), entry("c", size: 4)])
+        #expect(try catalog.entries(of: s3, under: nil).map(\.size) == [1, 3, 4])
+        #expect(try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM versions") } == 4, "an unchanged snapshot adds no rows")
+    }
+
     @Test func recordsRoundTrip() throws {
         let catalog = try SQLiteCatalog(path: path)
         let file = sampleFile(ContentHash.leafSize + 5)
