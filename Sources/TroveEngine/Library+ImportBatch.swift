@@ -29,8 +29,8 @@ struct ImportBatch {
 }
 
 extension Library {
-    /// Files that fit in one leaf are imported in batches: two are read, hashed and written at
-    /// once, and the batch shares its syncs and its catalog transaction.
+    /// Files that fit in one leaf are imported in batches: several are read, hashed and written
+    /// at once (on `ioLanes` threads), and the batch shares its syncs and its catalog transaction.
     static let batchedFileSize = UInt64(ContentHash.leafSize)
 
     /// Writes a group of small files to the first `mirror` candidates, several at once (reading,

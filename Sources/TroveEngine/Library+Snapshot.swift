@@ -44,8 +44,8 @@ extension Library {
         // The parent's entries are read once (to spot unchanged files here, and to let the index
         // continue their versions), while the tree is walked. An external snapshot indexed
         // since is not a parent.
-        let index = snapshotIndex
-        let (_, latest) = try inParallel({ scanner.scan() }, { try index.latestVersions(root: root) })
+        let versions = snapshotIndex
+        let (_, latest) = try inParallel({ scanner.scan() }, { try versions.latestVersions(root: root) })
         var previous: [PathKey: SnapshotEntry] = [:]
         if let parent, parent.seq != latest.seq {
             for entry in try snapshotIndex.entries(of: parent, under: nil) { previous[PathKey(entry.path)] = entry }
