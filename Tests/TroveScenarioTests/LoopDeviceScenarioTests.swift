@@ -71,6 +71,32 @@ struct LoopDeviceScenarioTests {
         #expect(try at(0, ["events", "--json", "--kind", "corrupt_copy"]).jsonLines().count == 2)
     }
 
+    @Test func restoreToAFullDriveFailsCleanly() throws {
+        let drives = try LoopDrives(count: 1, in: dir, megabytes: 8)
+        defer { drives.detach() }
+        _ = try at(0, ["init", "--copies", "1"])
+        _ = try at(0, ["store", "add", dir.folder("store"), "--label", "s"])
+        // Large files (written directly to the drive) and small ones, more than the drive holds.
+        for i in 0..<5 { dir.file("photos/big\(i).raw", testBytes(2_000_000, seed: UInt64(i))) }
+        for i in 0..<20 { dir.file("photos/small\(i).txt", testBytes(3_000, seed: UInt64(100 + i))) }
+        #expect(try at(0, ["snapshot", dir.at("photos")]).status == 0)
+        let run = try at(0, ["restore", "latest", "--to", drives.mounts[0] + "/photos"])
+        #expect(run.status == 74)
+        #expect(run.stderr.contains("no space"))
+        // No half-written file is left behind: whatever is there is whole and correct.
+        let left = try LoopDrives.sh("find \(drives.mounts[0])/photos -type f").split(separator: "\n").map(String.init)
+        #expect(!left.contains { $0.contains(".trove-") }, "temporary files are removed")
+        for path in left {
+            let name = (path as NSString).lastPathComponent
+            let original = try Data(contentsOf: URL(fileURLWithPath: dir.at("photos/\(name)")))
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == original, "\(name) is complete")
+        }
+        // With room, the same restore succeeds and every byte matches.
+        let roomy = dir.folder("roomy")
+        #expect(try at(0, ["restore", "latest", "--to", roomy + "/photos"]).status == 0)
+        #expect((try? LoopDrives.sh("diff -r \(roomy)/photos \(dir.at("photos"))")) != nil, "the restored tree matches the original")
+    }
+
     @Test func fullDriveStopsImportCleanly() throws {
         let drives = try LoopDrives(count: 1, in: dir, megabytes: 8)
         defer { drives.detach() }
