@@ -6,11 +6,20 @@ import Foundation
 /// work that waits on drives overlaps better with more lanes than cores. Lanes are threads of
 /// their own, not Dispatch workers: jobs block (on drives, on their own hashing), and blocked
 /// workers would starve the Dispatch pool the hashing itself runs on.
+///
+/// Each lane's leaf pipelines hold fewer buffers (see `LaneBudget`), so memory stays near what
+/// one pipeline alone would use, whatever the lane count.
 public func runConcurrently(_ count: Int, lanes: Int, _ body: @escaping @Sendable (Int) -> Void) {
     guard count > 0 else { return }
     let lanes = max(1, min(lanes, count))
     let next = NextIndex()
-    let lane: @Sendable () -> Void = { while let index = next.take(below: count) { body(index) } }
+    let budget = LaneBudget.buffers(lanes: lanes)
+    let lane: @Sendable () -> Void = {
+        let previous = LaneBudget.current
+        LaneBudget.current = budget
+        while let index = next.take(below: count) { body(index) }
+        LaneBudget.current = previous
+    }
     let done = DispatchSemaphore(value: 0)
     for _ in 1..<lanes {
         let thread = Thread { lane(); done.signal() }
@@ -33,8 +42,25 @@ private final class NextIndex: @unchecked Sendable {
     }
 }
 
-/// Lanes for work that mixes CPU (hashing) with waiting on drives: twice the cores, at least 4.
-public var ioLanes: Int { max(4, 2 * ProcessInfo.processInfo.activeProcessorCount) }
+/// Lanes for work that mixes CPU (hashing) with waiting on drives: twice the cores, at least 4,
+/// at most 16.
+public var ioLanes: Int { min(16, max(4, 2 * ProcessInfo.processInfo.activeProcessorCount)) }
+
+/// The leaf buffers a pipeline may hold on the current thread: lanes share about twice what one
+/// pipeline would use on its own, at least 3 each (one reading, two hashing or writing).
+public enum LaneBudget {
+    private static let key = "trove.lane.buffers"
+
+    static func buffers(lanes: Int) -> Int {
+        max(3, 2 * (ProcessInfo.processInfo.activeProcessorCount + 2) / lanes)
+    }
+
+    /// Nil off lanes: the pipeline's own setting applies.
+    public static var current: Int? {
+        get { Thread.current.threadDictionary[key] as? Int }
+        set { Thread.current.threadDictionary[key] = newValue }
+    }
+}
 
 /// Runs two independent pieces of work at the same time (the second on another thread) and
 /// returns both results; the first error wins.

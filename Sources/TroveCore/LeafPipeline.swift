@@ -36,7 +36,7 @@ public struct LeafPipeline: Sendable {
         onLeaf: ((Int, LeafHash) throws -> Void)? = nil,
         progress: ((UInt64) -> Void)? = nil
     ) throws -> Result {
-        let state = PipelineState(buffers: buffers, sink: sink, onLeaf: onLeaf)
+        let state = PipelineState(buffers: max(2, min(buffers, LaneBudget.current ?? buffers)), sink: sink, onLeaf: onLeaf)
         defer { state.deallocate() }
         let hashQueue = DispatchQueue(label: "trove.hash", attributes: .concurrent)
         let sinkQueue = DispatchQueue(label: "trove.sink")

@@ -81,22 +81,19 @@ public final class SequentialFileWriter {
     /// `size` is large and the filesystem takes it, reserving `size` bytes when large.
     public static func create(_ path: String, flags: Int32, mode: mode_t, size: UInt64?, in folder: String) throws -> SequentialFileWriter {
         let large = (size ?? 0) >= DirectIO.minimumSize
-        var direct = large && DirectIO.supported(at: folder)
-        let fd: Int32
-        do {
-            fd = try POSIX.open(path, O_WRONLY | flags | (direct ? DirectIO.flag : 0), mode: mode)
-        } catch let failure as POSIX.Failure where direct && failure.errno == EINVAL {
-            direct = false
-            fd = try POSIX.open(path, O_WRONLY | flags, mode: mode)
+        let fd = try POSIX.open(path, O_WRONLY | flags, mode: mode)
+        // O_DIRECT is switched on after the file exists: a filesystem that refuses it then
+        // refuses cleanly (EINVAL from fcntl) and the file is simply written through the cache.
+        var direct = false
+        if large && DirectIO.supported(at: folder) {
+            let current = fcntl(fd, F_GETFL)
+            direct = current >= 0 && fcntl(fd, F_SETFL, current | DirectIO.flag) == 0
         }
         // Reserving space up front catches a full drive early; not worth a syscall for small files.
-        if large, let size {
-            let rc = posix_fallocate(fd, 0, off_t(size))
-            if rc == ENOSPC || rc == EDQUOT {
-                Glibc.close(fd)
-                try? POSIX.unlink(path)
-                throw POSIX.Failure(errno: ENOSPC, operation: "allocate", path: path)
-            }
+        if large, let size, POSIX.reserve(fd, bytes: size) == ENOSPC {
+            Glibc.close(fd)
+            try? POSIX.unlink(path)
+            throw POSIX.Failure(errno: ENOSPC, operation: "allocate", path: path)
         }
         return SequentialFileWriter(fd: fd, path: path, direct: direct)
     }

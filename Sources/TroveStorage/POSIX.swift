@@ -123,6 +123,22 @@ extension POSIX {
         return unsafeBitCast(symbol, to: SyncFSFunction.self)
     }()
 
+    private typealias FallocateFunction = @convention(c) (Int32, Int32, off_t, off_t) -> Int32
+    /// glibc's fallocate(2) (not posix_fallocate, which emulates a missing one by writing a
+    /// byte into every block: slow on FUSE, a second full write on FAT).
+    private static let fallocateFunction: FallocateFunction? = {
+        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "fallocate") else { return nil }
+        return unsafeBitCast(symbol, to: FallocateFunction.self)
+    }()
+
+    /// Reserves `bytes` for a file where the filesystem can do it natively; returns 0, or the
+    /// errno (ENOSPC and EDQUOT as ENOSPC). Filesystems that cannot reserve are left alone.
+    public static func reserve(_ fd: Int32, bytes: UInt64) -> Int32 {
+        guard let function = fallocateFunction else { return 0 }
+        guard function(fd, 0, 0, off_t(bytes)) != 0 else { return 0 }
+        return errno == ENOSPC || errno == EDQUOT ? ENOSPC : errno
+    }
+
     /// Makes everything written to the filesystem holding `fd` durable with one device flush;
     /// false when unavailable, failed, or not trusted on that filesystem (FUSE and network
     /// filesystems may accept syncfs without reaching stable storage): callers then fsync

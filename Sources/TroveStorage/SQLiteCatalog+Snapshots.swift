@@ -50,10 +50,15 @@ extension SQLiteCatalog: SnapshotCatalog {
         try read { db in try Self.latestVersions(db, root: root) }
     }
 
+    static func generation(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'snapshots'") ?? 0
+    }
+
     static func latestVersions(_ db: Database, root: String) throws -> LatestVersions {
+        let generation = try generation(db)
         guard let latest = try Row.fetchOne(db, sql: "SELECT seq, entries FROM snapshots WHERE root = ? ORDER BY seq DESC LIMIT 1",
                                             arguments: [root]) else {
-            return LatestVersions(seq: nil, byPath: [:])
+            return LatestVersions(seq: nil, generation: generation, byPath: [:])
         }
         let seq: Int64 = latest[0]
         let cut = root == "/" ? 1 : root.utf8.count + 1
@@ -74,15 +79,19 @@ extension SQLiteCatalog: SnapshotCatalog {
                                       fileID: fileID.flatMap(ContentID.init), target: row[9])
             byPath[PathKey(entry.path)] = .init(id: row[0], pathID: row[1], entry: entry, open: (row[10] as Int64) == openSeq)
         }
-        return LatestVersions(seq: seq, byPath: byPath)
+        return LatestVersions(seq: seq, generation: generation, byPath: byPath)
     }
 
     public func addSnapshot(_ record: SnapshotRecord, entries: [SnapshotEntry], latest: LatestVersions?,
                             events: [Event]) throws -> SnapshotRecord {
         let stored = try write { db -> SnapshotRecord in
             let latestSeq = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM snapshots WHERE root = ?", arguments: [record.root])
-            let parent = latest?.seq == latestSeq ? latest ?? LatestVersions(seq: nil, byPath: [:])
-                : try Self.latestVersions(db, root: record.root)
+            let parent: LatestVersions
+            if let latest, latest.seq == latestSeq, latest.generation == (try Self.generation(db)) {
+                parent = latest
+            } else {
+                parent = try Self.latestVersions(db, root: record.root)
+            }
             try db.execute(sql: """
                 INSERT INTO snapshots (id, root, time, tag, partial, external, source, entries, bytes)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)

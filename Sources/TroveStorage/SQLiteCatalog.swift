@@ -22,7 +22,14 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
         }
         do {
             pool = try DatabasePool(path: path, configuration: config)
+            // A catalog a newer Trove has migrated must not be written by this one: it would
+            // misread what it does not know (e.g. open snapshot versions) and damage the index.
+            if try pool.read({ try Self.migrator.hasBeenSuperseded($0) }) {
+                throw TroveError(.catalog, "The catalog \(path) was written by a newer version of Trove; upgrade Trove to use this library.")
+            }
             try Self.migrator.migrate(pool)
+        } catch let error as TroveError {
+            throw error
         } catch {
             throw TroveError(.catalog, "Cannot open the catalog \(path): \(error); check the library folder's permissions and free space.")
         }

@@ -48,10 +48,14 @@ public struct LatestVersions: Sendable {
     }
     /// The root's latest snapshot; nil when it has none.
     public var seq: Int64?
+    /// Snapshots ever created in the library when this was read: with `seq`, tells whether it
+    /// is still current (a snapshot taken and forgotten meanwhile may have closed versions).
+    public var generation: Int64
     public var byPath: [PathKey: Version]
 
-    public init(seq: Int64?, byPath: [PathKey: Version]) {
+    public init(seq: Int64?, generation: Int64, byPath: [PathKey: Version]) {
         self.seq = seq
+        self.generation = generation
         self.byPath = byPath
     }
 }

@@ -59,6 +59,25 @@ struct SQLiteCatalogTests {
         #expect(try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM versions") } == 4, "an unchanged snapshot adds no rows")
     }
 
+    @Test func aSnapshotTakenAndForgottenMeanwhileIsNoticed() throws {
+        let catalog = try SQLiteCatalog(path: path)
+        _ = try snapshot(catalog, "s1", [entry("a", size: 1), entry("x", size: 2)])
+        // A snapshot starts from s1 as the latest; meanwhile another one closes x, then is forgotten.
+        let stale = try catalog.latestVersions(root: "/data")
+        let s2 = try snapshot(catalog, "s2", [entry("a", size: 1)])
+        try catalog.forget([s2], events: [])
+        let record = SnapshotRecord(id: "s3", root: "/data", time: now, tag: nil, partial: false, entries: 2, bytes: 0)
+        let s3 = try catalog.addSnapshot(record, entries: [entry("a", size: 1), entry("x", size: 2)], latest: stale, events: [])
+        #expect(try catalog.entries(of: s3, under: nil).map(\.path) == ["a", "x"])
+    }
+
+    @Test func aCatalogFromANewerTroveIsRefused() throws {
+        _ = try SQLiteCatalog(path: path)
+        let db = try DatabaseQueue(path: path)
+        try db.write { try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99-from-the-future')") }
+        #expect(throws: TroveError.self) { _ = try SQLiteCatalog(path: path) }
+    }
+
     @Test func recordsRoundTrip() throws {
         let catalog = try SQLiteCatalog(path: path)
         let file = sampleFile(ContentHash.leafSize + 5)
