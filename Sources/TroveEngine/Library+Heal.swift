@@ -50,77 +50,43 @@ extension Library {
         report.filesBelowTarget = below.count
         guard !below.isEmpty else { return report }
         let connected = observed.filter(\.isConnected)
-        var candidates = connected.filter { $0.record.trust == .trusted && !$0.record.noNewCopies }.map { item in
+        let candidates = connected.filter { $0.record.trust == .trusted && !$0.record.noNewCopies }.map { item in
             let space = (try? item.store?.space()) ?? nil
             let reserve = reserveBytes(capacity: space?.capacity ?? item.record.capacity)
             return PlacementCandidate(storeID: item.record.id, weight: item.record.copies,
                                       available: (space?.free ?? item.record.free ?? 0) - reserve)
         }
-        var reads: [String: Int] = [:]
+        var state = HealState(report: report, candidates: candidates, connected: connected)
         try catalog.apply([.event(Event(time: clock.now(), kind: .recoveryStarted, details: [
             "files": DetailValue(below.count), "target": DetailValue(report.target),
         ]))])
         progress.begin("heal", total: below.reduce(0) { $0 + $1.file.size }, unit: .bytes)
-        var done: UInt64 = 0
-        for (file, start) in below {
-            var durability = start
-            let copies = try catalog.copies(of: file.id)
-            // Cheapest step first: a copy that only needs re-verifying.
-            for copy in copies where copy.copies == 0 && durability < report.target {
-                guard let item = connected.first(where: { $0.record.id == copy.storeID }),
-                      item.record.trust == .trusted, item.record.copies > 0, let store = item.store else { continue }
-                switch try check(file, on: store, fromMedia: true) {
-                case .good:
-                    try markVerified(file.id, on: item.record)
-                    durability += item.record.copies
-                    report.copiesReverified += 1
-                case .missing:
-                    try catalog.apply([.removeCopy(file: file.id, store: item.record.id),
-                                       .event(Event(time: clock.now(), kind: .copyMissing, storeID: item.record.id, fileID: file.id))])
-                case .corrupt(let leaf, let reason):
-                    try handleCorruption(file, on: item, leaf: leaf, reason: reason)
-                    candidates.removeAll { $0.storeID == item.record.id }
+        var index = 0
+        while index < below.count {
+            // Flat out, files up to one leaf are healed a group at a time: copied on several
+            // lanes, committed with shared syncs, recorded in one transaction. Paced heals go
+            // file by file so the pacing stays fine-grained.
+            if pacer.limit == nil && below[index].file.size < Self.batchedFileSize {
+                var group: [(file: FileRecord, durability: Int)] = []
+                while index < below.count, group.count < 64, below[index].file.size < Self.batchedFileSize {
+                    group.append(below[index])
+                    index += 1
                 }
+                try healGroup(group, state: &state)
+                progress.update(done: state.done)
+                continue
             }
-            let holding = Set(try catalog.copies(of: file.id).map(\.storeID))
-            let destinations = placement(size: file.size, durability: durability, target: report.target,
-                                         holding: holding, candidates: candidates)
-            for destinationID in destinations {
-                guard let destination = connected.first(where: { $0.record.id == destinationID }) else { continue }
-                let sources = connected.filter { holding.contains($0.record.id) && $0.record.id != destinationID }
-                    .sorted { ($0.record.trust == .trusted ? 0 : 1, reads[$0.record.id] ?? 0) < ($1.record.trust == .trusted ? 0 : 1, reads[$1.record.id] ?? 0) }
-                do {
-                    if let source = try copy(file, from: sources, to: destination) {
-                        reads[source, default: 0] += 1
-                        durability += destination.record.copies
-                        report.copiesMade += 1
-                        report.bytes += file.size
-                        if let index = candidates.firstIndex(where: { $0.storeID == destinationID }) {
-                            candidates[index].available -= Int64(file.size)
-                        }
-                    } else {
-                        report.problems.append("\(file.id): no connected good copy to read from")
-                        break
-                    }
-                } catch let error as SourceUnavailable {
-                    report.problems.append("\(file.id): could not read a source: \(error.message)")
-                    break
-                } catch let error as TroveError {
-                    report.problems.append("\(file.id) → \(destination.record.label): \(error.message)")
-                    candidates.removeAll { $0.storeID == destinationID }
-                    try recordWriteFailure(destination, error: error, path: file.id.description)
-                }
-            }
-            if durability < report.target { report.stillBelowTarget += 1 }
-            done += file.size
-            progress.update(done: done)
+            try healOne(below[index].file, start: below[index].durability, state: &state)
+            index += 1
+            progress.update(done: state.done)
             if pacer.limit != nil {
                 let window: TimeInterval = 600
                 let importRate = Double(try catalog.importedBytes(since: clock.now() - window)) / window
-                let wait = pacer.delay(sent: report.bytes, elapsed: Date().timeIntervalSince(started), importRate: importRate)
+                let wait = pacer.delay(sent: state.report.bytes, elapsed: Date().timeIntervalSince(started), importRate: importRate)
                 if wait > 0 { options.sleep(wait) }
             }
         }
+        report = state.report
         progress.finish()
         report.seconds = Date().timeIntervalSince(started)
         try catalog.apply([.event(Event(time: clock.now(), kind: .recoveryFinished, details: [
@@ -130,56 +96,175 @@ extension Library {
         return report
     }
 
+    /// Re-verifies a file's uncounted copies (the cheapest step), then picks where new copies go.
+    func prepareHeal(_ file: FileRecord, start: Int, state: inout HealState) throws
+        -> (durability: Int, holding: Set<String>, destinations: [String]) {
+        var durability = start
+        let target = state.report.target
+        for copy in try catalog.copies(of: file.id) where copy.copies == 0 && durability < target {
+            guard let item = state.connected.first(where: { $0.record.id == copy.storeID }),
+                  item.record.trust == .trusted, item.record.copies > 0, let store = item.store else { continue }
+            switch try check(file, on: store, fromMedia: true) {
+            case .good:
+                try markVerified(file.id, on: item.record)
+                durability += item.record.copies
+                state.report.copiesReverified += 1
+            case .missing:
+                try catalog.apply([.removeCopy(file: file.id, store: item.record.id),
+                                   .event(Event(time: clock.now(), kind: .copyMissing, storeID: item.record.id, fileID: file.id))])
+            case .corrupt(let leaf, let reason):
+                try handleCorruption(file, on: item, leaf: leaf, reason: reason)
+                state.candidates.removeAll { $0.storeID == item.record.id }
+            }
+        }
+        let holding = Set(try catalog.copies(of: file.id).map(\.storeID))
+        let destinations = placement(size: file.size, durability: durability, target: target,
+                                     holding: holding, candidates: state.candidates)
+        return (durability, holding, destinations)
+    }
+
+    /// Good sources for a new copy: trusted first, then the least read from so far.
+    func healSources(holding: Set<String>, destination: String, state: HealState) -> [ObservedStore] {
+        state.connected.filter { holding.contains($0.record.id) && $0.record.id != destination }
+            .sorted { ($0.record.trust == .trusted ? 0 : 1, state.reads[$0.record.id] ?? 0)
+                < ($1.record.trust == .trusted ? 0 : 1, state.reads[$1.record.id] ?? 0) }
+    }
+
+    /// Heals one file: every copy it needs, one after the other.
+    func healOne(_ file: FileRecord, start: Int, state: inout HealState) throws {
+        let prepared = try prepareHeal(file, start: start, state: &state)
+        var durability = prepared.durability
+        for destinationID in prepared.destinations {
+            guard let destination = state.connected.first(where: { $0.record.id == destinationID }) else { continue }
+            let sources = healSources(holding: prepared.holding, destination: destinationID, state: state)
+            do {
+                if let source = try copy(file, from: sources, to: destination) {
+                    state.reads[source, default: 0] += 1
+                    durability += destination.record.copies
+                    state.report.copiesMade += 1
+                    state.report.bytes += file.size
+                    if let index = state.candidates.firstIndex(where: { $0.storeID == destinationID }) {
+                        state.candidates[index].available -= Int64(file.size)
+                    }
+                } else {
+                    state.report.problems.append("\(file.id): no connected good copy to read from")
+                    break
+                }
+            } catch let error as SourceUnavailable {
+                state.report.problems.append("\(file.id): could not read a source: \(error.message)")
+                break
+            } catch let error as TroveError {
+                state.report.problems.append("\(file.id) → \(destination.record.label): \(error.message)")
+                state.candidates.removeAll { $0.storeID == destinationID }
+                try recordWriteFailure(destination, error: error, path: file.id.description)
+            }
+        }
+        if durability < state.report.target { state.report.stillBelowTarget += 1 }
+        state.done += file.size
+    }
+
     /// Copies one file from the first good source to `destination`, verifying the source leaf by
     /// leaf while copying and the new copy after writing. Returns the source store's ID, or nil
     /// when no source had a good copy. Throws when the destination fails.
     func copy(_ file: FileRecord, from sources: [ObservedStore], to destination: ObservedStore) throws -> String? {
-        guard let target = destination.store else { return nil }
+        switch prepareCopy(file, from: sources, to: destination) {
+        case .written(let writer, let source):
+            try writer.commit(as: file.id)
+            try catalog.apply(try verifyNewCopy(file, source: source, destination: destination))
+            return source.record.id
+        case .noSource: return nil
+        case .sourceUnavailable(let message): throw SourceUnavailable(message: message)
+        case .destinationFailed(let error): throw error
+        case .failed(let error): throw error
+        }
+    }
+
+    /// What copying a file towards a destination came to, before anything is committed.
+    enum PreparedCopy {
+        /// Written in full from a good source; not yet committed.
+        case written(any ObjectWriter, source: ObservedStore)
+        /// No connected source held a good copy.
+        case noSource
+        /// Every source failed while being read (unplugged mid-copy).
+        case sourceUnavailable(String)
+        case destinationFailed(TroveError)
+        /// The catalog refused to record what was found.
+        case failed(Error)
+    }
+
+    /// Streams a file from the first good source into a new, uncommitted copy on `destination`,
+    /// checking every leaf on the way; bad or missing sources are handled and skipped.
+    func prepareCopy(_ file: FileRecord, from sources: [ObservedStore], to destination: ObservedStore) -> PreparedCopy {
+        guard let target = destination.store else { return .noSource }
         var sourceErrors: [String] = []
         for source in sources {
             guard let store = source.store else { continue }
-            let writer = try target.makeWriter(expectedSize: file.size)
+            let writer: any ObjectWriter
+            do { writer = try target.makeWriter(expectedSize: file.size) } catch {
+                return .destinationFailed(MirrorWriter.asTroveError(error))
+            }
             let verdict: CopyCheck
             do {
                 verdict = try check(file, on: store, sink: { _, bytes in try writer.write(bytes) })
             } catch let failure as SinkFailure {
                 writer.abort()
-                throw MirrorWriter.asTroveError(failure.underlying)
+                return .destinationFailed(MirrorWriter.asTroveError(failure.underlying))
             } catch {
                 // The source failed (unplugged mid-copy): try the next one.
                 writer.abort()
                 sourceErrors.append("'\(source.record.label)': \(error)")
                 continue
             }
-            switch verdict {
-            case .good:
-                try writer.commit(as: file.id)
-                let written = try check(file, on: target, fromMedia: true)
-                guard written == .good else {
-                    _ = try? target.quarantine(file.id)
-                    throw TroveError(.io, "the copy written to '\(destination.record.label)' did not read back correctly (\(written))")
+            do {
+                switch verdict {
+                case .good:
+                    return .written(writer, source: source)
+                case .missing:
+                    writer.abort()
+                    try catalog.apply([.removeCopy(file: file.id, store: source.record.id),
+                                       .event(Event(time: clock.now(), kind: .copyMissing, storeID: source.record.id, fileID: file.id))])
+                case .corrupt(let leaf, let reason):
+                    writer.abort()
+                    try corruptionLock.withLock { try handleCorruption(file, on: source, leaf: leaf, reason: reason) }
                 }
-                let now = clock.now()
-                try catalog.apply([
-                    .saveCopy(CopyRecord(fileID: file.id, storeID: destination.record.id, copies: destination.record.copies,
-                                         mtime: now, verified: now)),
-                    .event(Event(time: now, kind: .copyCreated, storeID: destination.record.id, fileID: file.id, details: [
-                        "from": .text(source.record.label), "size": .number(Int64(file.size)),
-                    ])),
-                ])
-                return source.record.id
-            case .missing:
-                writer.abort()
-                try catalog.apply([.removeCopy(file: file.id, store: source.record.id),
-                                   .event(Event(time: clock.now(), kind: .copyMissing, storeID: source.record.id, fileID: file.id))])
-            case .corrupt(let leaf, let reason):
-                writer.abort()
-                try handleCorruption(file, on: source, leaf: leaf, reason: reason)
+            } catch {
+                return .failed(error)
             }
         }
-        if !sourceErrors.isEmpty { throw SourceUnavailable(message: sourceErrors.joined(separator: "; ")) }
-        return nil
+        return sourceErrors.isEmpty ? .noSource : .sourceUnavailable(sourceErrors.joined(separator: "; "))
     }
+
+    /// Re-reads a committed new copy from the drive; returns the catalog changes that record it,
+    /// or quarantines it and throws when it does not read back correctly.
+    func verifyNewCopy(_ file: FileRecord, source: ObservedStore, destination: ObservedStore) throws -> [CatalogChange] {
+        guard let target = destination.store else {
+            throw TroveError(.storeNotConnected, "store '\(destination.record.label)' went away")
+        }
+        let written = try check(file, on: target, fromMedia: true)
+        guard written == .good else {
+            _ = try? target.quarantine(file.id)
+            throw TroveError(.io, "the copy written to '\(destination.record.label)' did not read back correctly (\(written))")
+        }
+        let now = clock.now()
+        return [
+            .saveCopy(CopyRecord(fileID: file.id, storeID: destination.record.id, copies: destination.record.copies,
+                                 mtime: now, verified: now)),
+            .event(Event(time: now, kind: .copyCreated, storeID: destination.record.id, fileID: file.id, details: [
+                "from": .text(source.record.label), "size": .number(Int64(file.size)),
+            ])),
+        ]
+    }
+}
+
+/// A heal pass's running state, shared by the one-by-one and the grouped paths.
+struct HealState {
+    var report: HealReport
+    var candidates: [PlacementCandidate]
+    let connected: [ObservedStore]
+    /// Copies read from each store so far, to spread reads over sources.
+    var reads: [String: Int] = [:]
+    /// Bytes of files dealt with, for progress.
+    var done: UInt64 = 0
 }
 
 /// Every source of a copy failed while reading (not the destination's fault).

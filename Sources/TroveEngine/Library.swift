@@ -18,6 +18,8 @@ public final class Library: @unchecked Sendable {
     public var pipeline = LeafPipeline()
     /// How long opening one store may take before it counts as unreachable.
     public var storeTimeout: TimeInterval = 10
+    /// Serialises corruption handling by concurrent workers (one downgrade per store, not one each).
+    let corruptionLock = NSLock()
 
     static func catalogPath(_ folder: String) -> String { folder + "/catalog.sqlite" }
 

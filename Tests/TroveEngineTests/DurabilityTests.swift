@@ -95,6 +95,24 @@ struct DurabilityTests {
         #expect(status.exitCode == 2)
     }
 
+    @Test func aFailingDestinationIsDroppedOnceAndTheOthersStillHeal() throws {
+        let t = try TestLibrary(stores: 3)
+        let src = t.folder.folder("src")
+        for i in 0..<30 { t.folder.file("src/f\(i)", testBytes(2_000 + i, seed: UInt64(i + 1))) }
+        _ = try t.library.importPaths([src], options: ImportOptions(store: "drive0"))
+        t.inject(.failWrites, into: "drive2")
+        let report = try t.library.heal()
+        // Every file got its copy on drive1; drive2 failed, was dropped and downgraded once.
+        #expect(report.copiesMade == 30)
+        #expect(report.stillBelowTarget == 30)
+        #expect(try t.library.storeRecord("drive2").trust == .downgraded)
+        #expect(try t.events(.storeDowngraded).count == 1)
+        #expect(try t.events(.writeFailed).count == 1)
+        #expect(try t.events(.copyCreated).count == 30)
+        #expect(try t.library.checkCatalog().ok)
+        #expect(try t.library.verify().allSatisfy(\.clean))
+    }
+
     @Test func sourceVanishingMidCopyLeavesNoPartialCopy() throws {
         let t = try TestLibrary(stores: 2)
         let id = try t.library.importPaths([t.folder.file("big", testBytes(3 * ContentHash.leafSize))],

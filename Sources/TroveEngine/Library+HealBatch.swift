@@ -1,0 +1,117 @@
+import Foundation
+import TroveCore
+import TroveStorage
+
+extension Library {
+    /// Heals a group of small files the way imports write them: destinations are chosen in
+    /// order (most fragile first), the copies are streamed on several lanes, each destination
+    /// commits its new copies with shared syncs, every new copy is re-read from the drive on
+    /// lanes, and the good ones are recorded in one transaction.
+    func healGroup(_ group: [(file: FileRecord, durability: Int)], state: inout HealState) throws {
+        struct Job {
+            let member: Int
+            let file: FileRecord
+            let destination: ObservedStore
+            let sources: [ObservedStore]
+        }
+        var durabilities: [Int] = []
+        var jobs: [Job] = []
+        for (member, item) in group.enumerated() {
+            let (durability, holding, destinations) = try prepareHeal(item.file, start: item.durability, state: &state)
+            durabilities.append(durability)
+            for destinationID in destinations {
+                guard let destination = state.connected.first(where: { $0.record.id == destinationID }) else { continue }
+                jobs.append(Job(member: member, file: item.file, destination: destination,
+                                sources: healSources(holding: holding, destination: destinationID, state: state)))
+                // Claimed now, so the next files' placement sees it; given back if the copy fails.
+                if let index = state.candidates.firstIndex(where: { $0.storeID == destinationID }) {
+                    state.candidates[index].available -= Int64(item.file.size)
+                }
+            }
+        }
+        let work = jobs
+        let prepared = ResultBox<PreparedCopy>(count: work.count)
+        runConcurrently(work.count, lanes: ioLanes) { index in
+            let job = work[index]
+            prepared.set(index, self.prepareCopy(job.file, from: job.sources, to: job.destination))
+        }
+        let outcomes = prepared.values
+        var failures: [Int: TroveError] = [:]
+        // Each destination commits its new copies together.
+        var committed: [(job: Int, source: ObservedStore)] = []
+        let destinations = Array(Set(work.map(\.destination.record.id))).sorted()
+        for destinationID in destinations {
+            var batch: [(job: Int, writer: any ObjectWriter, source: ObservedStore)] = []
+            for (index, outcome) in outcomes.enumerated() where work[index].destination.record.id == destinationID {
+                if case .written(let writer, let source) = outcome { batch.append((index, writer, source)) }
+            }
+            guard !batch.isEmpty, let store = work[batch[0].job].destination.store else { continue }
+            do {
+                try store.commitBatch(batch.map { (writer: $0.writer, id: work[$0.job].file.id) })
+                committed += batch.map { ($0.job, $0.source) }
+            } catch {
+                for item in batch { failures[item.job] = MirrorWriter.asTroveError(error) }
+            }
+        }
+        // Every new copy is read back from the drive before it counts.
+        let rereads = ResultBox<Result<[CatalogChange], Error>>(count: committed.count)
+        let toCheck = committed
+        runConcurrently(toCheck.count, lanes: ioLanes) { index in
+            let (job, source) = toCheck[index]
+            rereads.set(index, Result { try self.verifyNewCopy(work[job].file, source: source, destination: work[job].destination) })
+        }
+        var changes: [CatalogChange] = []
+        var made = Set<Int>()
+        for ((job, source), reread) in zip(committed, rereads.values) {
+            switch reread {
+            case .success(let recorded):
+                changes += recorded
+                made.insert(job)
+                state.reads[source.record.id, default: 0] += 1
+            case .failure(let error):
+                failures[job] = MirrorWriter.asTroveError(error)
+            }
+        }
+        try catalog.apply(changes)
+        // Account for every job in order, as the one-by-one path would.
+        var failedStores = Set<String>()
+        var noSource = Set<Int>()
+        for (index, job) in work.enumerated() {
+            if made.contains(index) {
+                state.report.copiesMade += 1
+                state.report.bytes += job.file.size
+                durabilities[job.member] += job.destination.record.copies
+                continue
+            }
+            if let slot = state.candidates.firstIndex(where: { $0.storeID == job.destination.record.id }) {
+                state.candidates[slot].available += Int64(job.file.size)
+            }
+            var destinationError = failures[index]
+            switch outcomes[index] {
+            case .noSource where !noSource.contains(job.member):
+                noSource.insert(job.member)
+                state.report.problems.append("\(job.file.id): no connected good copy to read from")
+            case .sourceUnavailable(let message) where !noSource.contains(job.member):
+                noSource.insert(job.member)
+                state.report.problems.append("\(job.file.id): could not read a source: \(message)")
+            case .destinationFailed(let error):
+                destinationError = error
+            case .failed(let error):
+                throw error
+            default:
+                break
+            }
+            guard let error = destinationError else { continue }
+            state.report.problems.append("\(job.file.id) → \(job.destination.record.label): \(error.message)")
+            let storeID = job.destination.record.id
+            if failedStores.insert(storeID).inserted {
+                state.candidates.removeAll { $0.storeID == storeID }
+                try recordWriteFailure(job.destination, error: error, path: job.file.id.description)
+            }
+        }
+        for (member, item) in group.enumerated() {
+            if durabilities[member] < state.report.target { state.report.stillBelowTarget += 1 }
+            state.done += item.file.size
+        }
+    }
+}
