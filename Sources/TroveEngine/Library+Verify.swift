@@ -47,12 +47,8 @@ extension Library {
         var report = VerifyReport(storeID: observed.record.id, storeLabel: observed.record.label, connected: observed.isConnected)
         guard let store = observed.store else { return report }
         let started = Date()
-        let copies = try catalog.copies(onStore: observed.record.id)
-        var files: [(FileRecord, CopyRecord)] = []
-        var total: UInt64 = 0
-        for copy in copies {
-            if let file = try catalog.file(copy.fileID) { files.append((file, copy)); total += file.size }
-        }
+        var files = try catalog.copiedFiles(onStore: observed.record.id).map { ($0.file, $0.copy) }
+        let total = files.reduce(0) { $0 + $1.0.size }
         // Largest first: each chunk then holds files of similar size, so no lane sits idle
         // while one long file finishes its chunk.
         files.sort { $0.0.size > $1.0.size }

@@ -64,6 +64,8 @@ public protocol Catalog: AnyObject, Sendable {
     func copies(of id: ContentID) throws -> [CopyRecord]
     /// Copies on a store, least recently verified first.
     func copies(onStore storeID: String) throws -> [CopyRecord]
+    /// Copies on a store with their files' records, in one query (what `verify` walks).
+    func copiedFiles(onStore storeID: String) throws -> [(file: FileRecord, copy: CopyRecord)]
     /// Import origins whose path equals `path` or lies under it.
     func imports(underPath path: String) throws -> [ImportRecord]
     func imports(of id: ContentID) throws -> [ImportRecord]

@@ -112,6 +112,18 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
         }
     }
 
+    public func copiedFiles(onStore storeID: String) throws -> [(file: FileRecord, copy: CopyRecord)] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT f.id, f.size, f.leaf_hashes, f.first_seen, c.file_id, c.store_id, c.copies, c.mtime, c.verified
+                FROM copies c JOIN files f ON f.id = c.file_id WHERE c.store_id = ?
+                """, arguments: [storeID]).compactMap { row in
+                guard let file = Self.file(row), let copy = Self.copy(row) else { return nil }
+                return (file, copy)
+            }
+        }
+    }
+
     public func imports(underPath path: String) throws -> [ImportRecord] {
         let folder = path.hasSuffix("/") ? path : path + "/"
         return try read { db in
