@@ -68,8 +68,7 @@ public final class SequentialFileWriter {
     private var tail: UnsafeMutableRawBufferPointer?
     private var tailCount = 0
 
-    /// `direct` must say whether `fd` was opened with `DirectIO.flag`.
-    public init(fd: Int32, path: String, direct: Bool) {
+    private init(fd: Int32, path: String, direct: Bool) {
         self.fd = fd
         self.path = path
         self.direct = direct

@@ -32,7 +32,7 @@ struct Heal: ParsableCommand {
 struct Scrub: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "One bounded pass re-verifying the least recently verified copies.",
-        discussion: "Exits 2 when a corrupt or missing copy was found.")
+        discussion: "Copies are read from the drive, not the page cache, like `trove verify`. Exits 2 when a corrupt or missing copy was found.")
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "Copies to re-verify at most.") var copies = 1000

@@ -59,7 +59,7 @@ struct FindJSON: Encodable {
 struct Restore: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Restore a file or folder from a snapshot: `<snapshot>[:path] --to DEST` (DEST becomes the restored item).",
-        discussion: "Content is verified leaf by leaf; modes, mtimes and symbolic links are restored. Nothing is overwritten without --overwrite, and entries that would land outside DEST are refused.")
+        discussion: "Content is verified leaf by leaf; modes, mtimes and symbolic links are restored, and every file is durable on disk before Trove reports success. Nothing is overwritten without --overwrite, and entries that would land outside DEST are refused.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "<snapshot>[:path]") var source: String
     @Option(help: "Where the restored file or folder goes.") var to: String

@@ -5,7 +5,12 @@ import TroveEngine
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Re-hash every copy on connected stores; quarantine corrupt ones.",
-        discussion: "Exits 2 when a corrupt or missing copy was found, 0 when every copy checked out.")
+        discussion: """
+            Copies are read from the drive itself, not from the page cache (direct I/O on ext4, XFS, \
+            Btrfs and F2FS; elsewhere cached pages are dropped first), so a copy that rotted under a \
+            cached file is found. Exits 2 when a corrupt or missing copy was found, 0 when every copy \
+            checked out.
+            """)
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "Verify only this store.") var store: String?
