@@ -19,9 +19,11 @@ let package = Package(
         .target(name: "TroveCore", dependencies: [
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // Linux calls Swift's Glibc module lacks (extended attributes).
+        .target(name: "CTroveSystem"),
         // Stores and catalogs: the I/O edge.
         .target(name: "TroveStorage", dependencies: [
-            "TroveCore",
+            "TroveCore", "CTroveSystem",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -5,47 +5,120 @@ public enum EntryType: String, Codable, Sendable {
     case file = "f"
     case directory = "d"
     case symlink = "l"
+    case fifo = "p"
+    case charDevice = "c"
+    case blockDevice = "b"
+}
+
+/// A file time to the nanosecond, for any value a filesystem holds (before 1970 and after
+/// 2262, where nanoseconds no longer fit 64 bits).
+public struct FileTime: Sendable, Hashable, Comparable, Codable {
+    public var seconds: Int64
+    /// 0 ..< 1,000,000,000.
+    public var nanoseconds: Int32
+
+    public init(seconds: Int64, nanoseconds: Int32 = 0) {
+        self.seconds = seconds
+        self.nanoseconds = nanoseconds
+    }
+
+    /// From nanoseconds since 1970 (the manifest-1 and catalog-v4 form).
+    public init(nanosecondsSince1970 ns: Int64) {
+        let seconds = ns >= 0 ? ns / 1_000_000_000 : (ns - 999_999_999) / 1_000_000_000
+        self.init(seconds: seconds, nanoseconds: Int32(ns - seconds * 1_000_000_000))
+    }
+
+    public var date: Date { Date(timeIntervalSince1970: Double(seconds) + Double(nanoseconds) / 1e9) }
+
+    public static func < (a: FileTime, b: FileTime) -> Bool { (a.seconds, a.nanoseconds) < (b.seconds, b.nanoseconds) }
+}
+
+/// One extended attribute (`user.*`, POSIX ACLs as `system.posix_acl_*`, …): name and value bytes.
+public struct ExtendedAttribute: Sendable, Hashable {
+    public var name: String
+    public var value: [UInt8]
+    public init(name: String, value: [UInt8]) {
+        self.name = name
+        self.value = value
+    }
 }
 
 /// One path in a snapshot: its metadata, and for files the content ID.
-public struct SnapshotEntry: Codable, Sendable, Equatable {
-    /// Relative to the snapshot's root, `/`-separated, never empty, never `..`.
+public struct SnapshotEntry: Sendable, Equatable {
+    /// Relative to the snapshot's root, `/`-separated, never empty, never `..` (bytes as NameCodec holds them).
     public var path: String
     public var type: EntryType
     public var size: UInt64
-    /// Permission bits (e.g. 0o644).
+    /// Permission bits with setuid, setgid and sticky (e.g. 0o644, 0o4755).
     public var mode: UInt32
-    /// Modification time in nanoseconds since 1970.
-    public var mtimeNs: Int64
+    public var mtime: FileTime
     /// Inode number when snapshotted, to spot unchanged files without reading them.
     public var inode: UInt64
     public var fileID: ContentID?
-    /// Where a symbolic link points.
+    /// Where a symbolic link points (bytes as NameCodec holds them).
     public var target: String?
+    /// Owner and group; nil in snapshots taken before manifest format 2.
+    public var uid: UInt32?
+    public var gid: UInt32?
+    /// Extended attributes, sorted by name.
+    public var xattrs: [ExtendedAttribute]
+    /// For the second and later names of a hard-linked file: the path of the first one in this snapshot.
+    public var hardLink: String?
+    /// Device number of a character or block device.
+    public var device: UInt64?
+    /// The file has holes (found with SEEK_HOLE); restore re-creates them.
+    public var sparse: Bool
 
-    public init(path: String, type: EntryType, size: UInt64 = 0, mode: UInt32 = 0o644, mtimeNs: Int64 = 0,
-                inode: UInt64 = 0, fileID: ContentID? = nil, target: String? = nil) {
+    public init(path: String, type: EntryType, size: UInt64 = 0, mode: UInt32 = 0o644, mtime: FileTime = FileTime(seconds: 0),
+                inode: UInt64 = 0, fileID: ContentID? = nil, target: String? = nil, uid: UInt32? = nil, gid: UInt32? = nil,
+                xattrs: [ExtendedAttribute] = [], hardLink: String? = nil, device: UInt64? = nil, sparse: Bool = false) {
         self.path = path
         self.type = type
         self.size = size
         self.mode = mode
-        self.mtimeNs = mtimeNs
+        self.mtime = mtime
         self.inode = inode
         self.fileID = fileID
         self.target = target
+        self.uid = uid
+        self.gid = gid
+        self.xattrs = xattrs
+        self.hardLink = hardLink
+        self.device = device
+        self.sparse = sparse
     }
 
-    enum CodingKeys: String, CodingKey {
-        case path = "p", type = "t", size = "s", mode = "m", mtimeNs = "mt", inode = "i", fileID = "id", target = "l"
-    }
-
-    public var mtime: Date { Date(timeIntervalSince1970: Double(mtimeNs) / 1e9) }
     public var name: String { String(path.split(separator: "/").last ?? Substring(path)) }
 
     /// Same content and metadata (what "unchanged" means for a diff).
     public func sameAs(_ other: SnapshotEntry) -> Bool {
         type == other.type && size == other.size && fileID == other.fileID && target == other.target
-            && mode == other.mode && mtimeNs == other.mtimeNs
+            && sameMetadata(other)
+    }
+
+    /// Same mode, times, owner, attributes and links (content aside).
+    public func sameMetadata(_ other: SnapshotEntry) -> Bool {
+        mode == other.mode && mtime == other.mtime && uid == other.uid && gid == other.gid && xattrs == other.xattrs
+            && hardLink == other.hardLink && device == other.device
+    }
+
+    /// The metadata beyond the classic columns, as one JSON object (nil when there is none):
+    /// how the catalog stores it, with the manifest's keys.
+    public var extras: [UInt8]? {
+        guard !xattrs.isEmpty || hardLink != nil || device != nil || sparse else { return nil }
+        var out: [UInt8] = [0x7B]
+        Manifest.appendExtras(self, to: &out, leadingComma: false)
+        out.append(0x7D)
+        return out
+    }
+
+    /// Sets the metadata held by `extras`.
+    public mutating func setExtras(_ json: [UInt8]) throws {
+        let parsed = try Manifest.decodeLine(json, path: path)
+        xattrs = parsed.xattrs
+        hardLink = parsed.hardLink
+        device = parsed.device
+        sparse = parsed.sparse
     }
 }
 
@@ -53,8 +126,11 @@ public struct SnapshotEntry: Codable, Sendable, Equatable {
 /// in the stores like any file, so snapshots are replicated and healed with the data and the
 /// catalog can be rebuilt from the stores (docs/snapshot-format.md).
 public struct Manifest: Sendable, Equatable {
+    public static let format = "trove-manifest-2"
+    static let readable: Set<String> = ["trove-manifest-1", "trove-manifest-2"]
+
     public struct Header: Codable, Sendable, Equatable {
-        public var format: String = "trove-manifest-1"
+        public var format: String = Manifest.format
         public var root: String
         public var time: Date
         public var tag: String?
@@ -76,7 +152,7 @@ public struct Manifest: Sendable, Equatable {
 
     public init(header: Header, entries: [SnapshotEntry]) {
         self.header = header
-        self.entries = entries.sorted { $0.path < $1.path }
+        self.entries = entries.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
     }
 
     public func encoded() throws -> [UInt8] {
@@ -86,10 +162,12 @@ public struct Manifest: Sendable, Equatable {
         var out = Array(try encoder.encode(header))
         out.append(0x0A)
         // Entries are written by hand: Foundation's encoder costs ~2 µs an entry, too slow for
-        // 100,000-file trees. The output is plain JSON that `decode` (JSONDecoder) reads back.
-        out.reserveCapacity(out.count + entries.count * 120)
+        // 100,000-file trees. Keys in sorted order, as a sorted-keys encoder would write them.
+        out.reserveCapacity(out.count + entries.count * 130)
         for entry in entries {
-            out.append(contentsOf: #"{"i":"#.utf8)
+            out.append(0x7B)
+            if let gid = entry.gid { out.append(contentsOf: #""g":"#.utf8); Self.appendDecimal(UInt64(gid), to: &out); out.append(0x2C) }
+            out.append(contentsOf: #""i":"#.utf8)
             Self.appendDecimal(entry.inode, to: &out)
             if let id = entry.fileID {
                 out.append(contentsOf: #","id":""#.utf8)
@@ -99,18 +177,53 @@ public struct Manifest: Sendable, Equatable {
             if let target = entry.target { out.append(contentsOf: #","l":"#.utf8); Self.appendJSONString(target, to: &out) }
             out.append(contentsOf: #","m":"#.utf8)
             Self.appendDecimal(UInt64(entry.mode), to: &out)
-            out.append(contentsOf: #","mt":"#.utf8)
-            if entry.mtimeNs < 0 { out.append(0x2D) }
-            Self.appendDecimal(entry.mtimeNs.magnitude, to: &out)
+            out.append(contentsOf: #","mn":"#.utf8)
+            Self.appendDecimal(UInt64(entry.mtime.nanoseconds), to: &out)
+            out.append(contentsOf: #","ms":"#.utf8)
+            Self.appendSigned(entry.mtime.seconds, to: &out)
             out.append(contentsOf: #","p":"#.utf8)
             Self.appendJSONString(entry.path, to: &out)
             out.append(contentsOf: #","s":"#.utf8)
             Self.appendDecimal(entry.size, to: &out)
             out.append(contentsOf: #","t":""#.utf8)
             out.append(contentsOf: entry.type.rawValue.utf8)
-            out.append(contentsOf: "\"}\n".utf8)
+            out.append(0x22)
+            if let uid = entry.uid { out.append(contentsOf: #","u":"#.utf8); Self.appendDecimal(UInt64(uid), to: &out) }
+            Self.appendExtras(entry, to: &out, leadingComma: true)
+            out.append(contentsOf: "}\n".utf8)
         }
         return out
+    }
+
+    /// The optional keys `hl`, `rd`, `sp` and `x` (xattr values in base64).
+    static func appendExtras(_ entry: SnapshotEntry, to out: inout [UInt8], leadingComma: Bool) {
+        var first = !leadingComma
+        func key(_ name: String) {
+            if !first { out.append(0x2C) }
+            first = false
+            out.append(0x22); out.append(contentsOf: name.utf8); out.append(contentsOf: "\":".utf8)
+        }
+        if let link = entry.hardLink { key("hl"); appendJSONString(link, to: &out) }
+        if let device = entry.device { key("rd"); appendDecimal(device, to: &out) }
+        if entry.sparse { key("sp"); out.append(contentsOf: "true".utf8) }
+        if !entry.xattrs.isEmpty {
+            key("x")
+            out.append(0x7B)
+            for (index, attribute) in entry.xattrs.enumerated() {
+                if index > 0 { out.append(0x2C) }
+                appendJSONString(attribute.name, to: &out)
+                out.append(0x3A)
+                out.append(0x22)
+                out.append(contentsOf: Data(attribute.value).base64EncodedString().utf8)
+                out.append(0x22)
+            }
+            out.append(0x7D)
+        }
+    }
+
+    static func appendSigned(_ value: Int64, to out: inout [UInt8]) {
+        if value < 0 { out.append(0x2D) }
+        appendDecimal(value.magnitude, to: &out)
     }
 
     /// Appends a number's decimal digits without building a String.
@@ -153,11 +266,56 @@ public struct Manifest: Sendable, Equatable {
         let lines = bytes.split(separator: 0x0A)
         guard let first = lines.first else { throw TroveError(.corruptData, "The snapshot manifest is empty.") }
         let header = try decoder.decode(Header.self, from: Data(first))
-        guard header.format == "trove-manifest-1" else {
+        guard readable.contains(header.format) else {
             throw TroveError(.corruptData, "Unknown snapshot manifest format '\(header.format)'; upgrade Trove.")
         }
-        let entries = try lines.dropFirst().map { try decoder.decode(SnapshotEntry.self, from: Data($0)) }
+        let entries = try lines.dropFirst().map { try decodeLine(Array($0), path: nil) }
         return Manifest(header: header, entries: entries)
+    }
+
+    /// An entry line as JSON: every key optional, so manifest-1 lines (`mt` in nanoseconds, no
+    /// owner) and catalog `extras` objects decode too.
+    private struct Line: Decodable {
+        var p: String?
+        var t: String?
+        var s: UInt64?
+        var m: UInt32?
+        var mt: Int64?
+        var ms: Int64?
+        var mn: Int32?
+        var i: UInt64?
+        var id: String?
+        var l: String?
+        var u: UInt32?
+        var g: UInt32?
+        var x: [String: String]?
+        var hl: String?
+        var rd: UInt64?
+        var sp: Bool?
+    }
+
+    /// One entry line (or a catalog `extras` object, when `path` is given).
+    static func decodeLine(_ line: [UInt8], path: String?) throws -> SnapshotEntry {
+        let parsed = try JSONDecoder().decode(Line.self, from: Data(line))
+        guard let entryPath = path ?? parsed.p else {
+            throw TroveError(.corruptData, "A snapshot manifest entry has no path.")
+        }
+        guard let type = EntryType(rawValue: parsed.t ?? "f") else {
+            throw TroveError(.corruptData, "The snapshot entry \(entryPath) has an unknown type '\(parsed.t ?? "")'; upgrade Trove.")
+        }
+        let mtime = parsed.ms.map { FileTime(seconds: $0, nanoseconds: parsed.mn ?? 0) }
+            ?? FileTime(nanosecondsSince1970: parsed.mt ?? 0)
+        var xattrs: [ExtendedAttribute] = []
+        for (name, value) in parsed.x ?? [:] {
+            guard let bytes = Data(base64Encoded: value) else {
+                throw TroveError(.corruptData, "The extended attribute \(name) of \(entryPath) is not base64.")
+            }
+            xattrs.append(ExtendedAttribute(name: name, value: Array(bytes)))
+        }
+        xattrs.sort { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+        return SnapshotEntry(path: entryPath, type: type, size: parsed.s ?? 0, mode: parsed.m ?? 0, mtime: mtime, inode: parsed.i ?? 0,
+                             fileID: parsed.id.flatMap(ContentID.init), target: parsed.l, uid: parsed.u, gid: parsed.g,
+                             xattrs: xattrs, hardLink: parsed.hl, device: parsed.rd, sparse: parsed.sp ?? false)
     }
 }
 

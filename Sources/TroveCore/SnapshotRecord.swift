@@ -59,18 +59,18 @@ public struct FindHit: Sendable, Equatable {
     public var path: String
     public var type: EntryType
     public var size: UInt64
-    public var mtimeNs: Int64
+    public var mtime: FileTime
     public var fileID: ContentID?
 
     public init(snapshotID: String, snapshotTime: Date, root: String, path: String, type: EntryType, size: UInt64,
-                mtimeNs: Int64, fileID: ContentID?) {
+                mtime: FileTime, fileID: ContentID?) {
         self.snapshotID = snapshotID
         self.snapshotTime = snapshotTime
         self.root = root
         self.path = path
         self.type = type
         self.size = size
-        self.mtimeNs = mtimeNs
+        self.mtime = mtime
         self.fileID = fileID
     }
 }

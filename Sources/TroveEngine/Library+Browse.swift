@@ -46,10 +46,10 @@ extension Library {
             var scanner = TreeScanner(root: a.root, excluded: Set([path] + (try catalog.stores()).map { $0.location + "/.trove" }))
             scanner.scan()
             new = scanner.entries
-            let previous = Dictionary(old.map { ($0.path, $0) }, uniquingKeysWith: { x, _ in x })
+            let previous = Dictionary(old.map { (PathKey($0.path), $0) }, uniquingKeysWith: { x, _ in x })
             for index in new.indices where new[index].type == .file {
-                if let before = previous[new[index].path], before.type == .file, before.size == new[index].size,
-                   before.mtimeNs == new[index].mtimeNs, before.inode == new[index].inode {
+                if let before = previous[PathKey(new[index].path)], before.type == .file, before.size == new[index].size,
+                   before.mtime == new[index].mtime, before.inode == new[index].inode {
                     new[index].fileID = before.fileID
                 } else if let hashed = try? Self.hash(path: a.root + "/" + new[index].path, pipeline: pipeline) {
                     new[index].fileID = hashed.id
@@ -65,10 +65,11 @@ extension Library {
 
     static func compare(_ old: [SnapshotEntry], _ new: [SnapshotEntry], from: String, to: String) -> DiffReport {
         var report = DiffReport(from: from, to: to)
-        let before = Dictionary(old.map { ($0.path, $0) }, uniquingKeysWith: { x, _ in x })
-        let after = Dictionary(new.map { ($0.path, $0) }, uniquingKeysWith: { x, _ in x })
+        // Keyed by bytes: NFC and NFD spellings of a name are two different files.
+        let before = Dictionary(old.map { (PathKey($0.path), $0) }, uniquingKeysWith: { x, _ in x })
+        let after = Dictionary(new.map { (PathKey($0.path), $0) }, uniquingKeysWith: { x, _ in x })
         for entry in new {
-            guard let was = before[entry.path] else {
+            guard let was = before[PathKey(entry.path)] else {
                 report.added.append(.init(path: entry.path, type: entry.type.rawValue, size: entry.size))
                 continue
             }
@@ -76,11 +77,12 @@ extension Library {
             if was.type != entry.type || was.fileID != entry.fileID || was.target != entry.target
                 || (entry.type == .file && was.size != entry.size) {
                 report.modified.append(change)
-            } else if entry.type != .directory && (was.mode != entry.mode || was.mtimeNs != entry.mtimeNs) {
+            } else if !was.sameMetadata(entry) {
+                // Folders too: a changed mode, owner or time of a folder is a change to restore.
                 report.metadata.append(change)
             }
         }
-        for entry in old where after[entry.path] == nil {
+        for entry in old where after[PathKey(entry.path)] == nil {
             report.removed.append(.init(path: entry.path, type: entry.type.rawValue, size: entry.size))
         }
         return report

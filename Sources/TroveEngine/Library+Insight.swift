@@ -35,22 +35,28 @@ public struct UsageReport: Sendable, Codable {
 }
 
 extension Library {
-    /// Where each known path is now: the latest snapshot of every folder, plus imported files.
-    func knownFiles() throws -> [(path: String, id: ContentID, size: UInt64, mtimeNs: Int64)] {
-        var result: [String: (ContentID, UInt64, Int64)] = [:]
+    /// Where each known path is now: the latest snapshot of every folder, plus imported files
+    /// that are still where they were imported (a file renamed since is not its own duplicate).
+    /// Second names of a hard-linked file are left out: they take no extra space.
+    func knownFiles() throws -> [(path: String, id: ContentID, size: UInt64, mtimeSeconds: Int64)] {
+        var result: [PathKey: (ContentID, UInt64, Int64)] = [:]
         var roots = Set<String>()
         for snapshot in try snapshotIndex.snapshots(root: nil).reversed() where !snapshot.external && !roots.contains(snapshot.root) {
             roots.insert(snapshot.root)
-            for entry in try snapshotIndex.entries(of: snapshot, under: nil) where entry.type == .file {
-                if let id = entry.fileID { result[Self.joinPath(snapshot.root, entry.path)] = (id, entry.size, entry.mtimeNs) }
+            for entry in try snapshotIndex.entries(of: snapshot, under: nil) where entry.type == .file && entry.hardLink == nil {
+                if let id = entry.fileID {
+                    result[PathKey(Self.joinPath(snapshot.root, entry.path))] = (id, entry.size, Int64(clamping: entry.mtime.seconds))
+                }
             }
         }
-        for origin in try catalog.imports(underPath: "/") where result[origin.path] == nil {
-            if let file = try catalog.file(origin.fileID) {
-                result[origin.path] = (origin.fileID, file.size, Int64(origin.mtime.timeIntervalSince1970 * 1e9))
-            }
+        var inodes = Set<[UInt64]>()
+        for origin in try catalog.imports(underPath: "/") where result[PathKey(origin.path)] == nil {
+            guard let file = try catalog.file(origin.fileID), let now = try? POSIX.stat(origin.path, follow: false),
+                  POSIX.isRegular(now), UInt64(now.st_size) == file.size,
+                  inodes.insert([UInt64(now.st_dev), UInt64(now.st_ino)]).inserted else { continue }
+            result[PathKey(origin.path)] = (origin.fileID, file.size, Int64(origin.mtime.timeIntervalSince1970))
         }
-        return result.map { ($0.key, $0.value.0, $0.value.1, $0.value.2) }.sorted { $0.path < $1.path }
+        return result.map { ($0.key.path, $0.value.0, $0.value.1, $0.value.2) }.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
     }
 
     static func joinPath(_ root: String, _ relative: String) -> String { root == "/" ? "/" + relative : root + "/" + relative }
@@ -72,7 +78,7 @@ extension Library {
         // read with ffprobe or exiftool, whatever the encoding.
         let probe = MediaProbe()
         if probe.tool != nil {
-            var byFacts: [MediaProbe.Info: [(path: String, id: ContentID, size: UInt64, mtimeNs: Int64)]] = [:]
+            var byFacts: [MediaProbe.Info: [(path: String, id: ContentID, size: UInt64, mtimeSeconds: Int64)]] = [:]
             for file in files where MediaProbe.isMedia(file.path) {
                 if let info = probe.probe(file.path) { byFacts[info, default: []].append(file) }
             }

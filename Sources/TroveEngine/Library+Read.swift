@@ -105,18 +105,30 @@ extension Library {
         }
         progress.begin("get", total: file.size, unit: .bytes)
         defer { progress.finish() }
-        let written = try writeVerified(file, to: destination, progress: { progress.update(done: $0) })
+        let written = try writeVerified(file, to: destination, sparse: true, progress: { progress.update(done: $0) })
         return GetReport(id: id.description, size: file.size, to: destination, store: written.store, badCopies: written.bad)
     }
 
-    /// Writes a verified copy of a file to `destination`: bytes go to a temporary sibling, every
-    /// leaf is checked, the file is fsynced (with `mode` and `mtimeNs` applied when given) and
-    /// renamed into place. Connected copies are tried best first; bad ones are quarantined.
+    /// What `writeVerified` did.
+    struct Written {
+        /// The store the good copy came from.
+        var store: String
+        /// Copies found missing or corrupt on the way.
+        var bad: [String]
+        /// Metadata `finish` could not set.
+        var problems: [String] = []
+    }
+
+    /// Writes a verified copy of a file to `destination`: bytes go to a temporary sibling (a short
+    /// name, so a 255-byte destination name still fits), every leaf is checked, `finish` gives the
+    /// open file its metadata, the file is fsynced and renamed into place. With `sparse`, blocks
+    /// of zeros become holes. Connected copies are tried best first; bad ones are quarantined.
     /// With `stores` (observed once by a caller restoring many files) no store is re-opened, and
     /// with `sync` false the caller makes the files durable together (one filesystem sync).
-    func writeVerified(_ file: FileRecord, to destination: String, mode: mode_t? = nil, mtimeNs: Int64? = nil,
+    func writeVerified(_ file: FileRecord, to destination: String, sparse: Bool = false,
+                       finish: ((Int32, String) -> [String])? = nil,
                        stores: [ObservedStore]? = nil, sync: Bool = true,
-                       progress: ((UInt64) -> Void)? = nil) throws -> (store: String, bad: [String]) {
+                       progress: ((UInt64) -> Void)? = nil) throws -> Written {
         let id = file.id
         let folder = (destination as NSString).deletingLastPathComponent
         let copies = try catalog.copies(of: id)
@@ -133,15 +145,15 @@ extension Library {
                 < (b.record.trust == .trusted ? 0 : 1, -(b.record.lastSeen?.timeIntervalSince1970 ?? 0))
         }
         var bad: [String] = []
-        let shown = (destination as NSString).lastPathComponent
         for observed in ordered {
             guard let store = observed.store else { continue }
             // A fresh, unguessable name created exclusively: nothing planted there is followed or reused.
-            let tmp = "\(folder)/.\(shown).trove-\(StoreIdentity.newID()).tmp"
+            let tmp = Self.temporaryName(in: folder)
             let writer: SequentialFileWriter
+            var problems: [String] = []
             do {
                 writer = try SequentialFileWriter.create(tmp, flags: O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600,
-                                                         size: file.size, in: folder)
+                                                         size: file.size, in: folder, sparse: sparse)
             } catch let failure as POSIX.Failure {
                 throw Self.destinationError(failure, destination)
             }
@@ -151,12 +163,7 @@ extension Library {
                 verdict = try check(file, on: store, sink: { _, bytes in try writer.write(bytes) }, progress: progress)
                 if verdict == .good {
                     try writer.finish()
-                    if let mode { fchmod(fd, mode) }
-                    if let mtimeNs {
-                        let time = POSIX.timespec(nanoseconds: mtimeNs)
-                        let times = [time, time]
-                        futimens(fd, times)
-                    }
+                    if let finish { problems = finish(fd, destination) }
                     if sync { try POSIX.fsync(fd, path: tmp) }
                 }
             } catch let sinkFailure as SinkFailure {
@@ -181,7 +188,7 @@ extension Library {
                     try? POSIX.fsyncDirectory(folder)
                     try markVerified(id, on: observed.record)
                 }
-                return (observed.record.label, bad)
+                return Written(store: observed.record.label, bad: bad, problems: problems)
             case .missing:
                 try? POSIX.unlink(tmp)
                 bad.append("\(observed.record.label): missing")
@@ -197,6 +204,11 @@ extension Library {
         throw TroveError(.noGoodCopy, bad.isEmpty
             ? "No connected store holds \(id); its copies are on: \(where_.isEmpty ? "no store" : where_). Plug in one of those drives and retry."
             : "Every connected copy of \(id) was bad (\(bad.joined(separator: "; "))); bad copies were quarantined. Plug in another drive that holds it (\(where_)) and retry.")
+    }
+
+    /// A fresh, unguessable temporary name in `folder`, short whatever the final name's length.
+    static func temporaryName(in folder: String) -> String {
+        "\(folder)/.trove-\(StoreIdentity.newID()).tmp"
     }
 
     /// What went wrong writing a file the user asked for, and what to do.

@@ -14,103 +14,136 @@ public struct RestoreReport: Sendable, Codable {
     public var files = 0
     public var directories = 0
     public var symlinks = 0
+    /// Extra names of hard-linked files, linked (not copied) to the first.
+    public var hardLinks = 0
+    /// FIFOs and device nodes.
+    public var special = 0
     public var bytes: UInt64 = 0
     /// Copies that were missing or corrupt on the way (other copies were used).
     public var badCopies: [String] = []
+    /// Entries or attributes that could not be restored, with the reason (the restore exits 1).
+    public var notRestored: [SkippedPath] = []
+    /// Entries whose recorded owner was not set because Trove does not run as root.
+    public var ownersNotRestored = 0
     public var seconds: Double = 0
 }
 
 extension Library {
-    /// Restores a file or folder from a snapshot so that it becomes `destination` (like `cp -r`
-    /// to a new name): verified content, modes, mtimes and symbolic links. Nothing is overwritten
-    /// without `overwrite`; entries that would land outside the destination are refused.
+    /// Restores a file or folder from a snapshot with every recorded attribute: verified content
+    /// (holes re-created), mode with setuid/setgid/sticky, times to the nanosecond, owner and group
+    /// (as root), extended attributes, hard links, symbolic links, FIFOs and devices (as root).
+    ///
+    /// Where it lands: a restored folder's contents go into `destination` (created if missing;
+    /// an existing folder is merged into); a restored file goes inside `destination` when that is
+    /// an existing folder, and otherwise becomes `destination`. Nothing is replaced without
+    /// `overwrite`, a folder holding files is never replaced by a file, and entries that would
+    /// land outside the destination are refused. Every conflict is found before anything is written.
     public func restore(_ spec: String, to rawDestination: String, overwrite: Bool = false,
                         progress: any ProgressReporter = SilentProgress()) throws -> RestoreReport {
         let started = Date()
         let (snapshot, inner) = try resolveSnapshotPath(spec)
-        let destination = LibraryLocation.absolute(rawDestination)
+        var destination = LibraryLocation.absolute(rawDestination)
+        try refuseStoreFolder(destination, purpose: "restore into")
         let all = try snapshotIndex.entries(of: snapshot, under: inner.isEmpty ? nil : inner)
-        if !inner.isEmpty && !all.contains(where: { $0.path == inner }) {
-            throw TroveError(.pathMissing, "\(inner) is not in snapshot \(snapshot.id.prefix(12)) of \(snapshot.root); `trove ls \(snapshot.id.prefix(12))` shows what is.")
+        let item = inner.isEmpty ? nil : all.first { $0.path.utf8.elementsEqual(inner.utf8) }
+        if !inner.isEmpty && item == nil {
+            throw TroveError(.pathMissing, "\(NameCodec.display(inner)) is not in snapshot \(snapshot.id.prefix(12)) of \(snapshot.root); `trove ls \(snapshot.id.prefix(12))` shows what is.")
+        }
+        if let item, item.type != .directory, let found = try POSIX.stat(destination), POSIX.isDirectory(found) {
+            destination += "/" + item.name
         }
         // Map each entry to a path relative to the destination, refusing anything hostile.
         var plan: [(entry: SnapshotEntry, relative: String)] = []
         for entry in all {
             guard SafePath.isSafeRelative(entry.path) else {
-                throw TroveError(.corruptData, "Refusing to restore: the snapshot holds an unsafe path '\(entry.path)' that would escape the destination. Nothing was written.")
+                throw TroveError(.corruptData, "Refusing to restore: the snapshot holds an unsafe path '\(NameCodec.display(entry.path))' that would escape the destination. Nothing was written.")
             }
             let relative = inner.isEmpty ? entry.path
                 : (entry.path.utf8.elementsEqual(inner.utf8) ? "" : SafePath.dropping(inner.utf8.count + 1, from: entry.path))
             plan.append((entry, relative))
         }
+        let rootRecorded = !inner.isEmpty
         if inner.isEmpty { plan.insert((SnapshotEntry(path: "", type: .directory, mode: 0o755), ""), at: 0) }
-        try checkRestoreTargets(plan.map(\.relative), destination: destination, overwrite: overwrite)
+        try checkRestoreTargets(plan.map { ($0.entry.type, $0.relative) }, destination: destination, overwrite: overwrite)
         var report = RestoreReport(snapshot: snapshot.id, path: inner, destination: destination)
+        let metadata = MetadataWriter()
+        report.ownersNotRestored = plan.filter { metadata.ownerDiffers($0.entry) }.count
         let total = plan.reduce(0) { $0 + ($1.entry.type == .file ? $1.entry.size : 0) }
         progress.begin("restore", total: total, unit: .bytes)
+        defer { progress.finish() }
         var folders: [(path: String, entry: SnapshotEntry)] = []
         var files: [(entry: SnapshotEntry, target: String)] = []
-        // Folders and links first, in order; then file contents, several at a time.
-        for (entry, relative) in plan {
-            let target = relative.isEmpty ? destination : destination + "/" + relative
-            try ensureNoSymlinkParents(target, under: destination)
-            switch entry.type {
-            case .directory:
-                // Folders that already existed keep their own mode and times.
-                if try makeFolder(target) { folders.append((target, entry)) }
-                report.directories += 1
-            case .symlink:
-                if (try POSIX.stat(target, follow: false)) != nil { try POSIX.unlink(target) }
-                guard symlink(entry.target ?? "", target) == 0 else {
-                    throw TroveError(.io, "Cannot create the link \(target): \(String(cString: strerror(errno))).")
-                }
-                setTimes(target, entry.mtimeNs, followLink: false)
-                report.symlinks += 1
-            case .file:
-                files.append((entry, target))
-            }
+        var links: [(entry: SnapshotEntry, target: String, leader: String)] = []
+        // The name written for each hard-link group (by the first name's snapshot path); later
+        // names are linked to it.
+        var groupTarget: [PathKey: String] = [:]
+        func notRestored(_ target: String, _ reasons: [String]) {
+            for reason in reasons { report.notRestored.append(.init(path: target, reason: reason)) }
         }
-        // Opened before any file is written, so syncfs reports write-back errors of this restore.
-        let syncFD = try? POSIX.open(destination, O_RDONLY | O_DIRECTORY)
-        defer { if let syncFD { close(syncFD) } }
-        let stores = snapshot.external ? [] : try observeStores()
-        let work = files
-        let counter = ProgressCounter(progress)
-        let outcomes = ResultBox<Result<[String], Error>>(count: files.count)
-        runConcurrently(work.count, lanes: ioLanes) { index in
-            let (entry, target) = work[index]
-            outcomes.set(index, Result {
-                try self.ensureNoSymlinkParents(target, under: destination)
-                if let source = snapshot.source, snapshot.external {
-                    try self.copyExternal(source + "/" + entry.path, to: target, entry: entry)
-                    return []
-                }
-                guard let id = entry.fileID else { return [] }
-                return try self.writeVerified(try self.fileRecord(id), to: target, mode: mode_t(entry.mode), mtimeNs: entry.mtimeNs,
-                                         stores: stores, sync: false).bad
-            })
-            counter.add(entry.size)
-        }
-        for outcome in outcomes.values { report.badCopies += try outcome.get() }
-        report.files = files.count
-        report.bytes = files.reduce(0) { $0 + $1.entry.size }
-        // Folder modes and times last, deepest first, so writing inside them does not undo it.
-        for (folder, entry) in folders.reversed() {
-            chmod(folder, mode_t(entry.path.isEmpty && inner.isEmpty ? 0o755 : entry.mode))
-            if !(entry.path.isEmpty && inner.isEmpty) { setTimes(folder, entry.mtimeNs, followLink: true) }
-        }
-        // One flush makes every restored file durable before we say it is done; where that is
-        // not possible each file is fsynced, and any failure fails the restore.
-        if syncFD == nil || !POSIX.syncFilesystem(syncFD ?? -1) {
-            for (_, target) in files {
-                let fd = try POSIX.open(target, O_RDONLY)
-                defer { close(fd) }
-                do { try POSIX.fsync(fd, path: target) } catch let failure as POSIX.Failure {
-                    throw TroveError(.io, "The restored file \(target) could not be made durable (\(failure)); the destination drive may be failing.")
+        do {
+            // Folders, links and special files first, in order; then file contents, several at a time.
+            for (entry, relative) in plan {
+                let target = relative.isEmpty ? destination : destination + "/" + relative
+                try ensureNoSymlinkParents(target, under: destination)
+                switch entry.type {
+                case .directory:
+                    // Existing folders keep their own metadata unless overwriting (and the
+                    // destination keeps its own unless the snapshot recorded it).
+                    let created = try makeFolder(target, replacing: overwrite)
+                    if created || (overwrite && (rootRecorded || !entry.path.isEmpty)) { folders.append((target, entry)) }
+                    report.directories += 1
+                case .symlink:
+                    try clear(target)
+                    do { try POSIX.symlink(entry.target ?? "", at: target) } catch let failure as POSIX.Failure {
+                        throw Self.destinationError(failure, target)
+                    }
+                    notRestored(target, metadata.apply(entry, path: target))
+                    report.symlinks += 1
+                case .fifo, .charDevice, .blockDevice:
+                    try clear(target)
+                    do {
+                        if entry.type == .fifo {
+                            try POSIX.makeFIFO(target, mode: mode_t(entry.mode))
+                        } else {
+                            try POSIX.makeDevice(target, character: entry.type == .charDevice, mode: mode_t(entry.mode),
+                                                 device: entry.device ?? 0)
+                        }
+                        notRestored(target, metadata.apply(entry, path: target))
+                        report.special += 1
+                    } catch let failure as POSIX.Failure where failure.isPermission {
+                        notRestored(target, ["device node not created (only root can; \(String(cString: strerror(failure.errno))))"])
+                    }
+                case .file:
+                    let group = PathKey(entry.hardLink ?? entry.path)
+                    if let leader = groupTarget[group] {
+                        links.append((entry, target, leader))
+                    } else {
+                        groupTarget[group] = target
+                        files.append((entry, target))
+                    }
                 }
             }
+            try restoreContents(files, snapshot: snapshot, destination: destination, metadata: metadata,
+                                report: &report, progress: progress)
+            for (_, target, leader) in links {
+                try clear(target)
+                do { try POSIX.link(leader, as: target) } catch let failure as POSIX.Failure {
+                    throw Self.destinationError(failure, target)
+                }
+                report.hardLinks += 1
+            }
+        } catch {
+            // Folders made so far still get their final modes and times; content already
+            // written stays (whole and verified), and no temporary is left behind.
+            finishFolders(folders, rootRecorded: rootRecorded, metadata: metadata)
+            let done = "\(report.files) file\(report.files == 1 ? "" : "s") and \(report.directories) folder\(report.directories == 1 ? "" : "s") were restored to \(destination) before this; the rest was not"
+            if let trove = error as? TroveError { throw TroveError(trove.code, "\(trove.message) (\(done).)") }
+            throw TroveError(.io, "\(error) (\(done).)")
         }
-        progress.finish()
+        // Folder metadata last, deepest first, so writing inside them does not undo it.
+        for problem in finishFolders(folders, rootRecorded: rootRecorded, metadata: metadata) {
+            report.notRestored.append(problem)
+        }
         report.seconds = Date().timeIntervalSince(started)
         try catalog.apply([.event(Event(time: clock.now(), kind: .restoreFinished, details: [
             "snapshot": .text(snapshot.id), "path": .text(inner), "destination": .text(destination),
@@ -119,23 +152,121 @@ extension Library {
         return report
     }
 
-    /// Refuses before writing anything when a target exists (without `overwrite`) or when the
-    /// destination's parent is missing.
-    func checkRestoreTargets(_ relatives: [String], destination: String, overwrite: Bool) throws {
+    /// Writes file contents (verified, several at a time) with their metadata, then makes them
+    /// durable with one filesystem sync (or file by file where that is not possible).
+    private func restoreContents(_ files: [(entry: SnapshotEntry, target: String)], snapshot: SnapshotRecord,
+                                 destination: String, metadata: MetadataWriter, report: inout RestoreReport,
+                                 progress: any ProgressReporter) throws {
+        // Opened before any file is written, so syncfs reports write-back errors of this restore.
+        let syncFD = try? POSIX.open(destination, O_RDONLY | O_DIRECTORY)
+        defer { if let syncFD { close(syncFD) } }
+        let stores = snapshot.external ? [] : try observeStores()
+        let counter = ProgressCounter(progress)
+        let outcomes = ResultBox<Result<Written?, Error>>(count: files.count)
+        runConcurrently(files.count, lanes: ioLanes) { index in
+            let (entry, target) = files[index]
+            outcomes.set(index, Result {
+                try self.ensureNoSymlinkParents(target, under: destination)
+                if let source = snapshot.source, snapshot.external {
+                    try self.copyExternal(source + "/" + entry.path, to: target, entry: entry)
+                    return nil
+                }
+                guard let id = entry.fileID else { return nil }
+                return try self.writeVerified(try self.fileRecord(id), to: target, sparse: entry.sparse,
+                                              finish: { fd, path in metadata.apply(entry, fd: fd, path: path) },
+                                              stores: stores, sync: false)
+            })
+            counter.add(entry.size)
+        }
+        var firstError: Error?
+        for (index, outcome) in outcomes.values.enumerated() {
+            switch outcome {
+            case .success(let written):
+                report.files += 1
+                report.bytes += files[index].entry.size
+                if let written {
+                    report.badCopies += written.bad
+                    report.notRestored += written.problems.map { SkippedPath(path: files[index].target, reason: $0) }
+                }
+            case .failure(let error):
+                if firstError == nil { firstError = error }
+            }
+        }
+        // One flush makes every restored file durable before we say it is done; where that is
+        // not possible each file is fsynced, and any failure fails the restore.
+        if syncFD == nil || !POSIX.syncFilesystem(syncFD ?? -1) {
+            for (_, target) in files where (try? POSIX.stat(target, follow: false)) != nil {
+                let fd = try POSIX.open(target, O_RDONLY | O_NOFOLLOW)
+                defer { close(fd) }
+                do { try POSIX.fsync(fd, path: target) } catch let failure as POSIX.Failure {
+                    throw TroveError(.io, "The restored file \(target) could not be made durable (\(failure)); the destination drive may be failing.")
+                }
+            }
+        }
+        if let firstError { throw firstError }
+    }
+
+    /// Sets folders' owners, attributes, modes and times, deepest first; returns what failed.
+    @discardableResult
+    func finishFolders(_ folders: [(path: String, entry: SnapshotEntry)], rootRecorded: Bool,
+                       metadata: MetadataWriter) -> [SkippedPath] {
+        var problems: [SkippedPath] = []
+        for (folder, entry) in folders.reversed() {
+            if entry.path.isEmpty && !rootRecorded {
+                // The snapshot's root folder itself: its metadata is not in the manifest.
+                try? POSIX.changeMode(folder, 0o755)
+                continue
+            }
+            problems += metadata.apply(entry, path: folder).map { SkippedPath(path: folder, reason: $0) }
+        }
+        return problems
+    }
+
+    /// Refuses before writing anything when a target is in the way: without `overwrite` any
+    /// existing non-folder (or a folder where the snapshot has something else); with it, a folder
+    /// that still holds files where the snapshot has a file. Also checks the destination's parent.
+    func checkRestoreTargets(_ targets: [(type: EntryType, relative: String)], destination: String, overwrite: Bool) throws {
         let parent = (destination as NSString).deletingLastPathComponent
         guard let info = try POSIX.stat(parent), POSIX.isDirectory(info) else {
             throw TroveError(.pathMissing, "The folder \(parent) does not exist; create it first.")
         }
-        guard !overwrite else { return }
         var existing: [String] = []
-        for relative in relatives {
+        var folders: [String] = []
+        for (type, relative) in targets {
             let target = relative.isEmpty ? destination : destination + "/" + relative
-            // Existing folders are merged into; anything else in the way is a conflict.
-            if let found = try POSIX.stat(target, follow: false), !POSIX.isDirectory(found) { existing.append(target) }
+            guard let found = try POSIX.stat(target, follow: false) else { continue }
+            if POSIX.isDirectory(found) {
+                // Existing folders are merged into; one in the way of a file goes only when empty.
+                if type != .directory && !(overwrite && Self.isEmptyFolder(target)) { folders.append(target) }
+            } else if !overwrite {
+                existing.append(target)
+            }
+        }
+        func shown(_ paths: [String]) -> String {
+            paths.prefix(3).map(NameCodec.display).joined(separator: ", ") + (paths.count > 3 ? " and \(paths.count - 3) more" : "")
+        }
+        if !folders.isEmpty {
+            throw TroveError(.usage, "\(shown(folders)) \(folders.count == 1 ? "is a folder" : "are folders") where the snapshot has a file; move \(folders.count == 1 ? "it" : "them") away or restore elsewhere (a folder holding files is never replaced). Nothing was written.")
         }
         if !existing.isEmpty {
-            let shown = existing.prefix(3).joined(separator: ", ") + (existing.count > 3 ? " and \(existing.count - 3) more" : "")
-            throw TroveError(.usage, "\(shown) already exist\(existing.count == 1 ? "s" : ""); pass --overwrite to replace, or restore to a new folder. Nothing was written.")
+            throw TroveError(.usage, "\(shown(existing)) already exist\(existing.count == 1 ? "s" : ""); pass --overwrite to replace, or restore to a new folder. Nothing was written.")
+        }
+    }
+
+    static func isEmptyFolder(_ path: String) -> Bool {
+        guard let (_, stream) = POSIX.openFolder(path) else { return false }
+        defer { closedir(stream) }
+        return POSIX.names(inFolder: stream).isEmpty
+    }
+
+    /// Removes a non-folder (or an empty folder) in the way of a new entry; the checks before
+    /// writing made sure only `--overwrite` gets here with something in the way.
+    func clear(_ target: String) throws {
+        guard let found = try POSIX.stat(target, follow: false) else { return }
+        do {
+            if POSIX.isDirectory(found) { try POSIX.removeFolder(target) } else { try POSIX.unlink(target) }
+        } catch let failure as POSIX.Failure {
+            throw Self.destinationError(failure, target)
         }
     }
 
@@ -144,44 +275,51 @@ extension Library {
         var current = (target as NSString).deletingLastPathComponent
         while current.count >= destination.count && current.hasPrefix(destination) {
             if let info = try POSIX.stat(current, follow: false), POSIX.isSymlink(info) {
-                throw TroveError(.corruptData, "Refusing to restore \(target): \(current) is a symbolic link, so the file would land outside \(destination).")
+                throw TroveError(.corruptData, "Refusing to restore \(NameCodec.display(target)): \(NameCodec.display(current)) is a symbolic link, so the file would land outside \(destination).")
             }
             current = (current as NSString).deletingLastPathComponent
         }
     }
 
-    /// Creates a folder; false when it already existed.
-    func makeFolder(_ path: String) throws -> Bool {
+    /// Creates a folder; false when it already existed. With `replacing`, a non-folder in the
+    /// way is removed first.
+    func makeFolder(_ path: String, replacing: Bool = false) throws -> Bool {
         if let info = try POSIX.stat(path, follow: false) {
-            guard POSIX.isDirectory(info) else {
-                throw TroveError(.usage, "\(path) exists and is not a folder; move it away or restore elsewhere.")
+            if POSIX.isDirectory(info) { return false }
+            guard replacing else {
+                throw TroveError(.usage, "\(NameCodec.display(path)) exists and is not a folder; move it away or restore elsewhere.")
             }
-            return false
+            try clear(path)
         }
         do { try POSIX.mkdir(path, mode: 0o700); return true } catch let failure as POSIX.Failure {
-            if failure.isNoSpace { throw TroveError(.diskFull, "There is no space left to create \(path).") }
-            throw TroveError(.storeNotWritable, "Cannot create \(path) (\(failure)); pick a writable destination.")
+            if failure.isNoSpace { throw TroveError(.diskFull, "There is no space left to create \(NameCodec.display(path)).") }
+            throw TroveError(.storeNotWritable, "Cannot create \(NameCodec.display(path)) (\(failure)); pick a writable destination.")
         }
     }
 
-    func setTimes(_ path: String, _ mtimeNs: Int64, followLink: Bool) {
-        let time = POSIX.timespec(nanoseconds: mtimeNs)
-        let times = [time, time]
-        utimensat(AT_FDCWD, path, times, followLink ? 0 : AT_SYMLINK_NOFOLLOW)
+    /// Refuses a path inside one of the library's store folders (their objects are Trove's own).
+    func refuseStoreFolder(_ path: String, purpose: String) throws {
+        let resolved = (path as NSString).resolvingSymlinksInPath
+        for store in try catalog.stores() where store.kind == .local {
+            let location = (store.location as NSString).resolvingSymlinksInPath
+            for candidate in [path, resolved] where candidate == location || candidate.hasPrefix(location + "/") {
+                throw TroveError(.usage, "\(path) is inside the store '\(store.label)' (\(store.location)); Trove will not \(purpose) a store's own folder. Pick a folder outside it.")
+            }
+        }
     }
 
     /// Copies a file out of an external (ZFS, btrfs, dated) snapshot folder.
     func copyExternal(_ source: String, to target: String, entry: SnapshotEntry) throws {
-        let tmp = (target as NSString).deletingLastPathComponent + "/." + (target as NSString).lastPathComponent + ".trove-tmp"
+        let tmp = Self.temporaryName(in: (target as NSString).deletingLastPathComponent)
         do {
-            if FileManager.default.fileExists(atPath: tmp) { try FileManager.default.removeItem(atPath: tmp) }
             try FileManager.default.copyItem(atPath: source, toPath: tmp)
-            chmod(tmp, mode_t(entry.mode))
-            setTimes(tmp, entry.mtimeNs, followLink: true)
+            try POSIX.changeMode(tmp, mode_t(entry.mode))
+            try POSIX.setTimes(tmp, entry.mtime)
             try POSIX.rename(tmp, target)
-        } catch let error as TroveError { throw error } catch {
+        } catch {
             try? FileManager.default.removeItem(atPath: tmp)
-            throw TroveError(.io, "Cannot copy \(source) from the external snapshot: \(error.localizedDescription).")
+            if let error = error as? TroveError { throw error }
+            throw TroveError(.io, "Cannot copy \(source) from the external snapshot: \(error).")
         }
     }
 }

@@ -55,19 +55,32 @@ extension Library {
         var entries = scanner.entries
         var skipped = scanner.skipped
         // Unchanged files (same size, mtime and inode as in the parent) keep their ID unread.
+        // Second names of a hard-linked file take the first name's content, read once.
         var toRead: [Int] = []
-        for index in entries.indices where entries[index].type == .file {
+        for index in entries.indices where entries[index].type == .file && entries[index].hardLink == nil {
             if let old = parentEntry(entries[index].path), old.type == .file, let id = old.fileID,
-               old.size == entries[index].size, old.mtimeNs == entries[index].mtimeNs, old.inode == entries[index].inode {
+               old.size == entries[index].size, old.mtime == entries[index].mtime, old.inode == entries[index].inode {
                 entries[index].fileID = id
             } else {
                 toRead.append(index)
             }
         }
-        let unchanged = entries.filter { $0.type == .file }.count - toRead.count
+        let unchanged = entries.filter { $0.type == .file && $0.hardLink == nil }.count - toRead.count
         var bytesRead: UInt64 = 0
         if !toRead.isEmpty {
             bytesRead = try readContent(root: root, entries: &entries, indices: toRead, skipped: &skipped, progress: progress)
+        }
+        let leaders = Dictionary(entries.filter { $0.type == .file && $0.hardLink == nil }.map { (PathKey($0.path), $0) },
+                                 uniquingKeysWith: { a, _ in a })
+        for index in entries.indices {
+            guard let leaderPath = entries[index].hardLink else { continue }
+            if let leader = leaders[PathKey(leaderPath)], leader.fileID != nil, leader.size == entries[index].size {
+                entries[index].fileID = leader.fileID
+            } else {
+                // The first name could not be read: this name is not saved either (and is reported).
+                entries[index].fileID = nil
+                skipped.append(.init(path: root + "/" + entries[index].path, reason: "hard link to \(leaderPath), which could not be read"))
+            }
         }
         // Files that could not be read are left out; the snapshot says it is partial.
         entries.removeAll { $0.type == .file && $0.fileID == nil }
@@ -77,7 +90,8 @@ extension Library {
                                               skipped: skipped.filter(\.error).map(\.path)), entries: entries)
         let manifestID = try storeBytes(try manifest.encoded())
         let files = entries.filter { $0.type == .file }
-        let bytes = files.reduce(0) { $0 + $1.size }
+        // Hard-linked names share their bytes: counted once.
+        let bytes = files.filter { $0.hardLink == nil }.reduce(0) { $0 + $1.size }
         let record = SnapshotRecord(id: manifestID.description, root: root, time: now, tag: tag, partial: partial,
                                     entries: entries.count, bytes: bytes)
         let saved = try snapshotIndex.addSnapshot(record, entries: manifest.entries, latest: latest, events: [
@@ -99,7 +113,7 @@ extension Library {
         var bytes: UInt64 = 0
         for attempt in 0..<3 where !pending.isEmpty {
             let found = pending.map { index in
-                FoundFile(path: root + "/" + entries[index].path, size: entries[index].size, mtime: entries[index].mtime)
+                FoundFile(path: root + "/" + entries[index].path, size: entries[index].size, mtime: entries[index].mtime.date)
             }
             let report = try importFiles(found, options: ImportOptions(), recordOrigins: false, progress: progress)
             // Keyed by bytes: Swift's String equality would merge NFC and NFD spellings of a name.
@@ -114,36 +128,41 @@ extension Library {
                     continue
                 }
                 // The content read must match the metadata recorded; otherwise take a fresh look.
-                guard let now = try? POSIX.stat(full, follow: false),
-                      let fresh = TreeScanner.entry(relative: entries[index].path, info: now, target: nil),
-                      fresh.size == imported.size else {
+                guard let now = try? POSIX.stat(full, follow: false), POSIX.isRegular(now), UInt64(now.st_size) == imported.size else {
                     if attempt < 2 { retry.append(index) } else {
                         skipped.append(.init(path: full, reason: "kept changing while it was read; snapshot it again later"))
                     }
                     continue
                 }
-                entries[index] = fresh
+                entries[index].refresh(from: now)
                 entries[index].fileID = id
                 bytes += imported.size
             }
             pending = retry
             for index in retry {
                 let full = root + "/" + entries[index].path
-                if let now = try? POSIX.stat(full, follow: false),
-                   let fresh = TreeScanner.entry(relative: entries[index].path, info: now, target: nil) {
-                    entries[index] = fresh
-                }
+                if let now = try? POSIX.stat(full, follow: false), POSIX.isRegular(now) { entries[index].refresh(from: now) }
             }
         }
         return bytes
     }
 
-    /// Stores bytes held in memory (a manifest) as an object on the best store and records it.
+    /// Stores bytes held in memory (a manifest) as an object and records it: on as many of the
+    /// best stores as the durability target asks for, at once (a manifest is small, and a
+    /// snapshot that cannot be restored because one drive died is worth nothing).
     func storeBytes(_ bytes: [UInt8]) throws -> ContentID {
-        guard let target = try importTargets(ImportOptions()).first else {
+        let candidates = try importTargets(ImportOptions())
+        let target = try targetCopies()
+        var chosen: [ObservedStore] = []
+        var weight = 0
+        for candidate in candidates where weight < target {
+            chosen.append(candidate)
+            weight += candidate.record.copies
+        }
+        guard !chosen.isEmpty else {
             throw TroveError(.storeNotConnected, "No store can take new copies; add one with `trove store add FOLDER`.")
         }
-        let mirror = MirrorWriter(stores: [target], expectedSize: UInt64(bytes.count))
+        let mirror = MirrorWriter(stores: chosen, expectedSize: UInt64(bytes.count))
         var offset = 0
         let result = try pipeline.run(source: { buffer in
             let count = min(buffer.count, bytes.count - offset)
@@ -155,7 +174,7 @@ extension Library {
             return count
         }, sink: { _, chunk in try mirror.write(chunk) })
         let placed = mirror.commit(as: result.id)
-        if let failure = mirror.failures.first { throw failure.1 }
+        if placed.isEmpty, let failure = mirror.failures.first { throw failure.1 }
         let now = clock.now()
         try catalog.apply([.insertFile(FileRecord(id: result.id, size: result.size, leafHashes: result.leaves, firstSeen: now))]
             + placed.map { .saveCopy(CopyRecord(fileID: result.id, storeID: $0.record.id, copies: $0.record.copies, mtime: now, verified: now)) })

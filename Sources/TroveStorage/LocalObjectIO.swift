@@ -67,18 +67,28 @@ public final class SequentialFileWriter {
     /// The last partial block of a direct write, waiting for `finish()`.
     private var tail: UnsafeMutableRawBufferPointer?
     private var tailCount = 0
+    /// Whole blocks of zeros are left as holes (not written, not allocated).
+    public let sparse: Bool
+    /// Space was reserved up front: skipped blocks must be punched out of it.
+    private let reserved: Bool
+    /// Bytes left as holes so far.
+    public private(set) var holeBytes: UInt64 = 0
 
-    private init(fd: Int32, path: String, direct: Bool) {
+    private init(fd: Int32, path: String, direct: Bool, sparse: Bool, reserved: Bool) {
         self.fd = fd
         self.path = path
         self.direct = direct
+        self.sparse = sparse
+        self.reserved = reserved
     }
 
     deinit { tail?.deallocate() }
 
     /// Opens `path` for writing (flags as for open(2), e.g. O_CREAT | O_EXCL), with O_DIRECT when
-    /// `size` is large and the filesystem takes it, reserving `size` bytes when large.
-    public static func create(_ path: String, flags: Int32, mode: mode_t, size: UInt64?, in folder: String) throws -> SequentialFileWriter {
+    /// `size` is large and the filesystem takes it, reserving `size` bytes when large. With
+    /// `sparse`, blocks of zeros become holes (a sparse file's holes take no space).
+    public static func create(_ path: String, flags: Int32, mode: mode_t, size: UInt64?, in folder: String,
+                              sparse: Bool = false) throws -> SequentialFileWriter {
         let large = (size ?? 0) >= DirectIO.minimumSize
         let fd = try POSIX.open(path, O_WRONLY | flags, mode: mode)
         // O_DIRECT is switched on after the file exists: a filesystem that refuses it then
@@ -89,15 +99,55 @@ public final class SequentialFileWriter {
             direct = current >= 0 && fcntl(fd, F_SETFL, current | DirectIO.flag) == 0
         }
         // Reserving space up front catches a full drive early; not worth a syscall for small files.
-        if large, let size, POSIX.reserve(fd, bytes: size) == ENOSPC {
-            Glibc.close(fd)
-            try? POSIX.unlink(path)
-            throw POSIX.Failure(errno: ENOSPC, operation: "allocate", path: path)
+        var reserved = false
+        if large, let size {
+            let outcome = POSIX.reserve(fd, bytes: size)
+            if outcome == ENOSPC {
+                Glibc.close(fd)
+                try? POSIX.unlink(path)
+                throw POSIX.Failure(errno: ENOSPC, operation: "allocate", path: path)
+            }
+            reserved = outcome == 0
         }
-        return SequentialFileWriter(fd: fd, path: path, direct: direct)
+        return SequentialFileWriter(fd: fd, path: path, direct: direct, sparse: sparse, reserved: reserved)
     }
 
+    /// Appends bytes; with `sparse`, whole aligned blocks of zeros are skipped as holes.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard sparse, tailCount == 0, written % off_t(DirectIO.alignment) == 0, let base = bytes.baseAddress else {
+            return try writeData(bytes)
+        }
+        let block = DirectIO.alignment
+        var start = 0
+        while start < bytes.count {
+            var end = start
+            let zero = start + block <= bytes.count && Self.isZero(base + start, block)
+            while end + block <= bytes.count && Self.isZero(base + end, block) == zero { end += block }
+            if end == start { end = bytes.count }  // a last partial block: data
+            if zero { try skip(end - start) } else { try writeData(UnsafeRawBufferPointer(rebasing: bytes[start..<end])) }
+            start = end
+        }
+    }
+
+    nonisolated(unsafe) private static let zeros = UnsafeMutableRawBufferPointer.allocate(byteCount: DirectIO.alignment, alignment: DirectIO.alignment)
+        .initializeMemory(as: UInt8.self, repeating: 0)
+
+    private static func isZero(_ pointer: UnsafeRawPointer, _ count: Int) -> Bool {
+        memcmp(pointer, UnsafeRawPointer(zeros.baseAddress!), count) == 0
+    }
+
+    /// Leaves `count` bytes (whole blocks) as a hole.
+    private func skip(_ count: Int) throws {
+        if reserved {
+            // Space reserved up front is allocated: give the hole's blocks back.
+            POSIX.punchHole(fd, offset: written, length: off_t(count))
+        }
+        if lseek(fd, off_t(count), SEEK_CUR) < 0 { throw POSIX.Failure(errno: errno, operation: "seek", path: path) }
+        written += off_t(count)
+        holeBytes += UInt64(count)
+    }
+
+    private func writeData(_ bytes: UnsafeRawBufferPointer) throws {
         var rest = bytes
         if direct, tailCount == 0, let base = bytes.baseAddress, DirectIO.isAligned(base) {
             let whole = bytes.count - bytes.count % DirectIO.alignment

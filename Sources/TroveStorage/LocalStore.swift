@@ -86,7 +86,9 @@ public final class LocalStore: Store, @unchecked Sendable {
         let path = "\(tmpDir)/\(Self.hostName)-\(getpid())-\(StoreIdentity.newID()).tmp"
         do {
             // Created read-only (the open descriptor may still write): objects are never edited in place.
-            let file = try SequentialFileWriter.create(path, flags: O_CREAT | O_EXCL, mode: 0o444, size: expectedSize, in: tmpDir)
+            // Blocks of zeros are holes: a sparse file takes only its data's space on a store.
+            let file = try SequentialFileWriter.create(path, flags: O_CREAT | O_EXCL, mode: 0o444, size: expectedSize, in: tmpDir,
+                                                       sparse: true)
             return LocalObjectWriter(store: self, file: file)
         } catch let failure as POSIX.Failure { throw translate(failure) }
     }

@@ -32,7 +32,7 @@ public enum POSIX {
     /// Opens a file, retrying on EINTR.
     public static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws -> Int32 {
         while true {
-            let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
+            let fd = NameCodec.withCString(path) { Glibc.open($0, flags | O_CLOEXEC, mode) }
             if fd >= 0 { return fd }
             if errno != EINTR { throw fail("open", path) }
         }
@@ -73,23 +73,24 @@ public enum POSIX {
 
     /// Atomically renames within one filesystem.
     public static func rename(_ from: String, _ to: String) throws {
-        if Glibc.rename(from, to) != 0 { throw fail("rename", to) }
+        let rc = NameCodec.withCString(from) { source in NameCodec.withCString(to) { Glibc.rename(source, $0) } }
+        if rc != 0 { throw fail("rename", to) }
     }
 
     /// Removes a file; a missing file is not an error.
     public static func unlink(_ path: String) throws {
-        if Glibc.unlink(path) != 0 && errno != ENOENT { throw fail("unlink", path) }
+        if NameCodec.withCString(path, { Glibc.unlink($0) }) != 0 && errno != ENOENT { throw fail("unlink", path) }
     }
 
     /// Creates a folder; an existing one is fine.
     public static func mkdir(_ path: String, mode: mode_t = 0o755) throws {
-        if Glibc.mkdir(path, mode) != 0 && errno != EEXIST { throw fail("mkdir", path) }
+        if NameCodec.withCString(path, { Glibc.mkdir($0, mode) }) != 0 && errno != EEXIST { throw fail("mkdir", path) }
     }
 
     /// `stat` of a path (following symlinks when `follow`); nil when it does not exist.
     public static func stat(_ path: String, follow: Bool = true) throws -> stat? {
         var info = Glibc.stat()
-        let rc = fstatat(AT_FDCWD, path, &info, follow ? 0 : AT_SYMLINK_NOFOLLOW)
+        let rc = NameCodec.withCString(path) { fstatat(AT_FDCWD, $0, &info, follow ? 0 : AT_SYMLINK_NOFOLLOW) }
         if rc == 0 { return info }
         if errno == ENOENT || errno == ENOTDIR { return nil }
         throw fail("stat", path)
@@ -139,6 +140,11 @@ extension POSIX {
         return errno == ENOSPC || errno == EDQUOT ? ENOSPC : errno
     }
 
+    /// Frees the blocks of a byte range, keeping the file's size (a hole); best effort.
+    public static func punchHole(_ fd: Int32, offset: off_t, length: off_t) {
+        _ = fallocateFunction?(fd, 0x01 | 0x02, offset, length)  // FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE
+    }
+
     /// Makes everything written to the filesystem holding `fd` durable with one device flush;
     /// false when unavailable, failed, or not trusted on that filesystem (FUSE and network
     /// filesystems may accept syncfs without reaching stable storage): callers then fsync
@@ -155,9 +161,36 @@ extension POSIX {
         return ["ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs", "zfs", "tmpfs"].contains(type)
     }
 
-    /// A timespec for nanoseconds since 1970, correct for times before 1970 too.
-    public static func timespec(nanoseconds: Int64) -> Glibc.timespec {
-        let seconds = nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds - 999_999_999) / 1_000_000_000
-        return Glibc.timespec(tv_sec: Int(seconds), tv_nsec: Int(nanoseconds - seconds * 1_000_000_000))
+    /// A timespec for a file time.
+    public static func timespec(_ time: FileTime) -> Glibc.timespec {
+        Glibc.timespec(tv_sec: Int(time.seconds), tv_nsec: Int(time.nanoseconds))
+    }
+
+    /// The modification time of a stat result, to the nanosecond.
+    public static func fileTime(_ info: stat) -> FileTime {
+        FileTime(seconds: Int64(info.st_mtim.tv_sec), nanoseconds: Int32(info.st_mtim.tv_nsec))
+    }
+}
+
+extension TroveError {
+    /// A clear error and a documented exit code for a system call's failure on a path.
+    public static func from(_ failure: POSIX.Failure) -> TroveError {
+        let path = NameCodec.display(failure.path)
+        switch failure.errno {
+        case ENAMETOOLONG:
+            return TroveError(.usage, "\(path): the name or path is too long for the filesystem (\(failure.operation)); shorten it.")
+        case ENOENT, ENOTDIR:
+            return TroveError(.pathMissing, "\(path) does not exist (\(failure.operation)); check the path.")
+        case EACCES, EPERM:
+            return TroveError(.pathUnreadable, "\(path): permission denied (\(failure.operation)); fix its permissions.")
+        case EROFS:
+            return TroveError(.storeNotWritable, "\(path) is on a read-only filesystem (\(failure.operation)); remount it read-write or pick another place.")
+        case ENOSPC, EDQUOT:
+            return TroveError(.diskFull, "There is no space left for \(path) (\(failure.operation)); free some space and retry.")
+        case ELOOP:
+            return TroveError(.usage, "\(path): too many levels of symbolic links (\(failure.operation)).")
+        default:
+            return TroveError(.io, "\(failure.operation) \(path) failed: \(String(cString: strerror(failure.errno))).")
+        }
     }
 }

@@ -147,6 +147,20 @@ extension SQLiteCatalog {
                 WHERE last_seq = (SELECT MAX(seq) FROM snapshots s WHERE s.root = versions.root)
                 """)
         }
+        migrator.registerMigration("v5-entry-metadata") { db in
+            // Seconds and nanoseconds apart (a time after 2262 does not fit 64-bit nanoseconds),
+            // owner and group, and the rarer metadata (xattrs, hard links, devices, holes) as one
+            // JSON object with the manifest's keys.
+            try db.execute(sql: """
+                ALTER TABLE versions ADD COLUMN mtime_s INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE versions ADD COLUMN uid INTEGER;
+                ALTER TABLE versions ADD COLUMN gid INTEGER;
+                ALTER TABLE versions ADD COLUMN extras TEXT;
+                UPDATE versions SET mtime_s = (mtime_ns - ((mtime_ns % 1000000000 + 1000000000) % 1000000000)) / 1000000000,
+                  mtime_ns = (mtime_ns % 1000000000 + 1000000000) % 1000000000;
+                ALTER TABLE versions RENAME COLUMN mtime_ns TO mtime_nsec;
+                """)
+        }
         return migrator
     }
 
@@ -156,7 +170,7 @@ extension SQLiteCatalog {
     }
 
     /// The schema version this build knows (the last migration's name).
-    public static let schemaVersion = "v4-open-versions"
+    public static let schemaVersion = "v5-entry-metadata"
 
     /// Applies one change with cached (prepared once) statements: imports apply thousands.
     static func apply(_ change: CatalogChange, in db: Database) throws {

@@ -66,18 +66,13 @@ extension SQLiteCatalog: SnapshotCatalog {
         byPath.reserveCapacity(latest[1] as Int)
         // Columns by position: name lookups cost more than the query for big trees.
         let rows = try Row.fetchCursor(db, sql: """
-            SELECT v.id, v.path_id, p.path, v.type, v.size, v.mode, v.mtime_ns, v.inode, v.file_id, v.target, v.last_seq
+            SELECT v.last_seq, v.id, v.path_id, p.path, \(entryColumns)
             FROM versions v JOIN paths p ON p.id = v.path_id
             WHERE v.root = ? AND v.last_seq >= ? AND v.first_seq <= ?
             """, arguments: [root, seq, seq])
         while let row = try rows.next() {
-            let absolute: String = row[2]
-            let fileID: String? = row[8]
-            let entry = SnapshotEntry(path: SafePath.dropping(cut, from: absolute), type: EntryType(rawValue: row[3]) ?? .file,
-                                      size: UInt64(max(0, row[4] as Int64)), mode: UInt32(truncatingIfNeeded: row[5] as Int64),
-                                      mtimeNs: row[6], inode: UInt64(bitPattern: row[7] as Int64),
-                                      fileID: fileID.flatMap(ContentID.init), target: row[9])
-            byPath[PathKey(entry.path)] = .init(id: row[0], pathID: row[1], entry: entry, open: (row[10] as Int64) == openSeq)
+            let entry = try Self.entry(row, at: 4, path: SafePath.dropping(cut, from: row[3]))
+            byPath[PathKey(entry.path)] = .init(id: row[1], pathID: row[2], entry: entry, open: (row[0] as Int64) == openSeq)
         }
         return LatestVersions(seq: seq, generation: generation, byPath: byPath)
     }
@@ -103,8 +98,9 @@ extension SQLiteCatalog: SnapshotCatalog {
             let insertPath = try db.cachedStatement(sql: "INSERT INTO paths (path, name) VALUES (?, ?)")
             let indexPath = try db.cachedStatement(sql: "INSERT INTO path_index (rowid, path, name) VALUES (?, ?, ?)")
             let insertVersion = try db.cachedStatement(sql: """
-                INSERT INTO versions (root, path_id, first_seq, last_seq, type, size, mode, mtime_ns, inode, file_id, target)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO versions (root, path_id, first_seq, last_seq, type, size, mode, mtime_s, mtime_nsec, inode,
+                                      file_id, target, uid, gid, extras)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             // An unchanged entry costs nothing: its open version simply continues.
             var continued = Set<Int64>()
@@ -129,7 +125,9 @@ extension SQLiteCatalog: SnapshotCatalog {
                 }
                 try insertVersion.execute(arguments: [
                     record.root, pathID, saved.seq, Self.openSeq, entry.type.rawValue, Int64(entry.size), Int64(entry.mode),
-                    entry.mtimeNs, Int64(bitPattern: entry.inode), entry.fileID?.description, entry.target,
+                    entry.mtime.seconds, Int64(entry.mtime.nanoseconds), Int64(bitPattern: entry.inode), entry.fileID?.description,
+                    entry.target, entry.uid.map { Int64($0) }, entry.gid.map { Int64($0) },
+                    entry.extras.map { String(decoding: $0, as: UTF8.self) },
                 ])
             }
             // Versions that did not continue end with the parent; any that continued but had
@@ -154,7 +152,7 @@ extension SQLiteCatalog: SnapshotCatalog {
     public func entries(of snapshot: SnapshotRecord, under prefix: String?) throws -> [SnapshotEntry] {
         try read { db in
             var sql = """
-                SELECT p.path, v.type, v.size, v.mode, v.mtime_ns, v.inode, v.file_id, v.target
+                SELECT p.path, \(Self.entryColumns)
                 FROM versions v JOIN paths p ON p.id = v.path_id
                 WHERE v.root = ? AND v.last_seq >= ? AND v.first_seq <= ?
                 """
@@ -170,12 +168,7 @@ extension SQLiteCatalog: SnapshotCatalog {
             var result: [SnapshotEntry] = []
             let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
             while let row = try rows.next() {
-                let absolute: String = row[0]
-                let fileID: String? = row[6]
-                result.append(SnapshotEntry(path: SafePath.dropping(cut, from: absolute), type: EntryType(rawValue: row[1]) ?? .file,
-                                            size: UInt64(max(0, row[2] as Int64)), mode: UInt32(truncatingIfNeeded: row[3] as Int64),
-                                            mtimeNs: row[4], inode: UInt64(bitPattern: row[5] as Int64),
-                                            fileID: fileID.flatMap(ContentID.init), target: row[7]))
+                result.append(try Self.entry(row, at: 1, path: SafePath.dropping(cut, from: row[0])))
             }
             return result
         }
@@ -212,8 +205,9 @@ extension SQLiteCatalog: SnapshotCatalog {
         let condition: String
         let argument: String
         if isGlob {
+            // A glob with folder parts matches the end of a path ("gzip/*" is "*/gzip/*").
             condition = "f.\(column) GLOB ?"
-            argument = pattern
+            argument = column == "path" && !pattern.hasPrefix("/") && !pattern.hasPrefix("*") ? "*/" + pattern : pattern
         } else {
             let escaped = pattern.replacingOccurrences(of: "\\", with: "\\\\")
                 .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
@@ -221,17 +215,21 @@ extension SQLiteCatalog: SnapshotCatalog {
             argument = "%\(escaped)%"
         }
         return try read { db in
+            // The limit counts paths, not (path, snapshot) pairs: every snapshot of a path shown is listed.
             try Row.fetchAll(db, sql: """
-                SELECT p.path AS abs, v.type, v.size, v.mtime_ns, v.file_id, s.id AS snapshot, s.time, s.root
-                FROM path_index f JOIN paths p ON p.id = f.rowid
-                JOIN versions v ON v.path_id = p.id
+                WITH hit AS (
+                  SELECT DISTINCT p.id, p.path FROM path_index f JOIN paths p ON p.id = f.rowid
+                  WHERE \(condition) AND EXISTS (SELECT 1 FROM versions v WHERE v.path_id = p.id)
+                  ORDER BY p.path LIMIT ?)
+                SELECT hit.path AS abs, v.type, v.size, v.mtime_s, v.mtime_nsec, v.file_id, s.id AS snapshot, s.time, s.root
+                FROM hit JOIN versions v ON v.path_id = hit.id
                 JOIN snapshots s ON s.root = v.root AND s.seq BETWEEN v.first_seq AND v.last_seq
-                WHERE \(condition)
-                ORDER BY p.path, s.seq LIMIT ?
+                ORDER BY hit.path, s.seq
                 """, arguments: [argument, limit]).map { row in
                 FindHit(snapshotID: row["snapshot"], snapshotTime: Date(timeIntervalSince1970: row["time"]), root: row["root"],
                         path: row["abs"], type: EntryType(rawValue: row["type"]) ?? .file, size: UInt64(max(0, row["size"] as Int64)),
-                        mtimeNs: row["mtime_ns"], fileID: (row["file_id"] as String?).flatMap(ContentID.init))
+                        mtime: FileTime(seconds: row["mtime_s"], nanoseconds: Int32(truncatingIfNeeded: row["mtime_nsec"] as Int64)),
+                        fileID: (row["file_id"] as String?).flatMap(ContentID.init))
             }
         }
     }
@@ -251,10 +249,22 @@ extension SQLiteCatalog: SnapshotCatalog {
         root == "/" ? "/" + relative : root + "/" + relative
     }
 
-    static func entry(_ row: Row, path: String) -> SnapshotEntry {
-        SnapshotEntry(path: path, type: EntryType(rawValue: row["type"]) ?? .file, size: UInt64(max(0, row["size"] as Int64)),
-                      mode: UInt32(truncatingIfNeeded: row["mode"] as Int64), mtimeNs: row["mtime_ns"],
-                      inode: UInt64(bitPattern: row["inode"] as Int64),
-                      fileID: (row["file_id"] as String?).flatMap(ContentID.init), target: row["target"])
+    /// The columns `entry(_:at:path:)` reads, in order.
+    static let entryColumns = "v.type, v.size, v.mode, v.mtime_s, v.mtime_nsec, v.inode, v.file_id, v.target, v.uid, v.gid, v.extras"
+
+    /// An entry from `entryColumns` starting at column `start` (by position: name lookups cost
+    /// more than the query for big trees).
+    static func entry(_ row: Row, at start: Int, path: String) throws -> SnapshotEntry {
+        let fileID: String? = row[start + 6]
+        let uid: Int64? = row[start + 8]
+        let gid: Int64? = row[start + 9]
+        var entry = SnapshotEntry(path: path, type: EntryType(rawValue: row[start]) ?? .file, size: UInt64(max(0, row[start + 1] as Int64)),
+                                  mode: UInt32(truncatingIfNeeded: row[start + 2] as Int64),
+                                  mtime: FileTime(seconds: row[start + 3], nanoseconds: Int32(truncatingIfNeeded: row[start + 4] as Int64)),
+                                  inode: UInt64(bitPattern: row[start + 5] as Int64), fileID: fileID.flatMap(ContentID.init),
+                                  target: row[start + 7], uid: uid.map { UInt32(truncatingIfNeeded: $0) },
+                                  gid: gid.map { UInt32(truncatingIfNeeded: $0) })
+        if let extras: String = row[start + 10] { try entry.setExtras(Array(extras.utf8)) }
+        return entry
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TroveStorage
 import Logging
 import TroveCore
 import TroveEngine
@@ -43,6 +44,11 @@ func reportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
     } catch let error as TroveError {
+        Output.error(error.message)
+        throw ExitCode(error.exitCode)
+    } catch let failure as POSIX.Failure {
+        // A system call's failure that no caller translated: still a documented exit code.
+        let error = TroveError.from(failure)
         Output.error(error.message)
         throw ExitCode(error.exitCode)
     }

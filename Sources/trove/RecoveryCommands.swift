@@ -14,6 +14,7 @@ struct Find: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            guard limit > 0 else { throw TroveError(.usage, "--limit must be at least 1, not \(limit).") }
             let library = try global.openLibrary()
             let hits = try library.find(pattern, limit: limit)
             let latest = Dictionary(try library.snapshotIndex.snapshots(root: nil).map { ($0.root, $0.id) }, uniquingKeysWith: { _, b in b })
@@ -23,9 +24,9 @@ struct Find: ParsableCommand {
             }
             if hits.isEmpty { Output.line("Nothing matches '\(pattern)'."); return }
             // One line per distinct version, with the snapshots it appears in.
-            var groups: [(key: String, hits: [FindHit])] = []
+            var groups: [(key: [UInt8], hits: [FindHit])] = []
             for hit in hits {
-                let key = "\(hit.path)|\(hit.fileID?.description ?? hit.type.rawValue)|\(hit.size)"
+                let key = Array("\(hit.path)|\(hit.fileID?.description ?? hit.type.rawValue)|\(hit.size)".utf8)
                 if let index = groups.firstIndex(where: { $0.key == key }) { groups[index].hits.append(hit) } else { groups.append((key, [hit])) }
             }
             for group in groups {
@@ -33,9 +34,9 @@ struct Find: ParsableCommand {
                 let isLatest = latest[last.root] == last.snapshotID ? ", in the latest" : ""
                 let span = group.hits.count == 1 ? "snapshot \(first.snapshotID.prefix(12)) (\(Output.date(first.snapshotTime)))"
                     : "\(group.hits.count) snapshots from \(Output.date(first.snapshotTime)) (\(first.snapshotID.prefix(12))) to \(Output.date(last.snapshotTime)) (\(last.snapshotID.prefix(12)))"
-                Output.line("\(first.path)  \(first.type == .file ? formatBytes(first.size) : first.type == .directory ? "folder" : "link")  \(first.fileID.map { String($0.description.prefix(12)) } ?? "")  in \(span)\(isLatest)")
+                Output.line("\(NameCodec.display(first.path))  \(first.type == .file ? formatBytes(first.size) : EntryJSON.typeName(first.type))  \(first.fileID.map { String($0.description.prefix(12)) } ?? "")  in \(span)\(isLatest)")
             }
-            if hits.count == limit { Output.line("(showing the first \(limit) hits; raise --limit for more)") }
+            if Set(hits.map { PathKey($0.path) }).count == limit { Output.line("(showing the first \(limit) paths; raise --limit for more)") }
         }
     }
 }
@@ -50,8 +51,8 @@ struct FindJSON: Encodable {
     var latest: Bool
     init(_ h: FindHit, latest: Bool) {
         snapshot = h.snapshotID; time = h.snapshotTime; root = h.root; path = h.path; size = h.size
-        type = ["f": "file", "d": "directory", "l": "symlink"][h.type.rawValue] ?? "file"
-        mtime = Date(timeIntervalSince1970: Double(h.mtimeNs) / 1e9); id = h.fileID?.description
+        type = EntryJSON.typeName(h.type)
+        mtime = h.mtime.date; id = h.fileID?.description
         self.latest = latest
     }
 }
@@ -59,7 +60,11 @@ struct FindJSON: Encodable {
 struct Restore: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Restore a file or folder from a snapshot: `<snapshot>[:path] --to DEST` (DEST becomes the restored item).",
-        discussion: "Content is verified leaf by leaf; modes, mtimes and symbolic links are restored, and every file is durable on disk before Trove reports success. Nothing is overwritten without --overwrite, and entries that would land outside DEST are refused.")
+        discussion: """
+            A restored folder's contents go into DEST (created if missing; an existing folder is merged into). A restored file goes inside DEST when DEST is an existing folder, and otherwise becomes DEST (like cp).
+
+            Content is verified leaf by leaf, holes of sparse files are re-created, and every file is durable on disk before Trove reports success. Restored with it: mode (setuid, setgid, sticky), times to the nanosecond, extended attributes and ACLs, hard links, symbolic links, FIFOs, and as root owners, groups and device nodes. Nothing is overwritten without --overwrite, a folder holding files is never replaced, and entries that would land outside DEST are refused. Exits 1 when some entry or attribute could not be restored (each is listed).
+            """)
     @OptionGroup var global: GlobalOptions
     @Argument(help: "<snapshot>[:path]") var source: String
     @Option(help: "Where the restored file or folder goes.") var to: String
@@ -70,9 +75,18 @@ struct Restore: ParsableCommand {
         try reportingErrors {
             let library = try global.openLibrary()
             let report = try library.restore(source, to: to, overwrite: overwrite, progress: Output.progress(json: json))
-            if json { Output.json(report); return }
-            Output.line("Restored \(report.files) files, \(report.directories) folders, \(report.symlinks) links (\(formatBytes(report.bytes))) to \(report.destination), verified.")
-            for bad in report.badCopies { Output.line("  bad copy skipped: \(bad)") }
+            if json {
+                Output.json(report)
+            } else {
+                Output.line("Restored \(report.files) files, \(report.directories) folders, \(report.symlinks) symbolic links, \(report.hardLinks) hard links, \(report.special) FIFOs and devices (\(formatBytes(report.bytes))) to \(NameCodec.display(report.destination)), verified.")
+                for bad in report.badCopies { Output.line("  bad copy skipped: \(bad)") }
+                if report.ownersNotRestored > 0 {
+                    Output.line("Ownership was not restored for \(report.ownersNotRestored) entries: only root can give files to other users (run as root to restore owners and groups).")
+                }
+                for item in report.notRestored.prefix(50) { Output.line("  not restored: \(NameCodec.display(item.path)): \(item.reason)") }
+                if report.notRestored.count > 50 { Output.line("  … and \(report.notRestored.count - 50) more (--json lists all)") }
+            }
+            if !report.notRestored.isEmpty { throw ExitCode(1) }
         }
     }
 }
@@ -89,10 +103,10 @@ struct Diff: ParsableCommand {
             let library = try global.openLibrary()
             let report = try library.diff(from, to)
             if json { Output.json(report); return }
-            for c in report.added { Output.line("+ \(c.path)") }
-            for c in report.removed { Output.line("- \(c.path)") }
-            for c in report.modified { Output.line("M \(c.path)") }
-            for c in report.metadata { Output.line("m \(c.path)  (mode or time only)") }
+            for c in report.added { Output.line("+ \(NameCodec.display(c.path))") }
+            for c in report.removed { Output.line("- \(NameCodec.display(c.path))") }
+            for c in report.modified { Output.line("M \(NameCodec.display(c.path))") }
+            for c in report.metadata { Output.line("m \(NameCodec.display(c.path))  (metadata only: mode, owner, time or attributes)") }
             Output.line("\(report.added.count) added, \(report.removed.count) removed, \(report.modified.count) modified, \(report.metadata.count) metadata-only.")
         }
     }

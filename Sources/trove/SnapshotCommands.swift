@@ -30,9 +30,17 @@ struct Track: ParsableCommand {
             let tracked = try library.track(folder, every: interval, policy: RetentionPolicy(
                 hourly: keepHourly, daily: keepDaily, weekly: keepWeekly, monthly: keepMonthly))
             let first = noSnapshot ? nil : try library.snapshot(tracked.path, progress: Output.progress(json: json))
-            if json { Output.json(TrackJSON(tracked: tracked, snapshot: first)); return }
-            Output.line("Tracking \(tracked.path)\(interval.map { " every \(Int($0)) s" } ?? " (snapshots by hand)"); keeping \(keepHourly) hourly, \(keepDaily) daily, \(keepWeekly) weekly, \(keepMonthly) monthly.")
-            if let first { Output.line("First snapshot \(first.id.prefix(12)): \(first.files) files, \(formatBytes(first.bytes)).") }
+            if json {
+                Output.json(TrackJSON(tracked: tracked, snapshot: first))
+            } else {
+                Output.line("Tracking \(tracked.path)\(interval.map { " every \(Int($0)) s" } ?? " (snapshots by hand)"); keeping \(keepHourly) hourly, \(keepDaily) daily, \(keepWeekly) weekly, \(keepMonthly) monthly.")
+                if let first {
+                    Output.line("First snapshot \(first.id.prefix(12)): \(first.files) files, \(formatBytes(first.bytes)).")
+                    SnapshotCommand.printSkipped(first)
+                }
+            }
+            // A partial first snapshot is not success: the same exit as `trove snapshot`.
+            if first?.partial == true { throw ExitCode(1) }
         }
     }
 }
@@ -59,11 +67,17 @@ struct SnapshotCommand: ParsableCommand {
                 Output.json(report)
             } else {
                 Output.line("Snapshot \(report.id.prefix(12)) of \(report.root): \(report.entries) entries, \(report.files) files (\(formatBytes(report.bytes))); read \(report.filesRead) new or changed (\(formatBytes(report.bytesRead))), \(report.filesUnchanged) unchanged; \(String(format: "%.2f", report.seconds)) s.")
-                for skip in report.skipped.filter(\.error).prefix(20) { Output.line("  not in snapshot: \(skip.path): \(skip.reason)") }
-                if report.partial { Output.line("The snapshot is partial: the files above could not be read.") }
+                Self.printSkipped(report)
             }
             if report.partial { throw ExitCode(1) }
         }
+    }
+
+    /// Names every entry left out of a snapshot (escaped as `ls -b` does), with the reason.
+    static func printSkipped(_ report: SnapshotReport) {
+        for skip in report.skipped.prefix(100) { Output.line("  not in snapshot: \(NameCodec.display(skip.path)): \(skip.reason)") }
+        if report.skipped.count > 100 { Output.line("  … and \(report.skipped.count - 100) more (--json lists all)") }
+        if report.partial { Output.line("The snapshot is partial: some entries above could not be read.") }
     }
 }
 
@@ -102,10 +116,11 @@ struct Ls: ParsableCommand {
             let (snapshot, entries) = try library.list(target)
             if json { Output.json(LsJSON(snapshot: snapshot.id, root: snapshot.root, entries: entries.map(EntryJSON.init))); return }
             for e in entries {
-                let kind = e.type == .directory ? "d" : (e.type == .symlink ? "l" : "-")
+                let kind = ["f": "-", "d": "d", "l": "l", "p": "p", "c": "c", "b": "b"][e.type.rawValue] ?? "?"
                 let size = e.type == .file ? formatBytes(e.size) : ""
-                let extra = e.type == .symlink ? " -> \(e.target ?? "")" : (e.type == .directory ? "/" : "")
-                Output.line("\(kind)\(String(format: "%04o", e.mode))  \(size.padding(toLength: 10, withPad: " ", startingAt: 0))  \(Output.date(e.mtime))  \(e.name)\(extra)")
+                let extra = e.type == .symlink ? " -> \(NameCodec.display(e.target ?? ""))" : (e.type == .directory ? "/" : "")
+                let owner = e.uid.map { "\($0):\(e.gid ?? 0)" } ?? ""
+                Output.line("\(kind)\(String(format: "%04o", e.mode))  \(owner.padding(toLength: 11, withPad: " ", startingAt: 0))  \(size.padding(toLength: 10, withPad: " ", startingAt: 0))  \(Output.date(e.mtime.date))  \(NameCodec.display(e.name))\(extra)")
             }
         }
     }
@@ -116,11 +131,32 @@ struct EntryJSON: Encodable {
     var size: UInt64
     var mode: UInt32
     var mtime: Date
+    /// Seconds and nanoseconds exactly (`mtime` is rounded to what a Date holds).
+    var mtime_s: Int64
+    var mtime_ns: Int32
+    var uid, gid: UInt32?
     var id: String?
     var target: String?
+    var hard_link: String?
+    var device: UInt64?
+    var sparse: Bool
+    var xattrs: [String]
     init(_ e: SnapshotEntry) {
-        path = e.path; name = e.name; size = e.size; mode = e.mode; mtime = e.mtime; id = e.fileID?.description; target = e.target
-        type = ["f": "file", "d": "directory", "l": "symlink"][e.type.rawValue] ?? "file"
+        path = e.path; name = e.name; size = e.size; mode = e.mode; mtime = e.mtime.date; id = e.fileID?.description; target = e.target
+        mtime_s = e.mtime.seconds; mtime_ns = e.mtime.nanoseconds; uid = e.uid; gid = e.gid; hard_link = e.hardLink
+        device = e.device; sparse = e.sparse; xattrs = e.xattrs.map(\.name)
+        type = Self.typeName(e.type)
+    }
+
+    static func typeName(_ type: EntryType) -> String {
+        switch type {
+        case .file: "file"
+        case .directory: "directory"
+        case .symlink: "symlink"
+        case .fifo: "fifo"
+        case .charDevice: "char_device"
+        case .blockDevice: "block_device"
+        }
     }
 }
 

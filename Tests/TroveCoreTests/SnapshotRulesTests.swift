@@ -42,28 +42,63 @@ struct ManifestTests {
         let id = ContentHash.hash([1, 2, 3]).id
         let manifest = Manifest(header: .init(root: "/home/u/Docs", time: Date(timeIntervalSince1970: 1_800_000_000), tag: "t",
                                               parent: nil, partial: true, skipped: ["/home/u/Docs/secret"]), entries: [
-            SnapshotEntry(path: "b ü.txt", type: .file, size: 3, mode: 0o600, mtimeNs: 1_800_000_000_123_456_789, inode: 42, fileID: id),
+            SnapshotEntry(path: "b ü.txt", type: .file, size: 3, mode: 0o600, mtime: FileTime(seconds: 1_800_000_000, nanoseconds: 123_456_789), inode: 42, fileID: id,
+                          uid: 1234, gid: 5678, xattrs: [ExtendedAttribute(name: "user.note", value: [0, 255, 10])], sparse: true),
+            SnapshotEntry(path: "a/second", type: .file, size: 3, fileID: id, hardLink: "b ü.txt"),
+            SnapshotEntry(path: "a/fifo", type: .fifo, mode: 0o600),
+            SnapshotEntry(path: "a/tty", type: .charDevice, mode: 0o620, device: 0x8801),
             SnapshotEntry(path: "a", type: .directory, mode: 0o755),
             SnapshotEntry(path: "a/link", type: .symlink, target: "../b ü.txt"),
         ])
         let decoded = try Manifest.decode(try manifest.encoded())
         #expect(decoded == manifest)
-        #expect(decoded.entries.map(\.path) == ["a", "a/link", "b ü.txt"])
+        #expect(decoded.entries.map(\.path) == ["a", "a/fifo", "a/link", "a/second", "a/tty", "b ü.txt"])
     }
 
     @Test func numbersAtTheirLimitsRoundTrip() throws {
         // Pre-1970 and far-future times, the largest inode and size, zero: the hand-written
         // encoder must agree with JSONDecoder on every one (a property over random values too).
         var generator = SystemRandomNumberGenerator()
-        let extremes: [(UInt64, Int64, UInt64)] = [(0, 0, 0), (UInt64.max, Int64.min + 1, UInt64(Int64.max)),
+        let extremes: [(UInt64, Int64, UInt64)] = [(0, 0, 0), (UInt64.max, Int64.min, UInt64(Int64.max)),
                                                    (1, -1, 1), (9, Int64.max, 10), (10, -999_999_999, 99)]
-            + (0..<200).map { _ in (generator.next(), Int64.random(in: Int64.min + 1...Int64.max), generator.next() >> 1) }
+            + (0..<200).map { _ in (generator.next(), Int64.random(in: Int64.min...Int64.max), generator.next() >> 1) }
         let entries = extremes.enumerated().map { index, values in
-            SnapshotEntry(path: "f\(index)", type: .file, size: values.2, mode: UInt32(index), mtimeNs: values.1, inode: values.0)
+            SnapshotEntry(path: "f\(index)", type: .file, size: values.2, mode: UInt32(index),
+                          mtime: FileTime(seconds: values.1, nanoseconds: Int32(index % 1_000_000_000)), inode: values.0)
         }
         let manifest = Manifest(header: .init(root: "/", time: Date(timeIntervalSince1970: 0), tag: nil, parent: nil,
                                               partial: false, skipped: []), entries: entries)
         #expect(try Manifest.decode(try manifest.encoded()) == manifest)
+    }
+
+    @Test func readsFormatOneManifests() throws {
+        // A manifest written before format 2: mtime in nanoseconds, no owner.
+        let old = Array("""
+            {"format":"trove-manifest-1","partial":false,"root":"/r","skipped":[],"time":0}
+            {"i":7,"m":420,"mt":-1,"p":"x","s":0,"t":"f"}
+            """.utf8)
+        let entry = try #require(try Manifest.decode(old).entries.first)
+        #expect(entry.mtime == FileTime(seconds: -1, nanoseconds: 999_999_999))
+        #expect(entry.uid == nil && entry.mode == 0o644 && entry.inode == 7)
+    }
+
+    @Test func yearsPast2262KeepTheirNanoseconds() throws {
+        // 2400-01-01: 13,569,465,600 s; in nanoseconds it would overflow 64 bits.
+        let far = FileTime(seconds: 13_569_465_600, nanoseconds: 999_999_999)
+        let manifest = Manifest(header: .init(root: "/", time: Date(timeIntervalSince1970: 0), tag: nil, parent: nil, partial: false,
+                                              skipped: []), entries: [SnapshotEntry(path: "f", type: .file, mtime: far)])
+        #expect(try Manifest.decode(try manifest.encoded()).entries[0].mtime == far)
+    }
+
+    @Test func extrasRoundTripThroughTheirCatalogForm() throws {
+        var entry = SnapshotEntry(path: "p", type: .file, xattrs: [ExtendedAttribute(name: "system.posix_acl_access", value: [2, 0, 0, 0])],
+                                  hardLink: "q\nr", device: nil, sparse: true)
+        let json = try #require(entry.extras)
+        var copy = SnapshotEntry(path: "p", type: .file)
+        try copy.setExtras(json)
+        #expect(copy == entry)
+        entry.xattrs = []; entry.hardLink = nil; entry.sparse = false
+        #expect(entry.extras == nil)
     }
 
     @Test func rejectsForeignFormats() {

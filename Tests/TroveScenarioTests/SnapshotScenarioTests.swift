@@ -118,8 +118,9 @@ struct SnapshotScenarioTests {
         // Someone tampers with the index so an entry climbs out of the destination.
         try tamper(lib + "/catalog.sqlite", """
             INSERT INTO paths (path, name) VALUES ('\(docs)/../../escaped.txt', 'escaped.txt');
-            INSERT INTO versions (root, path_id, first_seq, last_seq, type, size, mode, mtime_ns, inode, file_id, target)
-              SELECT root, (SELECT id FROM paths WHERE name = 'escaped.txt'), first_seq, last_seq, type, size, mode, mtime_ns, inode, file_id, target
+            INSERT INTO versions (root, path_id, first_seq, last_seq, type, size, mode, mtime_s, mtime_nsec, inode, file_id, target)
+              SELECT root, (SELECT id FROM paths WHERE name = 'escaped.txt'), first_seq, last_seq, type, size, mode, mtime_s, mtime_nsec,
+                inode, file_id, target
               FROM versions WHERE type = 'f' LIMIT 1;
             """)
         let dest = dir.at("restore-here")
@@ -148,9 +149,15 @@ struct SnapshotScenarioTests {
         let outside = dir.folder("outside")
         // The destination already has "taxes" pointing elsewhere.
         try FileManager.default.createSymbolicLink(atPath: dest + "/taxes", withDestinationPath: outside)
-        let result = try run(["restore", first, "--to", dest, "--overwrite"])
-        #expect(result.status != 0)
+        // Without --overwrite the link is in the way: refused before anything is written.
+        let refused = try run(["restore", first, "--to", dest])
+        #expect(refused.status == 64)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dest) == ["taxes"])
+        // With it, the link itself is replaced by a real folder; nothing goes through it.
+        #expect(try run(["restore", first, "--to", dest, "--overwrite"]).status == 0)
         #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty)
+        var info = stat()
+        #expect(lstat(dest + "/taxes", &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR)
     }
 
     @Test func fileChangingDuringSnapshotIsNeverRecordedWrong() throws {

@@ -30,7 +30,7 @@ struct SQLiteCatalogTests {
     }
 
     func entry(_ path: String, size: UInt64) -> SnapshotEntry {
-        SnapshotEntry(path: path, type: .file, size: size, mode: 0o644, mtimeNs: 1_000, inode: size, fileID: sampleFile(Int(size)).id)
+        SnapshotEntry(path: path, type: .file, size: size, mode: 0o644, mtime: FileTime(seconds: 0, nanoseconds: 1_000), inode: size, fileID: sampleFile(Int(size)).id)
     }
 
     func snapshot(_ catalog: SQLiteCatalog, _ id: String, _ entries: [SnapshotEntry]) throws -> SnapshotRecord {

@@ -1,0 +1,158 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CTroveSystem
+import Foundation
+import TroveCore
+
+/// Calls for walking and re-creating trees with every attribute: names as bytes (NameCodec),
+/// links, special files, owners, times and extended attributes. Paths are Strings in
+/// NameCodec's form; every call passes their exact bytes to the kernel.
+extension POSIX {
+    /// The names in an open folder (without `.` and `..`), in byte order, as NameCodec holds them.
+    public static func names(inFolder stream: OpaquePointer) -> [String] {
+        var raw: [[UInt8]] = []
+        while let item = readdir(stream) {
+            let bytes = withUnsafeBytes(of: item.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+            if bytes != [0x2E] && bytes != [0x2E, 0x2E] { raw.append(bytes) }
+        }
+        // Byte order, like `sort` in the C locale, so manifests are the same on every machine.
+        raw.sort { $0.lexicographicallyPrecedes($1) }
+        return raw.map { NameCodec.decode($0) }
+    }
+
+    /// Opens a folder for reading its names; nil when it cannot be read.
+    public static func openFolder(_ path: String) -> (fd: Int32, stream: OpaquePointer)? {
+        let fd = NameCodec.withCString(path) { Glibc.open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        guard fd >= 0 else { return nil }
+        guard let stream = fdopendir(fd) else { Glibc.close(fd); return nil }
+        return (fd, stream)
+    }
+
+    /// Where a symbolic link points, byte for byte.
+    public static func readLink(_ path: String) throws -> String {
+        var size = 256
+        while true {
+            var buffer = [UInt8](repeating: 0, count: size)
+            let n = NameCodec.withCString(path) { name in buffer.withUnsafeMutableBytes { readlink(name, $0.baseAddress!.assumingMemoryBound(to: CChar.self), size) } }
+            if n < 0 { throw fail("readlink", path) }
+            if n < size { return NameCodec.decode(buffer[0..<n]) }
+            size *= 4
+        }
+    }
+
+    public static func symlink(_ target: String, at path: String) throws {
+        let rc = NameCodec.withCString(target) { content in NameCodec.withCString(path) { Glibc.symlink(content, $0) } }
+        if rc != 0 { throw fail("symlink", path) }
+    }
+
+    /// A second name for an existing file.
+    public static func link(_ existing: String, as path: String) throws {
+        let rc = NameCodec.withCString(existing) { old in NameCodec.withCString(path) { Glibc.link(old, $0) } }
+        if rc != 0 { throw fail("link", path) }
+    }
+
+    public static func makeFIFO(_ path: String, mode: mode_t) throws {
+        if NameCodec.withCString(path, { mkfifo($0, mode) }) != 0 { throw fail("mkfifo", path) }
+    }
+
+    /// A character or block device node (root only).
+    public static func makeDevice(_ path: String, character: Bool, mode: mode_t, device: UInt64) throws {
+        let kind = character ? S_IFCHR : S_IFBLK
+        if NameCodec.withCString(path, { mknod($0, kind | mode, dev_t(device)) }) != 0 { throw fail("mknod", path) }
+    }
+
+    public static func removeFolder(_ path: String) throws {
+        if NameCodec.withCString(path, { rmdir($0) }) != 0 { throw fail("rmdir", path) }
+    }
+
+    /// Sets owner and group without following a link.
+    public static func changeOwner(_ path: String, uid: UInt32, gid: UInt32) throws {
+        if NameCodec.withCString(path, { lchown($0, uid, gid) }) != 0 { throw fail("chown", path) }
+    }
+
+    public static func changeMode(_ path: String, _ mode: mode_t) throws {
+        if NameCodec.withCString(path, { chmod($0, mode) }) != 0 { throw fail("chmod", path) }
+    }
+
+    /// Sets access and modification time (both to `time`), never following a link.
+    public static func setTimes(_ path: String, _ time: FileTime) throws {
+        let times = [timespec(time), timespec(time)]
+        if NameCodec.withCString(path, { utimensat(AT_FDCWD, $0, times, AT_SYMLINK_NOFOLLOW) }) != 0 { throw fail("utimensat", path) }
+    }
+
+    /// True when the file at `fd` has a hole before its end (SEEK_HOLE).
+    public static func hasHoles(_ fd: Int32, size: UInt64) -> Bool {
+        #if os(Linux)
+        let seekHole: Int32 = 4
+        let hole = lseek(fd, 0, seekHole)
+        lseek(fd, 0, SEEK_SET)
+        return hole >= 0 && UInt64(hole) < size
+        #else
+        return false
+        #endif
+    }
+
+    /// Every extended attribute of a path (not following a link), sorted by name. Attributes
+    /// that vanish or cannot be read in between are left out; a filesystem without them gives [].
+    public static func extendedAttributes(_ path: String) throws -> [ExtendedAttribute] {
+        try NameCodec.withCString(path) { name in
+            try readAttributes(path: path,
+                               list: { trove_list_xattrs(name, $0, $1) },
+                               get: { trove_get_xattr(name, $0, $1, $2) })
+        }
+    }
+
+    static func readAttributes(path: String, list: (UnsafeMutablePointer<CChar>?, Int) -> Int,
+                               get: (UnsafePointer<CChar>, UnsafeMutableRawPointer?, Int) -> Int) throws -> [ExtendedAttribute] {
+        var needed = list(nil, 0)
+        if needed < 0 {
+            if errno == ENOTSUP || errno == ENOENT { return [] }
+            throw fail("listxattr", path)
+        }
+        guard needed > 0 else { return [] }
+        var names = [CChar](repeating: 0, count: needed)
+        needed = names.withUnsafeMutableBufferPointer { list($0.baseAddress, needed) }
+        if needed < 0 { throw fail("listxattr", path) }
+        var result: [ExtendedAttribute] = []
+        for raw in names[0..<needed].split(separator: 0) {
+            let nameBytes = raw.map { UInt8(bitPattern: $0) }
+            let attribute = NameCodec.decode(nameBytes)
+            var value: [UInt8] = []
+            var ok = false
+            for _ in 0..<3 {
+                let cName = raw + [0]
+                let size = cName.withUnsafeBufferPointer { get($0.baseAddress!, nil, 0) }
+                if size < 0 { break }
+                value = [UInt8](repeating: 0, count: size)
+                let got = cName.withUnsafeBufferPointer { namePointer in
+                    value.withUnsafeMutableBytes { get(namePointer.baseAddress!, $0.baseAddress, size) }
+                }
+                if got >= 0 { value.removeSubrange(got...); ok = true; break }
+                if errno != ERANGE { break }
+            }
+            if ok { result.append(ExtendedAttribute(name: attribute, value: value)) }
+        }
+        return result.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+    }
+
+    /// Sets one extended attribute on a path (not following a link).
+    public static func setExtendedAttribute(_ path: String, _ attribute: ExtendedAttribute) throws {
+        let rc = NameCodec.withCString(path) { name in
+            NameCodec.withCString(attribute.name) { key in
+                attribute.value.withUnsafeBytes { trove_set_xattr(name, key, $0.baseAddress, $0.count) }
+            }
+        }
+        if rc != 0 { throw fail("setxattr \(attribute.name)", path) }
+    }
+
+    /// Sets one extended attribute on an open file.
+    public static func setExtendedAttribute(_ fd: Int32, _ attribute: ExtendedAttribute, path: String) throws {
+        let rc = NameCodec.withCString(attribute.name) { key in
+            attribute.value.withUnsafeBytes { trove_fset_xattr(fd, key, $0.baseAddress, $0.count) }
+        }
+        if rc != 0 { throw fail("setxattr \(attribute.name)", path) }
+    }
+}
