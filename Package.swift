@@ -48,7 +48,7 @@ let package = Package(
         ]),
         // Drives the real `trove` binary on real folders.
         .testTarget(name: "TroveScenarioTests", dependencies: [
-            "trove", "TroveTesting", .product(name: "GRDB", package: "GRDB.swift"),
+            "trove", "TroveTesting", "TroveCore", "TroveStorage", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
     ]
 )

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import TroveCore
 import TroveStorage
@@ -45,6 +48,10 @@ struct FileWalker {
         }
     }
 
+    /// Files already found, by (device, inode): a second name of a hard-linked file is not
+    /// imported (or counted) twice.
+    private var seen: [[UInt64]: String] = [:]
+
     mutating func walk(_ path: String) {
         if excluded.contains(path) { return }
         let info: stat
@@ -57,13 +64,24 @@ struct FileWalker {
             skipped.append(.init(path: path, reason: "\(error)")); return
         }
         if POSIX.isRegular(info) {
+            if info.st_nlink > 1 {
+                let key = [UInt64(info.st_dev), UInt64(info.st_ino)]
+                if let first = seen[key] {
+                    skipped.append(.init(path: path, reason: "hard link to \(NameCodec.display(first)) (imported once)", error: false))
+                    return
+                }
+                seen[key] = path
+            }
             files.append(FoundFile(path: path, size: UInt64(info.st_size), mtime: POSIX.mtime(info)))
         } else if POSIX.isDirectory(info) {
-            if FileManager.default.fileExists(atPath: path + "/store.json") && path.hasSuffix("/.trove") { return }
-            guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else {
-                skipped.append(.init(path: path, reason: "folder cannot be read (permission denied)")); return
+            if path.hasSuffix("/.trove"), (try? POSIX.stat(path + "/store.json")) != nil { return }
+            // Names as bytes (NameCodec): a name that is not UTF-8 is imported, not skipped.
+            guard let (_, stream) = POSIX.openFolder(path) else {
+                skipped.append(.init(path: path, reason: "folder cannot be read (\(String(cString: strerror(errno))))")); return
             }
-            for name in names.sorted() { walk(path == "/" ? "/" + name : path + "/" + name) }
+            let names = POSIX.names(inFolder: stream)
+            closedir(stream)
+            for name in names { walk(path == "/" ? "/" + name : path + "/" + name) }
         } else if POSIX.isSymlink(info) {
             skipped.append(.init(path: path, reason: "symbolic link (not followed)", error: false))
         } else {

@@ -33,8 +33,10 @@ public final class Library: @unchecked Sendable {
     }
 
     /// Creates a new library in `folder` (made if missing); refuses to touch an existing one.
-    public static func create(at folder: String, clock: TroveClock = .system,
+    public static func create(at folder: String, copies: Int = 3, clock: TroveClock = .system,
                               logger: Logger = Logger(label: "trove")) throws -> Library {
+        // Checked before anything is created: a refused option leaves no library behind.
+        try validateTarget(copies)
         if FileManager.default.fileExists(atPath: catalogPath(folder)) {
             throw TroveError(.libraryExists, "A Trove library already exists at \(folder); use it as it is, or pass --library to make another.")
         }
@@ -47,7 +49,7 @@ public final class Library: @unchecked Sendable {
         let now = clock.now()
         try catalog.apply([
             .setSetting(key: "library_id", value: StoreIdentity.newID()),
-            .setSetting(key: "target_copies", value: "3"),
+            .setSetting(key: "target_copies", value: String(copies)),
             .event(Event(time: now, kind: .libraryCreated, details: ["path": .text(folder)])),
         ])
         return Library(path: folder, catalog: catalog, clock: clock, logger: logger)
@@ -68,11 +70,15 @@ public final class Library: @unchecked Sendable {
         Int(try catalog.setting("target_copies") ?? "") ?? 3
     }
 
+    static func validateTarget(_ copies: Int) throws {
+        guard (1...16).contains(copies) else {
+            throw TroveError(.usage, "The target must be between 1 and 16 copies, not \(copies).")
+        }
+    }
+
     /// Sets the library-wide durability target.
     public func setTargetCopies(_ copies: Int) throws {
-        guard (1...16).contains(copies) else {
-            throw TroveError(.usage, "The target must be between 1 and 16 copies.")
-        }
+        try Self.validateTarget(copies)
         try catalog.apply([.setSetting(key: "target_copies", value: String(copies))])
     }
 }

@@ -12,8 +12,7 @@ struct Init: ParsableCommand {
     func run() throws {
         try reportingErrors {
             global.bootstrapLogging()
-            let library = try Library.create(at: global.libraryPath, clock: .fromEnvironment())
-            if let copies { try library.setTargetCopies(copies) }
+            let library = try Library.create(at: global.libraryPath, copies: copies ?? 3, clock: .fromEnvironment())
             Output.line("Created a Trove library at \(library.path) (target: \(try library.targetCopies()) copies).")
             Output.line("Next: `trove store add FOLDER` on each drive, then `trove add PATH`.")
         }

@@ -91,6 +91,22 @@ struct StoreJSON: Encodable {
         created = r.created; lastSeen = r.lastSeen; capacity = r.capacity; free = r.free
         files = s.files; bytes = s.bytes; problem = s.problem
     }
+
+    enum CodingKeys: String, CodingKey {
+        case id, label, kind, location, trust, copies, noNewCopies, connected, filesystemUuid, created, lastSeen, capacity, free,
+             files, bytes, problem
+    }
+
+    /// Every documented field is present; unknown values are `null`, never left out.
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id); try c.encode(label, forKey: .label); try c.encode(kind, forKey: .kind)
+        try c.encode(location, forKey: .location); try c.encode(trust, forKey: .trust); try c.encode(copies, forKey: .copies)
+        try c.encode(noNewCopies, forKey: .noNewCopies); try c.encode(connected, forKey: .connected)
+        try c.encode(filesystemUuid, forKey: .filesystemUuid); try c.encode(created, forKey: .created)
+        try c.encode(lastSeen, forKey: .lastSeen); try c.encode(capacity, forKey: .capacity); try c.encode(free, forKey: .free)
+        try c.encode(files, forKey: .files); try c.encode(bytes, forKey: .bytes); try c.encode(problem, forKey: .problem)
+    }
 }
 
 struct StoreAck: ParsableCommand {

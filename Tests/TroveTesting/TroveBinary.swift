@@ -39,11 +39,19 @@ public func troveBinary() -> String {
 }
 
 /// Runs `trove ARGS…` with a library and extra environment; never inherits TROVE_* from the caller.
+/// With `asNobody` (when running as root) the command runs as user and group 65534, so
+/// permission checks apply as they would for an ordinary user.
 public func trove(_ arguments: [String], library: String? = nil, environment: [String: String] = [:],
-                  cwd: String? = nil) throws -> TroveRun {
+                  cwd: String? = nil, asNobody: Bool = false) throws -> TroveRun {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: troveBinary())
-    process.arguments = library.map { insertLibrary(arguments, $0) } ?? arguments
+    let args = library.map { insertLibrary(arguments, $0) } ?? arguments
+    if asNobody && isRoot {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "--", troveBinary()] + args
+    } else {
+        process.executableURL = URL(fileURLWithPath: troveBinary())
+        process.arguments = args
+    }
     var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TROVE_") }
     env["TROVE_LOG_LEVEL"] = "error"
     for (key, value) in environment { env[key] = value }
