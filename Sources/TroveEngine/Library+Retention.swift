@@ -76,8 +76,9 @@ extension Library {
 /// Parses durations like `90s`, `15m`, `1h`, `2d`, `1w`.
 public func parseDuration(_ text: String) -> TimeInterval? {
     let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800]
-    guard let unit = text.last, let factor = units[unit], let value = Double(text.dropLast()), value > 0 else {
-        return Double(text)
-    }
-    return value * factor
+    var seconds = Double(text)
+    if let unit = text.last, let factor = units[unit], let value = Double(text.dropLast()) { seconds = value * factor }
+    // At least a second, and finite: zero, negative, "inf" and "nan" are not schedules.
+    guard let seconds, seconds.isFinite, seconds >= 1 else { return nil }
+    return seconds
 }

@@ -12,6 +12,10 @@ struct Add: ParsableCommand {
     @Argument(help: "Files or folders to import.") var paths: [String]
     @Option(help: "Write to this store only (default: the connected store with the most free space).") var store: String?
     @Option(help: "Acknowledge each file only once this many stores hold it.") var mirror = 1
+
+    func validate() throws {
+        try requireRange(mirror, 1...16, "mirror")
+    }
     @Flag(help: "Print a JSON report.") var json = false
 
     func run() throws {

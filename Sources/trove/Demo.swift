@@ -11,6 +11,10 @@ struct Demo: ParsableCommand {
     @Option(help: "Folder to build the demo in (must not exist yet).") var dir: String?
     @Option(help: "Number of sample photos to generate.") var photos = 24
 
+    func validate() throws {
+        try requireRange(photos, 1...10_000, "photos")
+    }
+
     func run() throws {
         try reportingErrors {
             LoggingBootstrap.once(level: .warning)

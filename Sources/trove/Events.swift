@@ -11,6 +11,11 @@ struct Events: ParsableCommand {
     @Option(help: "Only events of this kind (e.g. corrupt_copy, store_purged).") var kind: String?
     @Option(help: "Only events after this sequence number.") var after: Int64?
     @Option(help: "At most this many events.") var limit: Int?
+
+    func validate() throws {
+        try requireRange(limit, 1...Int.max, "limit")
+        try requireRange(after, 0...Int64.max, "after")
+    }
     @Flag(help: "Print JSON lines, one event per line.") var json = false
 
     func run() throws {

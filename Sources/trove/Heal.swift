@@ -10,6 +10,10 @@ struct Heal: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: "Bandwidth limit in MB/s while nothing is imported (raised automatically to outpace imports).")
     var limit: Double?
+
+    func validate() throws {
+        try requireRange(limit, 0.01...1_000_000, "limit")
+    }
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
@@ -37,6 +41,11 @@ struct Scrub: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: "Copies to re-verify at most.") var copies = 1000
     @Option(help: "Bytes to read at most, in MB.") var megabytes = 4096
+
+    func validate() throws {
+        try requireRange(copies, 1...100_000_000, "copies")
+        try requireRange(megabytes, 1...1_000_000_000, "megabytes")
+    }
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {

@@ -10,11 +10,14 @@ struct Find: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "A name or fragment (report.pdf, tax/2025), or a glob (*.CR3).") var pattern: String
     @Option(help: "At most this many hits.") var limit = 1000
+
+    func validate() throws {
+        try requireRange(limit, 1...100_000_000, "limit")
+    }
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
         try reportingErrors {
-            guard limit > 0 else { throw TroveError(.usage, "--limit must be at least 1, not \(limit).") }
             let library = try global.openLibrary()
             let hits = try library.find(pattern, limit: limit)
             let latest = Dictionary(try library.snapshotIndex.snapshots(root: nil).map { ($0.root, $0.id) }, uniquingKeysWith: { _, b in b })
@@ -160,6 +163,10 @@ struct Du: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "A folder, or a snapshot (ID prefix or `latest`); default: everything Trove knows.") var target: String?
     @Option(help: "How many folders and files to show.") var top = 20
+
+    func validate() throws {
+        try requireRange(top, 1...1_000_000, "top")
+    }
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {

@@ -14,6 +14,12 @@ struct Track: ParsableCommand {
     @Option(help: "Daily snapshots to keep.") var keepDaily = 7
     @Option(help: "Weekly snapshots to keep.") var keepWeekly = 4
     @Option(help: "Monthly snapshots to keep.") var keepMonthly = 12
+
+    func validate() throws {
+        for (value, name) in [(keepHourly, "keep-hourly"), (keepDaily, "keep-daily"), (keepWeekly, "keep-weekly"), (keepMonthly, "keep-monthly")] {
+            try requireRange(value, 0...100_000, name)
+        }
+    }
     @Flag(help: "Do not take the first snapshot now.") var noSnapshot = false
     @Flag(help: "Print JSON.") var json = false
 

@@ -20,6 +20,10 @@ struct StoreAdd: ParsableCommand {
     @Argument(help: "An existing folder on the drive (e.g. its mount point).") var folder: String
     @Option(help: "A short name for the store (default: the folder's name).") var label: String?
     @Option(help: "How many copies one object there counts for (1 for a drive, 0 for a cache).") var copies = 1
+
+    func validate() throws {
+        try requireRange(copies, 0...16, "copies")
+    }
     @Flag(help: "Print the store as JSON.") var json = false
 
     func run() throws {
@@ -128,6 +132,10 @@ struct StoreSet: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The store's label.") var label: String
     @Option(help: "How many copies one object there counts for.") var copies: Int?
+
+    func validate() throws {
+        try requireRange(copies, 0...16, "copies")
+    }
     @Flag(inversion: .prefixedNo, help: "Place no new copies there (e.g. a drive you suspect).") var newCopies: Bool?
     @Flag(help: "Trust the store again after checking its drive; its copies count once re-verified.") var trust = false
     @Option(help: "Rename the store.") var rename: String?
