@@ -42,12 +42,23 @@ public struct LibraryFacts: Sendable {
     public var stores: [StoreFacts]
     /// Free space each store keeps back (new copies never eat into it).
     public var reserve: Int64
+    /// Per failure domain (disk): bytes of below-target files that have no copy there, i.e.
+    /// what stores on that disk could still usefully take. Missing: not measured.
+    public var domainNeeds: [String: UInt64] = [:]
+    /// Files heal left below target, grouped by why.
+    public var stuck: [StuckGroup] = []
+    /// Files no store holds any copy of.
+    public var lost: [LostFile] = []
 
-    public init(target: Int, durability: [Int: (files: Int, bytes: UInt64)], stores: [StoreFacts], reserve: Int64) {
+    public init(target: Int, durability: [Int: (files: Int, bytes: UInt64)], stores: [StoreFacts], reserve: Int64,
+                domainNeeds: [String: UInt64] = [:], stuck: [StuckGroup] = [], lost: [LostFile] = []) {
         self.target = target
         self.durability = durability
         self.stores = stores
         self.reserve = reserve
+        self.domainNeeds = domainNeeds
+        self.stuck = stuck
+        self.lost = lost
     }
 
     /// Bytes still to be written for every file to reach the target.
@@ -74,31 +85,130 @@ public func alerts(for facts: LibraryFacts, now: Date) -> [Alert] {
                             action: "Plug in the drive holding '\(label)' (or turn on the machine it is attached to), then run `trove heal`.",
                             storeID: store.record.id, storeLabel: label, files: store.dependentFiles))
     }
-    let usable = facts.stores.filter { $0.connected && $0.record.trust == .trusted && !$0.record.noNewCopies && $0.record.copies > 0 }
-    let weight = usable.reduce(0) { $0 + $1.record.copies }
-    let free = usable.reduce(Int64(0)) { $0 + max(0, ($1.record.free ?? 0) - facts.reserve) }
+    result += lostAlerts(facts.lost)
+    // Reasons heal recorded that still hold (a store remounted read-write since is not stuck).
+    let stuck = facts.stuck.filter { group in
+        guard let label = group.storeLabel, let store = facts.stores.first(where: { $0.record.label == label }) else { return true }
+        switch group.kind {
+        case .readOnly: return store.record.readOnly
+        case .notConnected: return !store.connected
+        case .noNewCopies: return store.record.noNewCopies
+        case .notTrusted: return store.record.trust != .trusted
+        default: return true
+        }
+    }
+    result += stuck.map { stuckAlert($0, target: facts.target) }
+    let usable = facts.stores.filter {
+        $0.connected && $0.record.trust == .trusted && !$0.record.noNewCopies && !$0.record.readOnly && $0.record.copies > 0
+    }
+    // Stores on one disk count once: weight and space per failure domain.
+    var weights: [String: Int] = [:]
+    var frees: [String: Int64] = [:]
+    for store in usable {
+        weights[store.record.domain] = max(weights[store.record.domain] ?? 0, store.record.copies)
+        frees[store.record.domain] = max(frees[store.record.domain] ?? 0, max(0, (store.record.free ?? 0) - facts.reserve))
+    }
+    let weight = weights.values.reduce(0, +)
     let needed = facts.bytesBelowTarget
+    // A disk can only take copies of files it does not already hold.
+    let free = frees.reduce(Int64(0)) { total, item in
+        total + min(item.value, Int64(clamping: facts.domainNeeds[item.key] ?? UInt64(item.value)))
+    }
     let totalFiles = facts.durability.values.reduce(0) { $0 + $1.files }
+    let stuckForRoom = stuck.contains { $0.kind == .noRoom || $0.kind == .sameDisk }
     if totalFiles > 0 && weight < facts.target {
+        let disks = weights.count
         result.append(Alert(kind: "insufficient_storage", severity: .critical,
-                            message: "Only \(usable.count) connected store\(usable.count == 1 ? "" : "s") can take copies (weight \(weight)), but every file needs \(facts.target) copies on separate stores.",
+                            message: "Only \(usable.count) connected store\(usable.count == 1 ? "" : "s") on \(disks) disk\(disks == 1 ? "" : "s") can take copies (weight \(weight)), but every file needs \(facts.target) copies on separate disks.",
                             action: "Add \(facts.target - weight) more store\(facts.target - weight == 1 ? "" : "s") on other drives with `trove store add FOLDER`, or plug in a known one.",
                             bytes: Int64(needed)))
-    } else if needed > UInt64(free) {
+    } else if needed > UInt64(free) && !stuckForRoom {
         let short = Int64(needed) - free
         result.append(Alert(kind: "insufficient_storage", severity: .critical,
-                            message: "Reaching \(facts.target) copies of everything needs \(formatBytes(needed)) more, but the connected stores have \(formatBytes(UInt64(free))) free.",
+                            message: "Reaching \(facts.target) copies of everything needs \(formatBytes(needed)) more on disks that do not hold those files yet, but they have \(formatBytes(UInt64(free))) free.",
                             action: "Free or add at least \(formatBytes(UInt64(short))) of space on stores that accept copies (`trove store add FOLDER`).",
                             bytes: short))
     }
-    let fragile = facts.durability.filter { $0.key < 2 }.reduce(0) { $0 + $1.value.files }
+    let fragile = facts.durability.filter { $0.key < 2 }.reduce(0) { $0 + $1.value.files } - stuck.reduce(0) { $0 + $1.fragile }
     if fragile > 0 {
         result.append(Alert(kind: "low_durability", severity: .warning,
-                            message: "\(fragile) file\(fragile == 1 ? " has" : "s have") fewer than 2 good copies; Trove is still copying.",
-                            action: "Wait for `trove heal` (or `trove serve`) to finish before unplugging drives.",
+                            message: "\(fragile) file\(fragile == 1 ? " has" : "s have") fewer than 2 good copies; Trove has not finished copying them.",
+                            action: "Run `trove heal` (or keep `trove serve` running) and wait for it to finish before unplugging drives.",
                             files: fragile))
     }
     return result
+}
+
+/// The alert for files heal cannot bring to target on its own: what blocks them and what to do.
+public func stuckAlert(_ group: StuckGroup, target: Int) -> Alert {
+    let files = "\(group.files) file\(group.files == 1 ? "" : "s") (\(formatBytes(group.bytes)))"
+    let head = "\(files) cannot reach \(target) copies"
+    let label = group.storeLabel ?? "?"
+    let (message, action): (String, String)
+    switch group.kind {
+    case .readOnly:
+        (message, action) = ("\(head): store '\(label)' is read-only.",
+                             "\(label) is read-only: remount it read-write (or fix its permissions), then run `trove heal`.")
+    case .noRoom:
+        (message, action) = ("\(head): no store on a disk that lacks them has \(formatBytes(group.largest)) free\(group.files == 1 ? "" : " (the largest file's size)").",
+                             "Free space on a store or add a store on another drive (`trove store add FOLDER`), then run `trove heal`.")
+    case .sameDisk:
+        (message, action) = ("\(head): every store that takes copies is on a disk that already holds them.",
+                             "Add a store on another drive (`trove store add FOLDER`); folders on one disk count as one copy.")
+    case .noNewCopies:
+        (message, action) = ("\(head): store '\(label)' is flagged to receive no new copies.",
+                             "If the drive holding '\(label)' is fine, run `trove store set \(label) --new-copies`; otherwise add a store on another drive.")
+    case .notTrusted:
+        (message, action) = ("\(head): store '\(label)' is downgraded and takes no copies.",
+                             "Reconnect '\(label)' so its copies re-verify, or add a store on another drive.")
+    case .notConnected:
+        (message, action) = ("\(head): the store that could take them, '\(label)', is not connected.",
+                             "Plug in the drive holding '\(label)', then run `trove heal`.")
+    case .noSource:
+        (message, action) = ("\(head): no connected store holds a good copy to copy from\(group.detail.map { " (\($0))" } ?? "").",
+                             "Plug in a drive that holds them (`trove whereis ID` lists where), then run `trove heal`.")
+    case .writeFailed:
+        (message, action) = ("\(head): writing new copies failed\(group.detail.map { ": \($0)" } ?? "").",
+                             "Check the drive named above (`trove events --kind write_failed`), then run `trove heal`.")
+    }
+    return Alert(kind: "stuck_below_target", severity: .critical, message: message, action: action,
+                 storeLabel: group.storeLabel, files: group.files, bytes: Int64(clamping: group.bytes))
+}
+
+/// Alerts for files no store holds any more: lost snapshot manifests, and what lost content
+/// takes away from which snapshots.
+func lostAlerts(_ lost: [LostFile]) -> [Alert] {
+    var result: [Alert] = []
+    for file in lost {
+        guard let snapshot = file.manifestOf else { continue }
+        result.append(Alert(kind: "lost_snapshot_manifest", severity: .critical,
+                            message: "Snapshot \(snapshot.id.prefix(12)) of \(snapshot.root) (\(formatISODate(snapshot.time))) has no good copy of its manifest left on any store: it can no longer be rebuilt from the stores. This catalog still lists what it held (`trove ls \(snapshot.id.prefix(12))`), and its files restore while they have copies.",
+                            action: "Take a new snapshot of \(snapshot.root) (`trove snapshot \(snapshot.root)`) so its contents are recorded in the stores again; check the drives that held the manifest.",
+                            files: 1, bytes: Int64(clamping: file.size)))
+    }
+    let content = lost.filter { $0.manifestOf == nil }
+    guard !content.isEmpty else { return result }
+    var bySnapshot: [String: (snapshot: SnapshotRecord, paths: [String])] = [:]
+    for file in content {
+        for (snapshot, path) in file.inSnapshots { bySnapshot[snapshot.id, default: (snapshot, [])].paths.append(path) }
+    }
+    let named = bySnapshot.values.sorted { $0.snapshot.seq < $1.snapshot.seq }.prefix(5).map { item in
+        "snapshot \(item.snapshot.id.prefix(12)) of \(item.snapshot.root) (\(formatISODate(item.snapshot.time))) can no longer restore "
+            + item.paths.prefix(3).joined(separator: ", ") + (item.paths.count > 3 ? " and \(item.paths.count - 3) more" : "")
+    }
+    let bytes = content.reduce(UInt64(0)) { $0 + $1.size }
+    result.append(Alert(kind: "lost_files", severity: .critical,
+                        message: "\(content.count) file\(content.count == 1 ? " has" : "s have") no copy left on any store (every copy was missing or corrupt)\(named.isEmpty ? "" : ": " + named.joined(separator: "; "))\(bySnapshot.count > 5 ? "; and \(bySnapshot.count - 5) more snapshots" : "").",
+                        action: "Plug in any drive that may still hold them and run `trove verify`; otherwise restore them from another backup. The index keeps what each snapshot held.",
+                        files: content.count, bytes: Int64(clamping: bytes)))
+    return result
+}
+
+/// An ISO 8601 date for alert messages.
+func formatISODate(_ date: Date) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime]
+    return formatter.string(from: date)
 }
 
 /// Human-readable byte count (binary units).

@@ -152,7 +152,7 @@ public struct Manifest: Sendable, Equatable {
 
     public init(header: Header, entries: [SnapshotEntry]) {
         self.header = header
-        self.entries = entries.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+        self.entries = entries.sorted { PathKey.precedes($0.path, $1.path) }
     }
 
     public func encoded() throws -> [UInt8] {
@@ -345,6 +345,18 @@ public struct PathKey: Hashable, Sendable {
     public init(_ path: String) { self.path = path }
 
     public static func == (a: PathKey, b: PathKey) -> Bool { a.path.utf8.elementsEqual(b.path.utf8) }
+
+    /// Byte order of two paths (as `sort` in the C locale), with one memcmp.
+    public static func precedes(_ a: String, _ b: String) -> Bool {
+        var a = a, b = b
+        return a.withUTF8 { pa in
+            b.withUTF8 { pb in
+                let shared = min(pa.count, pb.count)
+                let order = shared == 0 ? 0 : memcmp(pa.baseAddress!, pb.baseAddress!, shared)
+                return order != 0 ? order < 0 : pa.count < pb.count
+            }
+        }
+    }
 
     public func hash(into hasher: inout Hasher) {
         var path = path

@@ -34,10 +34,20 @@ public struct StoreRecord: Codable, Sendable, Equatable {
     public var lastSeen: Date?
     public var capacity: Int64?
     public var free: Int64?
+    /// The disk it lives on as last detected (`disk:<serial>`, `loop:<image>`, `net:<source>`…).
+    public var disk: String?
+    /// That disk's short name (`sda`, `loop3`), for people.
+    public var diskName: String?
+    /// A failure domain the user declared (`store set --disk NAME`), overriding detection:
+    /// stores declaring the same name share a domain.
+    public var declaredDisk: String?
+    /// The store refused writes when last seen (mounted read-only, or no write permission).
+    public var readOnly: Bool
 
     public init(id: String, label: String, kind: StoreKind, location: String, copies: Int = 1,
                 filesystemUUID: String? = nil, created: Date, trust: TrustState = .trusted,
-                noNewCopies: Bool = false, lastSeen: Date? = nil, capacity: Int64? = nil, free: Int64? = nil) {
+                noNewCopies: Bool = false, lastSeen: Date? = nil, capacity: Int64? = nil, free: Int64? = nil,
+                disk: String? = nil, diskName: String? = nil, declaredDisk: String? = nil, readOnly: Bool = false) {
         self.id = id
         self.label = label
         self.kind = kind
@@ -50,5 +60,28 @@ public struct StoreRecord: Codable, Sendable, Equatable {
         self.lastSeen = lastSeen
         self.capacity = capacity
         self.free = free
+        self.disk = disk
+        self.diskName = diskName
+        self.declaredDisk = declaredDisk
+        self.readOnly = readOnly
     }
+
+    /// The failure domain its copies belong to: the declared disk, else the detected one, else
+    /// the store alone. (The catalog's SQL spells the same rule: `SQLiteCatalog.domainOf`.)
+    public var domain: String {
+        if let declaredDisk { return "declared:" + declaredDisk }
+        return disk ?? "store:" + id
+    }
+
+    /// The disk as people know it: the declared name, the device name, or nothing known.
+    public var diskShown: String? { declaredDisk ?? diskName }
+}
+
+/// Groups of stores that share one disk (each group of two or more, labels sorted), for
+/// `status`, `store list` and `whereis` to say so.
+public func sharedDisks(_ stores: [StoreRecord]) -> [[StoreRecord]] {
+    Dictionary(grouping: stores.filter { $0.trust != .purged }, by: \.domain).values
+        .filter { $0.count > 1 }
+        .map { $0.sorted { $0.label < $1.label } }
+        .sorted { $0[0].label < $1[0].label }
 }

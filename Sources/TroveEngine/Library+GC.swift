@@ -37,19 +37,22 @@ extension Library {
         let libraryID = try catalog.setting("library_id")
         let unneeded = try catalog.unreferencedFiles(keeping: try snapshotIndex.referencedFileIDs())
         for file in unneeded {
+            var doomed: [any Store] = []
             for copy in try catalog.copies(of: file.id) {
                 guard let item = observed.first(where: { $0.record.id == copy.storeID }) else { continue }
                 // On a drive another library made, the same object may still be that library's.
                 if let owner = item.store?.identity.library, owner != libraryID { continue }
                 report.unreferenced.append(.init(store: item.record.label, id: file.id.description, size: file.size))
                 report.bytesFreed += file.size
-                if !dryRun, let store = item.store { try store.remove(file.id) }
+                if let store = item.store { doomed.append(store) }
             }
-            if !dryRun {
-                try catalog.apply([.removeFile(file.id), .event(Event(time: now, kind: .copyRemoved, fileID: file.id, details: [
-                    "reason": "no import or snapshot needs it (gc)", "size": .number(Int64(file.size)),
-                ]))])
-            }
+            guard !dryRun else { continue }
+            // The record goes first, the objects after: a crash in between leaves an object the
+            // catalog does not know (the next gc removes it), never a recorded copy that is gone.
+            try catalog.apply([.removeFile(file.id), .event(Event(time: now, kind: .copyRemoved, fileID: file.id, details: [
+                "reason": "no import or snapshot needs it (gc)", "size": .number(Int64(file.size)),
+            ]))])
+            for store in doomed { try store.remove(file.id) }
         }
         for item in observed {
             guard let store = item.store else { report.storesSkipped.append(item.record.label); continue }

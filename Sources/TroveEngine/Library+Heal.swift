@@ -50,13 +50,20 @@ extension Library {
         report.filesBelowTarget = below.count
         guard !below.isEmpty else { return report }
         let connected = observed.filter(\.isConnected)
-        let candidates = connected.filter { $0.record.trust == .trusted && !$0.record.noNewCopies }.map { item in
-            let space = (try? item.store?.space()) ?? nil
-            let reserve = reserveBytes(capacity: space?.capacity ?? item.record.capacity)
-            return PlacementCandidate(storeID: item.record.id, weight: item.record.copies,
-                                      available: (space?.free ?? item.record.free ?? 0) - reserve)
+        // Every store as placement and the stuck rule see it (free space asked once).
+        let storeOptions = try catalog.stores().filter { $0.trust != .purged }.map { record in
+            let item = connected.first { $0.record.id == record.id }
+            let space = (try? item?.store?.space()) ?? nil
+            let reserve = reserveBytes(capacity: space?.capacity ?? record.capacity)
+            return StoreOption(storeID: record.id, label: record.label, weight: record.copies, domain: record.domain,
+                               connected: item != nil, trusted: record.trust == .trusted, noNewCopies: record.noNewCopies,
+                               readOnly: item?.record.readOnly ?? record.readOnly,
+                               available: (space?.free ?? record.free ?? 0) - reserve)
         }
-        var state = HealState(report: report, candidates: candidates, connected: connected)
+        let candidates = storeOptions.filter { $0.connected && $0.trusted && !$0.noNewCopies && !$0.readOnly }.map {
+            PlacementCandidate(storeID: $0.storeID, weight: $0.weight, available: $0.available, domain: $0.domain)
+        }
+        var state = HealState(report: report, candidates: candidates, connected: connected, options: storeOptions)
         try catalog.apply([.event(Event(time: clock.now(), kind: .recoveryStarted, details: [
             "files": DetailValue(below.count), "target": DetailValue(report.target),
         ]))])
@@ -87,6 +94,7 @@ extension Library {
             }
         }
         report = state.report
+        try catalog.apply([.replaceStuck(state.stuck)])
         progress.finish()
         report.seconds = Date().timeIntervalSince(started)
         try catalog.apply([.event(Event(time: clock.now(), kind: .recoveryFinished, details: [
@@ -117,10 +125,35 @@ extension Library {
                 state.candidates.removeAll { $0.storeID == item.record.id }
             }
         }
-        let holding = Set(try catalog.copies(of: file.id).map(\.storeID))
-        let destinations = placement(size: file.size, durability: durability, target: target,
-                                     holding: holding, candidates: state.candidates)
-        return (durability, holding, destinations)
+        let held = try heldCopies(of: file.id, state: state)
+        let destinations = placement(size: file.size, held: held, target: target, candidates: state.candidates)
+        return (durability, Set(held.map(\.storeID)), destinations)
+    }
+
+    /// A file's copies with their stores' weights, disks and trust.
+    func heldCopies(of id: ContentID, state: HealState) throws -> [CountedCopy] {
+        try catalog.copies(of: id).map { copy in
+            let option = state.options.first { $0.storeID == copy.storeID }
+            return CountedCopy(storeID: copy.storeID, weight: copy.copies, domain: option?.domain ?? "store:" + copy.storeID,
+                               trusted: option?.trusted ?? false)
+        }
+    }
+
+    /// Records why a file is still below target after its turn (what status reports).
+    func noteStuck(_ file: FileRecord, state: inout HealState, problem: (StuckKind, String)?) throws {
+        let held = try heldCopies(of: file.id, state: state)
+        guard durability(of: held) < state.report.target else { return }
+        // What the stores themselves say first; else what went wrong while copying.
+        let options = state.options.map { option -> StoreOption in
+            var option = option
+            if let candidate = state.candidates.first(where: { $0.storeID == option.storeID }) { option.available = candidate.available }
+            return option
+        }
+        if let why = whyBelowTarget(size: file.size, held: held, target: state.report.target, stores: options) {
+            state.stuck.append(StuckFile(fileID: file.id, kind: why.kind, storeLabel: why.store, detail: nil))
+        } else if let problem {
+            state.stuck.append(StuckFile(fileID: file.id, kind: problem.0, storeLabel: nil, detail: problem.1))
+        }
     }
 
     /// Good sources for a new copy: trusted first, then the least read from so far.
@@ -134,6 +167,7 @@ extension Library {
     func healOne(_ file: FileRecord, start: Int, state: inout HealState) throws {
         let prepared = try prepareHeal(file, start: start, state: &state)
         var durability = prepared.durability
+        var problem: (StuckKind, String)?
         for destinationID in prepared.destinations {
             guard let destination = state.connected.first(where: { $0.record.id == destinationID }) else { continue }
             let sources = healSources(holding: prepared.holding, destination: destinationID, state: state)
@@ -148,18 +182,28 @@ extension Library {
                     }
                 } else {
                     state.report.problems.append("\(file.id): no connected good copy to read from")
+                    problem = (.noSource, "no connected store holds a good copy")
                     break
                 }
             } catch let error as SourceUnavailable {
                 state.report.problems.append("\(file.id): could not read a source: \(error.message)")
+                problem = (.noSource, error.message)
                 break
             } catch let error as TroveError {
                 state.report.problems.append("\(file.id) → \(destination.record.label): \(error.message)")
+                problem = (.writeFailed, "\(destination.record.label): \(error.message)")
                 state.candidates.removeAll { $0.storeID == destinationID }
                 try recordWriteFailure(destination, error: error, path: file.id.description)
             }
         }
-        if durability < state.report.target { state.report.stillBelowTarget += 1 }
+        if durability < state.report.target {
+            state.report.stillBelowTarget += 1
+            if prepared.destinations.isEmpty && problem == nil && !prepared.holding.isEmpty
+                && !state.connected.contains(where: { prepared.holding.contains($0.record.id) }) {
+                problem = (.noSource, "no connected store holds a copy")
+            }
+            try noteStuck(file, state: &state, problem: problem)
+        }
         state.done += file.size
     }
 
@@ -265,6 +309,17 @@ struct HealState {
     var reads: [String: Int] = [:]
     /// Bytes of files dealt with, for progress.
     var done: UInt64 = 0
+    /// Every store (connected or not) as the stuck rule sees it.
+    let options: [StoreOption]
+    /// Files left below target, and why.
+    var stuck: [StuckFile] = []
+
+    init(report: HealReport, candidates: [PlacementCandidate], connected: [ObservedStore], options: [StoreOption]) {
+        self.report = report
+        self.candidates = candidates
+        self.connected = connected
+        self.options = options
+    }
 }
 
 /// Every source of a copy failed while reading (not the destination's fault).

@@ -76,6 +76,7 @@ extension Library {
         // Account for every job in order, as the one-by-one path would.
         var failedStores = Set<String>()
         var noSource = Set<Int>()
+        var problems: [Int: (StuckKind, String)] = [:]
         for (index, job) in work.enumerated() {
             if made.contains(index) {
                 state.report.copiesMade += 1
@@ -90,9 +91,11 @@ extension Library {
             switch outcomes[index] {
             case .noSource where !noSource.contains(job.member):
                 noSource.insert(job.member)
+                problems[job.member] = (.noSource, "no connected store holds a good copy")
                 state.report.problems.append("\(job.file.id): no connected good copy to read from")
             case .sourceUnavailable(let message) where !noSource.contains(job.member):
                 noSource.insert(job.member)
+                problems[job.member] = (.noSource, message)
                 state.report.problems.append("\(job.file.id): could not read a source: \(message)")
             case .destinationFailed(let error):
                 destinationError = error
@@ -103,6 +106,7 @@ extension Library {
             }
             guard let error = destinationError else { continue }
             state.report.problems.append("\(job.file.id) → \(job.destination.record.label): \(error.message)")
+            problems[job.member] = (.writeFailed, "\(job.destination.record.label): \(error.message)")
             let storeID = job.destination.record.id
             if failedStores.insert(storeID).inserted {
                 state.candidates.removeAll { $0.storeID == storeID }
@@ -110,7 +114,10 @@ extension Library {
             }
         }
         for (member, item) in group.enumerated() {
-            if durabilities[member] < state.report.target { state.report.stillBelowTarget += 1 }
+            if durabilities[member] < state.report.target {
+                state.report.stillBelowTarget += 1
+                try noteStuck(item.file, state: &state, problem: problems[member])
+            }
             state.done += item.file.size
         }
     }

@@ -54,6 +54,8 @@ extension Library {
         guard options.mirror >= 1 else { throw TroveError(.usage, "--mirror must be at least 1.") }
         let paths = rawPaths.map(LibraryLocation.absolute)
         try FileWalker.validate(paths)
+        let folders = try storeFolders()
+        for path in paths { try refuseStoreFolder(path, purpose: "import from", folders: folders) }
         // Held shared so `gc` never removes an object written but not yet recorded.
         let activityLock = try LibraryLock.acquire(.activity, in: path, exclusive: false, wait: true)
         defer { withExtendedLifetime(activityLock) {} }

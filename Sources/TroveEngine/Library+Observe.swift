@@ -24,9 +24,18 @@ extension Library {
                 guard let index = observed.firstIndex(where: { $0.record.id == id }) else { continue }
                 var record = try catalog.stores().first { $0.id == id } ?? observed[index].record
                 record.lastSeen = now
-                if let space = try? observed[index].store?.space() {
-                    record.capacity = space.capacity
-                    record.free = space.free
+                if let store = observed[index].store {
+                    if let space = try? store.space() {
+                        record.capacity = space.capacity
+                        record.free = space.free
+                    }
+                    // The disk it is on now (a drive moved between machines or ports keeps its
+                    // identity), and whether it takes writes.
+                    if let disk = store.disk() {
+                        record.disk = disk.id
+                        record.diskName = disk.name
+                    }
+                    record.readOnly = store.isReadOnly()
                 }
                 try catalog.apply([.saveStore(record)])
                 observed[index].record = record

@@ -81,7 +81,9 @@ extension Library {
                 guard let observed = stores.first(where: { $0.record.id == copy.storeID }) else { return nil }
                 return WhereIs.Copy(record: copy, store: observed.record, connected: observed.isConnected)
             }
-            let durability = copies.filter { $0.store.trust == .trusted }.reduce(0) { $0 + $1.record.copies }
+            let durability = TroveCore.durability(of: copies.map {
+                CountedCopy(storeID: $0.store.id, weight: $0.record.copies, domain: $0.store.domain, trusted: $0.store.trust == .trusted)
+            })
             return WhereIs(file: file, durability: durability, copies: copies, origins: try catalog.imports(of: id))
         }
     }
@@ -93,6 +95,7 @@ extension Library {
         let id = try resolveID(idText)
         let file = try fileRecord(id)
         let destination = LibraryLocation.absolute(rawDestination)
+        try refuseStoreFolder(destination, purpose: "write into")
         if let info = try POSIX.stat(destination) {
             if POSIX.isDirectory(info) {
                 throw TroveError(.usage, "\(rawDestination) is a folder; give the file name to write, e.g. \(rawDestination)/name.")
@@ -206,9 +209,25 @@ extension Library {
             : "Every connected copy of \(id) was bad (\(bad.joined(separator: "; "))); bad copies were quarantined. Plug in another drive that holds it (\(where_)) and retry.")
     }
 
-    /// A fresh, unguessable temporary name in `folder`, short whatever the final name's length.
+    /// A fresh, unguessable temporary name in `folder`, short whatever the final name's length;
+    /// it carries the writer's PID so a later run can tell a killed writer's leftover.
     static func temporaryName(in folder: String) -> String {
-        "\(folder)/.trove-\(StoreIdentity.newID()).tmp"
+        "\(folder)/.trove-\(getpid())-\(StoreIdentity.newID()).tmp"
+    }
+
+    /// Removes temporaries a killed Trove left in `folder` (their process is gone); returns how many.
+    @discardableResult
+    static func removeStaleTemporaries(in folder: String) -> Int {
+        guard let (_, stream) = POSIX.openFolder(folder) else { return 0 }
+        let names = POSIX.names(inFolder: stream)
+        closedir(stream)
+        var removed = 0
+        for name in names where name.hasPrefix(".trove-") && name.hasSuffix(".tmp") {
+            let parts = name.dropFirst(7).split(separator: "-")
+            guard parts.count == 2, let pid = Int32(parts[0]), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            if (try? POSIX.unlink(folder + "/" + name)) != nil { removed += 1 }
+        }
+        return removed
     }
 
     /// What went wrong writing a file the user asked for, and what to do.

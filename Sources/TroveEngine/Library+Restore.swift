@@ -43,7 +43,6 @@ extension Library {
         let started = Date()
         let (snapshot, inner) = try resolveSnapshotPath(spec)
         var destination = LibraryLocation.absolute(rawDestination)
-        try refuseStoreFolder(destination, purpose: "restore into")
         let all = try snapshotIndex.entries(of: snapshot, under: inner.isEmpty ? nil : inner)
         let item = inner.isEmpty ? nil : all.first { $0.path.utf8.elementsEqual(inner.utf8) }
         if !inner.isEmpty && item == nil {
@@ -89,7 +88,11 @@ extension Library {
                 case .directory:
                     // Existing folders keep their own metadata unless overwriting (and the
                     // destination keeps its own unless the snapshot recorded it).
-                    let created = try makeFolder(target, replacing: overwrite)
+                    // The destination itself is not in the snapshot: it gets an ordinary mode at once.
+                    let isRoot = entry.path.isEmpty && !rootRecorded
+                    let created = try makeFolder(target, replacing: overwrite, mode: isRoot ? 0o755 : 0o700)
+                    // A restore killed earlier may have left temporaries here.
+                    if !created { Self.removeStaleTemporaries(in: target) }
                     if created || (overwrite && (rootRecorded || !entry.path.isEmpty)) { folders.append((target, entry)) }
                     report.directories += 1
                 case .symlink:
@@ -100,6 +103,7 @@ extension Library {
                     notRestored(target, metadata.apply(entry, path: target))
                     report.symlinks += 1
                 case .fifo, .charDevice, .blockDevice:
+                    if relative.isEmpty { Self.removeStaleTemporaries(in: (target as NSString).deletingLastPathComponent) }
                     try clear(target)
                     do {
                         if entry.type == .fifo {
@@ -114,6 +118,7 @@ extension Library {
                         notRestored(target, ["device node not created (only root can; \(String(cString: strerror(failure.errno))))"])
                     }
                 case .file:
+                    if relative.isEmpty { Self.removeStaleTemporaries(in: (target as NSString).deletingLastPathComponent) }
                     let group = PathKey(entry.hardLink ?? entry.path)
                     if let leader = groupTarget[group] {
                         links.append((entry, target, leader))
@@ -212,11 +217,8 @@ extension Library {
                        metadata: MetadataWriter) -> [SkippedPath] {
         var problems: [SkippedPath] = []
         for (folder, entry) in folders.reversed() {
-            if entry.path.isEmpty && !rootRecorded {
-                // The snapshot's root folder itself: its metadata is not in the manifest.
-                try? POSIX.changeMode(folder, 0o755)
-                continue
-            }
+            // The snapshot's root folder itself: its metadata is not in the manifest.
+            if entry.path.isEmpty && !rootRecorded { continue }
             problems += metadata.apply(entry, path: folder).map { SkippedPath(path: folder, reason: $0) }
         }
         return problems
@@ -232,8 +234,16 @@ extension Library {
         }
         var existing: [String] = []
         var folders: [String] = []
+        let stores = try storeFolders()
+        let resolvedDestination = (destination as NSString).resolvingSymlinksInPath
         for (type, relative) in targets {
             let target = relative.isEmpty ? destination : destination + "/" + relative
+            // A snapshot may hold a `.trove` folder: it never lands inside a real store's.
+            try refuseStoreFolder(target, purpose: "restore into", folders: stores)
+            if resolvedDestination != destination {
+                try refuseStoreFolder(relative.isEmpty ? resolvedDestination : resolvedDestination + "/" + relative,
+                                      purpose: "restore into", folders: stores)
+            }
             guard let found = try POSIX.stat(target, follow: false) else { continue }
             if POSIX.isDirectory(found) {
                 // Existing folders are merged into; one in the way of a file goes only when empty.
@@ -283,7 +293,7 @@ extension Library {
 
     /// Creates a folder; false when it already existed. With `replacing`, a non-folder in the
     /// way is removed first.
-    func makeFolder(_ path: String, replacing: Bool = false) throws -> Bool {
+    func makeFolder(_ path: String, replacing: Bool = false, mode: mode_t = 0o700) throws -> Bool {
         if let info = try POSIX.stat(path, follow: false) {
             if POSIX.isDirectory(info) { return false }
             guard replacing else {
@@ -291,19 +301,29 @@ extension Library {
             }
             try clear(path)
         }
-        do { try POSIX.mkdir(path, mode: 0o700); return true } catch let failure as POSIX.Failure {
+        do { try POSIX.mkdir(path, mode: mode); return true } catch let failure as POSIX.Failure {
             if failure.isNoSpace { throw TroveError(.diskFull, "There is no space left to create \(NameCodec.display(path)).") }
             throw TroveError(.storeNotWritable, "Cannot create \(NameCodec.display(path)) (\(failure)); pick a writable destination.")
         }
     }
 
-    /// Refuses a path inside one of the library's store folders (their objects are Trove's own).
-    func refuseStoreFolder(_ path: String, purpose: String) throws {
+    /// The `.trove` folders of the library's local stores (as recorded and with links resolved):
+    /// Trove's own objects, off limits to anything a user reads or writes.
+    func storeFolders() throws -> [(label: String, folder: String)] {
+        try catalog.stores().filter { $0.kind == .local }.flatMap { store in
+            let own = store.location + "/.trove"
+            let resolved = (store.location as NSString).resolvingSymlinksInPath + "/.trove"
+            return own == resolved ? [(store.label, own)] : [(store.label, own), (store.label, resolved)]
+        }
+    }
+
+    /// Refuses a path inside (or equal to) a store's `.trove` folder.
+    func refuseStoreFolder(_ path: String, purpose: String, folders: [(label: String, folder: String)]? = nil) throws {
+        let folders = try folders ?? storeFolders()
         let resolved = (path as NSString).resolvingSymlinksInPath
-        for store in try catalog.stores() where store.kind == .local {
-            let location = (store.location as NSString).resolvingSymlinksInPath
-            for candidate in [path, resolved] where candidate == location || candidate.hasPrefix(location + "/") {
-                throw TroveError(.usage, "\(path) is inside the store '\(store.label)' (\(store.location)); Trove will not \(purpose) a store's own folder. Pick a folder outside it.")
+        for (label, folder) in folders {
+            for candidate in [path, resolved] where candidate == folder || candidate.hasPrefix(folder + "/") {
+                throw TroveError(.usage, "\(NameCodec.display(path)) is inside the store '\(label)' (\(folder)), which holds Trove's own objects; Trove will not \(purpose) it. Pick a folder outside it. Nothing was written.")
             }
         }
     }

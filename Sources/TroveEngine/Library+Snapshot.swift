@@ -65,14 +65,20 @@ extension Library {
                 toRead.append(index)
             }
         }
-        let unchanged = entries.filter { $0.type == .file && $0.hardLink == nil }.count - toRead.count
+        var unchanged = -toRead.count
+        var linked = false
+        for entry in entries where entry.type == .file {
+            if entry.hardLink == nil { unchanged += 1 } else { linked = true }
+        }
         var bytesRead: UInt64 = 0
         if !toRead.isEmpty {
             bytesRead = try readContent(root: root, entries: &entries, indices: toRead, skipped: &skipped, progress: progress)
         }
-        let leaders = Dictionary(entries.filter { $0.type == .file && $0.hardLink == nil }.map { (PathKey($0.path), $0) },
-                                 uniquingKeysWith: { a, _ in a })
-        for index in entries.indices {
+        var leaders: [PathKey: SnapshotEntry] = [:]
+        if linked {
+            for entry in entries where entry.type == .file && entry.hardLink == nil { leaders[PathKey(entry.path)] = entry }
+        }
+        for index in entries.indices where linked {
             guard let leaderPath = entries[index].hardLink else { continue }
             if let leader = leaders[PathKey(leaderPath)], leader.fileID != nil, leader.size == entries[index].size {
                 entries[index].fileID = leader.fileID

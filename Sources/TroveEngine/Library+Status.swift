@@ -55,6 +55,7 @@ extension Library {
             let connected = item?.isConnected ?? false
             var problem: String?
             if case .missing(let reason)? = item?.observation { problem = reason }
+            if case .wiped(let reason)? = item?.observation { problem = reason }
             let held = summary.perStore[record.id]
             storeStatuses.append(StoreStatus(record: item?.record ?? record, connected: connected, problem: problem,
                                              files: held?.files ?? 0, bytes: held?.bytes ?? 0))
@@ -63,8 +64,17 @@ extension Library {
                                unacknowledgedCorruptions: corruptions[record.id] ?? 0))
         }
         let reserve = facts.map { reserveBytes(capacity: $0.record.capacity) }.max() ?? 0
-        let libraryFacts = LibraryFacts(target: target, durability: summary.durability.mapValues { ($0.files, $0.bytes) },
+        var libraryFacts = LibraryFacts(target: target, durability: summary.durability.mapValues { ($0.files, $0.bytes) },
                                         stores: facts, reserve: reserve)
+        // What each usable disk could still take: below-target files with no copy there.
+        if summary.durability.keys.contains(where: { $0 < target }) {
+            let usable = facts.filter { $0.connected && $0.record.trust == .trusted && !$0.record.noNewCopies && !$0.record.readOnly }
+            for domain in Set(usable.map(\.record.domain)) {
+                libraryFacts.domainNeeds[domain] = try catalog.bytesBelowTarget(notIn: domain, target: target)
+            }
+            libraryFacts.stuck = try catalog.stuckGroups(target: target)
+        }
+        if summary.durability[0] != nil { libraryFacts.lost = try catalog.lostFiles(limit: 1000) }
         return StatusReport(target: target, files: summary.files, bytes: summary.bytes, durability: summary.durability,
                             stores: storeStatuses, alerts: alerts(for: libraryFacts, now: clock.now()))
     }

@@ -9,11 +9,15 @@ public struct StoreChange: Sendable {
     /// Trust the store again by hand (after a drive check); its copies count once re-verified.
     public var trust = false
     public var label: String?
-    public init(copies: Int? = nil, noNewCopies: Bool? = nil, trust: Bool = false, label: String? = nil) {
+    /// A declared disk name (`.some(nil)` clears the declaration: detection decides again).
+    public var declaredDisk: String??
+    public init(copies: Int? = nil, noNewCopies: Bool? = nil, trust: Bool = false, label: String? = nil,
+                declaredDisk: String?? = nil) {
         self.copies = copies
         self.noNewCopies = noNewCopies
         self.trust = trust
         self.label = label
+        self.declaredDisk = declaredDisk
     }
 }
 
@@ -39,6 +43,10 @@ extension Library {
             }
             details["label"] = .text(label)
             record.label = label
+        }
+        if let declared = change.declaredDisk {
+            record.declaredDisk = declared
+            details["disk"] = .text(declared ?? "detected")
         }
         if change.trust {
             guard record.trust != .purged else {

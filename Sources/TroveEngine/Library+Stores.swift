@@ -14,15 +14,13 @@ public struct ObservedStore: @unchecked Sendable {
 extension Library {
     /// Makes a store in `folder`, or adopts the store already there (its objects are verified
     /// and entered into the catalog; nothing is wiped).
-    public func addStore(folder rawFolder: String, label: String?, copies: Int = 1,
+    public func addStore(folder rawFolder: String, label: String?, copies: Int = 1, disk declaredDisk: String? = nil,
                          progress: any ProgressReporter = SilentProgress()) throws -> (record: StoreRecord, adopted: AdoptionReport?) {
         let folder = LibraryLocation.absolute(rawFolder)
         guard copies >= 0 && copies <= 16 else { throw TroveError(.usage, "--copies must be between 0 and 16.") }
         let now = clock.now()
         let known = try catalog.stores()
-        if folder == path || folder.hasPrefix(path + "/") {
-            throw TroveError(.usage, "A store cannot live inside the library folder \(path); pick a folder on a drive.")
-        }
+        try refuseNesting(folder, known: known)
         if let existing = try LocalStore.open(at: folder) {
             if let label, label != existing.identity.label {
                 throw TroveError(.storeConflict, "\(folder) already holds the store '\(existing.identity.label)'; re-attach it without --label, or under that label.")
@@ -40,15 +38,62 @@ extension Library {
         let store = try LocalStore.create(at: folder, label: name, copies: copies, now: now,
                                           library: try catalog.setting("library_id"))
         let space = try? store.space()
+        let disk = store.disk()
         let record = StoreRecord(id: store.identity.id, label: name, kind: .local, location: folder, copies: copies,
                                  filesystemUUID: store.identity.filesystemUUID, created: now, lastSeen: now,
-                                 capacity: space?.capacity, free: space?.free)
+                                 capacity: space?.capacity, free: space?.free, disk: disk?.id, diskName: disk?.name,
+                                 declaredDisk: declaredDisk, readOnly: store.isReadOnly())
         try catalog.apply([
             .saveStore(record),
             .event(Event(time: now, kind: .storeAdded, storeID: record.id,
                          details: ["label": .text(name), "location": .text(folder)])),
         ])
         return (record, nil)
+    }
+
+    /// Refuses a folder that would make two store records of one place, or nest stores: the
+    /// library's folder or one around it, a folder inside a store (or its `.trove`), a folder
+    /// holding a store, and a known store's folder reached another way (path, symlink, bind
+    /// mount) whose identity file is gone or damaged.
+    func refuseNesting(_ folder: String, known: [StoreRecord]) throws {
+        let resolved = (folder as NSString).resolvingSymlinksInPath
+        let library = (path as NSString).resolvingSymlinksInPath
+        func inside(_ a: String, _ b: String) -> Bool { a == b || a.hasPrefix(b == "/" ? "/" : b + "/") }
+        if inside(resolved, library) {
+            throw TroveError(.usage, "A store cannot live inside the library folder \(path); pick a folder on a drive.")
+        }
+        if inside(library, resolved) {
+            throw TroveError(.usage, "\(folder) holds the library (\(path)); a store must be a folder of its own on a drive, not around the library.")
+        }
+        let here = try? POSIX.stat(folder)
+        for store in known where store.kind == .local && store.trust != .purged {
+            let location = (store.location as NSString).resolvingSymlinksInPath
+            let there = try? POSIX.stat(store.location)
+            let same = location == resolved
+                || (here != nil && there != nil && here!.st_dev == there!.st_dev && here!.st_ino == there!.st_ino)
+            if same, (try? LocalStore.open(at: folder)) == nil {
+                throw TroveError(.storeConflict, "\(folder) is already the store '\(store.label)', but its identity file (.trove/store.json) is missing or damaged; adding it again would count one drive twice. Run `trove store remove \(store.label)`, then `trove store add \(folder)` to adopt what it holds.")
+            }
+            if !same && inside(resolved, location) {
+                throw TroveError(.usage, "\(folder) is inside the store '\(store.label)' (\(store.location)); a store inside a store would count one drive twice. Pick a folder outside it.")
+            }
+            if !same && inside(location, resolved) {
+                throw TroveError(.usage, "\(folder) holds the store '\(store.label)' (\(store.location)); a store around a store would count one drive twice. Pick a folder of its own.")
+            }
+        }
+        // A store another library made, somewhere above: still a store.
+        var parent = (resolved as NSString).deletingLastPathComponent
+        while parent != "/" && !parent.isEmpty {
+            if FileManager.default.fileExists(atPath: parent + "/.trove/store.json") || (parent as NSString).lastPathComponent == ".trove" {
+                throw TroveError(.usage, "\(folder) is inside the Trove store at \(parent); pick a folder outside it.")
+            }
+            parent = (parent as NSString).deletingLastPathComponent
+        }
+    }
+
+    /// Other stores on the same disk as `record` (their copies would not survive that disk together).
+    public func storesSharingDisk(with record: StoreRecord) throws -> [StoreRecord] {
+        try catalog.stores().filter { $0.id != record.id && $0.trust != .purged && $0.domain == record.domain }
     }
 
     /// The store with this label (or ID).
@@ -72,10 +117,14 @@ extension Library {
             }
         }
         _ = group.wait(timeout: .now() + storeTimeout)
-        return records.enumerated().map { index, record in
+        let observed = records.enumerated().map { index, record in
             ObservedStore(record: record, observation: results.get(index) ??
                 .missing(reason: "did not answer within \(Int(storeTimeout)) s"))
         }
+        // Temporaries a killed Trove left behind (their process is gone) go whenever a store is
+        // opened, not only at gc: a crash never leaves space taken for long.
+        for item in observed { _ = try? item.store?.cleanTemporary() }
+        return observed
     }
 
     /// A connected store by label, or a clear error saying how to connect it.

@@ -128,6 +128,11 @@ extension Library {
         record.free = space?.free
         if record.trust == .purged { record.trust = .trusted }
         if let uuid = FilesystemUUID.of(path: store.root) { record.filesystemUUID = uuid }
+        if let disk = store.disk() {
+            record.disk = disk.id
+            record.diskName = disk.name
+        }
+        record.readOnly = store.isReadOnly()
         try catalog.apply([.saveStore(record)])
         let observed = ObservedStore(record: record, observation: .connected(store))
         let ids = try store.objectIDs()

@@ -17,6 +17,8 @@ public enum CatalogChange: Sendable {
     /// Drops a file record and its copies (gc, once its objects are gone).
     case removeFile(ContentID)
     case event(Event)
+    /// Replaces the record of files heal left below target, and why.
+    case replaceStuck([StuckFile])
 }
 
 /// Totals the status screen shows.
@@ -86,6 +88,13 @@ public protocol Catalog: AnyObject, Sendable {
     func unreferencedFiles(keeping: Set<ContentID>) throws -> [FileRecord]
     /// Per store, corrupt copies found since the user last acknowledged a drive failure there.
     func unacknowledgedCorruptions() throws -> [String: Int]
+    /// Files heal last left below target that still are, grouped by reason and store.
+    func stuckGroups(target: Int) throws -> [StuckGroup]
+    /// Bytes of files below target with no counted copy in failure domain `domain` (what stores
+    /// of that disk could still take).
+    func bytesBelowTarget(notIn domain: String, target: Int) throws -> UInt64
+    /// Files no store holds any copy of, with the snapshots that listed them (at most `limit`).
+    func lostFiles(limit: Int) throws -> [LostFile]
     /// Validates every record's schema and every file's ID against its size and leaf hashes.
     func check(progress: (Int) -> Void) throws -> (checked: Int, failures: [ConsistencyFailure])
 }

@@ -148,6 +148,14 @@ public final class LocalStore: Store, @unchecked Sendable {
         do { return try POSIX.space(root) } catch let failure as POSIX.Failure { throw translate(failure) }
     }
 
+    public func isReadOnly() -> Bool {
+        var info = statvfs()
+        if statvfs(root, &info) == 0 && (info.f_flag & UInt(ST_RDONLY)) != 0 { return true }
+        return access(tmpDir, W_OK) != 0 || access(objectsDir, W_OK) != 0
+    }
+
+    public func disk() -> DiskIdentity.Disk? { DiskIdentity.of(path: root) }
+
     public func cleanTemporary() throws -> Int {
         var removed = 0
         let now = Date()

@@ -113,30 +113,12 @@ extension SQLiteCatalog {
                 ALTER TABLE files ADD COLUMN durability INTEGER NOT NULL DEFAULT 0;
                 ALTER TABLE stores ADD COLUMN held_files INTEGER NOT NULL DEFAULT 0;
                 ALTER TABLE stores ADD COLUMN held_bytes INTEGER NOT NULL DEFAULT 0;
-                UPDATE files SET durability = \(durabilityOf("files.id"));
+                UPDATE files SET durability = \(durabilityV3("files.id"));
                 UPDATE stores SET held_files = (SELECT COUNT(*) FROM copies c WHERE c.store_id = stores.id),
                   held_bytes = (SELECT COALESCE(SUM(f.size), 0) FROM copies c JOIN files f ON f.id = c.file_id
                                 WHERE c.store_id = stores.id);
                 CREATE INDEX files_by_durability ON files(durability, size);
-                CREATE TRIGGER copies_inserted AFTER INSERT ON copies BEGIN
-                  UPDATE files SET durability = \(durabilityOf("NEW.file_id")) WHERE id = NEW.file_id;
-                  UPDATE stores SET held_files = held_files + 1,
-                    held_bytes = held_bytes + COALESCE((SELECT size FROM files WHERE id = NEW.file_id), 0)
-                    WHERE id = NEW.store_id;
-                END;
-                CREATE TRIGGER copies_deleted AFTER DELETE ON copies BEGIN
-                  UPDATE files SET durability = \(durabilityOf("OLD.file_id")) WHERE id = OLD.file_id;
-                  UPDATE stores SET held_files = held_files - 1,
-                    held_bytes = held_bytes - COALESCE((SELECT size FROM files WHERE id = OLD.file_id), 0)
-                    WHERE id = OLD.store_id;
-                END;
-                CREATE TRIGGER copies_weight_changed AFTER UPDATE OF copies ON copies BEGIN
-                  UPDATE files SET durability = \(durabilityOf("NEW.file_id")) WHERE id = NEW.file_id;
-                END;
-                CREATE TRIGGER store_trust_changed AFTER UPDATE OF trust ON stores WHEN OLD.trust != NEW.trust BEGIN
-                  UPDATE files SET durability = \(durabilityOf("files.id"))
-                    WHERE id IN (SELECT file_id FROM copies WHERE store_id = NEW.id);
-                END;
+                \(durabilityTriggers(durabilityV3))
                 """)
         }
         migrator.registerMigration("v4-open-versions") { db in
@@ -161,16 +143,82 @@ extension SQLiteCatalog {
                 ALTER TABLE versions RENAME COLUMN mtime_ns TO mtime_nsec;
                 """)
         }
+        migrator.registerMigration("v6-failure-domains") { db in
+            // Stores record the disk they live on; copies on one disk count once (the larger
+            // weight). Heal records why files stay below target.
+            try db.execute(sql: """
+                ALTER TABLE stores ADD COLUMN disk TEXT;
+                ALTER TABLE stores ADD COLUMN disk_name TEXT;
+                ALTER TABLE stores ADD COLUMN declared_disk TEXT;
+                ALTER TABLE stores ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;
+                DROP TRIGGER copies_inserted;
+                DROP TRIGGER copies_deleted;
+                DROP TRIGGER copies_weight_changed;
+                DROP TRIGGER store_trust_changed;
+                \(durabilityTriggers(durabilityOf))
+                CREATE TRIGGER store_domain_changed AFTER UPDATE OF disk, declared_disk ON stores
+                WHEN COALESCE(OLD.disk, '') != COALESCE(NEW.disk, '') OR COALESCE(OLD.declared_disk, '') != COALESCE(NEW.declared_disk, '')
+                BEGIN
+                  UPDATE files SET durability = \(durabilityOf("files.id"))
+                    WHERE id IN (SELECT file_id FROM copies WHERE store_id = NEW.id);
+                END;
+                UPDATE files SET durability = \(durabilityOf("files.id"));
+                CREATE TABLE stuck_files (
+                  file_id TEXT PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
+                  kind TEXT NOT NULL,
+                  store_label TEXT,
+                  detail TEXT
+                );
+                """)
+        }
         return migrator
     }
 
-    /// SQL for the durability of a file: its copy weights on trusted stores.
-    static func durabilityOf(_ file: String) -> String {
+    /// The triggers that keep `files.durability` and the stores' held totals, with `durability`
+    /// giving the SQL for one file's durability.
+    static func durabilityTriggers(_ durability: (String) -> String) -> String {
+        """
+        CREATE TRIGGER copies_inserted AFTER INSERT ON copies BEGIN
+          UPDATE files SET durability = \(durability("NEW.file_id")) WHERE id = NEW.file_id;
+          UPDATE stores SET held_files = held_files + 1,
+            held_bytes = held_bytes + COALESCE((SELECT size FROM files WHERE id = NEW.file_id), 0)
+            WHERE id = NEW.store_id;
+        END;
+        CREATE TRIGGER copies_deleted AFTER DELETE ON copies BEGIN
+          UPDATE files SET durability = \(durability("OLD.file_id")) WHERE id = OLD.file_id;
+          UPDATE stores SET held_files = held_files - 1,
+            held_bytes = held_bytes - COALESCE((SELECT size FROM files WHERE id = OLD.file_id), 0)
+            WHERE id = OLD.store_id;
+        END;
+        CREATE TRIGGER copies_weight_changed AFTER UPDATE OF copies ON copies BEGIN
+          UPDATE files SET durability = \(durability("NEW.file_id")) WHERE id = NEW.file_id;
+        END;
+        CREATE TRIGGER store_trust_changed AFTER UPDATE OF trust ON stores WHEN OLD.trust != NEW.trust BEGIN
+          UPDATE files SET durability = \(durability("files.id"))
+            WHERE id IN (SELECT file_id FROM copies WHERE store_id = NEW.id);
+        END;
+        """
+    }
+
+    /// Schema v3's durability (every trusted copy counted): kept so that migration never changes.
+    static func durabilityV3(_ file: String) -> String {
         "(SELECT COALESCE(SUM(c.copies), 0) FROM copies c JOIN stores s ON s.id = c.store_id WHERE c.file_id = \(file) AND s.trust = 'trusted')"
     }
 
+    /// A store's failure domain in SQL: the same rule as `StoreRecord.domain`.
+    static let domainOf = "COALESCE('declared:' || s.declared_disk, s.disk, 'store:' || s.id)"
+
+    /// SQL for the durability of a file, as `durability(of:)` in TroveCore: counted copies on
+    /// trusted stores, the largest weight of each failure domain.
+    static func durabilityOf(_ file: String) -> String {
+        """
+        (SELECT COALESCE(SUM(w), 0) FROM (SELECT MAX(c.copies) AS w FROM copies c JOIN stores s ON s.id = c.store_id
+         WHERE c.file_id = \(file) AND s.trust = 'trusted' GROUP BY \(domainOf)))
+        """
+    }
+
     /// The schema version this build knows (the last migration's name).
-    public static let schemaVersion = "v5-entry-metadata"
+    public static let schemaVersion = "v6-failure-domains"
 
     /// Applies one change with cached (prepared once) statements: imports apply thousands.
     static func apply(_ change: CatalogChange, in db: Database) throws {
@@ -178,15 +226,17 @@ extension SQLiteCatalog {
         case .saveStore(let s):
             try db.cachedStatement(sql: """
                 INSERT INTO stores (id, label, kind, location, copies, filesystem_uuid, created, trust,
-                                    no_new_copies, last_seen, capacity, free)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                    no_new_copies, last_seen, capacity, free, disk, disk_name, declared_disk, read_only)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET label = excluded.label, kind = excluded.kind,
                   location = excluded.location, copies = excluded.copies, filesystem_uuid = excluded.filesystem_uuid,
                   trust = excluded.trust, no_new_copies = excluded.no_new_copies, last_seen = excluded.last_seen,
-                  capacity = excluded.capacity, free = excluded.free
+                  capacity = excluded.capacity, free = excluded.free, disk = excluded.disk, disk_name = excluded.disk_name,
+                  declared_disk = excluded.declared_disk, read_only = excluded.read_only
                 """).execute(arguments: [s.id, s.label, s.kind.rawValue, s.location, s.copies, s.filesystemUUID,
                                  s.created.timeIntervalSince1970, s.trust.rawValue, s.noNewCopies,
-                                 s.lastSeen?.timeIntervalSince1970, s.capacity, s.free])
+                                 s.lastSeen?.timeIntervalSince1970, s.capacity, s.free, s.disk, s.diskName,
+                                 s.declaredDisk, s.readOnly])
         case .insertFile(let f):
             try db.cachedStatement(sql: "INSERT OR IGNORE INTO files (id, size, leaf_hashes, first_seen) VALUES (?, ?, ?, ?)").execute(arguments: [f.id.description, Int64(f.size), Data(LeafHash.pack(f.leafHashes)),
                                        f.firstSeen.timeIntervalSince1970])
@@ -206,7 +256,12 @@ extension SQLiteCatalog {
             try db.cachedStatement(sql: "DELETE FROM copies WHERE store_id = ?").execute(arguments: [store])
         case .setCopyWeights(let store, let copies):
             try db.cachedStatement(sql: "UPDATE copies SET copies = ? WHERE store_id = ? AND copies > 0").execute(arguments: [copies, store])
+        case .replaceStuck(let stuck):
+            try db.execute(sql: "DELETE FROM stuck_files")
+            let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO stuck_files (file_id, kind, store_label, detail) VALUES (?, ?, ?, ?)")
+            for item in stuck { try insert.execute(arguments: [item.fileID.description, item.kind.rawValue, item.storeLabel, item.detail]) }
         case .removeFile(let id):
+            try db.cachedStatement(sql: "DELETE FROM stuck_files WHERE file_id = ?").execute(arguments: [id.description])
             try db.cachedStatement(sql: "DELETE FROM copies WHERE file_id = ?").execute(arguments: [id.description])
             try db.cachedStatement(sql: "DELETE FROM files WHERE id = ?").execute(arguments: [id.description])
         case .setSetting(let key, let value):
@@ -225,7 +280,9 @@ extension SQLiteCatalog {
                     location: row["location"], copies: row["copies"], filesystemUUID: row["filesystem_uuid"],
                     created: date(row["created"]) ?? Date(timeIntervalSince1970: 0),
                     trust: TrustState(rawValue: row["trust"]) ?? .downgraded, noNewCopies: row["no_new_copies"],
-                    lastSeen: date(row["last_seen"]), capacity: row["capacity"], free: row["free"])
+                    lastSeen: date(row["last_seen"]), capacity: row["capacity"], free: row["free"],
+                    disk: row["disk"], diskName: row["disk_name"], declaredDisk: row["declared_disk"],
+                    readOnly: row["read_only"] ?? false)
     }
 
     static func file(_ row: Row) -> FileRecord? {

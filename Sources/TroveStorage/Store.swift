@@ -24,6 +24,10 @@ public protocol Store: AnyObject, Sendable {
     func objectIDs() throws -> [ContentID]
     /// Capacity and free bytes.
     func space() throws -> (capacity: Int64, free: Int64)
+    /// True when the store cannot take writes now (mounted read-only, no write permission).
+    func isReadOnly() -> Bool
+    /// The failure domain it lives on (the disk), when it can be told.
+    func disk() -> DiskIdentity.Disk?
     /// Deletes leftovers of interrupted writes; returns how many there were.
     func cleanTemporary() throws -> Int
     /// Commits many finished writers at once with the same guarantees as `commit(as:)`, but

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TroveCore
 import TroveEngine
+import TroveStorage
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,10 +23,21 @@ struct Demo: ParsableCommand {
             let libraryPath = root + "/library"
             let library = try Library.create(at: libraryPath, clock: .fromEnvironment())
             Output.line("== trove init --library \(libraryPath)")
-            for name in ["drive-a", "drive-b", "drive-c"] {
+            let names = ["drive-a", "drive-b", "drive-c"]
+            var records: [StoreRecord] = []
+            for name in names {
                 try FileManager.default.createDirectory(atPath: root + "/" + name, withIntermediateDirectories: true)
                 let (record, _) = try library.addStore(folder: root + "/" + name, label: name)
-                Output.line("== trove store add \(root)/\(name)   → store '\(record.label)' (\(record.id))")
+                records.append(record)
+                Output.line("== trove store add \(root)/\(name)   → store '\(record.label)' (\(record.id)) on disk \(record.diskShown ?? "?")")
+            }
+            // Truthful about the demo's own setup: three folders on one disk are one copy.
+            if let shared = sharedDisks(records).first {
+                Output.line("   \(shared.map(\.label).joined(separator: ", ")) are folders on one disk (\(shared[0].diskShown ?? "?")): Trove counts their copies once, since a dying disk takes them all (`trove status` would say so). On your machine, put each store on its own drive.")
+                for name in names {
+                    _ = try library.setStore(name, StoreChange(declaredDisk: .some("demo-" + name)))
+                    Output.line("== trove store set \(name) --disk demo-\(name)   (for this demo only: pretend each folder is its own drive)")
+                }
             }
             let sample = root + "/Pictures"
             let count = try SampleData.generate(in: sample, photos: photos)
@@ -59,13 +71,45 @@ struct Demo: ParsableCommand {
             let diff = try library.diff(first.id, second.id)
             Output.line("== trove diff \(first.id.prefix(12)) \(second.id.prefix(12))   → \(diff.removed.map(\.path)) removed, \(diff.modified.map(\.path)) modified")
             let again = try library.heal()
-            Output.line("== trove heal   → \(again.copiesMade) more copies (snapshot manifests and the edited file)")
+            Output.line("== trove heal   → \(again.copiesMade) more copies (the edited file)")
+            try showFailures(library, root: root, photo: report.imported.first)
             Output.line("== trove status")
             let status = try library.status()
             Status().printText(status)
             Output.line("")
             Output.line("Try it yourself: export TROVE_LIBRARY=\(libraryPath); trove status; trove events")
         }
+    }
+
+    /// What a user sees when something goes wrong: a rotten copy, then a drive gone.
+    func showFailures(_ library: Library, root: String, photo: ImportedFile?) throws {
+        guard let photo else { return }
+        let object = "\(root)/drive-b/.trove/objects/\(photo.id.prefix(2))/\(photo.id.dropFirst(2))"
+        if let handle = FileHandle(forUpdatingAtPath: object) {
+            try handle.seek(toOffset: 1000)
+            let byte = try handle.read(upToCount: 1) ?? Data([0])
+            try handle.seek(toOffset: 1000)
+            try handle.write(contentsOf: Data([byte[byte.startIndex] ^ 0x01]))
+            try handle.close()
+            Output.line("== (flipped one bit of drive-b's copy of \((photo.path as NSString).lastPathComponent): bit rot) trove verify --store drive-b")
+            for r in try library.verify(storeLabel: "drive-b") {
+                Output.line("   \(r.storeLabel): \(r.checked) copies checked, \(r.good) good, \(r.corrupt.count) corrupt (quarantined)")
+            }
+            for alert in try library.status().alerts { Output.line("   status: [\(alert.severity.rawValue.uppercased())] \(alert.kind): \(alert.message)") }
+            // The drive checked out (a test flip, not a dying disk): trust it again and heal.
+            try library.acknowledgeDriveFailure("drive-b")
+            _ = try library.setStore("drive-b", StoreChange(trust: true))
+            let healed = try library.heal()
+            Output.line("== trove store ack drive-b; trove store set drive-b --trust; trove heal   → \(healed.copiesReverified) copies re-verified, \(healed.copiesMade) made from the good ones")
+        }
+        try FileManager.default.moveItem(atPath: root + "/drive-c", toPath: root + "/drive-c-unplugged")
+        Output.line("== (unplugged drive-c) trove status")
+        let unplugged = try library.status()
+        for store in unplugged.stores where !store.connected { Output.line("   \(store.record.label): NOT CONNECTED (\(store.problem ?? "not found"))") }
+        for alert in unplugged.alerts { Output.line("   [\(alert.severity.rawValue.uppercased())] \(alert.kind): \(alert.message)") }
+        if unplugged.alerts.isEmpty { Output.line("   no alert yet: every file still has 3 counted copies; after 3 days unseen drive-c is downgraded and heal copies elsewhere") }
+        try FileManager.default.moveItem(atPath: root + "/drive-c-unplugged", toPath: root + "/drive-c")
+        Output.line("== (plugged drive-c back in)")
     }
 
     func demoFolder() throws -> String {

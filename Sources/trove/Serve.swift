@@ -15,7 +15,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Stop after this many passes (for testing and cron).") var passes: Int?
 
     func validate() throws {
-        try requireRange(interval, 1...604_800, "interval")
+        try requireRange(interval, 0...604_800, "interval")
         try requireRange(scrubCopies, 0...10_000_000, "scrub-copies")
         try requireRange(limit, 0.01...1_000_000, "limit")
         try requireRange(passes, 1...Int.max, "passes")

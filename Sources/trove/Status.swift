@@ -30,7 +30,13 @@ struct Status: ParsableCommand {
         if report.stores.isEmpty { Output.line("  none; add one with `trove store add FOLDER`") }
         for store in report.stores {
             let r = store.record
-            Output.line("  \(r.label)  \(r.trust.rawValue)\(r.noNewCopies ? " no-new-copies" : "")  \(store.connected ? "connected" : "NOT CONNECTED")  \(store.files) copies  free \(r.free.map { formatBytes(UInt64($0)) } ?? "?")  \(r.location)")
+            let state = store.connected ? "connected" + (r.readOnly ? " READ-ONLY" : "") : "NOT CONNECTED (\(store.problem ?? "not found"))"
+            Output.line("  \(r.label)  \(r.trust.rawValue)\(r.noNewCopies ? " no-new-copies" : "")  \(state)  disk \(r.diskShown ?? "?")  \(store.files) copies  free \(r.free.map { formatBytes(UInt64($0)) } ?? "?")  \(r.location)")
+        }
+        for group in sharedDisks(report.stores.map(\.record)) {
+            let names = group.map { "'\($0.label)'" }
+            let joined = names.count == 2 ? names.joined(separator: " and ") : names.dropLast().joined(separator: ", ") + " and " + names.last!
+            Output.line("  \(joined) share one disk\(group[0].diskShown.map { " (\($0))" } ?? ""): their copies count once.")
         }
         if report.alerts.isEmpty {
             Output.line("All is well.")
@@ -62,7 +68,7 @@ struct StatusJSON: Encodable {
         state = ["ok", "warning", "critical"][Int(r.exitCode)]
         target = r.target; files = r.files; bytes = r.bytes
         durability = r.durability.sorted { $0.key < $1.key }.map { Bucket(durability: $0.key, files: $0.value.files, bytes: $0.value.bytes) }
-        stores = r.stores.map(StoreJSON.init)
+        stores = r.stores.map { StoreJSON($0, all: r.stores) }
         alerts = r.alerts
     }
 }

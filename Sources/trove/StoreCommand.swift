@@ -14,12 +14,17 @@ struct StoreAdd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "add",
         abstract: "Make a store in a folder on a drive, or re-attach the store already there.",
-        discussion: "Re-attaching a folder that holds a store adopts it: its objects are verified and entered into the catalog; nothing is wiped.")
+        discussion: """
+            Re-attaching a folder that holds a store adopts it: its objects are verified and entered into the catalog; nothing is wiped.
+
+            Trove finds the disk each store lives on (its serial, a loop device's image, a network mount's source). Copies on stores that share a disk count once toward durability: a dying disk takes them all. Refused: a folder inside a store or around one, the library's folder or one around it, and a folder that already is a store. --disk declares the disk by name where detection cannot tell (stores declaring the same name share a domain).
+            """)
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "An existing folder on the drive (e.g. its mount point).") var folder: String
     @Option(help: "A short name for the store (default: the folder's name).") var label: String?
     @Option(help: "How many copies one object there counts for (1 for a drive, 0 for a cache).") var copies = 1
+    @Option(help: "Declare the disk (failure domain) by name, overriding detection.") var disk: String?
 
     func validate() throws {
         try requireRange(copies, 0...16, "copies")
@@ -29,11 +34,15 @@ struct StoreAdd: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let library = try global.openLibrary()
-            let (record, adoption) = try library.addStore(folder: folder, label: label, copies: copies,
+            let (record, adoption) = try library.addStore(folder: folder, label: label, copies: copies, disk: disk,
                                                           progress: Output.progress(json: json))
+            let sharing = try library.storesSharingDisk(with: record)
             if json {
-                Output.json(StoreAddJSON(store: record, adopted: adoption))
+                Output.json(StoreAddJSON(store: record, adopted: adoption, sharesDiskWith: sharing.map(\.label)))
                 return
+            }
+            if !sharing.isEmpty {
+                Output.error("warning: '\(record.label)' is on the same disk as \(sharing.map { "'\($0.label)'" }.joined(separator: ", "))\(record.diskShown.map { " (\($0))" } ?? ""); copies there count once, so this store adds no durability. Put stores on different drives.")
             }
             if let adoption {
                 Output.line("Re-attached store '\(record.label)' at \(record.location): \(adoption.objects) objects, \(adoption.known) already known, \(adoption.new) new, \(adoption.corrupt) corrupt (quarantined).")
@@ -47,6 +56,7 @@ struct StoreAdd: ParsableCommand {
 struct StoreAddJSON: Encodable {
     var store: StoreRecord
     var adopted: AdoptionReport?
+    var sharesDiskWith: [String]
 }
 
 struct StoreList: ParsableCommand {
@@ -59,14 +69,15 @@ struct StoreList: ParsableCommand {
             let library = try global.openLibrary()
             let status = try library.status()
             if json {
-                Output.json(["stores": status.stores.map(StoreJSON.init)])
+                Output.json(["stores": status.stores.map { StoreJSON($0, all: status.stores) }])
                 return
             }
             if status.stores.isEmpty { Output.line("No stores yet; add one with `trove store add FOLDER`."); return }
-            var rows = [["LABEL", "STATE", "CONNECTED", "COPIES", "FILES", "HELD", "FREE", "LOCATION"]]
+            var rows = [["LABEL", "STATE", "CONNECTED", "DISK", "COPIES", "FILES", "HELD", "FREE", "LOCATION"]]
             for store in status.stores {
                 let r = store.record
-                rows.append([r.label, r.trust.rawValue + (r.noNewCopies ? ",no-new-copies" : ""), store.connected ? "yes" : "no",
+                rows.append([r.label, r.trust.rawValue + (r.noNewCopies ? ",no-new-copies" : "") + (r.readOnly ? ",read-only" : ""),
+                             store.connected ? "yes" : "no (\(store.problem ?? "not found"))", r.diskShown ?? "?",
                              String(r.copies), String(store.files), formatBytes(store.bytes),
                              r.free.map { formatBytes(UInt64($0)) } ?? "?", r.location])
             }
@@ -87,18 +98,25 @@ struct StoreJSON: Encodable {
     var files: Int
     var bytes: UInt64
     var problem: String?
+    var disk: String?
+    var diskName: String?
+    var declaredDisk: String?
+    var readOnly: Bool
+    var sharesDiskWith: [String]
 
-    init(_ s: StoreStatus) {
+    init(_ s: StoreStatus, all: [StoreStatus] = []) {
         let r = s.record
         id = r.id; label = r.label; kind = r.kind.rawValue; location = r.location; trust = r.trust.rawValue
         copies = r.copies; noNewCopies = r.noNewCopies; connected = s.connected; filesystemUuid = r.filesystemUUID
         created = r.created; lastSeen = r.lastSeen; capacity = r.capacity; free = r.free
         files = s.files; bytes = s.bytes; problem = s.problem
+        disk = r.disk; diskName = r.diskName; declaredDisk = r.declaredDisk; readOnly = r.readOnly
+        sharesDiskWith = all.filter { $0.record.id != r.id && $0.record.domain == r.domain }.map(\.record.label)
     }
 
     enum CodingKeys: String, CodingKey {
         case id, label, kind, location, trust, copies, noNewCopies, connected, filesystemUuid, created, lastSeen, capacity, free,
-             files, bytes, problem
+             files, bytes, problem, disk, diskName, declaredDisk, readOnly, sharesDiskWith
     }
 
     /// Every documented field is present; unknown values are `null`, never left out.
@@ -110,6 +128,8 @@ struct StoreJSON: Encodable {
         try c.encode(filesystemUuid, forKey: .filesystemUuid); try c.encode(created, forKey: .created)
         try c.encode(lastSeen, forKey: .lastSeen); try c.encode(capacity, forKey: .capacity); try c.encode(free, forKey: .free)
         try c.encode(files, forKey: .files); try c.encode(bytes, forKey: .bytes); try c.encode(problem, forKey: .problem)
+        try c.encode(disk, forKey: .disk); try c.encode(diskName, forKey: .diskName); try c.encode(declaredDisk, forKey: .declaredDisk)
+        try c.encode(readOnly, forKey: .readOnly); try c.encode(sharesDiskWith, forKey: .sharesDiskWith)
     }
 }
 
@@ -139,13 +159,15 @@ struct StoreSet: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Place no new copies there (e.g. a drive you suspect).") var newCopies: Bool?
     @Flag(help: "Trust the store again after checking its drive; its copies count once re-verified.") var trust = false
     @Option(help: "Rename the store.") var rename: String?
+    @Option(help: "Declare the disk (failure domain) by name; `detected` goes back to what Trove finds.") var disk: String?
     @Flag(help: "Print the store as JSON.") var json = false
 
     func run() throws {
         try reportingErrors {
             let library = try global.openLibrary()
-            let record = try library.setStore(label, StoreChange(copies: copies, noNewCopies: newCopies.map { !$0 },
-                                                                 trust: trust, label: rename))
+            var change = StoreChange(copies: copies, noNewCopies: newCopies.map { !$0 }, trust: trust, label: rename)
+            if let disk { change.declaredDisk = .some(disk == "detected" ? nil : disk) }
+            let record = try library.setStore(label, change)
             if json { Output.json(record); return }
             Output.line("Store '\(record.label)': \(record.trust.rawValue), copies \(record.copies)\(record.noNewCopies ? ", no new copies" : "").")
         }

@@ -110,7 +110,7 @@ struct AlertTests {
 
 struct PlacementTests {
     @Test func picksMostFreeStoresUntilTarget() {
-        let chosen = placement(size: 10, durability: 1, target: 3, holding: ["a"], candidates: [
+        let chosen = placement(size: 10, held: [CountedCopy(storeID: "a", weight: 1, domain: "store:a")], target: 3, candidates: [
             .init(storeID: "a", weight: 1, available: 1000),
             .init(storeID: "b", weight: 1, available: 500),
             .init(storeID: "c", weight: 1, available: 900),
@@ -120,7 +120,7 @@ struct PlacementTests {
     }
 
     @Test func neverTwoCopiesOnOneStoreNorWithoutRoom() {
-        let chosen = placement(size: 600, durability: 0, target: 3, holding: ["b"], candidates: [
+        let chosen = placement(size: 600, held: [CountedCopy(storeID: "b", weight: 0, domain: "store:b")], target: 3, candidates: [
             .init(storeID: "a", weight: 1, available: 1000),
             .init(storeID: "b", weight: 1, available: 1000),
             .init(storeID: "c", weight: 1, available: 500),
@@ -131,11 +131,47 @@ struct PlacementTests {
     }
 
     @Test func heavierStoresCountMore() {
-        let chosen = placement(size: 1, durability: 1, target: 3, holding: [], candidates: [
+        let chosen = placement(size: 1, held: [CountedCopy(storeID: "gone", weight: 1, domain: "disk:gone")], target: 3, candidates: [
             .init(storeID: "cloud", weight: 2, available: 1 << 40),
             .init(storeID: "usb", weight: 1, available: 1 << 20),
         ])
         #expect(chosen == ["cloud"])
+    }
+
+    @Test func aSecondCopyOnTheSameDiskAddsNothing() {
+        // "a" and "a2" are folders on one disk: a copy on a2 would not survive that disk.
+        let held = [CountedCopy(storeID: "a", weight: 1, domain: "disk:1")]
+        let chosen = placement(size: 1, held: held, target: 3, candidates: [
+            .init(storeID: "a2", weight: 1, available: 1 << 40, domain: "disk:1"),
+            .init(storeID: "b", weight: 1, available: 1 << 30, domain: "disk:2"),
+            .init(storeID: "b2", weight: 1, available: 1 << 20, domain: "disk:2"),
+            .init(storeID: "c", weight: 1, available: 1 << 10, domain: "disk:3"),
+        ])
+        #expect(chosen == ["b", "c"])
+    }
+}
+
+struct DurabilityRuleTests {
+    @Test func copiesOnOneDiskCountOnceAtTheLargerWeight() {
+        #expect(durability(of: [
+            CountedCopy(storeID: "usb1", weight: 1, domain: "disk:A"),
+            CountedCopy(storeID: "usb1-b", weight: 1, domain: "disk:A"),
+            CountedCopy(storeID: "nas", weight: 2, domain: "disk:B"),
+            CountedCopy(storeID: "nas-cache", weight: 1, domain: "disk:B"),
+            CountedCopy(storeID: "old", weight: 1, domain: "disk:C", trusted: false),
+        ]) == 3)
+        #expect(durability(of: []) == 0)
+    }
+
+    @Test func sharedDisksAreNamedByLabel() {
+        let now = Date(timeIntervalSince1970: 0)
+        let stores = [
+            StoreRecord(id: "1", label: "usb1", kind: .local, location: "/a", created: now, disk: "disk:X"),
+            StoreRecord(id: "2", label: "usb1-b", kind: .local, location: "/b", created: now, disk: "disk:X"),
+            StoreRecord(id: "3", label: "nas", kind: .local, location: "/c", created: now, disk: "disk:Y"),
+            StoreRecord(id: "4", label: "declared", kind: .local, location: "/d", created: now, disk: "disk:Y", declaredDisk: "other"),
+        ]
+        #expect(sharedDisks(stores).map { $0.map(\.label) } == [["usb1", "usb1-b"]])
     }
 }
 

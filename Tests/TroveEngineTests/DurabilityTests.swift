@@ -215,7 +215,7 @@ struct StartupAndServeTests {
             done.signal()
         }
         Thread.sleep(forTimeInterval: 0.5)
-        _ = try t.library.addStore(folder: t.folder.folder("late"), label: "late")
+        _ = try t.library.addStore(folder: t.folder.folder("late"), label: "late", disk: "late")
         added.set()
         done.wait()
         #expect(try t.library.status().durability.keys.sorted() == [3])

@@ -62,7 +62,7 @@ struct SnapshotTests {
         #expect(manifest.entries.map(\.path) == ["a"])
         #expect(try t.library.catalog.copies(of: id).count == 1)
         // Heal replicates it like any file.
-        _ = try t.library.addStore(folder: t.folder.folder("drive9"), label: "drive9")
+        _ = try t.library.addStore(folder: t.folder.folder("drive9"), label: "drive9", disk: "drive9")
         _ = try t.library.heal()
         #expect(try t.library.catalog.copies(of: id).count == 2)
     }

@@ -15,7 +15,7 @@ struct DurabilityScenarioTests {
 
     func setUp(files: Int = 5) throws -> [String] {
         #expect(try at(0, ["init"]).status == 0)
-        for i in 0..<3 { #expect(try at(0, ["store", "add", dir.folder("usb\(i)"), "--label", "usb\(i)"]).status == 0) }
+        for i in 0..<3 { #expect(try at(0, ["store", "add", dir.folder("usb\(i)"), "--label", "usb\(i)", "--disk", "d\(i)"]).status == 0) }
         for i in 0..<files { dir.file("photos/IMG_\(i).jpg", testBytes(200_000 + i, seed: UInt64(i + 10))) }
         let add = try at(0, ["add", dir.at("photos"), "--json"])
         #expect(add.status == 0, "\(add.stderr)")
@@ -51,7 +51,7 @@ struct DurabilityScenarioTests {
     @Test func bitRotIsFoundByScrubAndHealedFromTheOthers() throws {
         let ids = try setUp()
         _ = try at(0, ["heal"])
-        _ = try at(0, ["store", "add", dir.folder("usb3"), "--label", "usb3"])
+        _ = try at(0, ["store", "add", dir.folder("usb3"), "--label", "usb3", "--disk", "d3"])
         let victim = ids[0]
         try flipBit(in: dir.at("usb1/.trove/objects/\(victim.prefix(2))/\(victim.dropFirst(2))"), at: 1234)
         let scrub = try at(0, ["scrub", "--json"])
@@ -75,7 +75,7 @@ struct DurabilityScenarioTests {
 
     @Test func movingTheOnlyCopiesAwayNamesTheDrive() throws {
         #expect(try at(0, ["init"]).status == 0)
-        for i in 0..<3 { _ = try at(0, ["store", "add", dir.folder("usb\(i)")]) }
+        for i in 0..<3 { _ = try at(0, ["store", "add", dir.folder("usb\(i)"), "--disk", "d\(i)"]) }
         _ = try at(0, ["add", dir.file("thesis.pdf", testBytes(5000)), "--store", "usb2"])
         try FileManager.default.moveItem(atPath: dir.at("usb2"), toPath: dir.at("drawer"))
         let status = try at(0, ["status", "--json"])
@@ -130,7 +130,7 @@ struct DurabilityScenarioTests {
 
     @Test func mirroredImportLandsOnTwoStores() throws {
         #expect(try at(0, ["init"]).status == 0)
-        for i in 0..<3 { _ = try at(0, ["store", "add", dir.folder("usb\(i)")]) }
+        for i in 0..<3 { _ = try at(0, ["store", "add", dir.folder("usb\(i)"), "--disk", "d\(i)"]) }
         let add = try at(0, ["add", dir.file("a.raw", testBytes(10_000)), "--mirror", "2", "--json"])
         #expect(add.status == 0)
         #expect(((try add.json()["imported"] as? [[String: Any]])?.first?["stores"] as? [String])?.count == 2)

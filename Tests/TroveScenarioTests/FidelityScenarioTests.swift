@@ -18,8 +18,8 @@ import TroveTesting
 
     func setUpLibrary() throws {
         #expect(try run(["init", "--copies", "2"]).status == 0)
-        #expect(try run(["store", "add", dir.folder("s1"), "--label", "s1"]).status == 0)
-        #expect(try run(["store", "add", dir.folder("s2"), "--label", "s2"]).status == 0)
+        #expect(try run(["store", "add", dir.folder("s1"), "--label", "s1", "--disk", "d1"]).status == 0)
+        #expect(try run(["store", "add", dir.folder("s2"), "--label", "s2", "--disk", "d2"]).status == 0)
     }
 
     static let sparseSize: Int64 = 2 << 30

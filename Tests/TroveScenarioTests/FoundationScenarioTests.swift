@@ -10,7 +10,7 @@ struct FoundationScenarioTests {
     func setUp(stores: Int = 1) throws {
         #expect(try trove(["init"], library: lib).status == 0)
         for i in 0..<stores {
-            let run = try trove(["store", "add", dir.folder("usb\(i)"), "--label", "usb\(i)"], library: lib)
+            let run = try trove(["store", "add", dir.folder("usb\(i)"), "--label", "usb\(i)", "--disk", "d\(i)"], library: lib)
             #expect(run.status == 0, "\(run.stderr)")
         }
     }

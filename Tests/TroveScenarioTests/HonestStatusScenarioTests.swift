@@ -15,7 +15,7 @@ struct HonestStatusScenarioTests {
     @Test(arguments: [
         ["scrub", "--megabytes=-1"], ["scrub", "--megabytes", "18446744073710"], ["scrub", "--copies", "0"],
         ["du", "--top=-1"], ["heal", "--limit", "0"], ["heal", "--limit", "-5"], ["find", "x", "--limit", "0"],
-        ["serve", "--interval", "0"], ["serve", "--limit", "0"], ["serve", "--passes", "0"], ["events", "--limit", "-3"],
+        ["serve", "--limit", "0"], ["serve", "--passes", "0"], ["events", "--limit", "-3"],
         ["add", "/tmp", "--mirror", "0"], ["store", "add", "/tmp", "--copies", "99"], ["store", "set", "x", "--copies", "-1"],
         ["track", "/tmp", "--every", "0"], ["track", "/tmp", "--every", "inf"], ["track", "/tmp", "--keep-daily", "-1"],
         ["init", "--copies", "17"], ["demo", "--photos", "0"],

@@ -14,7 +14,7 @@ struct OddInputScenarioTests {
 
     func setUp(copies: Int = 1, stores: Int = 1) throws {
         #expect(try run(["init", "--copies", String(copies)]).status == 0)
-        for i in 0..<stores { #expect(try run(["store", "add", dir.folder("s\(i)"), "--label", "s\(i)"]).status == 0) }
+        for i in 0..<stores { #expect(try run(["store", "add", dir.folder("s\(i)"), "--label", "s\(i)", "--disk", "d\(i)"]).status == 0) }
     }
 
     @Test func initRefusesAZeroTargetAndCreatesNothing() throws {

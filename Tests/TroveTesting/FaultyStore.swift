@@ -33,6 +33,8 @@ public final class FaultyStore: Store, @unchecked Sendable {
     public func remove(_ id: ContentID) throws { try base.remove(id) }
     public func objectIDs() throws -> [ContentID] { try base.objectIDs() }
     public func space() throws -> (capacity: Int64, free: Int64) { try base.space() }
+    public func isReadOnly() -> Bool { base.isReadOnly() }
+    public func disk() -> DiskIdentity.Disk? { base.disk() }
     public func cleanTemporary() throws -> Int { try base.cleanTemporary() }
 
     public func makeWriter(expectedSize: UInt64?) throws -> ObjectWriter {

@@ -32,7 +32,8 @@ public final class TestLibrary: @unchecked Sendable {
         }
         for index in 0..<count {
             let path = folder.folder("drive\(index)")
-            stores.append(try library.addStore(folder: path, label: "drive\(index)").record)
+            // Each folder stands for a drive of its own (they share the test machine's disk).
+            stores.append(try library.addStore(folder: path, label: "drive\(index)", disk: "drive\(index)").record)
         }
     }
 

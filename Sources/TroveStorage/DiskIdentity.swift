@@ -1,0 +1,88 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// The physical disk a folder lives on: its failure domain. Copies on two folders of one disk
+/// are one copy as far as a dying disk is concerned.
+///
+/// Found through sysfs: the folder's device (or, for Btrfs and other filesystems with anonymous
+/// device numbers, the block device /proc/self/mountinfo names) → /sys/dev/block/MAJ:MIN → the
+/// whole disk (a partition's parent; a device-mapper volume's single underlying disk) → its
+/// serial or WWN where readable, its backing file for a loop device, else its kernel name.
+/// Filesystems without a block device (NFS, SMB, tmpfs, FUSE) are identified by their mount
+/// source, or their device number when the source says nothing.
+public enum DiskIdentity {
+    public struct Disk: Sendable, Equatable {
+        /// Stable identity, e.g. `disk:serial:WD-XYZ`, `loop:/images/usb1.img`, `net:nas:/photos`.
+        public var id: String
+        /// Short name to show (`sda`, `loop3`, `nas:/photos`).
+        public var name: String
+    }
+
+    public static func of(path: String) -> Disk? {
+        guard let info = try? POSIX.stat(path) else { return nil }
+        let device = info.st_dev
+        let major = FilesystemUUID.major(device), minor = FilesystemUUID.minor(device)
+        if major != 0, let disk = blockDisk(major: major, minor: minor) { return disk }
+        if let source = FilesystemUUID.mountSource(device: device) ?? mountSourceAny(device: device) {
+            if source.hasPrefix("/dev/"), let block = try? POSIX.stat(source), (block.st_mode & S_IFMT) == S_IFBLK,
+               let disk = blockDisk(major: FilesystemUUID.major(block.st_rdev), minor: FilesystemUUID.minor(block.st_rdev)) {
+                return disk
+            }
+            if source.contains(":") || source.hasPrefix("//") { return Disk(id: "net:\(source)", name: source) }
+        }
+        return Disk(id: "dev:\(major):\(minor)", name: "device \(major):\(minor)")
+    }
+
+    /// The whole disk behind block device MAJ:MIN.
+    static func blockDisk(major: UInt32, minor: UInt32, depth: Int = 0) -> Disk? {
+        guard var folder = realPath("/sys/dev/block/\(major):\(minor)") else { return nil }
+        if FileManager.default.fileExists(atPath: folder + "/partition") { folder = (folder as NSString).deletingLastPathComponent }
+        let name = (folder as NSString).lastPathComponent
+        // A device-mapper or md volume on exactly one disk is that disk; on several, its own domain.
+        if depth < 4, let slaves = try? FileManager.default.contentsOfDirectory(atPath: folder + "/slaves"), slaves.count == 1,
+           let numbers = read(folder + "/slaves/\(slaves[0])/dev")?.split(separator: ":"), numbers.count == 2,
+           let slaveMajor = UInt32(numbers[0]), let slaveMinor = UInt32(numbers[1]),
+           let disk = blockDisk(major: slaveMajor, minor: slaveMinor, depth: depth + 1) {
+            return disk
+        }
+        if name.hasPrefix("loop"), let backing = read(folder + "/loop/backing_file") {
+            return Disk(id: "loop:\(backing)", name: name)
+        }
+        // A WWN is unique by design; a serial is not always (virtual disks share one), so it
+        // goes with the kernel name. Wrongly merging two disks only under-counts: never reassures.
+        for file in ["device/wwid", "wwid"] {
+            if let value = read(folder + "/" + file), !value.isEmpty { return Disk(id: "wwid:\(value)", name: name) }
+        }
+        for file in ["device/serial", "serial"] {
+            if let value = read(folder + "/" + file), !value.isEmpty { return Disk(id: "disk:\(name):\(value)", name: name) }
+        }
+        if let uuid = read(folder + "/dm/uuid"), !uuid.isEmpty { return Disk(id: "dm:\(uuid)", name: name) }
+        return Disk(id: "disk:\(name)", name: name)
+    }
+
+    /// The mount source for any device number (not only /dev ones).
+    static func mountSourceAny(device: dev_t) -> String? {
+        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return nil }
+        let wanted = "\(FilesystemUUID.major(device)):\(FilesystemUUID.minor(device))"
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count > 4, fields[2] == wanted, let dash = fields.firstIndex(of: "-"), dash + 2 < fields.count else { continue }
+            return String(fields[dash + 2])
+        }
+        return nil
+    }
+
+    /// realpath(3): sysfs links are relative and must be resolved by the kernel's rules.
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    static func read(_ path: String) -> String? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
