@@ -14,6 +14,8 @@ public final class FaultyStore: Store, @unchecked Sendable {
         case flipBit(offset: Int)
         /// Reads fail with "not connected" after this many bytes (unplugged mid-copy).
         case vanishAfter(bytes: Int)
+        /// Deleting an object deletes it, then fails (the process died right after the unlink).
+        case dieAfterRemove
     }
 
     public let base: any Store
@@ -30,7 +32,10 @@ public final class FaultyStore: Store, @unchecked Sendable {
     public var location: String { base.location }
     public func objectSize(_ id: ContentID) throws -> UInt64? { try base.objectSize(id) }
     public func quarantine(_ id: ContentID) throws -> String { try base.quarantine(id) }
-    public func remove(_ id: ContentID) throws { try base.remove(id) }
+    public func remove(_ id: ContentID) throws {
+        try base.remove(id)
+        if case .dieAfterRemove = fault { throw TroveError(.io, "killed right after deleting \(id) (injected)") }
+    }
     public func objectIDs() throws -> [ContentID] { try base.objectIDs() }
     public func space() throws -> (capacity: Int64, free: Int64) { try base.space() }
     public func isReadOnly() -> Bool { base.isReadOnly() }
