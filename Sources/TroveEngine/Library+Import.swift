@@ -136,12 +136,17 @@ extension Library {
         guard !usable.isEmpty else {
             throw TroveError(.storeNotConnected, "No store can take new copies: add one with `trove store add FOLDER`, or plug in a known drive (`trove store list`).")
         }
-        guard usable.count >= options.mirror else {
-            throw TroveError(.usage, "--mirror \(options.mirror) needs \(options.mirror) connected stores that accept copies, but only \(usable.count) do (\(usable.map(\.record.label).joined(separator: ", "))).")
+        // Copies on one disk are one copy: --mirror counts disks.
+        let disks = Set(usable.map(\.record.domain)).count
+        guard disks >= options.mirror else {
+            throw TroveError(.usage, "--mirror \(options.mirror) needs \(options.mirror) connected stores on different disks that accept copies, but only \(disks) disk\(disks == 1 ? "" : "s") \(disks == 1 ? "has" : "have") one (\(usable.map(\.record.label).joined(separator: ", "))).")
         }
-        // Ask each drive for its free space once, not once per comparison.
-        let free = usable.map { item in (item, (try? item.store?.space().free) ?? 0) }
-        return free.sorted { $0.1 > $1.1 }.map(\.0)
+        // Ask each drive for its free space once, not once per comparison; the first store of
+        // each disk comes first, so the first N targets are N disks.
+        let free = usable.map { item in (item, (try? item.store?.space().free) ?? 0) }.sorted { $0.1 > $1.1 }.map(\.0)
+        var seen = Set<String>()
+        let firsts = free.filter { seen.insert($0.record.domain).inserted }
+        return firsts + free.filter { item in !firsts.contains { $0.record.id == item.record.id } }
     }
 
     /// Imports one file; nil when it was skipped (reported in `report.skipped`).

@@ -160,11 +160,14 @@ extension Library {
         let candidates = try importTargets(ImportOptions())
         let target = try targetCopies()
         var chosen: [ObservedStore] = []
-        var weight = 0
-        for candidate in candidates where weight < target {
+        var held: [String: Int] = [:]
+        for candidate in candidates where held.values.reduce(0, +) < target {
+            // Only stores that add durability: one per disk.
+            guard durabilityGain(weight: candidate.record.copies, domain: candidate.record.domain, held: held) > 0 else { continue }
             chosen.append(candidate)
-            weight += candidate.record.copies
+            held[candidate.record.domain] = candidate.record.copies
         }
+        if chosen.isEmpty, let first = candidates.first { chosen = [first] }
         guard !chosen.isEmpty else {
             throw TroveError(.storeNotConnected, "No store can take new copies; add one with `trove store add FOLDER`.")
         }

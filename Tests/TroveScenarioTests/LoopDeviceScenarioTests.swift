@@ -97,6 +97,37 @@ struct LoopDeviceScenarioTests {
         #expect((try? LoopDrives.sh("diff -r \(roomy)/photos \(dir.at("photos"))")) != nil, "the restored tree matches the original")
     }
 
+    @Test func twoStoresOnOneDriveCountOnceASecondDriveCountsAgain() throws {
+        let drives = try LoopDrives(count: 2, in: dir)
+        defer { drives.detach() }
+        #expect(try at(0, ["init", "--copies", "2"]).status == 0)
+        let a = drives.mounts[0] + "/a", b = drives.mounts[0] + "/b"
+        for folder in [a, b] { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        #expect(try at(0, ["store", "add", a, "--label", "a"]).status == 0)
+        let second = try at(0, ["store", "add", b, "--label", "b"])
+        #expect(second.stderr.contains("same disk as 'a'"), "\(second.stderr)")
+        dir.file("photos/p.jpg", testBytes(300_000, seed: 4))
+        // --mirror counts disks: two stores on one drive cannot acknowledge two copies.
+        let mirrored = try at(0, ["add", dir.at("photos"), "--mirror", "2"])
+        #expect(mirrored.status == 64 && mirrored.stderr.contains("different disks"), "\(mirrored.stderr)")
+        #expect(try at(0, ["add", dir.at("photos")]).status == 0)
+        _ = try at(0, ["heal"])
+        // Two stores on one drive: one copy as far as that drive's failure goes.
+        let one = try at(0, ["status", "--json"])
+        #expect(one.status == 2)
+        #expect((try one.json()["durability"] as? [[String: Any]])?.first?["durability"] as? Int == 1)
+        // A store on the second drive adds a real copy.
+        #expect(try at(0, ["store", "add", drives.mounts[1], "--label", "c"]).status == 0)
+        #expect(try at(0, ["heal"]).status == 0)
+        let two = try at(0, ["status", "--json"])
+        #expect(two.status == 0, "\(two.stdout)")
+        #expect((try two.json()["durability"] as? [[String: Any]])?.first?["durability"] as? Int == 2)
+        let stores = try at(0, ["store", "list", "--json"]).json()["stores"] as? [[String: Any]] ?? []
+        let disks = Dictionary(uniqueKeysWithValues: stores.map { ($0["label"] as? String ?? "", $0["disk"] as? String ?? "") })
+        #expect(disks["a"] == disks["b"] && disks["a"] != disks["c"], "\(disks)")
+        #expect(disks["a"]?.hasPrefix("loop:") == true, "a loop device is known by its image: \(disks)")
+    }
+
     @Test func fullDriveStopsImportCleanly() throws {
         let drives = try LoopDrives(count: 1, in: dir, megabytes: 8)
         defer { drives.detach() }
