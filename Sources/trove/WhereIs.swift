@@ -23,7 +23,10 @@ struct WhereIs: ParsableCommand {
                 Output.line("\(result.file.id)  \(formatBytes(result.file.size))  durability \(result.durability)")
                 if result.copies.isEmpty { Output.line("  no copies on any known store") }
                 for copy in result.copies {
-                    Output.line("  \(copy.store.label)  \(copy.store.trust.rawValue)  \(copy.connected ? "connected" : "not connected")  copies \(copy.record.copies)  verified \(Output.date(copy.record.verified))")
+                    Output.line("  \(copy.store.label)  \(copy.store.trust.rawValue)  \(copy.connected ? "connected" : "not connected")  disk \(copy.store.diskShown ?? "?")  copies \(copy.record.copies)  verified \(Output.date(copy.record.verified))")
+                }
+                for group in sharedDisks(result.copies.map(\.store)) {
+                    Output.line("  \(group.map { "'\($0.label)'" }.joined(separator: " and ")) share one disk\(group[0].diskShown.map { " (\($0))" } ?? ""): those copies count once")
                 }
                 for origin in result.origins.prefix(5) { Output.line("  imported from \(origin.path) at \(Output.date(origin.time))") }
             }
@@ -34,6 +37,7 @@ struct WhereIs: ParsableCommand {
 struct WhereIsJSON: Encodable {
     struct Copy: Encodable {
         var storeId, storeLabel, trust: String
+        var disk: String?
         var connected: Bool
         var copies: Int
         var mtime: Date
@@ -54,7 +58,7 @@ struct WhereIsJSON: Encodable {
     init(_ w: TroveEngine.WhereIs) {
         id = w.file.id.description; size = w.file.size; durability = w.durability; leaves = w.file.leafHashes.count
         firstSeen = w.file.firstSeen
-        copies = w.copies.map { Copy(storeId: $0.store.id, storeLabel: $0.store.label, trust: $0.store.trust.rawValue,
+        copies = w.copies.map { Copy(storeId: $0.store.id, storeLabel: $0.store.label, trust: $0.store.trust.rawValue, disk: $0.store.diskShown,
                                      connected: $0.connected, copies: $0.record.copies, mtime: $0.record.mtime,
                                      verified: $0.record.verified) }
         origins = w.origins.map { Origin(path: $0.path, name: $0.name, mtime: $0.mtime, time: $0.time) }
