@@ -124,6 +124,9 @@ import TroveTesting
         let listing = try run(["ls", id1])
         #expect(listing.stdout.contains("bad\\xff\\xfe"))
         #expect(listing.stdout.contains("new\\nline"))
+        // find matches the readable part of a name that is not UTF-8, and shows it escaped.
+        let found = try run(["find", "bad"])
+        #expect(found.stdout.contains("/tree/bad\\xff\\xfe"), "\(found.stdout)")
 
         // Restore snapshot 1 and compare every entry.
         let r1 = dir.at("r1")
