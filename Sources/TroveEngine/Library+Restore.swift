@@ -119,6 +119,8 @@ extension Library {
                     }
                 case .file:
                     if relative.isEmpty { Self.removeStaleTemporaries(in: (target as NSString).deletingLastPathComponent) }
+                    // An empty folder in the way (allowed with --overwrite) cannot be renamed over.
+                    if let found = try POSIX.stat(target, follow: false), POSIX.isDirectory(found) { try clear(target) }
                     let group = PathKey(entry.hardLink ?? entry.path)
                     if let leader = groupTarget[group] {
                         links.append((entry, target, leader))

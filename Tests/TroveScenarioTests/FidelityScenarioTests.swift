@@ -222,6 +222,11 @@ import TroveTesting
         #expect(refused.stderr.contains("is a folder where the snapshot has a file"), "\(refused.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.at("busy/photos/a.jpg")))
         #expect(try leftoverTemporaries(dir.at("busy")).isEmpty)
+        // An empty folder in the way is replaced with --overwrite.
+        dir.folder("empty-in-way/report.pdf")
+        let replaced = try run(["restore", "latest", "--to", dir.at("empty-in-way"), "--overwrite"])
+        #expect(replaced.status == 0, "\(replaced.stderr)")
+        #expect(FileManager.default.contents(atPath: dir.at("empty-in-way/report.pdf")) == Data("pdf".utf8))
     }
 
     // MARK: helpers
