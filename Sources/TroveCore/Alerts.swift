@@ -87,7 +87,14 @@ public func alerts(for facts: LibraryFacts, now: Date) -> [Alert] {
     }
     result += lostAlerts(facts.lost)
     // Reasons heal recorded that still hold (a store remounted read-write since is not stuck).
+    // The most free space on a usable store whose disk still lacks some of those files.
+    let roomiest = facts.stores.filter {
+        $0.connected && $0.record.trust == .trusted && !$0.record.noNewCopies && !$0.record.readOnly
+            && (facts.domainNeeds[$0.record.domain] ?? 0) > 0
+    }.map { ($0.record.free ?? 0) - facts.reserve }.max() ?? 0
     let stuck = facts.stuck.filter { group in
+        // Space freed since heal ran: no longer stuck for room (heal will copy).
+        if group.kind == .noRoom && roomiest >= Int64(clamping: group.largest) { return false }
         guard let label = group.storeLabel, let store = facts.stores.first(where: { $0.record.label == label }) else { return true }
         switch group.kind {
         case .readOnly: return store.record.readOnly

@@ -142,7 +142,6 @@ extension Library {
     /// Records why a file is still below target after its turn (what status reports).
     func noteStuck(_ file: FileRecord, state: inout HealState, problem: (StuckKind, String)?) throws {
         let held = try heldCopies(of: file.id, state: state)
-        guard durability(of: held) < state.report.target else { return }
         // What the stores themselves say first; else what went wrong while copying.
         let options = state.options.map { option -> StoreOption in
             var option = option
@@ -196,7 +195,9 @@ extension Library {
                 try recordWriteFailure(destination, error: error, path: file.id.description)
             }
         }
-        if durability < state.report.target {
+        // Counted again by the rule (copies re-verified on one disk count once).
+        let counted = TroveCore.durability(of: try heldCopies(of: file.id, state: state))
+        if durability < state.report.target || counted < state.report.target {
             state.report.stillBelowTarget += 1
             if prepared.destinations.isEmpty && problem == nil && !prepared.holding.isEmpty
                 && !state.connected.contains(where: { prepared.holding.contains($0.record.id) }) {

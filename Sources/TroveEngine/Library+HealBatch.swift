@@ -114,7 +114,9 @@ extension Library {
             }
         }
         for (member, item) in group.enumerated() {
-            if durabilities[member] < state.report.target {
+            // Counted again by the rule (copies re-verified on one disk count once).
+            let counted = durability(of: try heldCopies(of: item.file.id, state: state))
+            if durabilities[member] < state.report.target || counted < state.report.target {
                 state.report.stillBelowTarget += 1
                 try noteStuck(item.file, state: &state, problem: problems[member])
             }

@@ -186,7 +186,10 @@ extension Library {
             close(fd)
             switch verdict {
             case .good:
-                try POSIX.rename(tmp, destination)
+                do { try POSIX.rename(tmp, destination) } catch let failure as POSIX.Failure {
+                    try? POSIX.unlink(tmp)
+                    throw Self.destinationError(failure, destination)
+                }
                 if sync {
                     try? POSIX.fsyncDirectory(folder)
                     try markVerified(id, on: observed.record)
@@ -212,7 +215,7 @@ extension Library {
     /// A fresh, unguessable temporary name in `folder`, short whatever the final name's length;
     /// it carries the writer's PID so a later run can tell a killed writer's leftover.
     static func temporaryName(in folder: String) -> String {
-        "\(folder)/.trove-\(getpid())-\(StoreIdentity.newID()).tmp"
+        "\(folder)/.trove-\(LocalStore.hostName)-\(getpid())-\(StoreIdentity.newID()).tmp"
     }
 
     /// Removes temporaries a killed Trove left in `folder` (their process is gone); returns how many.
@@ -223,8 +226,11 @@ extension Library {
         closedir(stream)
         var removed = 0
         for name in names where name.hasPrefix(".trove-") && name.hasSuffix(".tmp") {
+            // Only this machine's (a restore on another machine may share the folder), and
+            // only those of processes that are gone.
             let parts = name.dropFirst(7).split(separator: "-")
-            guard parts.count == 2, let pid = Int32(parts[0]), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            guard parts.count == 3, parts[0] == Substring(LocalStore.hostName), let pid = Int32(parts[1]), pid != getpid(),
+                  kill(pid, 0) != 0, errno == ESRCH else { continue }
             if (try? POSIX.unlink(folder + "/" + name)) != nil { removed += 1 }
         }
         return removed

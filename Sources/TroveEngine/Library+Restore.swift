@@ -43,6 +43,12 @@ extension Library {
         let started = Date()
         let (snapshot, inner) = try resolveSnapshotPath(spec)
         var destination = LibraryLocation.absolute(rawDestination)
+        // A destination that is a link to a folder (~/Docs → /data/Docs) is that folder: merged
+        // into, never replaced by a new folder on another disk.
+        if let link = try POSIX.stat(destination, follow: false), POSIX.isSymlink(link),
+           let target = try POSIX.stat(destination, follow: true), POSIX.isDirectory(target) {
+            destination = (destination as NSString).resolvingSymlinksInPath
+        }
         let all = try snapshotIndex.entries(of: snapshot, under: inner.isEmpty ? nil : inner)
         let item = inner.isEmpty ? nil : all.first { $0.path.utf8.elementsEqual(inner.utf8) }
         if !inner.isEmpty && item == nil {
@@ -79,6 +85,13 @@ extension Library {
         func notRestored(_ target: String, _ reasons: [String]) {
             for reason in reasons { report.notRestored.append(.init(path: target, reason: reason)) }
         }
+        // Opened before anything is written, so syncfs reports write-back errors of this restore;
+        // where one filesystem sync cannot be trusted, every file is fsynced as it is written.
+        let syncFolder = (try? POSIX.stat(destination)).map(POSIX.isDirectory) == true
+            ? destination : (destination as NSString).deletingLastPathComponent
+        let syncFD = try? POSIX.open(syncFolder, O_RDONLY | O_DIRECTORY)
+        defer { if let syncFD { close(syncFD) } }
+        let oneSync = syncFD.map(POSIX.trustsSyncFilesystem) ?? false
         do {
             // Folders, links and special files first, in order; then file contents, several at a time.
             for (entry, relative) in plan {
@@ -131,7 +144,7 @@ extension Library {
                 }
             }
             try restoreContents(files, snapshot: snapshot, destination: destination, metadata: metadata,
-                                report: &report, progress: progress)
+                                syncEach: !oneSync, report: &report, progress: progress)
             for (_, target, leader) in links {
                 try clear(target)
                 do { try POSIX.link(leader, as: target) } catch let failure as POSIX.Failure {
@@ -151,6 +164,9 @@ extension Library {
         for problem in finishFolders(folders, rootRecorded: rootRecorded, metadata: metadata) {
             report.notRestored.append(problem)
         }
+        // Everything (files, links, folders and their times) durable before we say it is done.
+        try makeDurable(plan.map { $0.relative.isEmpty ? destination : destination + "/" + $0.relative },
+                        files: files.map(\.target), syncFD: oneSync ? syncFD : nil, filesSynced: !oneSync)
         report.seconds = Date().timeIntervalSince(started)
         try catalog.apply([.event(Event(time: clock.now(), kind: .restoreFinished, details: [
             "snapshot": .text(snapshot.id), "path": .text(inner), "destination": .text(destination),
@@ -162,11 +178,8 @@ extension Library {
     /// Writes file contents (verified, several at a time) with their metadata, then makes them
     /// durable with one filesystem sync (or file by file where that is not possible).
     private func restoreContents(_ files: [(entry: SnapshotEntry, target: String)], snapshot: SnapshotRecord,
-                                 destination: String, metadata: MetadataWriter, report: inout RestoreReport,
+                                 destination: String, metadata: MetadataWriter, syncEach: Bool, report: inout RestoreReport,
                                  progress: any ProgressReporter) throws {
-        // Opened before any file is written, so syncfs reports write-back errors of this restore.
-        let syncFD = try? POSIX.open(destination, O_RDONLY | O_DIRECTORY)
-        defer { if let syncFD { close(syncFD) } }
         let stores = snapshot.external ? [] : try observeStores()
         let counter = ProgressCounter(progress)
         let outcomes = ResultBox<Result<Written?, Error>>(count: files.count)
@@ -175,13 +188,13 @@ extension Library {
             outcomes.set(index, Result {
                 try self.ensureNoSymlinkParents(target, under: destination)
                 if let source = snapshot.source, snapshot.external {
-                    try self.copyExternal(source + "/" + entry.path, to: target, entry: entry)
-                    return nil
+                    let problems = try self.copyExternal(source + "/" + entry.path, to: target, entry: entry, metadata: metadata)
+                    return Written(store: "external", bad: [], problems: problems)
                 }
                 guard let id = entry.fileID else { return nil }
                 return try self.writeVerified(try self.fileRecord(id), to: target, sparse: entry.sparse,
                                               finish: { fd, path in metadata.apply(entry, fd: fd, path: path) },
-                                              stores: stores, sync: false)
+                                              stores: stores, sync: syncEach)
             })
             counter.add(entry.size)
         }
@@ -199,18 +212,31 @@ extension Library {
                 if firstError == nil { firstError = error }
             }
         }
-        // One flush makes every restored file durable before we say it is done; where that is
-        // not possible each file is fsynced, and any failure fails the restore.
-        if syncFD == nil || !POSIX.syncFilesystem(syncFD ?? -1) {
-            for (_, target) in files where (try? POSIX.stat(target, follow: false)) != nil {
-                let fd = try POSIX.open(target, O_RDONLY | O_NOFOLLOW)
-                defer { close(fd) }
-                do { try POSIX.fsync(fd, path: target) } catch let failure as POSIX.Failure {
-                    throw TroveError(.io, "The restored file \(target) could not be made durable (\(failure)); the destination drive may be failing.")
-                }
+        if let firstError { throw firstError }
+    }
+
+    /// One filesystem sync makes the whole restore durable; where that is not trusted (or fails)
+    /// each file is fsynced (already, through its own descriptor, when `filesSynced`) and then
+    /// every folder that received an entry, so the renames and links survive a crash too.
+    func makeDurable(_ targets: [String], files: [String], syncFD: Int32?, filesSynced: Bool) throws {
+        if let syncFD, POSIX.syncFilesystem(syncFD) { return }
+        func failed(_ path: String, _ failure: POSIX.Failure) -> TroveError {
+            TroveError(.io, "The restored \(NameCodec.display(path)) could not be made durable (\(failure)); the destination drive may be failing.")
+        }
+        if !filesSynced {
+            for target in files where (try? POSIX.stat(target, follow: false)) != nil {
+                do {
+                    let fd = try POSIX.open(target, O_RDONLY | O_NOFOLLOW)
+                    defer { close(fd) }
+                    try POSIX.fsync(fd, path: target)
+                } catch let failure as POSIX.Failure { throw failed(target, failure) }
             }
         }
-        if let firstError { throw firstError }
+        var folders = Set(targets.map { ($0 as NSString).deletingLastPathComponent })
+        folders.formUnion(targets.filter { (try? POSIX.stat($0, follow: false)).map(POSIX.isDirectory) == true })
+        for folder in folders.sorted() {
+            do { try POSIX.fsyncDirectory(folder) } catch let failure as POSIX.Failure { throw failed(folder, failure) }
+        }
     }
 
     /// Sets folders' owners, attributes, modes and times, deepest first; returns what failed.
@@ -330,18 +356,38 @@ extension Library {
         }
     }
 
-    /// Copies a file out of an external (ZFS, btrfs, dated) snapshot folder.
-    func copyExternal(_ source: String, to target: String, entry: SnapshotEntry) throws {
-        let tmp = Self.temporaryName(in: (target as NSString).deletingLastPathComponent)
-        do {
-            try FileManager.default.copyItem(atPath: source, toPath: tmp)
-            try POSIX.changeMode(tmp, mode_t(entry.mode))
-            try POSIX.setTimes(tmp, entry.mtime)
-            try POSIX.rename(tmp, target)
-        } catch {
-            try? FileManager.default.removeItem(atPath: tmp)
-            if let error = error as? TroveError { throw error }
-            throw TroveError(.io, "Cannot copy \(source) from the external snapshot: \(error).")
+    /// Copies a file out of an external (ZFS, btrfs, dated) snapshot folder, by its exact name
+    /// bytes, with holes and every attribute (as restores from the stores do).
+    func copyExternal(_ source: String, to target: String, entry: SnapshotEntry, metadata: MetadataWriter) throws -> [String] {
+        let input: Int32
+        do { input = try POSIX.open(source, O_RDONLY | O_NOFOLLOW) } catch let failure as POSIX.Failure {
+            throw TroveError(.io, "Cannot read \(NameCodec.display(source)) from the external snapshot (\(failure)).")
         }
+        defer { close(input) }
+        let folder = (target as NSString).deletingLastPathComponent
+        let tmp = Self.temporaryName(in: folder)
+        var problems: [String] = []
+        do {
+            let writer = try SequentialFileWriter.create(tmp, flags: O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600,
+                                                         size: entry.size, in: folder, sparse: entry.sparse)
+            defer { close(writer.fd) }
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: DirectIO.alignment)
+            defer { buffer.deallocate() }
+            while true {
+                let count = try POSIX.readFully(input, into: buffer, path: source)
+                if count == 0 { break }
+                try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+            }
+            try writer.finish()
+            problems = metadata.apply(entry, fd: writer.fd, path: target)
+            try POSIX.rename(tmp, target)
+        } catch let failure as POSIX.Failure {
+            try? POSIX.unlink(tmp)
+            throw Self.destinationError(failure, target)
+        } catch {
+            try? POSIX.unlink(tmp)
+            throw error
+        }
+        return problems
     }
 }

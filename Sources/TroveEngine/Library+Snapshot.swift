@@ -134,7 +134,12 @@ extension Library {
                     continue
                 }
                 // The content read must match the metadata recorded; otherwise take a fresh look.
-                guard let now = try? POSIX.stat(full, follow: false), POSIX.isRegular(now), UInt64(now.st_size) == imported.size else {
+                // The file must still be what was scanned before it was read (size, mtime, inode):
+                // a same-size rewrite after the read would otherwise pair new metadata with old
+                // content, and every later snapshot would call it unchanged.
+                guard let now = try? POSIX.stat(full, follow: false), POSIX.isRegular(now), UInt64(now.st_size) == imported.size,
+                      UInt64(now.st_size) == entries[index].size, POSIX.fileTime(now) == entries[index].mtime,
+                      UInt64(now.st_ino) == entries[index].inode else {
                     if attempt < 2 { retry.append(index) } else {
                         skipped.append(.init(path: full, reason: "kept changing while it was read; snapshot it again later"))
                     }

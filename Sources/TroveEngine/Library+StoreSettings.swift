@@ -59,6 +59,8 @@ extension Library {
             details["trust"] = "trusted (copies count once re-verified)"
         }
         changes.insert(.saveStore(record), at: 0)
+        // A changed store may be what kept files stuck: heal finds out again.
+        changes.append(.replaceStuck([]))
         changes.append(.event(Event(time: clock.now(), kind: .storeChanged, storeID: record.id, details: details)))
         try catalog.apply(changes)
         return record
@@ -78,7 +80,7 @@ extension Library {
         }
         record.trust = .purged
         try catalog.apply([
-            .removeCopies(store: record.id), .saveStore(record),
+            .removeCopies(store: record.id), .saveStore(record), .replaceStuck([]),
             .event(Event(time: clock.now(), kind: .storePurged, storeID: record.id, details: [
                 "reason": "removed by the user", "count": DetailValue(copies.count), "label": .text(record.label),
             ])),

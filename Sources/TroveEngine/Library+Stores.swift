@@ -28,7 +28,8 @@ extension Library {
             if let other = known.first(where: { $0.label == existing.identity.label && $0.id != existing.identity.id }) {
                 throw TroveError(.storeConflict, "Another store is already called '\(other.label)'; rename one with `trove store set`.")
             }
-            return try adopt(existing, known: known.first { $0.id == existing.identity.id }, now: now, progress: progress)
+            return try adopt(existing, known: known.first { $0.id == existing.identity.id }, now: now, declaredDisk: declaredDisk,
+                             progress: progress)
         }
         let name = label ?? (folder as NSString).lastPathComponent
         guard !name.isEmpty, !name.contains("/") else { throw TroveError(.usage, "Give the store a label with --label.") }
@@ -45,6 +46,8 @@ extension Library {
                                  declaredDisk: declaredDisk, readOnly: store.isReadOnly())
         try catalog.apply([
             .saveStore(record),
+            // What heal found stuck may be fixed by this store: heal finds out again.
+            .replaceStuck([]),
             .event(Event(time: now, kind: .storeAdded, storeID: record.id,
                          details: ["label": .text(name), "location": .text(folder)])),
         ])
@@ -72,6 +75,10 @@ extension Library {
             let same = location == resolved
                 || (here != nil && there != nil && here!.st_dev == there!.st_dev && here!.st_ino == there!.st_ino)
             if same, (try? LocalStore.open(at: folder)) == nil {
+                // No .trove at all: most likely the drive is not mounted here right now.
+                guard FileManager.default.fileExists(atPath: folder + "/.trove") else {
+                    throw TroveError(.storeConflict, "\(folder) is where the store '\(store.label)' lives, but it holds no .trove folder now: its drive is probably not mounted. Plug in or mount that drive (`trove store list` shows it); Trove will not make a second store in its place.")
+                }
                 throw TroveError(.storeConflict, "\(folder) is already the store '\(store.label)', but its identity file (.trove/store.json) is missing or damaged; adding it again would count one drive twice. Run `trove store remove \(store.label)`, then `trove store add \(folder)` to adopt what it holds.")
             }
             if !same && inside(resolved, location) {

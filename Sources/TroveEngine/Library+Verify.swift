@@ -114,7 +114,7 @@ extension Library {
 
     /// Enters the objects of a store found on a drive into the catalog. Known files are checked
     /// against their leaf hashes; unknown objects are hashed and kept only if they match their name.
-    func adopt(_ store: LocalStore, known: StoreRecord?, now: Date,
+    func adopt(_ store: LocalStore, known: StoreRecord?, now: Date, declaredDisk: String? = nil,
                progress: any ProgressReporter) throws -> (record: StoreRecord, adopted: AdoptionReport?) {
         var report = AdoptionReport()
         report.cleanedTemporary = try store.cleanTemporary()
@@ -133,7 +133,8 @@ extension Library {
             record.diskName = disk.name
         }
         record.readOnly = store.isReadOnly()
-        try catalog.apply([.saveStore(record)])
+        if let declaredDisk { record.declaredDisk = declaredDisk }
+        try catalog.apply([.saveStore(record), .replaceStuck([])])
         let observed = ObservedStore(record: record, observation: .connected(store))
         let ids = try store.objectIDs()
         report.objects = ids.count

@@ -26,15 +26,17 @@ struct MetadataWriter: Sendable {
     /// Applies owner, attributes, mode and time to an open file; returns what could not be set.
     func apply(_ entry: SnapshotEntry, fd: Int32, path: String) -> [String] {
         var problems: [String] = []
+        var mode = mode_t(entry.mode)
         if restoresOwners, let uid = entry.uid, let gid = entry.gid, fchown(fd, uid, gid) != 0 {
-            problems.append("owner \(uid):\(gid) (\(String(cString: strerror(errno))))")
+            problems.append("owner \(uid):\(gid) (\(String(cString: strerror(errno)))); setuid/setgid cleared")
+            mode &= ~mode_t(0o6000)
         }
         for attribute in entry.xattrs {
             do { try POSIX.setExtendedAttribute(fd, attribute, path: path) } catch let failure as POSIX.Failure {
                 problems.append("attribute \(attribute.name) (\(String(cString: strerror(failure.errno))))")
             } catch { problems.append("attribute \(attribute.name)") }
         }
-        if fchmod(fd, mode_t(entry.mode)) != 0 { problems.append("mode (\(String(cString: strerror(errno))))") }
+        if fchmod(fd, mode) != 0 { problems.append("mode (\(String(cString: strerror(errno))))") }
         let times = [POSIX.timespec(entry.mtime), POSIX.timespec(entry.mtime)]
         if futimens(fd, times) != 0 { problems.append("modification time (\(String(cString: strerror(errno))))") }
         return problems
@@ -48,13 +50,20 @@ struct MetadataWriter: Sendable {
                 problems.append("\(what) (\(String(cString: strerror(failure.errno))))")
             } catch { problems.append(what) }
         }
+        var bits = mode_t(entry.mode)
         if restoresOwners, let uid = entry.uid, let gid = entry.gid {
+            let before = problems.count
             attempt("owner \(uid):\(gid)") { try POSIX.changeOwner(path, uid: uid, gid: gid) }
+            // A setuid file whose owner could not be set must not become setuid to someone else.
+            if problems.count > before && bits & 0o6000 != 0 {
+                problems[before] += "; setuid/setgid cleared"
+                bits &= ~mode_t(0o6000)
+            }
         }
         for attribute in entry.xattrs {
             attempt("attribute \(attribute.name)") { try POSIX.setExtendedAttribute(path, attribute) }
         }
-        if mode && entry.type != .symlink { attempt("mode") { try POSIX.changeMode(path, mode_t(entry.mode)) } }
+        if mode && entry.type != .symlink { attempt("mode") { try POSIX.changeMode(path, bits) } }
         if time { attempt("modification time") { try POSIX.setTimes(path, entry.mtime) } }
         return problems
     }

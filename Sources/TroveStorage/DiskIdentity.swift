@@ -9,9 +9,10 @@ import Foundation
 /// Found through sysfs: the folder's device (or, for Btrfs and other filesystems with anonymous
 /// device numbers, the block device /proc/self/mountinfo names) → /sys/dev/block/MAJ:MIN → the
 /// whole disk (a partition's parent; a device-mapper volume's single underlying disk) → its
-/// serial or WWN where readable, its backing file for a loop device, else its kernel name.
-/// Filesystems without a block device (NFS, SMB, tmpfs, FUSE) are identified by their mount
-/// source, or their device number when the source says nothing.
+/// WWN where readable, else kernel name and serial (virtual disks share serials), its backing
+/// image for a loop device (an image stands for a drive of its own). ZFS datasets are their
+/// pool; network shares group by server; other filesystems without a block device (tmpfs,
+/// FUSE) are their own device number.
 public enum DiskIdentity {
     public struct Disk: Sendable, Equatable {
         /// Stable identity, e.g. `disk:serial:WD-XYZ`, `loop:/images/usb1.img`, `net:nas:/photos`.
@@ -25,14 +26,72 @@ public enum DiskIdentity {
         let device = info.st_dev
         let major = FilesystemUUID.major(device), minor = FilesystemUUID.minor(device)
         if major != 0, let disk = blockDisk(major: major, minor: minor) { return disk }
-        if let source = FilesystemUUID.mountSource(device: device) ?? mountSourceAny(device: device) {
-            if source.hasPrefix("/dev/"), let block = try? POSIX.stat(source), (block.st_mode & S_IFMT) == S_IFBLK,
+        // Anonymous device numbers (Btrfs subvolumes, ZFS, network and virtual filesystems):
+        // what is mounted there says which disk, pool or server it is.
+        let resolved = realPath(path) ?? path
+        if let mount = mountEntry(device: device) ?? mountEntry(containing: resolved) {
+            if mount.type == "zfs", let pool = mount.source.split(separator: "/").first {
+                return Disk(id: "zfs:\(pool)", name: "pool \(pool)")
+            }
+            if mount.source.hasPrefix("/dev/"), let block = try? POSIX.stat(mount.source), (block.st_mode & S_IFMT) == S_IFBLK,
                let disk = blockDisk(major: FilesystemUUID.major(block.st_rdev), minor: FilesystemUUID.minor(block.st_rdev)) {
                 return disk
             }
-            if source.contains(":") || source.hasPrefix("//") { return Disk(id: "net:\(source)", name: source) }
+            // Network shares group by server: two exports of one NAS may share its disks.
+            if mount.source.hasPrefix("//"), let server = mount.source.dropFirst(2).split(separator: "/").first {
+                return Disk(id: "net:\(server)", name: String(server))
+            }
+            if let colon = mount.source.firstIndex(of: ":"), colon != mount.source.startIndex {
+                let server = String(mount.source[..<colon])
+                return Disk(id: "net:\(server)", name: server)
+            }
         }
         return Disk(id: "dev:\(major):\(minor)", name: "device \(major):\(minor)")
+    }
+
+    struct MountEntry {
+        var point: String
+        var type: String
+        var source: String
+    }
+
+    /// Every mount, from /proc/self/mountinfo, with its device number.
+    static func mounts() -> [(device: String, entry: MountEntry)] {
+        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ")
+            guard fields.count > 4, let dash = fields.firstIndex(of: "-"), dash + 2 < fields.count else { return nil }
+            return (String(fields[2]), MountEntry(point: unescape(String(fields[4])), type: String(fields[dash + 1]),
+                                                  source: unescape(String(fields[dash + 2]))))
+        }
+    }
+
+    static func mountEntry(device: dev_t) -> MountEntry? {
+        let wanted = "\(FilesystemUUID.major(device)):\(FilesystemUUID.minor(device))"
+        return mounts().last { $0.device == wanted }?.entry
+    }
+
+    /// The mount a path lies in (the longest mount point above it): for nested Btrfs subvolumes,
+    /// whose device numbers mountinfo does not list.
+    static func mountEntry(containing path: String) -> MountEntry? {
+        mounts().map(\.entry).filter { path == $0.point || path.hasPrefix($0.point == "/" ? "/" : $0.point + "/") }
+            .max { $0.point.utf8.count < $1.point.utf8.count }
+    }
+
+    /// mountinfo escapes space, tab, newline and backslash as octal (`\040`).
+    static func unescape(_ field: String) -> String {
+        guard field.contains("\\") else { return field }
+        var bytes: [UInt8] = []
+        var utf8 = Array(field.utf8)[...]
+        while let byte = utf8.popFirst() {
+            if byte == 0x5C, utf8.count >= 3, let value = UInt8(String(decoding: utf8.prefix(3), as: UTF8.self), radix: 8) {
+                bytes.append(value)
+                utf8 = utf8.dropFirst(3)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The whole disk behind block device MAJ:MIN.
@@ -60,18 +119,6 @@ public enum DiskIdentity {
         }
         if let uuid = read(folder + "/dm/uuid"), !uuid.isEmpty { return Disk(id: "dm:\(uuid)", name: name) }
         return Disk(id: "disk:\(name)", name: name)
-    }
-
-    /// The mount source for any device number (not only /dev ones).
-    static func mountSourceAny(device: dev_t) -> String? {
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return nil }
-        let wanted = "\(FilesystemUUID.major(device)):\(FilesystemUUID.minor(device))"
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            guard fields.count > 4, fields[2] == wanted, let dash = fields.firstIndex(of: "-"), dash + 2 < fields.count else { continue }
-            return String(fields[dash + 2])
-        }
-        return nil
     }
 
     /// realpath(3): sysfs links are relative and must be resolved by the kernel's rules.

@@ -11,7 +11,7 @@ import TroveCore
 /// drive holds rather than what the cache remembers.
 public enum DirectIO {
     /// Buffer address, length and file offset alignment that every local drive accepts.
-    static let alignment = 4096
+    public static let alignment = 4096
 
     #if os(Linux) && arch(x86_64)
     static let flag: Int32 = 0o40000
@@ -69,24 +69,20 @@ public final class SequentialFileWriter {
     private var tailCount = 0
     /// Whole blocks of zeros are left as holes (not written, not allocated).
     public let sparse: Bool
-    /// Space was reserved up front: skipped blocks must be punched out of it.
-    private let reserved: Bool
-    /// Bytes left as holes so far.
-    public private(set) var holeBytes: UInt64 = 0
 
-    private init(fd: Int32, path: String, direct: Bool, sparse: Bool, reserved: Bool) {
+    private init(fd: Int32, path: String, direct: Bool, sparse: Bool) {
         self.fd = fd
         self.path = path
         self.direct = direct
         self.sparse = sparse
-        self.reserved = reserved
     }
 
     deinit { tail?.deallocate() }
 
     /// Opens `path` for writing (flags as for open(2), e.g. O_CREAT | O_EXCL), with O_DIRECT when
     /// `size` is large and the filesystem takes it, reserving `size` bytes when large. With
-    /// `sparse`, blocks of zeros become holes (a sparse file's holes take no space).
+    /// `sparse`, blocks of zeros become holes (a sparse file's holes take no space) and nothing
+    /// is reserved: a 100 GiB image holding 2 GiB of data must fit where 2 GiB are free.
     public static func create(_ path: String, flags: Int32, mode: mode_t, size: UInt64?, in folder: String,
                               sparse: Bool = false) throws -> SequentialFileWriter {
         let large = (size ?? 0) >= DirectIO.minimumSize
@@ -99,17 +95,12 @@ public final class SequentialFileWriter {
             direct = current >= 0 && fcntl(fd, F_SETFL, current | DirectIO.flag) == 0
         }
         // Reserving space up front catches a full drive early; not worth a syscall for small files.
-        var reserved = false
-        if large, let size {
-            let outcome = POSIX.reserve(fd, bytes: size)
-            if outcome == ENOSPC {
-                Glibc.close(fd)
-                try? POSIX.unlink(path)
-                throw POSIX.Failure(errno: ENOSPC, operation: "allocate", path: path)
-            }
-            reserved = outcome == 0
+        if large && !sparse, let size, POSIX.reserve(fd, bytes: size) == ENOSPC {
+            Glibc.close(fd)
+            try? POSIX.unlink(path)
+            throw POSIX.Failure(errno: ENOSPC, operation: "allocate", path: path)
         }
-        return SequentialFileWriter(fd: fd, path: path, direct: direct, sparse: sparse, reserved: reserved)
+        return SequentialFileWriter(fd: fd, path: path, direct: direct, sparse: sparse)
     }
 
     /// Appends bytes; with `sparse`, whole aligned blocks of zeros are skipped as holes.
@@ -138,13 +129,8 @@ public final class SequentialFileWriter {
 
     /// Leaves `count` bytes (whole blocks) as a hole.
     private func skip(_ count: Int) throws {
-        if reserved {
-            // Space reserved up front is allocated: give the hole's blocks back.
-            POSIX.punchHole(fd, offset: written, length: off_t(count))
-        }
         if lseek(fd, off_t(count), SEEK_CUR) < 0 { throw POSIX.Failure(errno: errno, operation: "seek", path: path) }
         written += off_t(count)
-        holeBytes += UInt64(count)
     }
 
     private func writeData(_ bytes: UnsafeRawBufferPointer) throws {

@@ -93,7 +93,8 @@ public final class LocalStore: Store, @unchecked Sendable {
         } catch let failure as POSIX.Failure { throw translate(failure) }
     }
 
-    static let hostName: String = {
+    /// This machine's name, with `-` replaced (temporary names use `-` as a separator).
+    public static let hostName: String = {
         var buffer = [CChar](repeating: 0, count: 256)
         gethostname(&buffer, buffer.count)
         let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }

@@ -140,15 +140,15 @@ extension POSIX {
         return errno == ENOSPC || errno == EDQUOT ? ENOSPC : errno
     }
 
-    /// Frees the blocks of a byte range, keeping the file's size (a hole); best effort.
-    public static func punchHole(_ fd: Int32, offset: off_t, length: off_t) {
-        _ = fallocateFunction?(fd, 0x01 | 0x02, offset, length)  // FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE
-    }
-
     /// Makes everything written to the filesystem holding `fd` durable with one device flush;
     /// false when unavailable, failed, or not trusted on that filesystem (FUSE and network
     /// filesystems may accept syncfs without reaching stable storage): callers then fsync
     /// file by file.
+    /// True when `syncFilesystem` would flush the filesystem holding `fd` (decide before writing).
+    public static func trustsSyncFilesystem(_ fd: Int32) -> Bool {
+        syncfsFunction != nil && isLocalBlockFilesystem(fd)
+    }
+
     public static func syncFilesystem(_ fd: Int32) -> Bool {
         guard let function = syncfsFunction, isLocalBlockFilesystem(fd) else { return false }
         return function(fd) == 0

@@ -189,6 +189,86 @@ struct HonestStatusScenarioTests {
         #expect(text.contains("store.json"), "\(text)")
     }
 
+    @Test func reverifiedCopiesOnOneDiskStillCountOnce() throws {
+        #expect(try run(["init", "--copies", "2"]).status == 0)
+        // Declared as two drives, both get a copy; then they turn out to be one disk, and both
+        // copies await re-verification: heal must not count them as two.
+        #expect(try run(["store", "add", dir.folder("a"), "--label", "a", "--disk", "x"]).status == 0)
+        #expect(try run(["store", "add", dir.folder("b"), "--label", "b", "--disk", "y"]).status == 0)
+        dir.file("photos/a.jpg", testBytes(20_000, seed: 1))
+        #expect(try run(["add", dir.at("photos"), "--mirror", "2"]).status == 0)
+        for label in ["a", "b"] { #expect(try run(["store", "set", label, "--disk", "detected", "--trust"]).status == 0) }
+        let heal = try run(["heal", "--json"])
+        #expect(heal.status == 1, "\(heal.stdout)")
+        #expect(try heal.json()["still_below_target"] as? Int == 1)
+        let kinds = try alertKinds(try run(["status", "--json"]))
+        #expect(kinds.contains("stuck_below_target"), "\(kinds)")
+        // A store on another drive may fix it: the stuck verdict waits for the next heal.
+        #expect(try run(["store", "add", dir.folder("c"), "--label", "c", "--disk", "z"]).status == 0)
+        #expect(!(try alertKinds(try run(["status", "--json"]))).contains("stuck_below_target"))
+        #expect(try run(["heal"]).status == 0)
+        #expect(try run(["status"]).status == 0)
+    }
+
+    @Test func anEmptyMountPointIsNotADamagedStore() throws {
+        #expect(try run(["init", "--copies", "1"]).status == 0)
+        let usb = dir.folder("usb")
+        #expect(try run(["store", "add", usb, "--label", "usb"]).status == 0)
+        // The drive is unplugged: its mount point is an empty folder.
+        try FileManager.default.moveItem(atPath: usb, toPath: dir.at("usb-unplugged"))
+        dir.folder("usb")
+        let again = try run(["store", "add", usb, "--label", "usb2"])
+        #expect(again.status == 73)
+        #expect(again.stderr.contains("not mounted"), "\(again.stderr)")
+        #expect(!again.stderr.contains("store remove"), "never advise forgetting the drive's copies")
+    }
+
+    @Test func aDiskDeclaredWhenReattachingIsKept() throws {
+        #expect(try run(["init", "--copies", "1"]).status == 0)
+        #expect(try run(["store", "add", dir.folder("s"), "--label", "s"]).status == 0)
+        let other = dir.at("library2")
+        #expect(try trove(["init"], library: other).status == 0)
+        #expect(try trove(["store", "add", dir.at("s"), "--disk", "nas1"], library: other).status == 0)
+        let stores = try trove(["store", "list", "--json"], library: other).json()["stores"] as? [[String: Any]] ?? []
+        #expect(stores.first?["declared_disk"] as? String == "nas1")
+    }
+
+    @Test(.enabled(if: isRoot && FileManager.default.isExecutableFile(atPath: "/bin/mount"), "needs root to mount a tmpfs"))
+    func aSparseFileFitsWhereOnlyItsDataFits() throws {
+        #expect(try run(["init", "--copies", "1"]).status == 0)
+        let small = dir.folder("small")
+        try sh("mount -t tmpfs -o size=8m tmpfs \(small)")
+        defer { _ = try? sh("umount \(small)") }
+        #expect(try run(["store", "add", small, "--label", "small"]).status == 0)
+        // 64 MiB long, 8 KiB of data: nothing may reserve the whole length first.
+        try FileManager.default.createDirectory(atPath: dir.at("in"), withIntermediateDirectories: true)
+        try Tree.sparse(Tree.bytes(dir.at("in/disk.img")), size: 64 << 20, data: testBytes(8192, seed: 4), at: 32 << 20)
+        let add = try run(["add", dir.at("in")])
+        #expect(add.status == 0, "\(add.stderr)")
+        #expect(try run(["verify"]).status == 0)
+        #expect(try run(["snapshot", dir.at("in")]).status == 0)
+        let out = dir.folder("out-small")
+        try sh("mount -t tmpfs -o size=8m tmpfs \(out)")
+        defer { _ = try? sh("umount \(out)") }
+        let restore = try run(["restore", "latest", "--to", out + "/in"])
+        #expect(restore.status == 0, "\(restore.stderr)")
+    }
+
+    @Test func aLinkedDestinationFolderIsMergedInto() throws {
+        #expect(try run(["init", "--copies", "1"]).status == 0)
+        #expect(try run(["store", "add", dir.folder("s"), "--label", "s"]).status == 0)
+        dir.file("docs/a.txt", text: "a")
+        #expect(try run(["snapshot", dir.at("docs")]).status == 0)
+        let real = dir.folder("data/Docs")
+        dir.file("data/Docs/mine.txt", text: "mine")
+        try FileManager.default.createSymbolicLink(atPath: dir.at("Docs"), withDestinationPath: real)
+        #expect(try run(["restore", "latest", "--to", dir.at("Docs"), "--overwrite"]).status == 0)
+        var info = stat()
+        #expect(lstat(dir.at("Docs"), &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK, "the link stays")
+        #expect(FileManager.default.contents(atPath: real + "/a.txt") == Data("a".utf8))
+        #expect(FileManager.default.contents(atPath: real + "/mine.txt") == Data("mine".utf8))
+    }
+
     @discardableResult
     func sh(_ command: String) throws -> Int32 {
         let process = Process()

@@ -1,0 +1,26 @@
+import Foundation
+import Testing
+@testable import TroveStorage
+import TroveTesting
+
+struct DiskIdentityTests {
+    @Test func foldersOnOneFilesystemAreOneDisk() throws {
+        let folder = TempFolder("disk")
+        let a = try #require(DiskIdentity.of(path: folder.folder("a")))
+        let b = try #require(DiskIdentity.of(path: folder.folder("b/c")))
+        #expect(a == b)
+        #expect(!a.id.isEmpty && !a.name.isEmpty)
+        #expect(DiskIdentity.of(path: folder.at("missing")) == nil)
+    }
+
+    @Test func mountinfoEscapesAreUndone() {
+        #expect(DiskIdentity.unescape("/mnt/my\\040disk") == "/mnt/my disk")
+        #expect(DiskIdentity.unescape("/plain") == "/plain")
+        #expect(DiskIdentity.unescape("a\\134b") == "a\\b")
+    }
+
+    @Test func theMountAroundAPathIsTheLongestPrefix() {
+        // "/" is always mounted; a path below it finds at least that.
+        #expect(DiskIdentity.mountEntry(containing: "/usr/share/doc") != nil)
+    }
+}
