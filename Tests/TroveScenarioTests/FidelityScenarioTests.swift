@@ -173,7 +173,7 @@ import TroveTesting
         guard FileManager.default.fileExists(atPath: source) else { return }
         // A copy, so the test owns it (and cp -a keeps what it holds).
         let tree = dir.at("doc")
-        #expect(try sh("cp -a \(source) \(tree)") == 0)
+        #expect(try shell("cp -a \(source) \(tree)").status == 0)
         let before = try Tree.facts(Tree.bytes(tree))
         #expect(try run(["snapshot", tree]).status == 0)
         let restored = try run(["restore", "latest", "--to", dir.at("back")])
@@ -197,7 +197,7 @@ import TroveTesting
 
         // A restore that fails midway (the content is gone from every store) still leaves each
         // folder it made with its recorded mode, and no temporaries.
-        for store in ["s1", "s2"] { #expect(try sh("find \(dir.at(store))/.trove/objects -type f -size -2k -newer \(dir.at("src/sub/a.txt")) -delete") == 0) }
+        for store in ["s1", "s2"] { #expect(try shell("find \(dir.at(store))/.trove/objects -type f -size -2k -newer \(dir.at("src/sub/a.txt")) -delete").status == 0) }
         let failed = try run(["restore", "latest", "--to", dir.at("failed")])
         #expect(failed.status != 0)
         #expect(failed.stderr.contains("were restored to"), "\(failed.stderr)")
@@ -231,14 +231,6 @@ import TroveTesting
 
     // MARK: helpers
 
-    func sh(_ command: String) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
-    }
 
     /// Bytes a folder takes on disk (allocated blocks, as `du` counts them).
     func storeBytesOnDisk(_ folder: String) throws -> Int64 {
@@ -259,7 +251,7 @@ import TroveTesting
     }
 
     func expectSameBytes(_ a: String, _ b: String) throws {
-        #expect(try sh("cmp -s '\(a)' '\(b)'") == 0)
+        #expect(try shell("cmp -s '\(a)' '\(b)'").status == 0)
     }
 
     func leftoverTemporaries(_ folder: String) throws -> [String] {

@@ -96,8 +96,8 @@ struct HonestStatusScenarioTests {
         #expect(try run(["store", "add", usb2, "--label", "usb2", "--disk", "d2"]).status == 0)
         dir.file("photos/a.jpg", testBytes(10_000, seed: 1))
         #expect(try run(["add", dir.at("photos"), "--store", "usb1"]).status == 0)
-        try sh("mount --bind \(usb2) \(usb2) && mount -o remount,bind,ro \(usb2)")
-        defer { _ = try? sh("umount \(usb2)") }
+        try shell("mount --bind \(usb2) \(usb2) && mount -o remount,bind,ro \(usb2)", check: true)
+        defer { _ = try? shell("umount \(usb2)") }
         let heal = try run(["heal"])
         #expect(heal.status == 1)
         let status = try run(["status", "--json"])
@@ -109,7 +109,7 @@ struct HonestStatusScenarioTests {
         let text = try run(["status"]).stdout
         #expect(text.contains("READ-ONLY"), "\(text)")
         // Remounted read-write, heal fixes it and status is clean again.
-        try sh("mount -o remount,bind,rw \(usb2)")
+        try shell("mount -o remount,bind,rw \(usb2)", check: true)
         #expect(try run(["heal"]).status == 0)
         #expect(try run(["status"]).status == 0)
     }
@@ -119,8 +119,8 @@ struct HonestStatusScenarioTests {
         #expect(try run(["init", "--copies", "2"]).status == 0)
         #expect(try run(["store", "add", dir.folder("big"), "--label", "big", "--disk", "d1"]).status == 0)
         let small = dir.folder("small")
-        try sh("mount -t tmpfs -o size=2m tmpfs \(small)")
-        defer { _ = try? sh("umount \(small)") }
+        try shell("mount -t tmpfs -o size=2m tmpfs \(small)", check: true)
+        defer { _ = try? shell("umount \(small)") }
         #expect(try run(["store", "add", small, "--label", "small"]).status == 0)
         dir.file("photos/a.bin", testBytes(3_000_000, seed: 1))
         #expect(try run(["add", dir.at("photos"), "--store", "big"]).status == 0)
@@ -237,8 +237,8 @@ struct HonestStatusScenarioTests {
     func aSparseFileFitsWhereOnlyItsDataFits() throws {
         #expect(try run(["init", "--copies", "1"]).status == 0)
         let small = dir.folder("small")
-        try sh("mount -t tmpfs -o size=8m tmpfs \(small)")
-        defer { _ = try? sh("umount \(small)") }
+        try shell("mount -t tmpfs -o size=8m tmpfs \(small)", check: true)
+        defer { _ = try? shell("umount \(small)") }
         #expect(try run(["store", "add", small, "--label", "small"]).status == 0)
         // 64 MiB long, 8 KiB of data: nothing may reserve the whole length first.
         try FileManager.default.createDirectory(atPath: dir.at("in"), withIntermediateDirectories: true)
@@ -248,8 +248,8 @@ struct HonestStatusScenarioTests {
         #expect(try run(["verify"]).status == 0)
         #expect(try run(["snapshot", dir.at("in")]).status == 0)
         let out = dir.folder("out-small")
-        try sh("mount -t tmpfs -o size=8m tmpfs \(out)")
-        defer { _ = try? sh("umount \(out)") }
+        try shell("mount -t tmpfs -o size=8m tmpfs \(out)", check: true)
+        defer { _ = try? shell("umount \(out)") }
         let restore = try run(["restore", "latest", "--to", out + "/in"])
         #expect(restore.status == 0, "\(restore.stderr)")
     }
@@ -269,14 +269,4 @@ struct HonestStatusScenarioTests {
         #expect(FileManager.default.contents(atPath: real + "/mine.txt") == Data("mine".utf8))
     }
 
-    @discardableResult
-    func sh(_ command: String) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        try process.run()
-        process.waitUntilExit()
-        if process.terminationStatus != 0 { throw CocoaError(.fileWriteUnknown) }
-        return process.terminationStatus
-    }
 }

@@ -56,7 +56,7 @@ struct KillDrillScenarioTests {
 
     /// Round 0 runs `command` to completion and times it; every later round prepares fresh work
     /// and kills the command at a random moment of that span; then it runs to completion.
-    func drill(_ command: [String], random: inout SeededRandom, kills: inout Int, prepare: (Int) throws -> Void) throws {
+    func drill(_ command: [String], random: inout SplitMix64, kills: inout Int, prepare: (Int) throws -> Void) throws {
         try prepare(0)
         let started = Date()
         let first = try run(command)
@@ -71,7 +71,7 @@ struct KillDrillScenarioTests {
     }
 
     @Test func killedAtRandomMomentsTroveLosesNothing() throws {
-        var random = SeededRandom(seed: 20261130)
+        var random = SplitMix64(seed: 20261130)
         #expect(try run(["init", "--copies", "2"]).status == 0)
         for i in 0..<3 { #expect(try run(["store", "add", dir.folder("s\(i)"), "--label", "s\(i)", "--disk", "d\(i)"]).status == 0) }
         var kills = 0
@@ -117,21 +117,4 @@ struct KillDrillScenarioTests {
         #expect(kills >= rounds * 5 / 2, "most runs should be killed while working (\(kills) of \(5 * rounds))")
         print("kill drill: \(kills) of \(5 * rounds) runs killed while working; library consistent, every file restored")
     }
-}
-
-/// A seeded generator for kill moments (SplitMix64): the same drill every run.
-struct SeededRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// 10 to 250 ms: after start-up, while the command works.
-    mutating func delay() -> Double { 0.010 + Double(next() % 240) / 1000 }
 }

@@ -113,7 +113,7 @@ struct OddInputScenarioTests {
         let path = dir.at("in/disk.img")
         try FileManager.default.createDirectory(atPath: dir.at("in"), withIntermediateDirectories: true)
         try Tree.sparse(Tree.bytes(path), size: 1 << 30, data: testBytes(8192, seed: 4), at: 512 << 20)
-        func kilobytes() throws -> Int { Int(try sh("du -sk \(dir.at("s0"))").split(separator: "\t").first ?? "") ?? Int.max }
+        func kilobytes() throws -> Int { Int(try shell("du -sk \(dir.at("s0"))").output.split(separator: "\t").first ?? "") ?? Int.max }
         let empty = try kilobytes()  // a store's own folders (fan-out) take some space already
         #expect(try run(["add", dir.at("in")]).status == 0)
         let added = try kilobytes() - empty
@@ -121,15 +121,4 @@ struct OddInputScenarioTests {
         #expect(try run(["verify"]).status == 0)
     }
 
-    func sh(_ command: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
-    }
 }

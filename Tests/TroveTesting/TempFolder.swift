@@ -1,4 +1,5 @@
 import Foundation
+import TroveCore
 
 /// A temporary folder removed when the value goes away.
 public final class TempFolder: @unchecked Sendable {
@@ -43,15 +44,11 @@ public final class TempFolder: @unchecked Sendable {
 
 /// Deterministic pseudo-random bytes (SplitMix64), so test data is the same every run.
 public func testBytes(_ count: Int, seed: UInt64 = 1) -> [UInt8] {
-    var state = seed
+    var generator = SplitMix64(seed: seed)
     var out = [UInt8](repeating: 0, count: count)
     var i = 0
     while i < count {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
+        let z = generator.next()
         for j in 0..<8 where i + j < count { out[i + j] = UInt8(truncatingIfNeeded: z >> (8 * UInt64(j))) }
         i += 8
     }
