@@ -164,6 +164,43 @@ struct SQLiteCatalogTests {
         #expect(try catalog.check(progress: { _ in }).failures.count == 1)
     }
 
+    @Test func maintainedDurabilityAgreesWithTheRuleForRandomLayouts() throws {
+        // Property: after any sequence of copy, weight, trust and disk changes, the durability
+        // the triggers keep equals `durability(of:)` from TroveCore for every file.
+        let catalog = try SQLiteCatalog(path: path)
+        var random = SplitMix64(seed: 11)
+        let files = (0..<12).map { sampleFile(100 + $0, seed: UInt64($0)) }
+        var stores = (0..<6).map { store("s\($0)") }
+        try catalog.apply(stores.map { .saveStore($0) } + files.map { .insertFile($0) })
+        for step in 0..<300 {
+            let file = files[Int(random.next() % UInt64(files.count))]
+            let index = Int(random.next() % UInt64(stores.count))
+            switch random.next() % 5 {
+            case 0, 1:
+                try catalog.apply([.saveCopy(CopyRecord(fileID: file.id, storeID: stores[index].id, copies: Int(random.next() % 3),
+                                                        mtime: now, verified: now))])
+            case 2:
+                try catalog.apply([.removeCopy(file: file.id, store: stores[index].id)])
+            case 3:
+                stores[index].disk = ["disk:a", "disk:b", nil][Int(random.next() % 3)]
+                stores[index].declaredDisk = random.next() % 4 == 0 ? "declared" : nil
+                try catalog.apply([.saveStore(stores[index])])
+            default:
+                stores[index].trust = random.next() % 3 == 0 ? .downgraded : .trusted
+                try catalog.apply([.saveStore(stores[index])])
+            }
+            for file in files {
+                let copies = try catalog.copies(of: file.id).map { copy in
+                    let record = stores.first { $0.id == copy.storeID }!
+                    return CountedCopy(storeID: copy.storeID, weight: copy.copies, domain: record.domain, trusted: record.trust == .trusted)
+                }
+                let below = try catalog.filesBelow(target: 100, limit: 100).first { $0.file.id == file.id }?.durability
+                #expect(below == durability(of: copies), "step \(step): catalog \(String(describing: below)), rule \(durability(of: copies))")
+            }
+        }
+        #expect(try catalog.check(progress: { _ in }).failures.isEmpty)
+    }
+
     @Test func checkCatchesSchemaViolations() throws {
         let catalog = try SQLiteCatalog(path: path)
         try catalog.apply([.saveStore(store("s1"))])
