@@ -30,6 +30,10 @@ struct MetadataWriter: Sendable {
         if restoresOwners, let uid = entry.uid, let gid = entry.gid, fchown(fd, uid, gid) != 0 {
             problems.append("owner \(uid):\(gid) (\(String(cString: strerror(errno)))); setuid/setgid cleared")
             mode &= ~mode_t(0o6000)
+        } else if ownerDiffers(entry) && mode & 0o6000 != 0 {
+            // Someone else's setuid program must not become setuid to the restoring user.
+            problems.append("setuid/setgid cleared: the owner \(entry.uid ?? 0):\(entry.gid ?? 0) could not be restored (not root)")
+            mode &= ~mode_t(0o6000)
         }
         for attribute in entry.xattrs {
             do { try POSIX.setExtendedAttribute(fd, attribute, path: path) } catch let failure as POSIX.Failure {
@@ -51,6 +55,10 @@ struct MetadataWriter: Sendable {
             } catch { problems.append(what) }
         }
         var bits = mode_t(entry.mode)
+        if ownerDiffers(entry) && bits & 0o6000 != 0 {
+            problems.append("setuid/setgid cleared: the owner \(entry.uid ?? 0):\(entry.gid ?? 0) could not be restored (not root)")
+            bits &= ~mode_t(0o6000)
+        }
         if restoresOwners, let uid = entry.uid, let gid = entry.gid {
             let before = problems.count
             attempt("owner \(uid):\(gid)") { try POSIX.changeOwner(path, uid: uid, gid: gid) }

@@ -117,3 +117,21 @@ struct SnapshotTests {
         #expect(Library.nameStem("report-final.pdf") == "report")
     }
 }
+
+struct MetadataWriterTests {
+    @Test func someoneElsesSetuidProgramIsNotSetuidToTheRestorer() throws {
+        let folder = TempFolder("meta")
+        let path = folder.file("program", [0x23, 0x21])
+        // Recorded as owned by another user, setuid; restored by a process that cannot chown.
+        let entry = SnapshotEntry(path: "program", type: .file, mode: 0o4755, uid: geteuid() &+ 1, gid: getegid())
+        let problems = MetadataWriter(restoresOwners: false).apply(entry, path: path)
+        var info = stat()
+        #expect(lstat(path, &info) == 0)
+        #expect(info.st_mode & 0o7777 == 0o755)
+        #expect(problems.contains { $0.contains("setuid/setgid cleared") })
+        // The restorer's own setuid file keeps its bits.
+        let own = SnapshotEntry(path: "program", type: .file, mode: 0o4755, uid: geteuid(), gid: getegid())
+        #expect(MetadataWriter(restoresOwners: false).apply(own, path: path).isEmpty)
+        #expect(lstat(path, &info) == 0 && info.st_mode & 0o7777 == 0o4755)
+    }
+}
