@@ -66,14 +66,17 @@ extension Library {
         let reserve = facts.map { reserveBytes(capacity: $0.record.capacity) }.max() ?? 0
         var libraryFacts = LibraryFacts(target: target, durability: summary.durability.mapValues { ($0.files, $0.bytes) },
                                         stores: facts, reserve: reserve)
-        // What each usable disk could still take: below-target files with no copy there.
-        if summary.durability.keys.contains(where: { $0 < target }) {
+        // What each usable disk could still take: below-target files with no copy there. Measured
+        // while few files are below target (a query per disk over them); right after a huge
+        // import the plain free-space sum stands in, and heal's stuck reasons are exact.
+        let below = summary.durability.filter { $0.key < target }.reduce(0) { $0 + $1.value.files }
+        if below > 0 && below <= 20_000 {
             let usable = facts.filter { $0.connected && $0.record.trust == .trusted && !$0.record.noNewCopies && !$0.record.readOnly }
             for domain in Set(usable.map(\.record.domain)) {
                 libraryFacts.domainNeeds[domain] = try catalog.bytesBelowTarget(notIn: domain, target: target)
             }
-            libraryFacts.stuck = try catalog.stuckGroups(target: target)
         }
+        if below > 0 { libraryFacts.stuck = try catalog.stuckGroups(target: target) }
         if summary.durability[0] != nil { libraryFacts.lost = try catalog.lostFiles(limit: 1000) }
         return StatusReport(target: target, files: summary.files, bytes: summary.bytes, durability: summary.durability,
                             stores: storeStatuses, alerts: alerts(for: libraryFacts, now: clock.now()))

@@ -38,7 +38,7 @@ extension SQLiteCatalog {
             let rows = try Row.fetchAll(db, sql: """
                 SELECT f.id, f.size FROM files f
                 WHERE f.durability = 0 AND NOT EXISTS (SELECT 1 FROM copies c WHERE c.file_id = f.id)
-                ORDER BY f.id LIMIT ?
+                LIMIT ?
                 """, arguments: [limit])
             return try rows.compactMap { row -> LostFile? in
                 guard let id = ContentID(row["id"] as String) else { return nil }
