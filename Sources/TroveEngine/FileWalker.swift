@@ -42,7 +42,7 @@ struct FileWalker {
             guard let info = try? POSIX.stat(path, follow: true) else {
                 throw TroveError(.pathMissing, "\(path) does not exist; check the path (nothing was imported).")
             }
-            if access(path, R_OK) != 0 || (POSIX.isDirectory(info) && access(path, X_OK) != 0) {
+            if !POSIX.canAccess(path, R_OK) || (POSIX.isDirectory(info) && !POSIX.canAccess(path, X_OK)) {
                 throw TroveError(.pathUnreadable, "\(path) cannot be read (permission denied); fix its permissions or run Trove as a user who can read it (nothing was imported).")
             }
         }

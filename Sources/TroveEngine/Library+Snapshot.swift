@@ -33,7 +33,7 @@ extension Library {
         guard let info = try POSIX.stat(root), POSIX.isDirectory(info) else {
             throw TroveError(.pathMissing, "\(rawRoot) is not an existing folder; check the path.")
         }
-        guard access(root, R_OK | X_OK) == 0 else {
+        guard POSIX.canAccess(root, R_OK | X_OK) else {
             throw TroveError(.pathUnreadable, "\(rawRoot) cannot be read (permission denied); fix its permissions.")
         }
         let activityLock = try LibraryLock.acquire(.activity, in: path, exclusive: false, wait: true)

@@ -152,7 +152,7 @@ public final class LocalStore: Store, @unchecked Sendable {
     public func isReadOnly() -> Bool {
         var info = statvfs()
         if statvfs(root, &info) == 0 && (info.f_flag & UInt(ST_RDONLY)) != 0 { return true }
-        return access(tmpDir, W_OK) != 0 || access(objectsDir, W_OK) != 0
+        return !POSIX.canAccess(tmpDir, W_OK) || !POSIX.canAccess(objectsDir, W_OK)
     }
 
     public func disk() -> DiskIdentity.Disk? { DiskIdentity.of(path: root) }

@@ -31,6 +31,11 @@ extension POSIX {
         return (fd, stream)
     }
 
+    /// access(2) on a path's exact bytes.
+    public static func canAccess(_ path: String, _ mode: Int32) -> Bool {
+        NameCodec.withCString(path) { Glibc.access($0, mode) } == 0
+    }
+
     /// Where a symbolic link points, byte for byte.
     public static func readLink(_ path: String) throws -> String {
         var size = 256

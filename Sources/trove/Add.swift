@@ -37,7 +37,7 @@ struct Add: ParsableCommand {
         if json { Output.json(report); return }
         let rate = report.seconds > 0 ? "  (\(formatBytes(UInt64(Double(report.bytes) / report.seconds)))/s)" : ""
         Output.line("Imported \(report.imported.count) file\(report.imported.count == 1 ? "" : "s") (\(formatBytes(report.bytes))): \(report.newFiles) new, \(report.duplicates) already in the library\(rate).")
-        for skipped in report.skipped.prefix(20) { Output.line("  skipped \(skipped.path): \(skipped.reason)") }
+        for skipped in report.skipped.prefix(20) { Output.line("  skipped \(NameCodec.display(skipped.path)): \(skipped.reason)") }
         if report.skipped.count > 20 { Output.line("  … and \(report.skipped.count - 20) more skipped (see --json)") }
         if let stop = report.stoppedBy { Output.line("Stopped early: \(stop)") }
     }

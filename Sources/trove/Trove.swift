@@ -1,7 +1,20 @@
 import ArgumentParser
+import Foundation
+import TroveCore
 
 @main
 struct Trove: ParsableCommand {
+    /// Arguments as the bytes the shell passed (NameCodec): a path that is not UTF-8 names the
+    /// same file here as on disk (Swift's own decoding would replace its bytes with U+FFFD).
+    static func main() {
+        let arguments = (1..<Int(CommandLine.argc)).map { index -> String in
+            guard let raw = CommandLine.unsafeArgv[index] else { return "" }
+            return NameCodec.decode(UnsafeBufferPointer(start: UnsafeRawPointer(raw).assumingMemoryBound(to: UInt8.self),
+                                                        count: strlen(raw)))
+        }
+        main(arguments)
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "trove",
         abstract: "Keep every file you cannot replace in enough verified copies.",

@@ -95,6 +95,17 @@ struct OddInputScenarioTests {
         #expect(!result.stderr.contains("Fatal"))
     }
 
+    @Test func aPathArgumentThatIsNotUTF8NamesThatFolder() throws {
+        try setUp()
+        // A folder whose name is the bytes "caf" 0xFF, given on the command line as those bytes.
+        let folder = Tree.join(Tree.bytes(dir.path), Tree.bytes("caf") + [0xFF])
+        try Tree.mkdir(folder)
+        try Tree.write(Tree.join(folder, Tree.bytes("inside.txt")), Tree.bytes("inside"))
+        let result = try shell("TROVE_LIBRARY='\(lib)' TROVE_LOG_LEVEL=error '\(troveBinary())' snapshot \"$(printf '\(dir.path)/caf\\377')\" 2>&1")
+        #expect(result.status == 0, "\(result.output)")
+        #expect(try run(["ls", "latest"]).stdout.contains("inside.txt"))
+    }
+
     @Test func aNewSnapshotIsAsDurableAsItsFiles() throws {
         // The manifest goes to as many stores as the target asks for, so an unchanged tree's
         // next snapshot leaves nothing below target.
