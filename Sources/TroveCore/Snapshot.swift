@@ -137,13 +137,22 @@ public struct Manifest: Sendable, Equatable {
         public var parent: String?
         public var partial: Bool
         public var skipped: [String]
-        public init(root: String, time: Date, tag: String?, parent: String?, partial: Bool, skipped: [String]) {
+        /// The root folder's own metadata (mode, times, owner, attributes) as an entry line
+        /// (`Manifest.entryLine`); absent before manifest format 2 gained it.
+        public var rootEntry: String?
+        public init(root: String, time: Date, tag: String?, parent: String?, partial: Bool, skipped: [String],
+                    rootEntry: String? = nil) {
             self.root = root
             self.time = time
             self.tag = tag
             self.parent = parent
             self.partial = partial
             self.skipped = skipped
+            self.rootEntry = rootEntry
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case format, root, time, tag, parent, partial, skipped, rootEntry = "root_entry"
         }
     }
 
@@ -164,7 +173,25 @@ public struct Manifest: Sendable, Equatable {
         // Entries are written by hand: Foundation's encoder costs ~2 µs an entry, too slow for
         // 100,000-file trees. Keys in sorted order, as a sorted-keys encoder would write them.
         out.reserveCapacity(out.count + entries.count * 130)
-        for entry in entries {
+        for entry in entries { Self.appendEntry(entry, to: &out) }
+        return out
+    }
+
+    /// One entry as its manifest line (without the newline).
+    public static func entryLine(_ entry: SnapshotEntry) -> [UInt8] {
+        var out: [UInt8] = []
+        appendEntry(entry, to: &out)
+        if out.last == 0x0A { out.removeLast() }
+        return out
+    }
+
+    /// An entry from its manifest line, under `path`.
+    public static func entry(fromLine line: [UInt8], path: String) throws -> SnapshotEntry {
+        try decodeLine(line, path: path)
+    }
+
+    static func appendEntry(_ entry: SnapshotEntry, to out: inout [UInt8]) {
+        do {
             out.append(0x7B)
             if let gid = entry.gid { out.append(contentsOf: #""g":"#.utf8); Self.appendDecimal(UInt64(gid), to: &out); out.append(0x2C) }
             out.append(contentsOf: #""i":"#.utf8)
@@ -192,7 +219,6 @@ public struct Manifest: Sendable, Equatable {
             Self.appendExtras(entry, to: &out, leadingComma: true)
             out.append(contentsOf: "}\n".utf8)
         }
-        return out
     }
 
     /// The optional keys `hl`, `rd`, `sp` and `x` (xattr values in base64).

@@ -18,9 +18,17 @@ public struct SnapshotRecord: Codable, Sendable, Equatable {
     public var source: String?
     public var entries: Int
     public var bytes: UInt64
+    /// The root folder's own metadata as a manifest entry line (nil for external snapshots and
+    /// snapshots taken before Trove recorded it).
+    public var rootEntry: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, seq, root, time, tag, partial, external, source, entries, bytes
+    }
 
     public init(id: String, seq: Int64 = 0, root: String, time: Date, tag: String? = nil, partial: Bool = false,
-                external: Bool = false, source: String? = nil, entries: Int = 0, bytes: UInt64 = 0) {
+                external: Bool = false, source: String? = nil, entries: Int = 0, bytes: UInt64 = 0, rootEntry: String? = nil) {
+        self.rootEntry = rootEntry
         self.id = id
         self.seq = seq
         self.root = root

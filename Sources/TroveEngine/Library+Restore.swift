@@ -67,8 +67,10 @@ extension Library {
                 : (entry.path.utf8.elementsEqual(inner.utf8) ? "" : SafePath.dropping(inner.utf8.count + 1, from: entry.path))
             plan.append((entry, relative))
         }
-        let rootRecorded = !inner.isEmpty
-        if inner.isEmpty { plan.insert((SnapshotEntry(path: "", type: .directory, mode: 0o755), ""), at: 0) }
+        // The snapshotted folder's own metadata, when the snapshot recorded it.
+        let recordedRoot = inner.isEmpty ? snapshot.rootEntry.flatMap { try? Manifest.entry(fromLine: Array($0.utf8), path: "") } : nil
+        let rootRecorded = !inner.isEmpty || recordedRoot != nil
+        if inner.isEmpty { plan.insert((recordedRoot ?? SnapshotEntry(path: "", type: .directory, mode: 0o755), ""), at: 0) }
         try checkRestoreTargets(plan.map { ($0.entry.type, $0.relative) }, destination: destination, overwrite: overwrite)
         var report = RestoreReport(snapshot: snapshot.id, path: inner, destination: destination)
         let metadata = MetadataWriter()

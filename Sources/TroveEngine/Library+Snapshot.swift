@@ -92,14 +92,18 @@ extension Library {
         entries.removeAll { $0.type == .file && $0.fileID == nil }
         let now = clock.now()
         let partial = skipped.contains(where: \.error)
+        // The folder's own mode, times, owner and attributes: a private folder comes back private.
+        var rootEntry = TreeScanner.entry(relative: "", info: info, target: nil)
+        rootEntry?.xattrs = (try? POSIX.extendedAttributes(root)) ?? []
+        let rootLine = rootEntry.map { String(decoding: Manifest.entryLine($0), as: UTF8.self) }
         let manifest = Manifest(header: .init(root: root, time: now, tag: tag, parent: parent?.id, partial: partial,
-                                              skipped: skipped.filter(\.error).map(\.path)), entries: entries)
+                                              skipped: skipped.filter(\.error).map(\.path), rootEntry: rootLine), entries: entries)
         let manifestID = try storeBytes(try manifest.encoded())
         let files = entries.filter { $0.type == .file }
         // Hard-linked names share their bytes: counted once.
         let bytes = files.filter { $0.hardLink == nil }.reduce(0) { $0 + $1.size }
         let record = SnapshotRecord(id: manifestID.description, root: root, time: now, tag: tag, partial: partial,
-                                    entries: entries.count, bytes: bytes)
+                                    entries: entries.count, bytes: bytes, rootEntry: rootLine)
         let saved = try snapshotIndex.addSnapshot(record, entries: manifest.entries, latest: latest, events: [
             Event(time: now, kind: .snapshotCreated, details: [
                 "snapshot": .text(record.id), "root": .text(root), "entries": DetailValue(entries.count),

@@ -171,6 +171,10 @@ extension SQLiteCatalog {
                 );
                 """)
         }
+        migrator.registerMigration("v7-snapshot-root") { db in
+            // The snapshotted folder's own mode, times, owner and attributes (a manifest entry line).
+            try db.execute(sql: "ALTER TABLE snapshots ADD COLUMN root_entry TEXT")
+        }
         return migrator
     }
 
@@ -218,7 +222,7 @@ extension SQLiteCatalog {
     }
 
     /// The schema version this build knows (the last migration's name).
-    public static let schemaVersion = "v6-failure-domains"
+    public static let schemaVersion = "v7-snapshot-root"
 
     /// Applies one change with cached (prepared once) statements: imports apply thousands.
     static func apply(_ change: CatalogChange, in db: Database) throws {

@@ -40,7 +40,7 @@ extension SQLiteCatalog: SnapshotCatalog {
     static func snapshot(_ row: Row) -> SnapshotRecord {
         SnapshotRecord(id: row["id"], seq: row["seq"], root: row["root"], time: Date(timeIntervalSince1970: row["time"]),
                        tag: row["tag"], partial: row["partial"], external: row["external"], source: row["source"],
-                       entries: row["entries"], bytes: UInt64(max(0, row["bytes"] as Int64)))
+                       entries: row["entries"], bytes: UInt64(max(0, row["bytes"] as Int64)), rootEntry: row["root_entry"])
     }
 
     /// `last_seq` of a version still in its root's latest snapshot.
@@ -88,10 +88,10 @@ extension SQLiteCatalog: SnapshotCatalog {
                 parent = try Self.latestVersions(db, root: record.root)
             }
             try db.execute(sql: """
-                INSERT INTO snapshots (id, root, time, tag, partial, external, source, entries, bytes)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO snapshots (id, root, time, tag, partial, external, source, entries, bytes, root_entry)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [record.id, record.root, record.time.timeIntervalSince1970, record.tag, record.partial,
-                                 record.external, record.source, record.entries, Int64(record.bytes)])
+                                 record.external, record.source, record.entries, Int64(record.bytes), record.rootEntry])
             var saved = record
             saved.seq = db.lastInsertedRowID
             let findPath = try db.cachedStatement(sql: "SELECT id FROM paths WHERE path = ?")

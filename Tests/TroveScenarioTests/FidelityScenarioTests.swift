@@ -100,6 +100,9 @@ import TroveTesting
         for folder in [at(b("empty"), b("nested-empty")), at(b("empty")), at(b("sticky")), at(badFolder), at(b("links"), b("other"))] {
             try Tree.setTime(folder, seconds: 1_500_000_000, nanoseconds: 42)
         }
+        // The snapshotted folder itself: private, with its own time.
+        try Tree.chmod(root, 0o750)
+        try Tree.setTime(root, seconds: 1_400_000_000, nanoseconds: 7)
         return (skip, acl)
     }
 
@@ -138,6 +141,10 @@ import TroveTesting
         #expect(Tree.differences(before, after1, owners: isRoot, skip: skip) == [])
         #expect(after1[Tree.bytes("acl.txt")]?.xattrs["system.posix_acl_access"] != nil || !acl)
         try expectSparseRestored(r1 + "/sparse.img")
+        // The restored folder itself has the snapshotted folder's mode and time.
+        var rootInfo = stat()
+        #expect(lstat(r1, &rootInfo) == 0 && rootInfo.st_mode & 0o7777 == 0o750, "root mode \(String(rootInfo.st_mode & 0o7777, radix: 8))")
+        #expect(rootInfo.st_mtim.tv_sec == 1_400_000_000 && rootInfo.st_mtim.tv_nsec == 7)
         try expectSameBytes(dir.at("tree/sparse.img"), r1 + "/sparse.img")
 
         // Change the tree, snapshot again; diff names folder changes too.
