@@ -184,15 +184,17 @@ struct PacingTests {
 struct StartupAndServeTests {
     @Test func aStoreThatHangsNeverBlocksStartUp() throws {
         let t = try TestLibrary(stores: 2)
-        t.library.storeTimeout = 0.3
+        // A second of patience: the healthy store must answer within it even on a loaded machine
+        // (the suite runs scenario tests in parallel); the hanging one takes ten.
+        t.library.storeTimeout = 1
         let slow = t.stores[1].label
         t.library.locate = { record in
-            if record.label == slow { Thread.sleep(forTimeInterval: 3) }
+            if record.label == slow { Thread.sleep(forTimeInterval: 10) }
             return StoreLocator.observe(record)
         }
         let started = Date()
         let observed = try t.library.observeStores()
-        #expect(Date().timeIntervalSince(started) < 2)
+        #expect(Date().timeIntervalSince(started) < 5)
         #expect(observed.first { $0.record.label == slow }?.isConnected == false)
         #expect(observed.first { $0.record.label != slow }?.isConnected == true)
     }
