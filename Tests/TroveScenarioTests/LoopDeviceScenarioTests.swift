@@ -4,7 +4,8 @@ import TroveTesting
 
 /// Real drives: ext4 images on loop devices (root only). Unplug = unmount; reformat = mkfs
 /// with the same filesystem UUID. Skips cleanly when not root or loop devices are unavailable.
-@Suite(.enabled(if: LoopDrives.available, "needs root, losetup and mkfs.ext4"))
+/// Serialized: tests attaching loop devices at once can race for the same free device.
+@Suite(.enabled(if: LoopDrives.available, "needs root, losetup and mkfs.ext4"), .serialized)
 struct LoopDeviceScenarioTests {
     let dir = TempFolder("loop")
     var lib: String { dir.at("library") }
@@ -162,7 +163,7 @@ final class LoopDrives {
             let device = try Self.sh("losetup -f --show \(image)").trimmingCharacters(in: .whitespacesAndNewlines)
             images.append(image)
             devices.append(device)
-            uuids.append(try Self.sh("blkid -s UUID -o value \(device)").trimmingCharacters(in: .whitespacesAndNewlines))
+            uuids.append(try Self.sh("blkid -p -s UUID -o value \(device)").trimmingCharacters(in: .whitespacesAndNewlines))
             mounts.append(folder.folder("mnt\(i)"))
             try mount(i)
         }
