@@ -10,9 +10,10 @@ public enum FilesystemUUID {
     public static func of(path: String) -> String? {
         guard let info = try? POSIX.stat(path) else { return nil }
         let device = info.st_dev
-        if let uuid = fromDiskByUUID(device: device) { return uuid }
-        if let source = mountSource(device: device) { return fromSuperblock(devicePath: source) }
-        return nil
+        // The superblock first (it is the truth, where it can be read: ext2/3/4 as root); udev's
+        // links can lag behind a reformat of the same device.
+        if let source = mountSource(device: device), let uuid = fromSuperblock(devicePath: source) { return uuid }
+        return fromDiskByUUID(device: device)
     }
 
     /// udev's /dev/disk/by-uuid links, matched by device number.
