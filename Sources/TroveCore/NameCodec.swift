@@ -57,9 +57,6 @@ public enum NameCodec {
         return false
     }
 
-    /// True when the name's bytes are valid UTF-8 (what `--json` consumers can take as is).
-    public static func isText(_ name: String) -> Bool { !needsEncoding(name) }
-
     /// The name for a terminal, as `ls -b` prints it: backslash, control characters and bytes
     /// that are not UTF-8 escaped (`\\`, `\n`, `\t`, `\xff`), so every name is visible and distinct.
     public static func display(_ name: String) -> String {

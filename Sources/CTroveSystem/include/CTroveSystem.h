@@ -5,16 +5,12 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/// llistxattr / flistxattr: attribute names, NUL-separated.
+/// llistxattr: attribute names, NUL-separated.
 ssize_t trove_list_xattrs(const char *path, char *list, size_t size);
-ssize_t trove_flist_xattrs(int fd, char *list, size_t size);
-/// lgetxattr / fgetxattr.
+/// lgetxattr.
 ssize_t trove_get_xattr(const char *path, const char *name, void *value, size_t size);
-ssize_t trove_fget_xattr(int fd, const char *name, void *value, size_t size);
 /// lsetxattr / fsetxattr (create or replace).
 int trove_set_xattr(const char *path, const char *name, const void *value, size_t size);
 int trove_fset_xattr(int fd, const char *name, const void *value, size_t size);
-/// lremovexattr.
-int trove_remove_xattr(const char *path, const char *name);
 
 #endif
