@@ -15,9 +15,10 @@ import Foundation
 /// FUSE) are their own device number.
 public enum DiskIdentity {
     public struct Disk: Sendable, Equatable {
-        /// Stable identity, e.g. `disk:serial:WD-XYZ`, `loop:/images/usb1.img`, `net:nas:/photos`.
+        /// Stable identity, e.g. `wwid:naa.5000…`, `disk:sda:WD-XYZ`, `loop:/images/usb1.img`,
+        /// `zfs:tank`, `net:nas`.
         public var id: String
-        /// Short name to show (`sda`, `loop3`, `nas:/photos`).
+        /// Short name to show (`sda`, `loop3`, `pool tank`, `nas`).
         public var name: String
     }
 
@@ -29,7 +30,7 @@ public enum DiskIdentity {
         // Anonymous device numbers (Btrfs subvolumes, ZFS, network and virtual filesystems):
         // what is mounted there says which disk, pool or server it is.
         let resolved = realPath(path) ?? path
-        if let mount = mountEntry(device: device) ?? mountEntry(containing: resolved) {
+        if let mount = MountTable.entry(device: device) ?? MountTable.entry(containing: resolved) {
             if mount.type == "zfs", let pool = mount.source.split(separator: "/").first {
                 return Disk(id: "zfs:\(pool)", name: "pool \(pool)")
             }
@@ -47,51 +48,6 @@ public enum DiskIdentity {
             }
         }
         return Disk(id: "dev:\(major):\(minor)", name: "device \(major):\(minor)")
-    }
-
-    struct MountEntry {
-        var point: String
-        var type: String
-        var source: String
-    }
-
-    /// Every mount, from /proc/self/mountinfo, with its device number.
-    static func mounts() -> [(device: String, entry: MountEntry)] {
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap { line in
-            let fields = line.split(separator: " ")
-            guard fields.count > 4, let dash = fields.firstIndex(of: "-"), dash + 2 < fields.count else { return nil }
-            return (String(fields[2]), MountEntry(point: unescape(String(fields[4])), type: String(fields[dash + 1]),
-                                                  source: unescape(String(fields[dash + 2]))))
-        }
-    }
-
-    static func mountEntry(device: dev_t) -> MountEntry? {
-        let wanted = "\(FilesystemUUID.major(device)):\(FilesystemUUID.minor(device))"
-        return mounts().last { $0.device == wanted }?.entry
-    }
-
-    /// The mount a path lies in (the longest mount point above it): for nested Btrfs subvolumes,
-    /// whose device numbers mountinfo does not list.
-    static func mountEntry(containing path: String) -> MountEntry? {
-        mounts().map(\.entry).filter { path == $0.point || path.hasPrefix($0.point == "/" ? "/" : $0.point + "/") }
-            .max { $0.point.utf8.count < $1.point.utf8.count }
-    }
-
-    /// mountinfo escapes space, tab, newline and backslash as octal (`\040`).
-    static func unescape(_ field: String) -> String {
-        guard field.contains("\\") else { return field }
-        var bytes: [UInt8] = []
-        var utf8 = Array(field.utf8)[...]
-        while let byte = utf8.popFirst() {
-            if byte == 0x5C, utf8.count >= 3, let value = UInt8(String(decoding: utf8.prefix(3), as: UTF8.self), radix: 8) {
-                bytes.append(value)
-                utf8 = utf8.dropFirst(3)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The whole disk behind block device MAJ:MIN.

@@ -26,30 +26,14 @@ public enum FilesystemUUID {
         return nil
     }
 
-    /// The block device mounted with this device number, from /proc/self/mountinfo.
+    /// The block device mounted with this device number.
     static func mountSource(device: dev_t) -> String? {
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return nil }
-        let wanted = "\(major(device)):\(minor(device))"
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            guard fields.count > 4, fields[2] == wanted, let dash = fields.firstIndex(of: "-"),
-                  dash + 2 < fields.count else { continue }
-            let source = String(fields[dash + 2])
-            if source.hasPrefix("/dev/") { return source }
-        }
-        return nil
+        MountTable.entry(device: device).map(\.source).flatMap { $0.hasPrefix("/dev/") ? $0 : nil }
     }
 
     /// The filesystem type mounted with this device number ("ext4", "fuseblk", "nfs4", …).
     static func mountType(device: dev_t) -> String? {
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return nil }
-        let wanted = "\(major(device)):\(minor(device))"
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            guard fields.count > 4, fields[2] == wanted, let dash = fields.firstIndex(of: "-"), dash + 1 < fields.count else { continue }
-            return String(fields[dash + 1])
-        }
-        return nil
+        MountTable.entry(device: device)?.type
     }
 
     /// Reads the UUID of an ext2/3/4 superblock (magic 0xEF53 at 1024+56, UUID at 1024+104).

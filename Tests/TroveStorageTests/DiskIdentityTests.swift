@@ -14,13 +14,13 @@ struct DiskIdentityTests {
     }
 
     @Test func mountinfoEscapesAreUndone() {
-        #expect(DiskIdentity.unescape("/mnt/my\\040disk") == "/mnt/my disk")
-        #expect(DiskIdentity.unescape("/plain") == "/plain")
-        #expect(DiskIdentity.unescape("a\\134b") == "a\\b")
+        #expect(MountTable.unescape("/mnt/my\\040disk") == "/mnt/my disk")
+        #expect(MountTable.unescape("/plain") == "/plain")
+        #expect(MountTable.unescape("a\\134b") == "a\\b")
     }
 
     @Test func theMountAroundAPathIsTheLongestPrefix() {
         // "/" is always mounted; a path below it finds at least that.
-        #expect(DiskIdentity.mountEntry(containing: "/usr/share/doc") != nil)
+        #expect(MountTable.entry(containing: "/usr/share/doc") != nil)
     }
 }
