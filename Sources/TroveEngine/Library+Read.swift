@@ -215,7 +215,7 @@ extension Library {
     /// A fresh, unguessable temporary name in `folder`, short whatever the final name's length;
     /// it carries the writer's PID so a later run can tell a killed writer's leftover.
     static func temporaryName(in folder: String) -> String {
-        "\(folder)/.trove-\(LocalStore.hostName)-\(getpid())-\(StoreIdentity.newID()).tmp"
+        "\(folder)/.trove-\(WriterTag.make()).tmp"
     }
 
     /// Removes temporaries a killed Trove left in `folder` (their process is gone); returns how many.
@@ -225,12 +225,10 @@ extension Library {
         let names = POSIX.names(inFolder: stream)
         closedir(stream)
         var removed = 0
-        for name in names where name.hasPrefix(".trove-") && name.hasSuffix(".tmp") {
-            // Only this machine's (a restore on another machine may share the folder), and
-            // only those of processes that are gone.
-            let parts = name.dropFirst(7).split(separator: "-")
-            guard parts.count == 3, parts[0] == Substring(LocalStore.hostName), let pid = Int32(parts[1]), pid != getpid(),
-                  kill(pid, 0) != 0, errno == ESRCH else { continue }
+        // Only this machine's (a restore on another machine may share the folder), and only
+        // those of processes that are gone.
+        for name in names where name.hasPrefix(".trove-") && name.hasSuffix(".tmp")
+            && WriterTag.writerIsGone(name.dropFirst(7).dropLast(4)) == true {
             if (try? POSIX.unlink(folder + "/" + name)) != nil { removed += 1 }
         }
         return removed

@@ -83,7 +83,7 @@ public final class LocalStore: Store, @unchecked Sendable {
 
     public func makeWriter(expectedSize: UInt64?) throws -> ObjectWriter {
         // The name carries host and PID so cleanTemporary() can tell a live writer from an orphan.
-        let path = "\(tmpDir)/\(Self.hostName)-\(getpid())-\(StoreIdentity.newID()).tmp"
+        let path = "\(tmpDir)/\(WriterTag.make()).tmp"
         do {
             // Created read-only (the open descriptor may still write): objects are never edited in place.
             // Blocks of zeros are holes: a sparse file takes only its data's space on a store.
@@ -92,15 +92,6 @@ public final class LocalStore: Store, @unchecked Sendable {
             return LocalObjectWriter(store: self, file: file)
         } catch let failure as POSIX.Failure { throw translate(failure) }
     }
-
-    /// This machine's name, with `-` replaced (temporary names use `-` as a separator).
-    public static let hostName: String = {
-        var buffer = [CChar](repeating: 0, count: 256)
-        gethostname(&buffer, buffer.count)
-        let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
-        let name = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "-", with: "_")
-        return name.isEmpty ? "host" : name
-    }()
 
     public func openReader(_ id: ContentID, fromMedia: Bool) throws -> ObjectReader {
         let path = objectPath(id)
@@ -173,10 +164,7 @@ public final class LocalStore: Store, @unchecked Sendable {
     /// A temporary file is an orphan when the process that wrote it (same host) is gone, or when
     /// it has not been touched for a day (another host's leftover).
     static func isOrphan(name: String, info: stat?, now: Date) -> Bool {
-        let parts = name.split(separator: "-")
-        if parts.count == 3, parts[0] == Substring(hostName), let pid = Int32(parts[1]) {
-            return pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH
-        }
+        if let gone = WriterTag.writerIsGone(name.hasSuffix(".tmp") ? name.dropLast(4) : Substring(name)) { return gone }
         guard let info else { return false }
         return now.timeIntervalSince(POSIX.mtime(info)) > 86_400
     }
