@@ -17,62 +17,77 @@ struct MetadataWriter: Sendable {
         self.restoresOwners = restoresOwners
     }
 
+    /// What metadata is set on: an open file (a restored file before its rename) or a path
+    /// (folders, links, special files; never followed).
+    enum Target {
+        case open(Int32)
+        case path
+    }
+
     /// True when `entry` records an owner this process cannot give it.
     func ownerDiffers(_ entry: SnapshotEntry) -> Bool {
         guard !restoresOwners, let uid = entry.uid, let gid = entry.gid else { return false }
         return uid != geteuid() || gid != getegid()
     }
 
-    /// Applies owner, attributes, mode and time to an open file; returns what could not be set.
-    func apply(_ entry: SnapshotEntry, fd: Int32, path: String) -> [String] {
-        var problems: [String] = []
-        var mode = mode_t(entry.mode)
-        if restoresOwners, let uid = entry.uid, let gid = entry.gid, fchown(fd, uid, gid) != 0 {
-            problems.append("owner \(uid):\(gid) (\(String(cString: strerror(errno)))); setuid/setgid cleared")
-            mode &= ~mode_t(0o6000)
-        } else if ownerDiffers(entry) && mode & 0o6000 != 0 {
-            // Someone else's setuid program must not become setuid to the restoring user.
-            problems.append("setuid/setgid cleared: the owner \(entry.uid ?? 0):\(entry.gid ?? 0) could not be restored (not root)")
-            mode &= ~mode_t(0o6000)
-        }
-        for attribute in entry.xattrs {
-            do { try POSIX.setExtendedAttribute(fd, attribute, path: path) } catch let failure as POSIX.Failure {
-                problems.append("attribute \(attribute.name) (\(String(cString: strerror(failure.errno))))")
-            } catch { problems.append("attribute \(attribute.name)") }
-        }
-        if fchmod(fd, mode) != 0 { problems.append("mode (\(String(cString: strerror(errno))))") }
-        let times = [POSIX.timespec(entry.mtime), POSIX.timespec(entry.mtime)]
-        if futimens(fd, times) != 0 { problems.append("modification time (\(String(cString: strerror(errno))))") }
-        return problems
-    }
+    /// Applies owner, attributes, mode (not to links) and time to an open file.
+    func apply(_ entry: SnapshotEntry, fd: Int32, path: String) -> [String] { apply(entry, on: .open(fd), path: path) }
 
-    /// Applies owner, attributes, mode (not for links) and time to a path, never following a link.
-    func apply(_ entry: SnapshotEntry, path: String, mode: Bool = true, time: Bool = true) -> [String] {
+    /// Applies owner, attributes, mode (not to links) and time to `path`, never following a link.
+    func apply(_ entry: SnapshotEntry, path: String) -> [String] { apply(entry, on: .path, path: path) }
+
+    /// Returns what could not be set. A setuid or setgid file whose recorded owner is not given
+    /// to it (not root, or chown refused) loses those bits: someone else's setuid program must
+    /// not become setuid to the restoring user.
+    private func apply(_ entry: SnapshotEntry, on target: Target, path: String) -> [String] {
         var problems: [String] = []
-        func attempt(_ what: String, _ body: () throws -> Void) {
-            do { try body() } catch let failure as POSIX.Failure {
-                problems.append("\(what) (\(String(cString: strerror(failure.errno))))")
-            } catch { problems.append(what) }
+        func attempt(_ what: String, _ rc: () -> Int32) -> Bool {
+            guard rc() != 0 else { return true }
+            problems.append("\(what) (\(String(cString: strerror(errno))))")
+            return false
         }
-        var bits = mode_t(entry.mode)
-        if ownerDiffers(entry) && bits & 0o6000 != 0 {
+        var mode = mode_t(entry.mode)
+        if ownerDiffers(entry) && mode & 0o6000 != 0 {
             problems.append("setuid/setgid cleared: the owner \(entry.uid ?? 0):\(entry.gid ?? 0) could not be restored (not root)")
-            bits &= ~mode_t(0o6000)
+            mode &= ~mode_t(0o6000)
         }
         if restoresOwners, let uid = entry.uid, let gid = entry.gid {
-            let before = problems.count
-            attempt("owner \(uid):\(gid)") { try POSIX.changeOwner(path, uid: uid, gid: gid) }
-            // A setuid file whose owner could not be set must not become setuid to someone else.
-            if problems.count > before && bits & 0o6000 != 0 {
-                problems[before] += "; setuid/setgid cleared"
-                bits &= ~mode_t(0o6000)
+            let owned = attempt("owner \(uid):\(gid)") {
+                switch target {
+                case .open(let fd): fchown(fd, uid, gid)
+                case .path: NameCodec.withCString(path) { lchown($0, uid, gid) }
+                }
+            }
+            if !owned && mode & 0o6000 != 0 {
+                problems[problems.count - 1] += "; setuid/setgid cleared"
+                mode &= ~mode_t(0o6000)
             }
         }
         for attribute in entry.xattrs {
-            attempt("attribute \(attribute.name)") { try POSIX.setExtendedAttribute(path, attribute) }
+            do {
+                switch target {
+                case .open(let fd): try POSIX.setExtendedAttribute(fd, attribute, path: path)
+                case .path: try POSIX.setExtendedAttribute(path, attribute)
+                }
+            } catch let failure as POSIX.Failure {
+                problems.append("attribute \(attribute.name) (\(String(cString: strerror(failure.errno))))")
+            } catch { problems.append("attribute \(attribute.name)") }
         }
-        if mode && entry.type != .symlink { attempt("mode") { try POSIX.changeMode(path, bits) } }
-        if time { attempt("modification time") { try POSIX.setTimes(path, entry.mtime) } }
+        if entry.type != .symlink {
+            _ = attempt("mode") {
+                switch target {
+                case .open(let fd): fchmod(fd, mode)
+                case .path: NameCodec.withCString(path) { chmod($0, mode) }
+                }
+            }
+        }
+        let times = [POSIX.timespec(entry.mtime), POSIX.timespec(entry.mtime)]
+        _ = attempt("modification time") {
+            switch target {
+            case .open(let fd): futimens(fd, times)
+            case .path: NameCodec.withCString(path) { utimensat(AT_FDCWD, $0, times, AT_SYMLINK_NOFOLLOW) }
+            }
+        }
         return problems
     }
 }

@@ -91,17 +91,11 @@ struct TreeScanner {
                 if let leader = linkLeaders[key] { entry.hardLink = leader } else { linkLeaders[key] = rel }
             }
             if entry.type == .file && entry.size >= 4096 && UInt64(found.st_blocks) * 512 < entry.size {
-                entry.sparse = Self.hasHoles(full, size: entry.size)
+                entry.sparse = POSIX.hasHoles(full, size: entry.size)
             }
             entries.append(entry)
             if entry.type == .directory { walk(full, relative: rel) }
         }
-    }
-
-    static func hasHoles(_ path: String, size: UInt64) -> Bool {
-        guard let fd = try? POSIX.open(path, O_RDONLY | O_NOFOLLOW) else { return false }
-        defer { close(fd) }
-        return POSIX.hasHoles(fd, size: size)
     }
 }
 

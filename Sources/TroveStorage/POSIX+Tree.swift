@@ -73,27 +73,13 @@ extension POSIX {
         if NameCodec.withCString(path, { rmdir($0) }) != 0 { throw fail("rmdir", path) }
     }
 
-    /// Sets owner and group without following a link.
-    public static func changeOwner(_ path: String, uid: UInt32, gid: UInt32) throws {
-        if NameCodec.withCString(path, { lchown($0, uid, gid) }) != 0 { throw fail("chown", path) }
-    }
-
-    public static func changeMode(_ path: String, _ mode: mode_t) throws {
-        if NameCodec.withCString(path, { chmod($0, mode) }) != 0 { throw fail("chmod", path) }
-    }
-
-    /// Sets access and modification time (both to `time`), never following a link.
-    public static func setTimes(_ path: String, _ time: FileTime) throws {
-        let times = [timespec(time), timespec(time)]
-        if NameCodec.withCString(path, { utimensat(AT_FDCWD, $0, times, AT_SYMLINK_NOFOLLOW) }) != 0 { throw fail("utimensat", path) }
-    }
-
-    /// True when the file at `fd` has a hole before its end (SEEK_HOLE).
-    public static func hasHoles(_ fd: Int32, size: UInt64) -> Bool {
+    /// True when the regular file at `path` has a hole before its end (SEEK_HOLE).
+    public static func hasHoles(_ path: String, size: UInt64) -> Bool {
         #if os(Linux)
+        guard let fd = try? open(path, O_RDONLY | O_NOFOLLOW) else { return false }
+        defer { Glibc.close(fd) }
         let seekHole: Int32 = 4
         let hole = lseek(fd, 0, seekHole)
-        lseek(fd, 0, SEEK_SET)
         return hole >= 0 && UInt64(hole) < size
         #else
         return false
@@ -103,44 +89,35 @@ extension POSIX {
     /// Every extended attribute of a path (not following a link), sorted by name. Attributes
     /// that vanish or cannot be read in between are left out; a filesystem without them gives [].
     public static func extendedAttributes(_ path: String) throws -> [ExtendedAttribute] {
-        try NameCodec.withCString(path) { name in
-            try readAttributes(path: path,
-                               list: { trove_list_xattrs(name, $0, $1) },
-                               get: { trove_get_xattr(name, $0, $1, $2) })
-        }
-    }
-
-    static func readAttributes(path: String, list: (UnsafeMutablePointer<CChar>?, Int) -> Int,
-                               get: (UnsafePointer<CChar>, UnsafeMutableRawPointer?, Int) -> Int) throws -> [ExtendedAttribute] {
-        var needed = list(nil, 0)
-        if needed < 0 {
-            if errno == ENOTSUP || errno == ENOENT { return [] }
-            throw fail("listxattr", path)
-        }
-        guard needed > 0 else { return [] }
-        var names = [CChar](repeating: 0, count: needed)
-        needed = names.withUnsafeMutableBufferPointer { list($0.baseAddress, needed) }
-        if needed < 0 { throw fail("listxattr", path) }
-        var result: [ExtendedAttribute] = []
-        for raw in names[0..<needed].split(separator: 0) {
-            let nameBytes = raw.map { UInt8(bitPattern: $0) }
-            let attribute = NameCodec.decode(nameBytes)
-            var value: [UInt8] = []
-            var ok = false
-            for _ in 0..<3 {
-                let cName = raw + [0]
-                let size = cName.withUnsafeBufferPointer { get($0.baseAddress!, nil, 0) }
-                if size < 0 { break }
-                value = [UInt8](repeating: 0, count: size)
-                let got = cName.withUnsafeBufferPointer { namePointer in
-                    value.withUnsafeMutableBytes { get(namePointer.baseAddress!, $0.baseAddress, size) }
-                }
-                if got >= 0 { value.removeSubrange(got...); ok = true; break }
-                if errno != ERANGE { break }
+        try NameCodec.withCString(path) { file in
+            var needed = trove_list_xattrs(file, nil, 0)
+            if needed < 0 {
+                if errno == ENOTSUP || errno == ENOENT { return [] }
+                throw fail("listxattr", path)
             }
-            if ok { result.append(ExtendedAttribute(name: attribute, value: value)) }
+            guard needed > 0 else { return [] }
+            var names = [CChar](repeating: 0, count: needed)
+            needed = names.withUnsafeMutableBufferPointer { trove_list_xattrs(file, $0.baseAddress, needed) }
+            if needed < 0 { throw fail("listxattr", path) }
+            var result: [ExtendedAttribute] = []
+            for raw in names[0..<needed].split(separator: 0) {
+                let name = raw + [0]
+                // A value that grows between the two calls is asked for again (ERANGE).
+                for _ in 0..<3 {
+                    let size = name.withUnsafeBufferPointer { trove_get_xattr(file, $0.baseAddress!, nil, 0) }
+                    if size < 0 { break }
+                    var value = [UInt8](repeating: 0, count: size)
+                    let got = name.withUnsafeBufferPointer { key in value.withUnsafeMutableBytes { trove_get_xattr(file, key.baseAddress!, $0.baseAddress, size) } }
+                    if got >= 0 {
+                        value.removeSubrange(got...)
+                        result.append(ExtendedAttribute(name: NameCodec.decode(raw.map { UInt8(bitPattern: $0) }), value: value))
+                        break
+                    }
+                    if errno != ERANGE { break }
+                }
+            }
+            return result.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
         }
-        return result.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
     }
 
     /// Sets one extended attribute on a path (not following a link).
