@@ -189,7 +189,7 @@ func lostAlerts(_ lost: [LostFile]) -> [Alert] {
     for file in lost {
         guard let snapshot = file.manifestOf else { continue }
         result.append(Alert(kind: "lost_snapshot_manifest", severity: .critical,
-                            message: "Snapshot \(snapshot.id.prefix(12)) of \(snapshot.root) (\(formatISODate(snapshot.time))) has no good copy of its manifest left on any store: it can no longer be rebuilt from the stores. This catalog still lists what it held (`trove ls \(snapshot.id.prefix(12))`), and its files restore while they have copies.",
+                            message: "Snapshot \(snapshot.id.prefix(12)) of \(snapshot.root) (\(snapshot.time.formatted(.iso8601))) has no good copy of its manifest left on any store: it can no longer be rebuilt from the stores. This catalog still lists what it held (`trove ls \(snapshot.id.prefix(12))`), and its files restore while they have copies.",
                             action: "Take a new snapshot of \(snapshot.root) (`trove snapshot \(snapshot.root)`) so its contents are recorded in the stores again; check the drives that held the manifest.",
                             files: 1, bytes: Int64(clamping: file.size)))
     }
@@ -200,7 +200,7 @@ func lostAlerts(_ lost: [LostFile]) -> [Alert] {
         for (snapshot, path) in file.inSnapshots { bySnapshot[snapshot.id, default: (snapshot, [])].paths.append(path) }
     }
     let named = bySnapshot.values.sorted { $0.snapshot.seq < $1.snapshot.seq }.prefix(5).map { item in
-        "snapshot \(item.snapshot.id.prefix(12)) of \(item.snapshot.root) (\(formatISODate(item.snapshot.time))) can no longer restore "
+        "snapshot \(item.snapshot.id.prefix(12)) of \(item.snapshot.root) (\(item.snapshot.time.formatted(.iso8601))) can no longer restore "
             + item.paths.prefix(3).joined(separator: ", ") + (item.paths.count > 3 ? " and \(item.paths.count - 3) more" : "")
     }
     let bytes = content.reduce(UInt64(0)) { $0 + $1.size }
@@ -209,13 +209,6 @@ func lostAlerts(_ lost: [LostFile]) -> [Alert] {
                         action: "Plug in any drive that may still hold them and run `trove verify`; otherwise restore them from another backup. The index keeps what each snapshot held.",
                         files: content.count, bytes: Int64(clamping: bytes)))
     return result
-}
-
-/// An ISO 8601 date for alert messages.
-func formatISODate(_ date: Date) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime]
-    return formatter.string(from: date)
 }
 
 /// Human-readable byte count (binary units).

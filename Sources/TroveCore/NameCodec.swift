@@ -21,17 +21,18 @@ public enum NameCodec {
         var scalars = String.UnicodeScalarView()
         var index = 0
         while index < raw.count {
-            if let (scalar, length) = decodeScalar(raw, at: index), scalar.value < firstEscape {
-                scalars.append(scalar)
-                index += length
-            } else if let (_, length) = decodeScalar(raw, at: index) {
-                // A genuine U+10FF80…U+10FFFF: escape each of its bytes so decoding stays one-to-one.
-                for byte in raw[index..<index + length] { scalars.append(escape(byte)) }
-                index += length
-            } else {
+            guard let (scalar, length) = decodeScalar(raw, at: index) else {
                 scalars.append(escape(raw[index]))
                 index += 1
+                continue
             }
+            if scalar.value < firstEscape {
+                scalars.append(scalar)
+            } else {
+                // A genuine U+10FF80…U+10FFFF: escape each of its bytes so decoding stays one-to-one.
+                for byte in raw[index..<index + length] { scalars.append(escape(byte)) }
+            }
+            index += length
         }
         return String(scalars)
     }

@@ -90,12 +90,6 @@ public struct SnapshotEntry: Sendable, Equatable {
 
     public var name: String { String(path.split(separator: "/").last ?? Substring(path)) }
 
-    /// Same content and metadata (what "unchanged" means for a diff).
-    public func sameAs(_ other: SnapshotEntry) -> Bool {
-        type == other.type && size == other.size && fileID == other.fileID && target == other.target
-            && sameMetadata(other)
-    }
-
     /// Same mode, times, owner, attributes and links (content aside).
     public func sameMetadata(_ other: SnapshotEntry) -> Bool {
         mode == other.mode && mtime == other.mtime && uid == other.uid && gid == other.gid && xattrs == other.xattrs
@@ -173,7 +167,10 @@ public struct Manifest: Sendable, Equatable {
         // Entries are written by hand: Foundation's encoder costs ~2 µs an entry, too slow for
         // 100,000-file trees. Keys in sorted order, as a sorted-keys encoder would write them.
         out.reserveCapacity(out.count + entries.count * 130)
-        for entry in entries { Self.appendEntry(entry, to: &out) }
+        for entry in entries {
+            Self.appendEntry(entry, to: &out)
+            out.append(0x0A)
+        }
         return out
     }
 
@@ -181,7 +178,6 @@ public struct Manifest: Sendable, Equatable {
     public static func entryLine(_ entry: SnapshotEntry) -> [UInt8] {
         var out: [UInt8] = []
         appendEntry(entry, to: &out)
-        if out.last == 0x0A { out.removeLast() }
         return out
     }
 
@@ -191,34 +187,32 @@ public struct Manifest: Sendable, Equatable {
     }
 
     static func appendEntry(_ entry: SnapshotEntry, to out: inout [UInt8]) {
-        do {
-            out.append(0x7B)
-            if let gid = entry.gid { out.append(contentsOf: #""g":"#.utf8); Self.appendDecimal(UInt64(gid), to: &out); out.append(0x2C) }
-            out.append(contentsOf: #""i":"#.utf8)
-            Self.appendDecimal(entry.inode, to: &out)
-            if let id = entry.fileID {
-                out.append(contentsOf: #","id":""#.utf8)
-                out.append(contentsOf: id.description.utf8)
-                out.append(0x22)
-            }
-            if let target = entry.target { out.append(contentsOf: #","l":"#.utf8); Self.appendJSONString(target, to: &out) }
-            out.append(contentsOf: #","m":"#.utf8)
-            Self.appendDecimal(UInt64(entry.mode), to: &out)
-            out.append(contentsOf: #","mn":"#.utf8)
-            Self.appendDecimal(UInt64(entry.mtime.nanoseconds), to: &out)
-            out.append(contentsOf: #","ms":"#.utf8)
-            Self.appendSigned(entry.mtime.seconds, to: &out)
-            out.append(contentsOf: #","p":"#.utf8)
-            Self.appendJSONString(entry.path, to: &out)
-            out.append(contentsOf: #","s":"#.utf8)
-            Self.appendDecimal(entry.size, to: &out)
-            out.append(contentsOf: #","t":""#.utf8)
-            out.append(contentsOf: entry.type.rawValue.utf8)
+        out.append(0x7B)
+        if let gid = entry.gid { out.append(contentsOf: #""g":"#.utf8); Self.appendDecimal(UInt64(gid), to: &out); out.append(0x2C) }
+        out.append(contentsOf: #""i":"#.utf8)
+        Self.appendDecimal(entry.inode, to: &out)
+        if let id = entry.fileID {
+            out.append(contentsOf: #","id":""#.utf8)
+            out.append(contentsOf: id.description.utf8)
             out.append(0x22)
-            if let uid = entry.uid { out.append(contentsOf: #","u":"#.utf8); Self.appendDecimal(UInt64(uid), to: &out) }
-            Self.appendExtras(entry, to: &out, leadingComma: true)
-            out.append(contentsOf: "}\n".utf8)
         }
+        if let target = entry.target { out.append(contentsOf: #","l":"#.utf8); Self.appendJSONString(target, to: &out) }
+        out.append(contentsOf: #","m":"#.utf8)
+        Self.appendDecimal(UInt64(entry.mode), to: &out)
+        out.append(contentsOf: #","mn":"#.utf8)
+        Self.appendDecimal(UInt64(entry.mtime.nanoseconds), to: &out)
+        out.append(contentsOf: #","ms":"#.utf8)
+        Self.appendSigned(entry.mtime.seconds, to: &out)
+        out.append(contentsOf: #","p":"#.utf8)
+        Self.appendJSONString(entry.path, to: &out)
+        out.append(contentsOf: #","s":"#.utf8)
+        Self.appendDecimal(entry.size, to: &out)
+        out.append(contentsOf: #","t":""#.utf8)
+        out.append(contentsOf: entry.type.rawValue.utf8)
+        out.append(0x22)
+        if let uid = entry.uid { out.append(contentsOf: #","u":"#.utf8); Self.appendDecimal(UInt64(uid), to: &out) }
+        Self.appendExtras(entry, to: &out, leadingComma: true)
+        out.append(0x7D)
     }
 
     /// The optional keys `hl`, `rd`, `sp` and `x` (xattr values in base64).

@@ -119,7 +119,7 @@ public struct StuckGroup: Sendable, Equatable {
 }
 
 /// A file no store holds any copy of any more, and what it was part of.
-public struct LostFile: Sendable, Equatable {
+public struct LostFile: Sendable {
     public var fileID: ContentID
     public var size: UInt64
     /// Snapshot whose manifest this file is (nil for ordinary content).
@@ -132,10 +132,5 @@ public struct LostFile: Sendable, Equatable {
         self.size = size
         self.manifestOf = manifestOf
         self.inSnapshots = inSnapshots
-    }
-
-    public static func == (a: LostFile, b: LostFile) -> Bool {
-        a.fileID == b.fileID && a.size == b.size && a.manifestOf == b.manifestOf
-            && a.inSnapshots.map(\.snapshot) == b.inSnapshots.map(\.snapshot) && a.inSnapshots.map(\.path) == b.inSnapshots.map(\.path)
     }
 }
