@@ -94,6 +94,9 @@ extension Library {
         let syncFD = try? POSIX.open(syncFolder, O_RDONLY | O_DIRECTORY)
         defer { if let syncFD { close(syncFD) } }
         let oneSync = syncFD.map(POSIX.trustsSyncFilesystem) ?? false
+        // A single file, link or special file lands in an existing folder: clear a killed run's
+        // temporaries there (folders are cleared as the plan reaches them).
+        if plan.first?.entry.type != .directory { Self.removeStaleTemporaries(in: (destination as NSString).deletingLastPathComponent) }
         do {
             // Folders, links and special files first, in order; then file contents, several at a time.
             for (entry, relative) in plan {
@@ -101,11 +104,11 @@ extension Library {
                 try ensureNoSymlinkParents(target, under: destination)
                 switch entry.type {
                 case .directory:
-                    // Existing folders keep their own metadata unless overwriting (and the
-                    // destination keeps its own unless the snapshot recorded it).
-                    // The destination itself is not in the snapshot: it gets an ordinary mode at once.
-                    let isRoot = entry.path.isEmpty && !rootRecorded
-                    let created = try makeFolder(target, replacing: overwrite, mode: isRoot ? 0o755 : 0o700)
+                    // Made private until its metadata is set last; a destination the snapshot
+                    // has no metadata for gets an ordinary mode at once. Existing folders keep
+                    // their own metadata unless overwriting.
+                    let unrecordedRoot = entry.path.isEmpty && !rootRecorded
+                    let created = try makeFolder(target, replacing: overwrite, mode: unrecordedRoot ? 0o755 : 0o700)
                     // A restore killed earlier may have left temporaries here.
                     if !created { Self.removeStaleTemporaries(in: target) }
                     if created || (overwrite && (rootRecorded || !entry.path.isEmpty)) { folders.append((target, entry)) }
@@ -118,7 +121,6 @@ extension Library {
                     notRestored(target, metadata.apply(entry, path: target))
                     report.symlinks += 1
                 case .fifo, .charDevice, .blockDevice:
-                    if relative.isEmpty { Self.removeStaleTemporaries(in: (target as NSString).deletingLastPathComponent) }
                     try clear(target)
                     do {
                         if entry.type == .fifo {
@@ -133,7 +135,6 @@ extension Library {
                         notRestored(target, ["device node not created (only root can; \(String(cString: strerror(failure.errno))))"])
                     }
                 case .file:
-                    if relative.isEmpty { Self.removeStaleTemporaries(in: (target as NSString).deletingLastPathComponent) }
                     // An empty folder in the way (allowed with --overwrite) cannot be renamed over.
                     if let found = try POSIX.stat(target, follow: false), POSIX.isDirectory(found) { try clear(target) }
                     let group = PathKey(entry.hardLink ?? entry.path)
@@ -247,7 +248,7 @@ extension Library {
                        metadata: MetadataWriter) -> [SkippedPath] {
         var problems: [SkippedPath] = []
         for (folder, entry) in folders.reversed() {
-            // The snapshot's root folder itself: its metadata is not in the manifest.
+            // A destination the snapshot has no metadata for keeps the mode it was made with.
             if entry.path.isEmpty && !rootRecorded { continue }
             problems += metadata.apply(entry, path: folder).map { SkippedPath(path: folder, reason: $0) }
         }

@@ -167,15 +167,12 @@ extension Library {
     /// snapshot that cannot be restored because one drive died is worth nothing).
     func storeBytes(_ bytes: [UInt8]) throws -> ContentID {
         let candidates = try importTargets(ImportOptions())
-        let target = try targetCopies()
-        var chosen: [ObservedStore] = []
-        var held: [String: Int] = [:]
-        for candidate in candidates where held.values.reduce(0, +) < target {
-            // Only stores that add durability: one per disk.
-            guard durabilityGain(weight: candidate.record.copies, domain: candidate.record.domain, held: held) > 0 else { continue }
-            chosen.append(candidate)
-            held[candidate.record.domain] = candidate.record.copies
-        }
+        // The placement rule picks them: one store per disk, most free space first.
+        let picked = placement(size: UInt64(bytes.count), held: [], target: try targetCopies(), candidates: candidates.map {
+            PlacementCandidate(storeID: $0.record.id, weight: $0.record.copies, available: (try? $0.store?.space().free) ?? 0,
+                               domain: $0.record.domain)
+        })
+        var chosen = candidates.filter { picked.contains($0.record.id) }
         if chosen.isEmpty, let first = candidates.first { chosen = [first] }
         guard !chosen.isEmpty else {
             throw TroveError(.storeNotConnected, "No store can take new copies; add one with `trove store add FOLDER`.")

@@ -190,7 +190,7 @@ extension TroveError {
         case ELOOP:
             return TroveError(.usage, "\(path): too many levels of symbolic links (\(failure.operation)).")
         default:
-            return TroveError(.io, "\(failure.operation) \(path) failed: \(String(cString: strerror(failure.errno))).")
+            return TroveError(.io, "\(failure.operation) \(path) failed: \(String(cString: strerror(failure.errno))); check the path and the drive holding it, then retry.")
         }
     }
 }

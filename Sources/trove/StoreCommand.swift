@@ -17,7 +17,7 @@ struct StoreAdd: ParsableCommand {
         discussion: """
             Re-attaching a folder that holds a store adopts it: its objects are verified and entered into the catalog; nothing is wiped.
 
-            Trove finds the disk each store lives on (its serial, a loop device's image, a network mount's source). Copies on stores that share a disk count once toward durability: a dying disk takes them all. Refused: a folder inside a store or around one, the library's folder or one around it, and a folder that already is a store. --disk declares the disk by name where detection cannot tell (stores declaring the same name share a domain).
+            Trove finds the disk each store lives on (its WWN, else its name and serial; a loop device's image; a ZFS dataset's pool; a network share's server). Copies on stores that share a disk count once toward durability: a dying disk takes them all. Refused: a folder inside a store or around one, the library's folder or one around it, and a folder that already is a store. --disk declares the disk by name where detection cannot tell (stores declaring the same name share a domain).
             """)
 
     @OptionGroup var global: GlobalOptions

@@ -243,7 +243,7 @@ import TroveTesting
     /// True when a `user.*` attribute can be set on files in `folder`.
     static func filesystemTakesUserXattrs(_ folder: String) -> Bool {
         let probe = folder + "/.xattr-probe"
-        FileManager.default.createFile(atPath: probe, contents: Data())
+        _ = FileManager.default.createFile(atPath: probe, contents: Data())
         defer { try? FileManager.default.removeItem(atPath: probe) }
         return (try? Tree.setXattr(Tree.bytes(probe), "user.probe", [1])) != nil
     }
