@@ -269,11 +269,12 @@ extension Library {
         let resolvedDestination = (destination as NSString).resolvingSymlinksInPath
         for (type, relative) in targets {
             let target = relative.isEmpty ? destination : destination + "/" + relative
-            // A snapshot may hold a `.trove` folder: it never lands inside a real store's.
-            try refuseStoreFolder(target, purpose: "restore into", folders: stores)
+            // A snapshot may hold a `.trove` folder: it never lands inside a real store's. Links
+            // are resolved once, for the destination (links inside it are refused while writing).
+            try refuseStoreFolder(target, purpose: "restore into", folders: stores, resolve: false)
             if resolvedDestination != destination {
                 try refuseStoreFolder(relative.isEmpty ? resolvedDestination : resolvedDestination + "/" + relative,
-                                      purpose: "restore into", folders: stores)
+                                      purpose: "restore into", folders: stores, resolve: false)
             }
             guard let found = try POSIX.stat(target, follow: false) else { continue }
             if POSIX.isDirectory(found) {
@@ -349,11 +350,14 @@ extension Library {
     }
 
     /// Refuses a path inside (or equal to) a store's `.trove` folder.
-    func refuseStoreFolder(_ path: String, purpose: String, folders: [(label: String, folder: String)]? = nil) throws {
+    /// With `resolve` false only the path as given is checked (a caller that checked the resolved
+    /// parent already, for each of many entries).
+    func refuseStoreFolder(_ path: String, purpose: String, folders: [(label: String, folder: String)]? = nil,
+                           resolve: Bool = true) throws {
         let folders = try folders ?? storeFolders()
-        let resolved = (path as NSString).resolvingSymlinksInPath
+        let candidates = resolve ? [path, (path as NSString).resolvingSymlinksInPath] : [path]
         for (label, folder) in folders {
-            for candidate in [path, resolved] where candidate == folder || candidate.hasPrefix(folder + "/") {
+            for candidate in candidates where candidate == folder || candidate.hasPrefix(folder + "/") {
                 throw TroveError(.usage, "\(NameCodec.display(path)) is inside the store '\(label)' (\(folder)), which holds Trove's own objects; Trove will not \(purpose) it. Pick a folder outside it. Nothing was written.")
             }
         }
