@@ -16,6 +16,9 @@ public enum EventKind: String, Codable, Sendable, CaseIterable {
     case copyVerified = "copy_verified"
     case corruptCopy = "corrupt_copy"
     case writeFailed = "write_failed"
+    /// A store stopped answering during a run (timeouts, connection refused, HTTP 5xx): its copies
+    /// keep their standing; the run left work undone there.
+    case storeUnreachable = "store_unreachable"
     case verifyFinished = "verify_finished"
     case recoveryStarted = "recovery_started"
     case recoveryFinished = "recovery_finished"

@@ -10,10 +10,51 @@ public enum TrustState: String, Codable, Sendable, CaseIterable {
     case purged
 }
 
-/// The kinds of store; only `local` exists so far.
+/// The kinds of store.
 public enum StoreKind: String, Codable, Sendable, CaseIterable {
     /// A folder on a drive (the FileStore).
     case local
+    /// A bucket (and prefix) in S3-compatible object storage.
+    case s3
+}
+
+/// How to reach and wrap a store, recorded per store so a registry can build it again. Holds
+/// no secret: credentials come from the environment or the AWS credentials file, and an
+/// encryption key from a file with mode 0600 (or a passphrase).
+public struct StoreConfig: Codable, Sendable, Equatable {
+    /// S3: `https://host[:port]` of the service.
+    public var endpoint: String?
+    /// S3: the signing region (`us-east-1` when not given).
+    public var region: String?
+    public var bucket: String?
+    /// S3: the key prefix under which the store lives (no leading or trailing slash).
+    public var prefix: String?
+    /// S3: address the bucket in the path (`host/bucket/key`, MinIO and moto) instead of the host name.
+    public var pathStyle: Bool?
+    /// S3: the section of the AWS credentials file to use (a name, not a secret).
+    public var profile: String?
+    /// The file (mode 0600) holding the key that unlocks an encrypted store's master key.
+    public var keyFile: String?
+    /// Bandwidth limit in bytes per second, reads and writes each.
+    public var limit: Int64?
+
+    public init(endpoint: String? = nil, region: String? = nil, bucket: String? = nil, prefix: String? = nil,
+                pathStyle: Bool? = nil, profile: String? = nil, keyFile: String? = nil, limit: Int64? = nil) {
+        self.endpoint = endpoint
+        self.region = region
+        self.bucket = bucket
+        self.prefix = prefix
+        self.pathStyle = pathStyle
+        self.profile = profile
+        self.keyFile = keyFile
+        self.limit = limit
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case endpoint, region, bucket, prefix, profile, limit
+        case pathStyle = "path_style"
+        case keyFile = "key_file"
+    }
 }
 
 /// A store as the catalog knows it.
@@ -43,11 +84,16 @@ public struct StoreRecord: Codable, Sendable, Equatable {
     public var declaredDisk: String?
     /// The store refused writes when last seen (mounted read-only, or no write permission).
     public var readOnly: Bool
+    /// How to reach and wrap it (endpoint, bucket, key file, limits).
+    public var config: StoreConfig
+    /// Objects are encrypted before they reach the store.
+    public var encrypted: Bool
 
     public init(id: String, label: String, kind: StoreKind, location: String, copies: Int = 1,
                 filesystemUUID: String? = nil, created: Date, trust: TrustState = .trusted,
                 noNewCopies: Bool = false, lastSeen: Date? = nil, capacity: Int64? = nil, free: Int64? = nil,
-                disk: String? = nil, diskName: String? = nil, declaredDisk: String? = nil, readOnly: Bool = false) {
+                disk: String? = nil, diskName: String? = nil, declaredDisk: String? = nil, readOnly: Bool = false,
+                config: StoreConfig = StoreConfig(), encrypted: Bool = false) {
         self.id = id
         self.label = label
         self.kind = kind
@@ -64,6 +110,8 @@ public struct StoreRecord: Codable, Sendable, Equatable {
         self.diskName = diskName
         self.declaredDisk = declaredDisk
         self.readOnly = readOnly
+        self.config = config
+        self.encrypted = encrypted
     }
 
     /// The failure domain its copies belong to: the declared disk, else the detected one, else

@@ -13,6 +13,14 @@ public struct HealReport: Sendable, Codable {
     /// Files still below target after the pass (no room, no source connected, …).
     public var stillBelowTarget = 0
     public var problems: [String] = []
+    /// Stores that stopped answering during the pass, with why (the pass skipped them after).
+    public var unreachable: [UnreachableStore] = []
+}
+
+/// A store that stopped answering during a run.
+public struct UnreachableStore: Sendable, Codable, Equatable {
+    public var label: String
+    public var reason: String
 }
 
 /// How a heal pass is paced.
@@ -55,10 +63,11 @@ extension Library {
             let item = connected.first { $0.record.id == record.id }
             let space = (try? item?.store?.space()) ?? nil
             let reserve = reserveBytes(capacity: space?.capacity ?? record.capacity)
+            let free = item.map { freeBytes($0.store) } ?? record.free ?? 0
             return StoreOption(storeID: record.id, label: record.label, weight: record.copies, domain: record.domain,
                                connected: item != nil, trusted: record.trust == .trusted, noNewCopies: record.noNewCopies,
                                readOnly: item?.record.readOnly ?? record.readOnly,
-                               available: (space?.free ?? record.free ?? 0) - reserve)
+                               available: free - reserve)
         }
         let candidates = storeOptions.filter { $0.connected && $0.trusted && !$0.noNewCopies && !$0.readOnly }.map {
             PlacementCandidate(storeID: $0.storeID, weight: $0.weight, available: $0.available, domain: $0.domain)
@@ -94,6 +103,7 @@ extension Library {
             }
         }
         report = state.report
+        report.unreachable = unreachable.all.map { UnreachableStore(label: $0.label, reason: $0.reason) }
         try catalog.apply([.replaceStuck(state.stuck)])
         progress.finish()
         report.seconds = Date().timeIntervalSince(started)
@@ -112,17 +122,18 @@ extension Library {
         for copy in try catalog.copies(of: file.id) where copy.copies == 0 && durability < target {
             guard let item = state.connected.first(where: { $0.record.id == copy.storeID }),
                   item.record.trust == .trusted, item.record.copies > 0, let store = item.store else { continue }
-            switch try check(file, on: store, fromMedia: true) {
+            guard !unreachable.contains(item.record.id) else { continue }
+            let verdict = try check(file, on: store, fromMedia: true)
+            try settle(verdict, of: file, on: item)
+            switch verdict {
             case .good:
                 try markVerified(file.id, on: item.record)
                 durability += item.record.copies
                 state.report.copiesReverified += 1
-            case .missing:
-                try catalog.apply([.removeCopy(file: file.id, store: item.record.id),
-                                   .event(Event(time: clock.now(), kind: .copyMissing, storeID: item.record.id, fileID: file.id))])
-            case .corrupt(let leaf, let reason):
-                try handleCorruption(file, on: item, leaf: leaf, reason: reason)
+            case .corrupt, .unreadable, .unavailable:
                 state.candidates.removeAll { $0.storeID == item.record.id }
+            case .missing:
+                break
             }
         }
         let held = try heldCopies(of: file.id, state: state)
@@ -168,7 +179,8 @@ extension Library {
         var durability = prepared.durability
         var problem: (StuckKind, String)?
         for destinationID in prepared.destinations {
-            guard let destination = state.connected.first(where: { $0.record.id == destinationID }) else { continue }
+            guard let destination = state.connected.first(where: { $0.record.id == destinationID }),
+                  !unreachable.contains(destinationID) else { continue }
             let sources = healSources(holding: prepared.holding, destination: destinationID, state: state)
             do {
                 if let source = try copy(file, from: sources, to: destination) {
@@ -214,7 +226,7 @@ extension Library {
     func copy(_ file: FileRecord, from sources: [ObservedStore], to destination: ObservedStore) throws -> String? {
         switch prepareCopy(file, from: sources, to: destination) {
         case .written(let writer, let source):
-            try writer.commit(as: file.id)
+            do { try writer.commit(as: file.id) } catch { throw TroveError.from(any: error) }
             try catalog.apply(try verifyNewCopy(file, source: source, destination: destination))
             return source.record.id
         case .noSource: return nil
@@ -242,39 +254,26 @@ extension Library {
     func prepareCopy(_ file: FileRecord, from sources: [ObservedStore], to destination: ObservedStore) -> PreparedCopy {
         guard let target = destination.store else { return .noSource }
         var sourceErrors: [String] = []
-        for source in sources {
+        for source in sources where !unreachable.contains(source.record.id) {
             guard let store = source.store else { continue }
             let writer: any ObjectWriter
-            do { writer = try target.makeWriter(expectedSize: file.size) } catch {
-                return .destinationFailed(MirrorWriter.asTroveError(error))
+            do { writer = try target.makeWriter(for: file.id, expectedSize: file.size) } catch {
+                return .destinationFailed(TroveError.from(any: error))
             }
             let verdict: CopyCheck
             do {
                 verdict = try check(file, on: store, sink: { _, bytes in try writer.write(bytes) })
             } catch let failure as SinkFailure {
                 writer.abort()
-                return .destinationFailed(MirrorWriter.asTroveError(failure.underlying))
+                return .destinationFailed(TroveError.from(any: failure.underlying))
             } catch {
-                // The source failed (unplugged mid-copy): try the next one.
                 writer.abort()
-                sourceErrors.append("'\(source.record.label)': \(error)")
-                continue
-            }
-            do {
-                switch verdict {
-                case .good:
-                    return .written(writer, source: source)
-                case .missing:
-                    writer.abort()
-                    try catalog.apply([.removeCopy(file: file.id, store: source.record.id),
-                                       .event(Event(time: clock.now(), kind: .copyMissing, storeID: source.record.id, fileID: file.id))])
-                case .corrupt(let leaf, let reason):
-                    writer.abort()
-                    try corruptionLock.withLock { try handleCorruption(file, on: source, leaf: leaf, reason: reason) }
-                }
-            } catch {
                 return .failed(error)
             }
+            if verdict == .good { return .written(writer, source: source) }
+            writer.abort()
+            if case .unavailable(let reason) = verdict { sourceErrors.append("'\(source.record.label)': \(reason)") }
+            do { try settle(verdict, of: file, on: source) } catch { return .failed(error) }
         }
         return sourceErrors.isEmpty ? .noSource : .sourceUnavailable(sourceErrors.joined(separator: "; "))
     }
@@ -286,6 +285,9 @@ extension Library {
             throw TroveError(.storeNotConnected, "store '\(destination.record.label)' went away")
         }
         let written = try check(file, on: target, fromMedia: true)
+        if case .unavailable(let reason) = written {
+            throw TroveError(.storeNotConnected, "store '\(destination.record.label)' stopped answering while the new copy was read back (\(reason))")
+        }
         guard written == .good else {
             _ = try? target.quarantine(file.id)
             throw TroveError(.io, "the copy written to '\(destination.record.label)' did not read back correctly (\(written))")

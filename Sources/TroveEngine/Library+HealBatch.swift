@@ -50,7 +50,7 @@ extension Library {
                 try store.commitBatch(batch.map { (writer: $0.writer, id: work[$0.job].file.id) })
                 committed += batch.map { ($0.job, $0.source) }
             } catch {
-                for item in batch { failures[item.job] = MirrorWriter.asTroveError(error) }
+                for item in batch { failures[item.job] = TroveError.from(any: error) }
             }
         }
         // Every new copy is read back from the drive before it counts.
@@ -69,7 +69,7 @@ extension Library {
                 made.insert(job)
                 state.reads[source.record.id, default: 0] += 1
             case .failure(let error):
-                failures[job] = MirrorWriter.asTroveError(error)
+                failures[job] = TroveError.from(any: error)
             }
         }
         try catalog.apply(changes)

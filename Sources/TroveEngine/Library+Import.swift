@@ -143,7 +143,7 @@ extension Library {
         }
         // Ask each drive for its free space once, not once per comparison; the first store of
         // each disk comes first, so the first N targets are N disks.
-        let free = usable.map { item in (item, (try? item.store?.space().free) ?? 0) }.sorted { $0.1 > $1.1 }.map(\.0)
+        let free = usable.map { item in (item, freeBytes(item.store)) }.sorted { $0.1 > $1.1 }.map(\.0)
         var seen = Set<String>()
         let firsts = free.filter { seen.insert($0.record.domain).inserted }
         return firsts + free.filter { item in !firsts.contains { $0.record.id == item.record.id } }
@@ -278,6 +278,7 @@ extension Library {
             ])))
         }
         try catalog.apply(changes)
+        if error.code == .storeNotConnected { noteUnreachable(observed.record, reason: error.message) }
         logger.warning("store dropped from import", metadata: ["store": "\(observed.record.label)", "reason": "\(error.message)"])
     }
 }

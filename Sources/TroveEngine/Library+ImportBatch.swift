@@ -108,7 +108,7 @@ extension Library {
             do {
                 try store.commitBatch(entries.map { (writer: $0.writer, id: $0.id) })
             } catch {
-                let trove = MirrorWriter.asTroveError(error)
+                let trove = TroveError.from(any: error)
                 failed[storeID] = trove
                 candidates.removeAll { $0.record.id == storeID }
                 try recordWriteFailure(observed, error: trove, path: "\(entries.count) files")

@@ -7,6 +7,7 @@ extension Library {
     /// returned) so what follows never works from stale state. Returns the observed stores.
     @discardableResult
     public func observe(policy: LifecyclePolicy = LifecyclePolicy()) throws -> [ObservedStore] {
+        unreachable.clear()
         var observed = try observeStores()
         let now = clock.now()
         var presence: [String: Presence] = [:]

@@ -195,15 +195,10 @@ extension Library {
                     try markVerified(id, on: observed.record)
                 }
                 return Written(store: observed.record.label, bad: bad, problems: problems)
-            case .missing:
+            case .missing, .corrupt, .unreadable, .unavailable:
                 try? POSIX.unlink(tmp)
-                bad.append("\(observed.record.label): missing")
-                try catalog.apply([.removeCopy(file: id, store: observed.record.id),
-                                   .event(Event(time: clock.now(), kind: .copyMissing, storeID: observed.record.id, fileID: id))])
-            case .corrupt(let leaf, let reason):
-                try? POSIX.unlink(tmp)
-                bad.append("\(observed.record.label): corrupt (\(reason))")
-                try handleCorruption(file, on: observed, leaf: leaf, reason: reason)
+                bad.append("\(observed.record.label): \(verdict.summary)")
+                try settle(verdict, of: file, on: observed)
             }
         }
         let where_ = holding.map(\.record.label).joined(separator: ", ")

@@ -28,18 +28,21 @@ extension Library {
             let current = try catalog.stores().first { $0.id == item.record.id } ?? item.record
             report.checked += 1
             report.bytes += file.size
-            switch try check(file, on: store, fromMedia: true) {
+            guard !unreachable.contains(item.record.id) else { continue }
+            let verdict = try check(file, on: store, fromMedia: true)
+            try settle(verdict, of: file, on: ObservedStore(record: current, observation: item.observation))
+            switch verdict {
             case .good:
                 report.good += 1
                 // A copy on a store still under suspicion stays uncounted until the user trusts it again.
                 if current.trust == .trusted { try markVerified(file.id, on: current) }
             case .missing:
                 report.missing.append(file.id.description)
-                try catalog.apply([.removeCopy(file: file.id, store: item.record.id),
-                                   .event(Event(time: clock.now(), kind: .copyMissing, storeID: item.record.id, fileID: file.id))])
-            case .corrupt(let leaf, let reason):
+            case .corrupt(let leaf, let reason), .unreadable(let leaf, let reason):
                 report.corrupt.append(.init(fileID: file.id.description, leaf: leaf, reason: reason))
-                try handleCorruption(file, on: ObservedStore(record: current, observation: item.observation), leaf: leaf, reason: reason)
+            case .unavailable:
+                report.checked -= 1
+                report.bytes -= file.size
             }
             progress.update(done: UInt64(report.checked))
         }

@@ -169,7 +169,7 @@ extension Library {
         let candidates = try importTargets(ImportOptions())
         // The placement rule picks them: one store per disk, most free space first.
         let picked = placement(size: UInt64(bytes.count), held: [], target: try targetCopies(), candidates: candidates.map {
-            PlacementCandidate(storeID: $0.record.id, weight: $0.record.copies, available: (try? $0.store?.space().free) ?? 0,
+            PlacementCandidate(storeID: $0.record.id, weight: $0.record.copies, available: freeBytes($0.store),
                                domain: $0.record.domain)
         })
         var chosen = candidates.filter { picked.contains($0.record.id) }

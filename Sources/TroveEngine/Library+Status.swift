@@ -37,6 +37,13 @@ func reserveBytes(capacity: Int64?) -> Int64 {
     min(4_000_000_000, (capacity ?? 0) / 50)
 }
 
+/// Free bytes a connected store reports: 0 when it cannot be asked, and practically unlimited
+/// when it cannot tell (object storage has no fixed size).
+func freeBytes(_ store: (any Store)?) -> Int64 {
+    guard let store else { return 0 }
+    do { return try store.space()?.free ?? 1 << 60 } catch { return 0 }
+}
+
 extension Library {
     /// Observes the stores, applies the lifecycle rules, and answers "should I worry?".
     public func status() throws -> StatusReport {

@@ -14,6 +14,8 @@ public struct VerifyReport: Sendable, Codable {
     public var corrupt: [Problem] = []
     public var missing: [String] = []
     public var seconds: Double = 0
+    /// Why the store stopped answering part-way (its remaining copies were not checked).
+    public var unreachable: String?
 
     /// A bad copy and the leaf that failed.
     public struct Problem: Sendable, Codable {
@@ -22,7 +24,7 @@ public struct VerifyReport: Sendable, Codable {
         public var reason: String
     }
 
-    public var clean: Bool { connected && corrupt.isEmpty && missing.isEmpty }
+    public var clean: Bool { connected && unreachable == nil && corrupt.isEmpty && missing.isEmpty }
 }
 
 /// What adopting an existing store found.
@@ -58,26 +60,27 @@ extension Library {
             let verdicts = checkConcurrently(chunk.map(\.0), on: store, counter: counter)
             var verified: [CatalogChange] = []
             let now = clock.now()
-            for ((file, copy), verdict) in zip(chunk, verdicts) {
-                report.checked += 1
-                switch try verdict.get() {
+            for ((file, copy), result) in zip(chunk, verdicts) {
+                let verdict = try result.get()
+                try settle(verdict, of: file, on: observed)
+                switch verdict {
                 case .good:
+                    report.checked += 1
                     report.good += 1
                     report.bytes += file.size
                     verified.append(.saveCopy(CopyRecord(fileID: file.id, storeID: copy.storeID, copies: observed.record.copies,
                                                          mtime: copy.mtime, verified: now)))
                 case .missing:
+                    report.checked += 1
                     report.missing.append(file.id.description)
-                    try catalog.apply([
-                        .removeCopy(file: file.id, store: observed.record.id),
-                        .event(Event(time: now, kind: .copyMissing, storeID: observed.record.id, fileID: file.id,
-                                     details: ["location": .text(observed.record.location)])),
-                    ])
-                case .corrupt(let leaf, let reason):
+                case .corrupt(let leaf, let reason), .unreadable(let leaf, let reason):
+                    report.checked += 1
                     report.corrupt.append(.init(fileID: file.id.description, leaf: leaf, reason: reason))
-                    try handleCorruption(file, on: observed, leaf: leaf, reason: reason)
+                case .unavailable(let reason):
+                    report.unreachable = reason
                 }
             }
+            if report.unreachable != nil { break }
             // One transaction per chunk; a store downgraded meanwhile keeps its copies uncounted.
             let trusted = try catalog.stores().first { $0.id == observed.record.id }?.trust == .trusted
             if trusted { try catalog.apply(verified) }
@@ -143,12 +146,14 @@ extension Library {
             progress.update(done: UInt64(index))
             if let file = try catalog.file(id) {
                 report.known += 1
-                switch try check(file, on: store, fromMedia: true) {
+                let verdict = try check(file, on: store, fromMedia: true)
+                try settle(verdict, of: file, on: observed)
+                switch verdict {
                 case .good: try markVerified(id, on: record)
                 case .missing: break
-                case .corrupt(let leaf, let reason):
-                    report.corrupt += 1
-                    try handleCorruption(file, on: observed, leaf: leaf, reason: reason)
+                case .corrupt, .unreadable: report.corrupt += 1
+                case .unavailable(let reason):
+                    throw TroveError(.storeNotConnected, "Store '\(record.label)' stopped answering while its objects were checked (\(reason)); run `trove store add` again when it is back: what was checked so far is kept.")
                 }
                 continue
             }

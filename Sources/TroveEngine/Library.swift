@@ -20,6 +20,8 @@ public final class Library: @unchecked Sendable {
     public var storeTimeout: TimeInterval = 10
     /// Serialises corruption handling by concurrent workers (one downgrade per store, not one each).
     let corruptionLock = NSLock()
+    /// Stores that stopped answering during the current run (cleared when stores are observed).
+    public let unreachable = UnreachableStores()
 
     static func catalogPath(_ folder: String) -> String { folder + "/catalog.sqlite" }
 

@@ -21,7 +21,7 @@ final class MirrorWriter: @unchecked Sendable {
                 }
                 return Target(observed: observed, writer: try store.makeWriter(expectedSize: expectedSize), error: nil)
             } catch {
-                return Target(observed: observed, writer: nil, error: Self.asTroveError(error))
+                return Target(observed: observed, writer: nil, error: TroveError.from(any: error))
             }
         }
     }
@@ -35,7 +35,7 @@ final class MirrorWriter: @unchecked Sendable {
             do { try writer.write(bytes) } catch {
                 writer.abort()
                 targets[index].writer = nil
-                targets[index].error = Self.asTroveError(error)
+                targets[index].error = TroveError.from(any: error)
             }
         }
         if live == 0, let error = targets.compactMap(\.error).first { throw error }
@@ -50,7 +50,7 @@ final class MirrorWriter: @unchecked Sendable {
                 try writer.commit(as: id)
                 done.append(targets[index].observed)
             } catch {
-                targets[index].error = Self.asTroveError(error)
+                targets[index].error = TroveError.from(any: error)
             }
             targets[index].writer = nil
         }
@@ -77,10 +77,5 @@ final class MirrorWriter: @unchecked Sendable {
     /// Stores that failed, with their errors.
     var failures: [(ObservedStore, TroveError)] {
         targets.compactMap { target in target.error.map { (target.observed, $0) } }
-    }
-
-    static func asTroveError(_ error: Error) -> TroveError {
-        if let error = error as? TroveError { return error }
-        return TroveError(.io, "\(error)")
     }
 }

@@ -269,21 +269,29 @@ final class LocalObjectWriter: ObjectWriter {
     }
 }
 
-/// Reads one object sequentially. Reads `fromMedia` go to the drive: with O_DIRECT where the
-/// filesystem takes it (and the caller's buffers are aligned), else after dropping the file's
-/// cached pages; so a verify checks what the drive holds, not what the page cache remembers.
+/// Reads one object (or a range of it) sequentially. Reads `fromMedia` go to the drive: with
+/// O_DIRECT where the filesystem takes it (and the caller's buffers and the range are aligned),
+/// else after dropping the file's cached pages; so a verify checks what the drive holds, not
+/// what the page cache remembers.
 final class LocalObjectReader: ObjectReader {
     let fd: Int32
     let path: String
     let size: UInt64
+    /// Bytes of the range still to read.
+    private var remaining: UInt64
+    private let translate: (POSIX.Failure, Bool) -> StoreError
     private var direct = false
     private var closed = false
 
-    init(fd: Int32, path: String, size: UInt64, fromMedia: Bool, folder: String) {
+    init(fd: Int32, path: String, size: UInt64, range: Range<UInt64>, fromMedia: Bool, folder: String,
+         translate: @escaping (POSIX.Failure, Bool) -> StoreError) {
         self.fd = fd
         self.path = path
         self.size = size
-        if fromMedia && DirectIO.supported(at: folder) {
+        self.remaining = UInt64(range.count)
+        self.translate = translate
+        if range.lowerBound > 0 { lseek(fd, off_t(range.lowerBound), SEEK_SET) }
+        if fromMedia && DirectIO.supported(at: folder) && range.lowerBound % UInt64(DirectIO.alignment) == 0 {
             let flags = fcntl(fd, F_GETFL)
             direct = flags >= 0 && fcntl(fd, F_SETFL, flags | DirectIO.flag) == 0
         }
@@ -294,14 +302,20 @@ final class LocalObjectReader: ObjectReader {
     deinit { close() }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        guard let base = buffer.baseAddress else { return 0 }
-        if direct && !(DirectIO.isAligned(base) && buffer.count % DirectIO.alignment == 0) {
+        do { return try readRange(into: buffer) } catch let failure as POSIX.Failure { throw translate(failure, true) }
+    }
+
+    private func readRange(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard let base = buffer.baseAddress, remaining > 0 else { return 0 }
+        // Never past the range's end; an aligned read that would run past it goes buffered.
+        let wanted = Int(min(UInt64(buffer.count), remaining))
+        if direct && !(DirectIO.isAligned(base) && wanted % DirectIO.alignment == 0) {
             try buffered()
             posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_DONTNEED))
         }
         var done = 0
-        while done < buffer.count {
-            let n = Glibc.read(fd, base + done, buffer.count - done)
+        while done < wanted {
+            let n = Glibc.read(fd, base + done, wanted - done)
             if n > 0 {
                 done += n
             } else if n == 0 {
@@ -315,6 +329,7 @@ final class LocalObjectReader: ObjectReader {
                 throw POSIX.Failure(errno: errno, operation: "read", path: path)
             }
         }
+        remaining -= UInt64(done)
         return done
     }
 
@@ -327,4 +342,3 @@ final class LocalObjectReader: ObjectReader {
         if !closed { Glibc.close(fd); closed = true }
     }
 }
-

@@ -78,10 +78,11 @@ public final class LocalStore: Store, @unchecked Sendable {
         do {
             guard let info = try POSIX.stat(objectPath(id)) else { return nil }
             return UInt64(info.st_size)
-        } catch let failure as POSIX.Failure { throw translate(failure) }
+        } catch let failure as POSIX.Failure { throw translate(failure, object: true) }
     }
 
-    public func makeWriter(expectedSize: UInt64?) throws -> ObjectWriter {
+    public func makeWriter(for id: ContentID?, expectedSize: UInt64?) throws -> ObjectWriter {
+        // Named by its ID only at the rename: a writer never shows a partial object under a real name.
         // The name carries host and PID so cleanTemporary() can tell a live writer from an orphan.
         let path = "\(tmpDir)/\(WriterTag.make()).tmp"
         do {
@@ -93,14 +94,17 @@ public final class LocalStore: Store, @unchecked Sendable {
         } catch let failure as POSIX.Failure { throw translate(failure) }
     }
 
-    public func openReader(_ id: ContentID, fromMedia: Bool) throws -> ObjectReader {
+    public func openReader(_ id: ContentID, range: Range<UInt64>?, fromMedia: Bool) throws -> ObjectReader {
         let path = objectPath(id)
         do {
             let fd = try POSIX.open(path, O_RDONLY)
             var info = stat()
             fstat(fd, &info)
-            return LocalObjectReader(fd: fd, path: path, size: UInt64(info.st_size), fromMedia: fromMedia, folder: objectsDir)
-        } catch let failure as POSIX.Failure { throw translate(failure) }
+            let size = UInt64(info.st_size)
+            let range = range.map { $0.clamped(to: 0..<size) } ?? 0..<size
+            return LocalObjectReader(fd: fd, path: path, size: size, range: range, fromMedia: fromMedia, folder: objectsDir,
+                                     translate: translate)
+        } catch let failure as POSIX.Failure { throw translate(failure, object: true) }
     }
 
     public func quarantine(_ id: ContentID) throws -> String {
@@ -111,7 +115,7 @@ public final class LocalStore: Store, @unchecked Sendable {
             try POSIX.rename(objectPath(id), target)
             try POSIX.fsyncDirectory(corruptDir)
             return target
-        } catch let failure as POSIX.Failure { throw translate(failure) }
+        } catch let failure as POSIX.Failure { throw translate(failure, object: true) }
     }
 
     public func remove(_ id: ContentID) throws {
@@ -119,25 +123,29 @@ public final class LocalStore: Store, @unchecked Sendable {
             let path = objectPath(id)
             try POSIX.unlink(path)
             try POSIX.fsyncDirectory((path as NSString).deletingLastPathComponent)
-        } catch let failure as POSIX.Failure { throw translate(failure) }
+        } catch let failure as POSIX.Failure {
+            if failure.errno == ENOENT, (try? POSIX.stat(objectsDir)) != nil { return }
+            throw translate(failure)
+        }
     }
 
-    public func objectIDs() throws -> [ContentID] {
+    public func listObjects(_ body: (ContentID) throws -> Bool) throws {
         let fm = FileManager.default
         guard let fans = try? fm.contentsOfDirectory(atPath: objectsDir) else {
-            throw TroveError(.pathUnreadable, "Cannot list \(objectsDir); check that the drive is mounted and readable.")
+            throw StoreError(.unavailable, "Cannot list \(objectsDir) of store '\(identity.label)'; check that the drive is mounted and readable.")
         }
-        var ids: [ContentID] = []
-        for fan in fans where fan.utf8.count == 2 {
+        for fan in fans.sorted() where fan.utf8.count == 2 {
             for name in (try? fm.contentsOfDirectory(atPath: objectsDir + "/" + fan)) ?? [] {
-                if let id = ContentID(fan + name) { ids.append(id) }
+                if let id = ContentID(fan + name), try !body(id) { return }
             }
         }
-        return ids.sorted()
     }
 
-    public func space() throws -> (capacity: Int64, free: Int64) {
-        do { return try POSIX.space(root) } catch let failure as POSIX.Failure { throw translate(failure) }
+    public func space() throws -> StoreSpace? {
+        do {
+            let space = try POSIX.space(root)
+            return StoreSpace(capacity: space.capacity, free: space.free)
+        } catch let failure as POSIX.Failure { throw translate(failure) }
     }
 
     public func isReadOnly() -> Bool {
@@ -215,19 +223,25 @@ public final class LocalStore: Store, @unchecked Sendable {
         if let error = failure.value { throw error }
     }
 
-    /// Turns an errno into a sentence that names the store and says what to do.
-    func translate(_ failure: POSIX.Failure) -> TroveError {
+    /// Turns an errno into one of the store error kinds, with a sentence that names the store
+    /// and says what to do. `object`: the call was about one object, so a missing path means the
+    /// object is not there (unless the whole store has gone).
+    func translate(_ failure: POSIX.Failure, object: Bool = false) -> StoreError {
         let name = "store '\(identity.label)' at \(root)"
         if failure.isNoSpace {
-            return TroveError(.diskFull, "The drive holding \(name) is full; free some space there or add another store with `trove store add`.")
+            return StoreError(.noSpace, "The drive holding \(name) is full; free some space there or add another store with `trove store add`.")
         }
         if failure.isPermission {
-            return TroveError(.storeNotWritable, "Trove may not write to \(name) (\(failure)); fix the folder's permissions or remount the drive read-write.")
+            return StoreError(.permissionDenied, "Trove may not write to \(name) (\(failure)); fix the folder's permissions or remount the drive read-write.")
         }
-        if failure.isMissing {
-            return TroveError(.storeNotConnected, "The \(name) is not reachable (\(failure)); check that the drive is plugged in and mounted.")
+        let storeGone = (try? POSIX.stat(objectsDir)) == nil
+        if failure.errno == ENOENT && object && !storeGone {
+            return StoreError(.notFound, "The \(name) does not hold \(failure.path.split(separator: "/").suffix(2).joined()).")
         }
-        return TroveError(.io, "Input/output error on \(name): \(failure); the drive may be failing, run `trove verify --store \(identity.label)`.")
+        if failure.isMissing || storeGone || [ENODEV, ENXIO, ESTALE, ENOTCONN, ETIMEDOUT].contains(failure.errno) {
+            return StoreError(.unavailable, "The \(name) is not reachable (\(failure)); check that the drive is plugged in and mounted.")
+        }
+        return StoreError(.media, "Input/output error on \(name): \(failure); the drive may be failing, run `trove verify --store \(identity.label)`.")
     }
 }
 

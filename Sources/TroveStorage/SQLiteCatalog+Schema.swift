@@ -175,6 +175,13 @@ extension SQLiteCatalog {
             // The snapshotted folder's own mode, times, owner and attributes (a manifest entry line).
             try db.execute(sql: "ALTER TABLE snapshots ADD COLUMN root_entry TEXT")
         }
+        migrator.registerMigration("v8-store-config") { db in
+            // How to reach each store (kind-specific settings, never secrets) and whether it is encrypted.
+            try db.execute(sql: """
+                ALTER TABLE stores ADD COLUMN config TEXT NOT NULL DEFAULT '{}';
+                ALTER TABLE stores ADD COLUMN encrypted INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
         return migrator
     }
 
@@ -222,7 +229,7 @@ extension SQLiteCatalog {
     }
 
     /// The schema version this build knows (the last migration's name).
-    public static let schemaVersion = "v7-snapshot-root"
+    public static let schemaVersion = "v8-store-config"
 
     /// Applies one change with cached (prepared once) statements: imports apply thousands.
     static func apply(_ change: CatalogChange, in db: Database) throws {
@@ -230,17 +237,20 @@ extension SQLiteCatalog {
         case .saveStore(let s):
             try db.cachedStatement(sql: """
                 INSERT INTO stores (id, label, kind, location, copies, filesystem_uuid, created, trust,
-                                    no_new_copies, last_seen, capacity, free, disk, disk_name, declared_disk, read_only)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                    no_new_copies, last_seen, capacity, free, disk, disk_name, declared_disk, read_only,
+                                    config, encrypted)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET label = excluded.label, kind = excluded.kind,
                   location = excluded.location, copies = excluded.copies, filesystem_uuid = excluded.filesystem_uuid,
                   trust = excluded.trust, no_new_copies = excluded.no_new_copies, last_seen = excluded.last_seen,
                   capacity = excluded.capacity, free = excluded.free, disk = excluded.disk, disk_name = excluded.disk_name,
-                  declared_disk = excluded.declared_disk, read_only = excluded.read_only
+                  declared_disk = excluded.declared_disk, read_only = excluded.read_only,
+                  config = excluded.config, encrypted = excluded.encrypted
                 """).execute(arguments: [s.id, s.label, s.kind.rawValue, s.location, s.copies, s.filesystemUUID,
                                  s.created.timeIntervalSince1970, s.trust.rawValue, s.noNewCopies,
                                  s.lastSeen?.timeIntervalSince1970, s.capacity, s.free, s.disk, s.diskName,
-                                 s.declaredDisk, s.readOnly])
+                                 s.declaredDisk, s.readOnly,
+                                 String(decoding: try JSONCoding.encoder.encode(s.config), as: UTF8.self), s.encrypted])
         case .insertFile(let f):
             try db.cachedStatement(sql: "INSERT OR IGNORE INTO files (id, size, leaf_hashes, first_seen) VALUES (?, ?, ?, ?)").execute(arguments: [f.id.description, Int64(f.size), Data(LeafHash.pack(f.leafHashes)),
                                        f.firstSeen.timeIntervalSince1970])
@@ -286,7 +296,10 @@ extension SQLiteCatalog {
                     trust: TrustState(rawValue: row["trust"]) ?? .downgraded, noNewCopies: row["no_new_copies"],
                     lastSeen: date(row["last_seen"]), capacity: row["capacity"], free: row["free"],
                     disk: row["disk"], diskName: row["disk_name"], declaredDisk: row["declared_disk"],
-                    readOnly: row["read_only"] ?? false)
+                    readOnly: row["read_only"] ?? false,
+                    config: (row["config"] as String?).flatMap { try? JSONCoding.decoder.decode(StoreConfig.self, from: Data($0.utf8)) }
+                        ?? StoreConfig(),
+                    encrypted: row["encrypted"] ?? false)
     }
 
     static func file(_ row: Row) -> FileRecord? {

@@ -1,64 +1,94 @@
 import Foundation
 import TroveCore
 
-/// A place that holds objects by content ID. Local folders implement it today; peers, S3,
-/// grids and archives will; decorators (fault injection, rate limits) wrap it.
+/// A place that holds objects by content ID: local folders, S3 buckets, and the wrappers around
+/// them (encryption, bandwidth limits, retries, fault injection). docs/store-contract.md is the
+/// contract every kind must keep; `StoreConformance` in the tests proves it for each kind.
+///
+/// Calls block. Trove runs store I/O on dedicated threads (one lane per store and copy), so a
+/// slow remote store holds up only its own lanes, never hashing or the local drives, and
+/// back-pressure stays a bounded buffer rather than an unbounded queue of tasks.
+///
+/// Every method throws only `StoreError` (a closed set of kinds) for trouble with the store.
 public protocol Store: AnyObject, Sendable {
-    /// The identity the store carries with it (`.trove/store.json` for a local store).
+    /// The identity the store carries with it (`.trove/store.json` on a local store).
     var identity: StoreIdentity { get }
-    /// Where it lives, for messages.
+    /// Where it lives, for messages (a folder, `s3://bucket/prefix`, …).
     var location: String { get }
     /// Size of the stored object, or nil when the store does not hold it.
     func objectSize(_ id: ContentID) throws -> UInt64?
-    /// Starts writing a new object under a temporary name.
-    func makeWriter(expectedSize: UInt64?) throws -> ObjectWriter
-    /// Opens an object for a (verifying) read. With `fromMedia` the bytes must come from the
-    /// drive itself, not from a cache of it (verify and scrub check the media); otherwise a
-    /// cached copy is fine, since every read is checked against the leaf hashes anyway.
-    func openReader(_ id: ContentID, fromMedia: Bool) throws -> ObjectReader
-    /// Moves a bad copy aside into quarantine; returns where it went.
+    /// Starts writing a new object. With `id` the store may write straight under its final
+    /// name (an S3 multipart upload to its key); without it the ID is given at `commit(as:)`.
+    /// Either way no reader ever sees a partial object under a real ID.
+    func makeWriter(for id: ContentID?, expectedSize: UInt64?) throws -> ObjectWriter
+    /// Opens an object for reading `range` (nil: all of it). With `fromMedia` the bytes must
+    /// come from the medium itself, not from a cache of it (verify and scrub check the media);
+    /// otherwise a cached copy is fine, since every read is checked against the leaf hashes.
+    func openReader(_ id: ContentID, range: Range<UInt64>?, fromMedia: Bool) throws -> ObjectReader
+    /// Moves a bad copy aside into quarantine; returns where it went, for messages.
     @discardableResult func quarantine(_ id: ContentID) throws -> String
-    /// Deletes an object.
+    /// Deletes an object; deleting one that is not there is not an error.
     func remove(_ id: ContentID) throws
-    /// Every object ID the store holds.
-    func objectIDs() throws -> [ContentID]
-    /// Capacity and free bytes.
-    func space() throws -> (capacity: Int64, free: Int64)
+    /// Streams every object ID the store holds, in no particular order, a page at a time;
+    /// `body` returns false to stop early.
+    func listObjects(_ body: (ContentID) throws -> Bool) throws
+    /// Capacity and free bytes, or nil when the store cannot tell (object storage).
+    func space() throws -> StoreSpace?
     /// True when the store cannot take writes now (mounted read-only, no write permission).
     func isReadOnly() -> Bool
-    /// The failure domain it lives on (the disk), when it can be told.
+    /// The failure domain it lives on (the disk, the bucket's endpoint), when it can be told.
     func disk() -> DiskIdentity.Disk?
-    /// Deletes leftovers of interrupted writes; returns how many there were.
+    /// Deletes leftovers of interrupted writes (temporaries, abandoned uploads); returns how many.
     func cleanTemporary() throws -> Int
     /// Commits many finished writers at once with the same guarantees as `commit(as:)`, but
     /// sharing the syncs (small files would otherwise cost a journal commit each). On error some
     /// objects may already be in place; they are complete, merely not yet in the catalog.
+    /// Wrappers pass batches through to the store they wrap.
     func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws
 }
 
 extension Store {
-    /// Opens an object for a read that may be served from a cache.
-    public func openReader(_ id: ContentID) throws -> ObjectReader { try openReader(id, fromMedia: false) }
+    /// Opens a whole object for a read that may be served from a cache.
+    public func openReader(_ id: ContentID) throws -> ObjectReader { try openReader(id, range: nil, fromMedia: false) }
+    /// Opens a whole object.
+    public func openReader(_ id: ContentID, fromMedia: Bool) throws -> ObjectReader {
+        try openReader(id, range: nil, fromMedia: fromMedia)
+    }
+    /// A writer whose ID is given at commit.
+    public func makeWriter(expectedSize: UInt64?) throws -> ObjectWriter { try makeWriter(for: nil, expectedSize: expectedSize) }
 
-    public func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws {
-        for item in items { try item.writer.commit(as: item.id) }
+    /// Every object ID, sorted (for stores small enough to hold the list; prefer `listObjects`).
+    public func objectIDs() throws -> [ContentID] {
+        var ids: [ContentID] = []
+        try listObjects { ids.append($0); return true }
+        return ids.sorted()
     }
 }
 
-/// An object being written: bytes go to a temporary name until `commit` makes them durable
+/// Capacity and free bytes of a store.
+public struct StoreSpace: Sendable, Equatable {
+    public var capacity: Int64
+    public var free: Int64
+    public init(capacity: Int64, free: Int64) { self.capacity = capacity; self.free = free }
+}
+
+/// An object being written: bytes go to a temporary place until `commit` makes them durable
 /// under their ID, so a crash never leaves a partial object under a real ID.
 public protocol ObjectWriter: AnyObject {
     func write(_ bytes: UnsafeRawBufferPointer) throws
-    /// fsync, rename into place, fsync the folder. Replaces any existing copy of the same ID.
+    /// Makes the object durable under `id` (which must equal the ID given to `makeWriter`, if
+    /// one was). If the store already held `id`, either object may remain: they hold the same
+    /// bytes by construction (a copy found corrupt is quarantined before it is healed).
     func commit(as id: ContentID) throws
-    /// Discards the temporary file.
+    /// Discards what was written.
     func abort()
 }
 
-/// An object being read.
+/// An object (or a range of it) being read.
 public protocol ObjectReader: AnyObject {
+    /// Size of the whole object.
     var size: UInt64 { get }
-    /// Fills the buffer (fully, except at the end); returns the byte count, 0 at the end.
+    /// Fills the buffer (fully, except at the end of the range); returns the byte count, 0 at the end.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
     func close()
 }
@@ -74,9 +104,11 @@ public struct StoreIdentity: Codable, Sendable, Equatable {
     public var filesystemUUID: String?
     /// The library that made the store; only that library's `gc` deletes objects it does not know.
     public var library: String?
+    /// How objects are encrypted and the wrapped master key (nil: stored in the clear).
+    public var encryption: StoreEncryption?
 
     public init(format: Int = 1, id: String, label: String, created: Date, kind: StoreKind, copies: Int,
-                filesystemUUID: String?, library: String? = nil) {
+                filesystemUUID: String?, library: String? = nil, encryption: StoreEncryption? = nil) {
         self.format = format
         self.id = id
         self.label = label
@@ -85,10 +117,11 @@ public struct StoreIdentity: Codable, Sendable, Equatable {
         self.copies = copies
         self.filesystemUUID = filesystemUUID
         self.library = library
+        self.encryption = encryption
     }
 
     enum CodingKeys: String, CodingKey {
-        case format, id, label, created, kind, copies, library
+        case format, id, label, created, kind, copies, library, encryption
         case filesystemUUID = "filesystem_uuid"
     }
 
@@ -99,5 +132,61 @@ public struct StoreIdentity: Codable, Sendable, Equatable {
         let bytes = (0..<8).map { UInt8(truncatingIfNeeded: a >> (8 * UInt64($0))) }
             + (0..<7).map { UInt8(truncatingIfNeeded: b >> (8 * UInt64($0))) }
         return Base32.encode(bytes)
+    }
+}
+
+/// An encrypted store's parameters, kept in its identity: the cipher and the master key, sealed
+/// under each key that may unlock it. The store plus its passphrase (or key file) is enough to
+/// read it back; nothing here reveals the key. See docs/store-contract.md#encryption.
+public struct StoreEncryption: Codable, Sendable, Equatable {
+    public var format: Int
+    /// `AES-256-GCM`, per chunk.
+    public var cipher: String
+    /// Plaintext bytes per sealed chunk (the leaf size, so a leaf is one chunk).
+    public var chunkSize: Int
+    /// The master key sealed under each unlocking key.
+    public var wraps: [KeyWrap]
+
+    public init(format: Int = 1, cipher: String = "AES-256-GCM", chunkSize: Int, wraps: [KeyWrap]) {
+        self.format = format
+        self.cipher = cipher
+        self.chunkSize = chunkSize
+        self.wraps = wraps
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case format, cipher, wraps
+        case chunkSize = "chunk_size"
+    }
+}
+
+/// The master key sealed (AES-256-GCM) under a key derived from a passphrase (scrypt) or read
+/// from a key file.
+public struct KeyWrap: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable { case scrypt, keyFile = "key-file" }
+    public var kind: Kind
+    /// scrypt: salt (base64) and cost parameters.
+    public var salt: String?
+    public var n: Int?
+    public var r: Int?
+    public var p: Int?
+    /// key-file: a fingerprint of the file's key (first 8 bytes of its SHA-256, hex), to tell files apart.
+    public var keyID: String?
+    /// The sealed master key (base64 of nonce ‖ ciphertext ‖ tag).
+    public var sealed: String
+
+    public init(kind: Kind, salt: String? = nil, n: Int? = nil, r: Int? = nil, p: Int? = nil, keyID: String? = nil, sealed: String) {
+        self.kind = kind
+        self.salt = salt
+        self.n = n
+        self.r = r
+        self.p = p
+        self.keyID = keyID
+        self.sealed = sealed
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kind, salt, n, r, p, sealed
+        case keyID = "key_id"
     }
 }

@@ -46,6 +46,9 @@ func reportingErrors(_ body: () throws -> Void) throws {
     } catch let error as TroveError {
         Output.error(error.message)
         throw ExitCode(error.exitCode)
+    } catch let error as StoreError {
+        Output.error(error.message)
+        throw ExitCode(error.troveError.exitCode)
     } catch let failure as POSIX.Failure {
         // A system call's failure that no caller translated: still a documented exit code.
         let error = TroveError.from(failure)

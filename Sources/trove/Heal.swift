@@ -5,7 +5,7 @@ import TroveEngine
 struct Heal: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "One pass: make verified copies until every file reaches its target, most fragile first.",
-        discussion: "Exits 0 when every file reached the target, 1 when some could not (see status for why).")
+        discussion: "Exits 0 when every file reached the target, 1 when some could not (see status for why), 75 when a store stopped answering during the pass (run heal again when it is back).")
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "Bandwidth limit in MB/s while nothing is imported (raised automatically to outpace imports).")
@@ -27,6 +27,12 @@ struct Heal: ParsableCommand {
                 let rate = report.seconds > 0 ? " at \(formatBytes(UInt64(Double(report.bytes) / report.seconds)))/s" : ""
                 Output.line("\(report.filesBelowTarget) file\(report.filesBelowTarget == 1 ? " was" : "s were") below \(report.target) copies: made \(report.copiesMade) copies (\(formatBytes(report.bytes))\(rate)), re-verified \(report.copiesReverified); \(report.stillBelowTarget) still below target.")
                 for problem in report.problems.prefix(20) { Output.line("  \(problem)") }
+            }
+            if !report.unreachable.isEmpty {
+                for store in report.unreachable {
+                    Output.error("Store '\(store.label)' is unreachable (\(store.reason)); nothing was quarantined or downgraded. Run `trove heal` again when it is back.")
+                }
+                throw ExitCode(75)
             }
             if report.stillBelowTarget > 0 { throw ExitCode(1) }
         }
