@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Pure model and rules: content address, records, durability, alerts, lifecycle.
@@ -27,22 +28,36 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // A small synchronous S3 client (SigV4, retries); depends on no other Trove module.
+        .target(name: "TroveS3", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Every kind of store and wrapper, and the registry that builds them from configuration:
+        // S3, encryption, retries, bandwidth limits.
+        .target(name: "TroveStores", dependencies: [
+            "TroveCore", "TroveStorage", "TroveS3",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "CryptoExtras", package: "swift-crypto"),
+        ]),
         // The library: import, read, verify, check, status.
         .target(name: "TroveEngine", dependencies: [
-            "TroveCore", "TroveStorage",
+            "TroveCore", "TroveStorage", "TroveStores",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The command line, thin: parse, call the engine, print.
         .executableTarget(name: "trove", dependencies: [
-            "TroveEngine",
+            "TroveEngine", "TroveStores",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Test helpers shared by every test target (fault-injecting stores, temp folders).
-        .target(name: "TroveTesting", dependencies: ["TroveCore", "TroveStorage", "TroveEngine"], path: "Tests/TroveTesting"),
+        .target(name: "TroveTesting", dependencies: ["TroveCore", "TroveStorage", "TroveStores", "TroveEngine"], path: "Tests/TroveTesting"),
         .testTarget(name: "TroveCoreTests", dependencies: ["TroveCore", "TroveTesting"]),
-        .testTarget(name: "TroveStorageTests", dependencies: ["TroveStorage", "TroveTesting"]),
+        .testTarget(name: "TroveStorageTests", dependencies: ["TroveStorage", "TroveStores", "TroveS3", "TroveTesting"]),
+        .testTarget(name: "TroveS3Tests", dependencies: ["TroveS3"]),
         .testTarget(name: "TroveEngineTests", dependencies: [
             "TroveEngine", "TroveTesting", .product(name: "GRDB", package: "GRDB.swift"),
         ]),

@@ -79,6 +79,8 @@ extension Library {
             reader = try store.openReader(file.id, range: nil, fromMedia: fromMedia)
         } catch let error as StoreError {
             return Self.verdict(error, leaf: nil)
+        } catch let corrupt as ObjectCorrupt {
+            return .corrupt(leaf: Int(corrupt.offset / UInt64(ContentHash.leafSize)), reason: corrupt.reason)
         }
         defer { reader.close() }
         let expected = file.leafHashes
@@ -101,6 +103,8 @@ extension Library {
             return .corrupt(leaf: mismatch.leaf, reason: "leaf \(mismatch.leaf) does not match its hash")
         } catch let error as StoreError {
             return Self.verdict(error, leaf: leavesDone)
+        } catch let corrupt as ObjectCorrupt {
+            return .corrupt(leaf: Int(corrupt.offset / UInt64(ContentHash.leafSize)), reason: corrupt.reason)
         }
         if result.size != file.size {
             let leaf = min(result.leaves.count, expected.count)

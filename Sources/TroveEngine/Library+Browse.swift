@@ -43,7 +43,7 @@ extension Library {
         var new: [SnapshotEntry]
         var label = to
         if to == "live" {
-            var scanner = TreeScanner(root: a.root, excluded: Set([path] + (try catalog.stores()).map { $0.location + "/.trove" }))
+            var scanner = TreeScanner(root: a.root, excluded: Set([path] + (try storeFolders()).map(\.folder)))
             scanner.scan()
             new = scanner.entries
             let previous = Dictionary(old.map { (PathKey($0.path), $0) }, uniquingKeysWith: { x, _ in x })

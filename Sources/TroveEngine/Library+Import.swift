@@ -59,8 +59,7 @@ extension Library {
         // Held shared so `gc` never removes an object written but not yet recorded.
         let activityLock = try LibraryLock.acquire(.activity, in: path, exclusive: false, wait: true)
         defer { withExtendedLifetime(activityLock) {} }
-        let stores = try catalog.stores()
-        var walker = FileWalker(excluded: Set([path] + stores.map { $0.location + "/.trove" }))
+        var walker = FileWalker(excluded: Set([path] + (try storeFolders()).map(\.folder)))
         for path in paths { walker.walk(path) }
         var report = try importFiles(walker.files, options: options, progress: progress)
         report.skipped = walker.skipped + report.skipped

@@ -5,6 +5,7 @@ import Dispatch
 import Foundation
 import TroveCore
 import TroveStorage
+import TroveStores
 
 /// What a restore did.
 public struct RestoreReport: Sendable, Codable {
@@ -342,8 +343,8 @@ extension Library {
     /// The `.trove` folders of the library's local stores (as recorded and with links resolved):
     /// Trove's own objects, off limits to anything a user reads or writes.
     func storeFolders() throws -> [(label: String, folder: String)] {
-        try catalog.stores().filter { $0.kind == .local }.flatMap { store in
-            let own = store.location + "/.trove"
+        try catalog.stores().flatMap { store -> [(label: String, folder: String)] in
+            guard let own = StoreRegistry.privateFolder(of: store) else { return [] }
             let resolved = (store.location as NSString).resolvingSymlinksInPath + "/.trove"
             return own == resolved ? [(store.label, own)] : [(store.label, own), (store.label, resolved)]
         }

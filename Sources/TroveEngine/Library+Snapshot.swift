@@ -39,8 +39,7 @@ extension Library {
         let activityLock = try LibraryLock.acquire(.activity, in: path, exclusive: false, wait: true)
         defer { withExtendedLifetime(activityLock) {} }
         let parent = try snapshotIndex.snapshots(root: root).last { !$0.external }
-        let stores = try catalog.stores()
-        var scanner = TreeScanner(root: root, excluded: Set([path] + stores.map { $0.location + "/.trove" }))
+        var scanner = TreeScanner(root: root, excluded: Set([path] + (try storeFolders()).map(\.folder)))
         // The parent's entries are read once (to spot unchanged files here, and to let the index
         // continue their versions), while the tree is walked. An external snapshot indexed
         // since is not a parent.

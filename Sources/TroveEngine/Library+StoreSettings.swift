@@ -11,8 +11,11 @@ public struct StoreChange: Sendable {
     public var label: String?
     /// A declared disk name (`.some(nil)` clears the declaration: detection decides again).
     public var declaredDisk: String??
+    /// A bandwidth limit in bytes per second (`.some(nil)` removes it).
+    public var limit: Int64??
     public init(copies: Int? = nil, noNewCopies: Bool? = nil, trust: Bool = false, label: String? = nil,
-                declaredDisk: String?? = nil) {
+                declaredDisk: String?? = nil, limit: Int64?? = nil) {
+        self.limit = limit
         self.copies = copies
         self.noNewCopies = noNewCopies
         self.trust = trust
@@ -47,6 +50,10 @@ extension Library {
         if let declared = change.declaredDisk {
             record.declaredDisk = declared
             details["disk"] = .text(declared ?? "detected")
+        }
+        if let limit = change.limit {
+            record.config.limit = limit
+            details["limit"] = .text(limit.map { "\($0) bytes/s" } ?? "none")
         }
         if change.trust {
             guard record.trust != .purged else {

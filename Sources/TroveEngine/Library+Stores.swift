@@ -2,6 +2,34 @@ import Dispatch
 import Foundation
 import TroveCore
 import TroveStorage
+import TroveStores
+
+/// What `store add` is asked to attach.
+public struct StoreRequest: Sendable {
+    /// A folder, or `s3://bucket/prefix`.
+    public var location: String
+    public var label: String?
+    public var copies: Int
+    /// A failure domain declared by name.
+    public var disk: String?
+    /// Endpoint, region, addressing, profile and limit (bucket and prefix come from the location).
+    public var config: StoreConfig
+    /// Make a new store encrypted.
+    public var encrypt: Bool
+    /// A key file (mode 0600) that unlocks the store instead of a passphrase.
+    public var keyFile: String?
+
+    public init(location: String, label: String? = nil, copies: Int = 1, disk: String? = nil, config: StoreConfig = StoreConfig(),
+                encrypt: Bool = false, keyFile: String? = nil) {
+        self.location = location
+        self.label = label
+        self.copies = copies
+        self.disk = disk
+        self.config = config
+        self.encrypt = encrypt
+        self.keyFile = keyFile
+    }
+}
 
 /// A known store and whether it could be reached just now.
 public struct ObservedStore: @unchecked Sendable {
@@ -14,44 +42,91 @@ public struct ObservedStore: @unchecked Sendable {
 extension Library {
     /// Makes a store in `folder`, or adopts the store already there (its objects are verified
     /// and entered into the catalog; nothing is wiped).
-    public func addStore(folder rawFolder: String, label: String?, copies: Int = 1, disk declaredDisk: String? = nil,
+    public func addStore(folder: String, label: String?, copies: Int = 1, disk declaredDisk: String? = nil,
                          progress: any ProgressReporter = SilentProgress()) throws -> (record: StoreRecord, adopted: AdoptionReport?) {
-        let folder = LibraryLocation.absolute(rawFolder)
-        guard copies >= 0 && copies <= 16 else { throw TroveError(.usage, "--copies must be between 0 and 16.") }
+        try addStore(StoreRequest(location: folder, label: label, copies: copies, disk: declaredDisk), progress: progress)
+    }
+
+    /// Makes a store at a location (a folder, or `s3://bucket/prefix`), or adopts the store
+    /// already there. With `encrypt` a new store is encrypted; an encrypted store found there is
+    /// unlocked with the key file or passphrase.
+    public func addStore(_ request: StoreRequest, progress: any ProgressReporter = SilentProgress()) throws
+        -> (record: StoreRecord, adopted: AdoptionReport?) {
+        guard request.copies >= 0 && request.copies <= 16 else { throw TroveError(.usage, "--copies must be between 0 and 16.") }
+        let kind = StoreRegistry.kind(of: request.location)
+        var config = request.config
+        config.keyFile = request.keyFile.map(LibraryLocation.absolute)
+        let location: String
+        switch kind {
+        case .local:
+            location = LibraryLocation.absolute(request.location)
+        case .s3:
+            guard let parsed = S3Store.parse(request.location) else {
+                throw TroveError(.usage, "\(request.location) is not an S3 location; write s3://BUCKET[/PREFIX].")
+            }
+            config.bucket = parsed.bucket
+            config.prefix = parsed.prefix
+            location = S3Store.location(config)
+        }
         let now = clock.now()
         let known = try catalog.stores()
-        try refuseNesting(folder, known: known)
-        if let existing = try LocalStore.open(at: folder) {
-            if let label, label != existing.identity.label {
-                throw TroveError(.storeConflict, "\(folder) already holds the store '\(existing.identity.label)'; re-attach it without --label, or under that label.")
+        if kind == .local { try refuseNesting(location, known: known) }
+        if kind != .local, let same = known.first(where: { $0.location == location && $0.config.endpoint == config.endpoint && $0.trust != .purged }),
+           (try? registry.openRaw(kind: kind, location: location, config: config)) == nil {
+            throw TroveError(.storeConflict, "\(location) is where the store '\(same.label)' lives, but it holds no store now; check the endpoint and credentials, or `trove store remove \(same.label)` first.")
+        }
+        if let existing = try storeCall({ try registry.openRaw(kind: kind, location: location, config: config) }) {
+            if let label = request.label, label != existing.identity.label {
+                throw TroveError(.storeConflict, "\(location) already holds the store '\(existing.identity.label)'; re-attach it without --label, or under that label.")
             }
             if let other = known.first(where: { $0.label == existing.identity.label && $0.id != existing.identity.id }) {
                 throw TroveError(.storeConflict, "Another store is already called '\(other.label)'; rename one with `trove store set`.")
             }
-            return try adopt(existing, known: known.first { $0.id == existing.identity.id }, now: now, declaredDisk: declaredDisk,
-                             progress: progress)
+            if existing.identity.encryption != nil {
+                config.keyFile = try storeCall { try registry.attachEncrypted(existing, keyFile: config.keyFile) }
+            } else if request.encrypt {
+                throw TroveError(.storeConflict, "\(location) already holds the unencrypted store '\(existing.identity.label)'; encryption is chosen when a store is made. Add an empty folder or prefix with --encrypt instead.")
+            }
+            let wrapped = try storeCall { try registry.wrap(existing, config: config) }
+            return try adopt(wrapped, location: location, config: config, fileSystemUUID: registry.filesystemUUID(of: existing),
+                             known: known.first { $0.id == existing.identity.id }, now: now, declaredDisk: request.disk, progress: progress)
         }
-        let name = label ?? (folder as NSString).lastPathComponent
+        let name = request.label ?? (kind == .local ? (location as NSString).lastPathComponent : config.bucket ?? "")
         guard !name.isEmpty, !name.contains("/") else { throw TroveError(.usage, "Give the store a label with --label.") }
         if known.contains(where: { $0.label == name }) {
             throw TroveError(.storeConflict, "A store called '\(name)' already exists; choose another --label.")
         }
-        let store = try LocalStore.create(at: folder, label: name, copies: copies, now: now,
-                                          library: try catalog.setting("library_id"))
+        let id = StoreIdentity.newID()
+        var encryption: StoreEncryption?
+        if request.encrypt {
+            let made = try storeCall { try registry.newEncryption(keyFile: config.keyFile, storeID: id) }
+            encryption = made.0
+            config.keyFile = made.keyFile
+        }
+        let raw = try storeCall {
+            try registry.createRaw(kind: kind, id: id, location: location, config: config, label: name, copies: request.copies, now: now,
+                                   library: try catalog.setting("library_id"), encryption: encryption)
+        }
+        let store = try storeCall { try registry.wrap(raw, config: config) }
         let space = try? store.space()
         let disk = store.disk()
-        let record = StoreRecord(id: store.identity.id, label: name, kind: .local, location: folder, copies: copies,
-                                 filesystemUUID: store.identity.filesystemUUID, created: now, lastSeen: now,
+        let record = StoreRecord(id: raw.identity.id, label: name, kind: kind, location: location, copies: request.copies,
+                                 filesystemUUID: raw.identity.filesystemUUID, created: now, lastSeen: now,
                                  capacity: space?.capacity, free: space?.free, disk: disk?.id, diskName: disk?.name,
-                                 declaredDisk: declaredDisk, readOnly: store.isReadOnly())
+                                 declaredDisk: request.disk, readOnly: store.isReadOnly(), config: config, encrypted: encryption != nil)
         try catalog.apply([
             .saveStore(record),
             // What heal found stuck may be fixed by this store: heal finds out again.
             .replaceStuck([]),
             .event(Event(time: now, kind: .storeAdded, storeID: record.id,
-                         details: ["label": .text(name), "location": .text(folder)])),
+                         details: ["label": .text(name), "location": .text(location), "encrypted": .text(encryption != nil ? "yes" : "no")])),
         ])
         return (record, nil)
+    }
+
+    /// Runs a store call, turning a store error into the user-facing error it stands for.
+    func storeCall<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as StoreError { throw error.troveError }
     }
 
     /// Refuses a folder that would make two store records of one place, or nest stores: the
@@ -74,7 +149,7 @@ extension Library {
             let there = try? POSIX.stat(store.location)
             let same = location == resolved
                 || (here != nil && there != nil && here!.st_dev == there!.st_dev && here!.st_ino == there!.st_ino)
-            if same, (try? LocalStore.open(at: folder)) == nil {
+            if same, (try? registry.openRaw(kind: .local, location: folder, config: store.config)) == nil {
                 // No .trove at all: most likely the drive is not mounted here right now.
                 guard FileManager.default.fileExists(atPath: folder + "/.trove") else {
                     throw TroveError(.storeConflict, "\(folder) is where the store '\(store.label)' lives, but it holds no .trove folder now: its drive is probably not mounted. Plug in or mount that drive (`trove store list` shows it); Trove will not make a second store in its place.")

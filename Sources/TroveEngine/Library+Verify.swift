@@ -117,20 +117,22 @@ extension Library {
 
     /// Enters the objects of a store found on a drive into the catalog. Known files are checked
     /// against their leaf hashes; unknown objects are hashed and kept only if they match their name.
-    func adopt(_ store: LocalStore, known: StoreRecord?, now: Date, declaredDisk: String? = nil,
-               progress: any ProgressReporter) throws -> (record: StoreRecord, adopted: AdoptionReport?) {
+    func adopt(_ store: any Store, location: String, config: StoreConfig, fileSystemUUID: String?, known: StoreRecord?, now: Date,
+               declaredDisk: String? = nil, progress: any ProgressReporter) throws -> (record: StoreRecord, adopted: AdoptionReport?) {
         var report = AdoptionReport()
-        report.cleanedTemporary = try store.cleanTemporary()
+        report.cleanedTemporary = try storeCall { try store.cleanTemporary() }
         let space = try? store.space()
-        var record = known ?? StoreRecord(id: store.identity.id, label: store.identity.label, kind: .local,
-                                          location: store.root, copies: store.identity.copies,
+        var record = known ?? StoreRecord(id: store.identity.id, label: store.identity.label, kind: store.identity.kind,
+                                          location: location, copies: store.identity.copies,
                                           filesystemUUID: store.identity.filesystemUUID, created: store.identity.created)
-        record.location = store.root
+        record.location = location
+        record.config = config
+        record.encrypted = store.identity.encryption != nil
         record.lastSeen = now
         record.capacity = space?.capacity
         record.free = space?.free
         if record.trust == .purged { record.trust = .trusted }
-        if let uuid = FilesystemUUID.of(path: store.root) { record.filesystemUUID = uuid }
+        if let fileSystemUUID { record.filesystemUUID = fileSystemUUID }
         if let disk = store.disk() {
             record.disk = disk.id
             record.diskName = disk.name
@@ -139,7 +141,7 @@ extension Library {
         if let declaredDisk { record.declaredDisk = declaredDisk }
         try catalog.apply([.saveStore(record), .replaceStuck([])])
         let observed = ObservedStore(record: record, observation: .connected(store))
-        let ids = try store.objectIDs()
+        let ids = try storeCall { try store.objectIDs() }
         report.objects = ids.count
         progress.begin("adopt \(record.label)", total: UInt64(ids.count), unit: .items)
         for (index, id) in ids.enumerated() {
@@ -157,10 +159,17 @@ extension Library {
                 }
                 continue
             }
-            let reader = try store.openReader(id)
-            defer { reader.close() }
-            let result = try pipeline.run(source: { try reader.read(into: $0) })
-            if result.id == id {
+            var result: LeafPipeline.Result?
+            do {
+                let reader = try store.openReader(id)
+                defer { reader.close() }
+                result = try pipeline.run(source: { try reader.read(into: $0) })
+            } catch let error as StoreError where error.kind == .unavailable {
+                throw TroveError(.storeNotConnected, "Store '\(record.label)' stopped answering while its objects were read (\(error.message)); run `trove store add` again when it is back: what was read so far is kept.")
+            } catch is StoreError, is ObjectCorrupt {
+                result = nil
+            }
+            if let result, result.id == id {
                 report.new += 1
                 try catalog.apply([
                     .insertFile(FileRecord(id: id, size: result.size, leafHashes: result.leaves, firstSeen: now)),
@@ -176,7 +185,7 @@ extension Library {
         }
         progress.finish()
         try catalog.apply([.event(Event(time: now, kind: .storeAdopted, storeID: record.id, details: [
-            "label": .text(record.label), "location": .text(store.root), "objects": DetailValue(report.objects),
+            "label": .text(record.label), "location": .text(location), "objects": DetailValue(report.objects),
             "new": DetailValue(report.new), "corrupt": DetailValue(report.corrupt),
         ]))])
         return (try storeRecord(record.id), report)

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import TroveCore
 import TroveStorage
+import TroveStores
 
 /// A Trove library: the catalog plus the stores it indexes. Every engine operation hangs off it.
 public final class Library: @unchecked Sendable {
@@ -12,8 +13,15 @@ public final class Library: @unchecked Sendable {
     public let snapshotIndex: any SnapshotCatalog
     public let clock: TroveClock
     public let logger: Logger
-    /// Finds a store where the catalog last saw it; tests inject fault-injecting stores here.
-    public var locate: @Sendable (StoreRecord) -> StoreObservation
+    /// Builds stores from their records (kinds, encryption, limits).
+    public var registry: StoreRegistry
+    private var customLocate: (@Sendable (StoreRecord) -> StoreObservation)?
+    /// Finds a store where the catalog last saw it (the registry's answer unless set); tests
+    /// inject fault-injecting stores here.
+    public var locate: @Sendable (StoreRecord) -> StoreObservation {
+        get { customLocate ?? { [registry] in registry.observe($0) } }
+        set { customLocate = newValue }
+    }
     /// How leaves are streamed and hashed.
     public var pipeline = LeafPipeline()
     /// How long opening one store may take before it counts as unreachable.
@@ -31,7 +39,7 @@ public final class Library: @unchecked Sendable {
         self.snapshotIndex = catalog
         self.clock = clock
         self.logger = logger
-        self.locate = { StoreLocator.observe($0) }
+        self.registry = StoreRegistry(libraryPath: path)
     }
 
     /// Creates a new library in `folder` (made if missing); refuses to touch an existing one.

@@ -20,6 +20,11 @@ public enum DiskIdentity {
         public var id: String
         /// Short name to show (`sda`, `loop3`, `pool tank`, `nas`).
         public var name: String
+
+        public init(id: String, name: String) {
+            self.id = id
+            self.name = name
+        }
     }
 
     public static func of(path: String) -> Disk? {

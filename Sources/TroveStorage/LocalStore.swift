@@ -8,7 +8,7 @@ import TroveCore
 /// A FileStore: a folder on a drive holding objects under `.trove/objects/<2 chars>/<50 chars>`.
 /// See docs/store-format.md for the layout and crash-safety rules.
 public final class LocalStore: Store, @unchecked Sendable {
-    public let identity: StoreIdentity
+    public private(set) var identity: StoreIdentity
     /// The folder the store lives in.
     public let root: String
     public var location: String { root }
@@ -40,13 +40,15 @@ public final class LocalStore: Store, @unchecked Sendable {
     }
 
     /// Makes a new store in an existing, writable folder.
-    public static func create(at folder: String, label: String, copies: Int, now: Date, library: String? = nil) throws -> LocalStore {
+    public static func create(at folder: String, id: String = StoreIdentity.newID(), label: String, copies: Int, now: Date, library: String? = nil,
+                              encryption: StoreEncryption? = nil) throws -> LocalStore {
         guard let info = try POSIX.stat(folder), POSIX.isDirectory(info) else {
             throw TroveError(.pathMissing, "The folder \(folder) does not exist; create it, or check that the drive is mounted.")
         }
-        let identity = StoreIdentity(id: StoreIdentity.newID(), label: label,
+        let identity = StoreIdentity(id: id, label: label,
                                      created: Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down)), kind: .local,
-                                     copies: copies, filesystemUUID: FilesystemUUID.of(path: folder), library: library)
+                                     copies: copies, filesystemUUID: FilesystemUUID.of(path: folder), library: library,
+                                     encryption: encryption)
         let store = LocalStore(root: folder, identity: identity)
         do {
             for dir in [store.meta, store.objectsDir, store.tmpDir, store.meta + "/partial", store.corruptDir] {
@@ -67,6 +69,12 @@ public final class LocalStore: Store, @unchecked Sendable {
     func writeIdentity() throws {
         let data = try JSONCoding.prettyEncoder.encode(identity)
         try AtomicFile.write(data, to: Self.identityPath(root), in: meta)
+    }
+
+    /// Replaces the identity file (atomically), e.g. to add a key that unlocks the store.
+    public func replaceIdentity(_ identity: StoreIdentity) throws {
+        self.identity = identity
+        do { try writeIdentity() } catch let failure as POSIX.Failure { throw translate(failure) }
     }
 
     public func objectPath(_ id: ContentID) -> String {

@@ -65,6 +65,16 @@ extension Store {
     }
 }
 
+/// Thrown by a reader when an object's own integrity check fails (an encrypted chunk that does
+/// not authenticate): the copy is corrupt from `offset` on. The engine treats it like a leaf
+/// that does not match its hash.
+public struct ObjectCorrupt: Error, Sendable {
+    /// Offset in the object (plaintext) of the first byte that cannot be trusted.
+    public let offset: UInt64
+    public let reason: String
+    public init(offset: UInt64, reason: String) { self.offset = offset; self.reason = reason }
+}
+
 /// Capacity and free bytes of a store.
 public struct StoreSpace: Sendable, Equatable {
     public var capacity: Int64

@@ -16,19 +16,12 @@ public enum StoreObservation: Sendable {
     }
 }
 
-/// Finds the stores the catalog knows about where they were last attached.
+/// Tells why a local store's folder holds no store.
 public enum StoreLocator {
-    /// Looks for a local store at its recorded location and checks its identity.
-    public static func observe(_ record: StoreRecord) -> StoreObservation {
+    /// The folder is gone (drive not mounted), or it is there on the same drive with the store
+    /// gone (reformatted or wiped).
+    public static func whyNoLocalStore(_ record: StoreRecord) -> StoreObservation {
         let folder = record.location
-        do {
-            if let store = try LocalStore.open(at: folder) {
-                if store.identity.id == record.id { return .connected(store) }
-                return .missing(reason: "\(folder) now holds a different store ('\(store.identity.label)')")
-            }
-        } catch {
-            return .missing(reason: "\(error)")
-        }
         guard let info = try? POSIX.stat(folder), POSIX.isDirectory(info) else {
             return .missing(reason: "\(folder) does not exist (drive not mounted?)")
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TroveStorage
+import TroveStores
 import Logging
 import TroveCore
 import TroveEngine
@@ -18,7 +19,9 @@ struct GlobalOptions: ParsableArguments {
     /// Sets up swift-log once, then opens the library.
     func openLibrary() throws -> Library {
         bootstrapLogging()
-        return try Library.open(at: libraryPath, clock: .fromEnvironment(), logger: Logger(label: "trove"))
+        let library = try Library.open(at: libraryPath, clock: .fromEnvironment(), logger: Logger(label: "trove"))
+        library.registry = StoreRegistry(libraryPath: library.path, askPassphrase: askPassphrase)
+        return library
     }
 
     func bootstrapLogging() {
@@ -55,4 +58,11 @@ func reportingErrors(_ body: () throws -> Void) throws {
         Output.error(error.message)
         throw ExitCode(error.exitCode)
     }
+}
+
+/// Asks for a passphrase on the terminal without echoing it; nil when there is no terminal.
+@Sendable func askPassphrase(_ prompt: String) -> String? {
+    guard isatty(STDIN_FILENO) != 0, let answer = getpass(prompt) else { return nil }
+    let text = String(cString: answer)
+    return text.isEmpty ? nil : text
 }

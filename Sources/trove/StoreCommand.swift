@@ -13,29 +13,47 @@ struct StoreCommand: ParsableCommand {
 struct StoreAdd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "add",
-        abstract: "Make a store in a folder on a drive, or re-attach the store already there.",
+        abstract: "Make a store in a folder on a drive or in an S3 bucket, or re-attach the store already there.",
         discussion: """
-            Re-attaching a folder that holds a store adopts it: its objects are verified and entered into the catalog; nothing is wiped.
+            Re-attaching a folder or bucket that holds a store adopts it: its objects are verified and entered into the catalog; nothing is wiped.
+
+            S3 (AWS, Backblaze B2, Wasabi, MinIO, Ceph, Garage): `trove store add s3://BUCKET/PREFIX --endpoint https://HOST`. The bucket must exist. Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, else the AWS credentials file (--profile, AWS_PROFILE, AWS_SHARED_CREDENTIALS_FILE); they are never stored by Trove.
+
+            --encrypt (any kind of store): objects are sealed with AES-256-GCM per leaf and named by a keyed hash, so the store's owner sees neither content nor which files you have. The master key is sealed in the store under a key derived (scrypt) from your passphrase (TROVE_PASSPHRASE, or asked) and under a key file kept in the library (mode 0600) for unattended runs; or give your own --key-file. The store plus the passphrase is enough to read it back.
 
             Trove finds the disk each store lives on (its WWN, else its name and serial; a loop device's image; a ZFS dataset's pool; a network share's server). Copies on stores that share a disk count once toward durability: a dying disk takes them all. Refused: a folder inside a store or around one, the library's folder or one around it, and a folder that already is a store. --disk declares the disk by name where detection cannot tell (stores declaring the same name share a domain).
             """)
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "An existing folder on the drive (e.g. its mount point).") var folder: String
-    @Option(help: "A short name for the store (default: the folder's name).") var label: String?
+    @Argument(help: "An existing folder on the drive (e.g. its mount point), or s3://BUCKET[/PREFIX].") var folder: String
+    @Option(help: "A short name for the store (default: the folder's or bucket's name).") var label: String?
     @Option(help: "How many copies one object there counts for (1 for a drive, 0 for a cache).") var copies = 1
     @Option(help: "Declare the disk (failure domain) by name, overriding detection.") var disk: String?
+    @Option(help: "S3: the service's URL, https://HOST[:PORT] (default: AWS in --region).") var endpoint: String?
+    @Option(help: "S3: the signing region.") var region: String?
+    @Flag(help: "S3: address the bucket in the path (MinIO, Garage, moto) instead of the host name.") var pathStyle = false
+    @Option(help: "S3: the section of the AWS credentials file to use.") var profile: String?
+    @Flag(help: "Encrypt a new store (passphrase from TROVE_PASSPHRASE or asked, or --key-file).") var encrypt = false
+    @Option(help: "A file (mode 0600) holding a 32-byte key, base64 or hex, that unlocks the store.") var keyFile: String?
+    @Option(help: "Bandwidth limit, e.g. 20MB/s (reads and writes each).") var limit: String?
 
     func validate() throws {
         try requireRange(copies, 0...16, "copies")
+        if let limit { _ = try parseRate(limit) }
+        if !folder.hasPrefix("s3://") && (endpoint != nil || region != nil || pathStyle || profile != nil) {
+            throw ValidationError("--endpoint, --region, --path-style and --profile are for s3:// stores.")
+        }
     }
     @Flag(help: "Print the store as JSON.") var json = false
 
     func run() throws {
         try reportingErrors {
             let library = try global.openLibrary()
-            let (record, adoption) = try library.addStore(folder: folder, label: label, copies: copies, disk: disk,
-                                                          progress: Output.progress(json: json))
+            let config = StoreConfig(endpoint: endpoint, region: region, pathStyle: pathStyle ? true : nil, profile: profile,
+                                     limit: try limit.flatMap(parseRate))
+            let request = StoreRequest(location: folder, label: label, copies: copies, disk: disk, config: config,
+                                       encrypt: encrypt, keyFile: keyFile)
+            let (record, adoption) = try library.addStore(request, progress: Output.progress(json: json))
             let sharing = try library.storesSharingDisk(with: record)
             if json {
                 Output.json(StoreAddJSON(store: record, adopted: adoption, sharesDiskWith: sharing.map(\.label)))
@@ -47,7 +65,10 @@ struct StoreAdd: ParsableCommand {
             if let adoption {
                 Output.line("Re-attached store '\(record.label)' at \(record.location): \(adoption.objects) objects, \(adoption.known) already known, \(adoption.new) new, \(adoption.corrupt) corrupt (quarantined).")
             } else {
-                Output.line("Added store '\(record.label)' at \(record.location) (id \(record.id), copies \(record.copies)\(record.filesystemUUID.map { ", drive \($0)" } ?? "")).")
+                Output.line("Added \(record.encrypted ? "encrypted " : "")store '\(record.label)' at \(record.location) (id \(record.id), copies \(record.copies)\(record.filesystemUUID.map { ", drive \($0)" } ?? "")).")
+                if record.encrypted, let keyFile = record.config.keyFile, keyFile.hasPrefix(library.path) {
+                    Output.line("Its key is sealed under your passphrase in the store and under \(keyFile) (mode 0600) for unattended runs. Keep the passphrase: with it the store can be read back anywhere.")
+                }
             }
         }
     }
@@ -73,10 +94,10 @@ struct StoreList: ParsableCommand {
                 return
             }
             if status.stores.isEmpty { Output.line("No stores yet; add one with `trove store add FOLDER`."); return }
-            var rows = [["LABEL", "STATE", "CONNECTED", "DISK", "COPIES", "FILES", "HELD", "FREE", "LOCATION"]]
+            var rows = [["LABEL", "KIND", "STATE", "CONNECTED", "DISK", "COPIES", "FILES", "HELD", "FREE", "LOCATION"]]
             for store in status.stores {
                 let r = store.record
-                rows.append([r.label, r.trust.rawValue + (r.noNewCopies ? ",no-new-copies" : "") + (r.readOnly ? ",read-only" : ""),
+                rows.append([r.label, r.kind.rawValue + (r.encrypted ? ",encrypted" : ""), r.trust.rawValue + (r.noNewCopies ? ",no-new-copies" : "") + (r.readOnly ? ",read-only" : ""),
                              store.connected ? "yes" : "no (\(store.problem ?? "not found"))", r.diskShown ?? "?",
                              String(r.copies), String(store.files), formatBytes(store.bytes),
                              r.free.map { formatBytes(UInt64($0)) } ?? "?", r.location])
@@ -103,6 +124,9 @@ struct StoreJSON: Encodable {
     var declaredDisk: String?
     var readOnly: Bool
     var sharesDiskWith: [String]
+    var encrypted: Bool
+    var endpoint: String?
+    var limit: Int64?
 
     init(_ s: StoreStatus, all: [StoreStatus] = []) {
         let r = s.record
@@ -112,11 +136,12 @@ struct StoreJSON: Encodable {
         files = s.files; bytes = s.bytes; problem = s.problem
         disk = r.disk; diskName = r.diskName; declaredDisk = r.declaredDisk; readOnly = r.readOnly
         sharesDiskWith = all.filter { $0.record.id != r.id && $0.record.domain == r.domain }.map(\.record.label)
+        encrypted = r.encrypted; endpoint = r.config.endpoint; limit = r.config.limit
     }
 
     enum CodingKeys: String, CodingKey {
         case id, label, kind, location, trust, copies, noNewCopies, connected, filesystemUuid, created, lastSeen, capacity, free,
-             files, bytes, problem, disk, diskName, declaredDisk, readOnly, sharesDiskWith
+             files, bytes, problem, disk, diskName, declaredDisk, readOnly, sharesDiskWith, encrypted, endpoint, limit
     }
 
     /// Every documented field is present; unknown values are `null`, never left out.
@@ -130,6 +155,7 @@ struct StoreJSON: Encodable {
         try c.encode(files, forKey: .files); try c.encode(bytes, forKey: .bytes); try c.encode(problem, forKey: .problem)
         try c.encode(disk, forKey: .disk); try c.encode(diskName, forKey: .diskName); try c.encode(declaredDisk, forKey: .declaredDisk)
         try c.encode(readOnly, forKey: .readOnly); try c.encode(sharesDiskWith, forKey: .sharesDiskWith)
+        try c.encode(encrypted, forKey: .encrypted); try c.encode(endpoint, forKey: .endpoint); try c.encode(limit, forKey: .limit)
     }
 }
 
@@ -155,11 +181,13 @@ struct StoreSet: ParsableCommand {
 
     func validate() throws {
         try requireRange(copies, 0...16, "copies")
+        if let limit, limit != "none" { _ = try parseRate(limit) }
     }
     @Flag(inversion: .prefixedNo, help: "Place no new copies there (e.g. a drive you suspect).") var newCopies: Bool?
     @Flag(help: "Trust the store again after checking its drive; its copies count once re-verified.") var trust = false
     @Option(help: "Rename the store.") var rename: String?
     @Option(help: "Declare the disk (failure domain) by name; `detected` goes back to what Trove finds.") var disk: String?
+    @Option(help: "Bandwidth limit, e.g. 20MB/s, 500KB/s; `none` removes it.") var limit: String?
     @Flag(help: "Print the store as JSON.") var json = false
 
     func run() throws {
@@ -167,6 +195,7 @@ struct StoreSet: ParsableCommand {
             let library = try global.openLibrary()
             var change = StoreChange(copies: copies, noNewCopies: newCopies.map { !$0 }, trust: trust, label: rename)
             if let disk { change.declaredDisk = .some(disk == "detected" ? nil : disk) }
+            if let limit { change.limit = .some(limit == "none" ? nil : try parseRate(limit)) }
             let record = try library.setStore(label, change)
             if json { Output.json(record); return }
             Output.line("Store '\(record.label)': \(record.trust.rawValue), copies \(record.copies)\(record.noNewCopies ? ", no new copies" : "").")

@@ -139,7 +139,7 @@ struct DurabilityTests {
         try FileManager.default.removeItem(atPath: t.folder.at("drive0/.trove"))
         t.library.locate = { record in
             if record.label == "drive0" { return .wiped(reason: "reformatted (test)") }
-            return StoreLocator.observe(record)
+            return t.library.registry.observe(record)
         }
         _ = try t.library.status()
         #expect(try t.library.storeRecord("drive0").trust == .purged)
@@ -190,7 +190,7 @@ struct StartupAndServeTests {
         let slow = t.stores[1].label
         t.library.locate = { record in
             if record.label == slow { Thread.sleep(forTimeInterval: 10) }
-            return StoreLocator.observe(record)
+            return t.library.registry.observe(record)
         }
         let started = Date()
         let observed = try t.library.observeStores()

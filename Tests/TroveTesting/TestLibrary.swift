@@ -3,6 +3,7 @@ import Logging
 import TroveCore
 import TroveEngine
 import TroveStorage
+import TroveStores
 
 /// A clock tests move by hand.
 public final class ManualClock: @unchecked Sendable {
@@ -25,8 +26,9 @@ public final class TestLibrary: @unchecked Sendable {
 
     public init(stores count: Int = 3) throws {
         library = try Library.create(at: folder.at("library"), clock: clock.clock, logger: Logger(label: "test"))
+        let registry = library.registry
         library.locate = { [unowned self] record in
-            let observation = StoreLocator.observe(record)
+            let observation = registry.observe(record)
             guard case .connected(let store) = observation, let fault = self.fault(for: record.label) else { return observation }
             return .connected(FaultyStore(store, fault: fault))
         }

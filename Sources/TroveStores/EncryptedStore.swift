@@ -1,0 +1,242 @@
+import Crypto
+import Foundation
+import TroveCore
+import TroveStorage
+
+/// Encrypts every object before it reaches the store it wraps (any kind). The store sees
+/// neither content nor content IDs: objects are named by a keyed hash of their ID, and each is
+///
+///     "TROVENC1" ‖ object nonce (16) ‖ chunk 0 ‖ … ‖ chunk n-1 ‖ trailer
+///     chunk i  = AES-256-GCM(plaintext[i·C ..< (i+1)·C]), AD = object nonce ‖ i ‖ last?
+///     trailer  = AES-256-GCM(content ID ‖ plaintext size), AD = "trailer" ‖ object nonce
+///
+/// (C = the leaf size; each sealed part is nonce ‖ ciphertext ‖ tag). The chunk index and the
+/// last-chunk flag stop reordering and truncation; the object nonce ties the chunks to the
+/// trailer, and the trailer ties them to the content ID, so an object moved under another name
+/// fails. Any changed byte fails authentication and is reported as corruption of that copy from
+/// that chunk on. A leaf is one chunk, so a ranged read of a leaf reads one chunk.
+public final class EncryptedStore: Store, @unchecked Sendable {
+    public let base: any Store
+    let keys: StoreKeys
+    let chunkSize: Int
+    static let magic = Array("TROVENC1".utf8)
+    static let prefixSize = 8 + 16
+    static let sealOverhead = 12 + 16
+    static let trailerSize = sealOverhead + 32 + 8
+
+    public init(_ base: any Store, keys: StoreKeys, chunkSize: Int) {
+        self.base = base
+        self.keys = keys
+        self.chunkSize = chunkSize
+    }
+
+    public var identity: StoreIdentity { base.identity }
+    public var location: String { base.location }
+
+    /// The name an object has on the wrapped store: HMAC-SHA256 of its ID under the name key.
+    func storedName(_ id: ContentID) -> ContentID {
+        ContentID(bytes: Array(HMAC<SHA256>.authenticationCode(for: id.bytes, using: keys.nameKey)))!
+    }
+
+    /// Plaintext size of an object stored in `stored` bytes, nil when no object has that size.
+    func plainSize(stored: UInt64) -> UInt64? {
+        let fixed = UInt64(Self.prefixSize + Self.trailerSize)
+        let per = UInt64(chunkSize + Self.sealOverhead)
+        guard stored >= fixed + UInt64(Self.sealOverhead) else { return nil }
+        let body = stored - fixed
+        let chunks = max(1, (body + per - 1) / per)
+        guard body >= chunks * UInt64(Self.sealOverhead) else { return nil }
+        return body - chunks * UInt64(Self.sealOverhead)
+    }
+
+    func chunkCount(plain: UInt64) -> UInt64 { max(1, (plain + UInt64(chunkSize) - 1) / UInt64(chunkSize)) }
+
+    static func chunkAD(nonce: [UInt8], index: UInt64, last: Bool) -> [UInt8] {
+        nonce + withUnsafeBytes(of: index.bigEndian) { Array($0) } + [last ? 1 : 0]
+    }
+
+    public func objectSize(_ id: ContentID) throws -> UInt64? {
+        guard let stored = try base.objectSize(storedName(id)) else { return nil }
+        return plainSize(stored: stored) ?? 0
+    }
+
+    public func makeWriter(for id: ContentID?, expectedSize: UInt64?) throws -> ObjectWriter {
+        let stored = expectedSize.map { $0 + chunkCount(plain: $0) * UInt64(Self.sealOverhead) + UInt64(Self.prefixSize + Self.trailerSize) }
+        return try EncryptedWriter(store: self, base: base.makeWriter(for: id.map(storedName), expectedSize: stored))
+    }
+
+    public func openReader(_ id: ContentID, range: Range<UInt64>?, fromMedia: Bool) throws -> ObjectReader {
+        try EncryptedReader(store: self, id: id, range: range, fromMedia: fromMedia)
+    }
+
+    public func quarantine(_ id: ContentID) throws -> String { try base.quarantine(storedName(id)) }
+    public func remove(_ id: ContentID) throws { try base.remove(storedName(id)) }
+
+    /// Learns each object's ID from its trailer (one small ranged read per object): the names
+    /// alone cannot be turned back into IDs.
+    public func listObjects(_ body: (ContentID) throws -> Bool) throws {
+        try base.listObjects { name in
+            guard let id = try? trailer(of: name).id else { return true }
+            return try body(id)
+        }
+    }
+
+    /// The ID and plaintext size sealed in an object's trailer.
+    func trailer(of name: ContentID) throws -> (id: ContentID, size: UInt64, nonce: [UInt8]) {
+        guard let stored = try base.objectSize(name), stored >= UInt64(Self.prefixSize + Self.trailerSize) else {
+            throw ObjectCorrupt(offset: 0, reason: "too short to be an encrypted object")
+        }
+        let prefix = try readFully(name, UInt64(0)..<UInt64(Self.prefixSize), fromMedia: false)
+        guard Array(prefix.prefix(8)) == Self.magic else { throw ObjectCorrupt(offset: 0, reason: "not an encrypted Trove object") }
+        let nonce = Array(prefix[8...])
+        let sealed = try readFully(name, (stored - UInt64(Self.trailerSize))..<stored, fromMedia: false)
+        guard let plain = try? AES.GCM.open(AES.GCM.SealedBox(combined: sealed), using: keys.dataKey,
+                                            authenticating: Array("trailer".utf8) + nonce),
+              plain.count == 40, let id = ContentID(bytes: Array(plain.prefix(32))) else {
+            throw ObjectCorrupt(offset: 0, reason: "its trailer does not authenticate")
+        }
+        let size = plain.suffix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        guard plainSize(stored: stored) == size else { throw ObjectCorrupt(offset: 0, reason: "it is truncated or extended") }
+        return (id, size, nonce)
+    }
+
+    func readFully(_ name: ContentID, _ range: Range<UInt64>, fromMedia: Bool) throws -> [UInt8] {
+        let reader = try base.openReader(name, range: range, fromMedia: fromMedia)
+        defer { reader.close() }
+        var bytes = [UInt8](repeating: 0, count: range.count)
+        let count = try bytes.withUnsafeMutableBytes { try reader.read(into: $0) }
+        guard count == range.count else { throw ObjectCorrupt(offset: range.lowerBound, reason: "it ends early") }
+        return bytes
+    }
+
+    public func space() throws -> StoreSpace? { try base.space() }
+    public func isReadOnly() -> Bool { base.isReadOnly() }
+    public func disk() -> DiskIdentity.Disk? { base.disk() }
+    public func cleanTemporary() throws -> Int { try base.cleanTemporary() }
+
+    public func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws {
+        var inner: [(writer: any ObjectWriter, id: ContentID)] = []
+        for item in items {
+            guard let writer = item.writer as? EncryptedWriter else { throw StoreError(.media, "a writer of another store was given to \(location)") }
+            try writer.finish(id: item.id)
+            inner.append((writer.base, storedName(item.id)))
+        }
+        try base.commitBatch(inner)
+    }
+}
+
+/// Seals a chunk whenever a full one has been written; the last chunk and the trailer at commit.
+final class EncryptedWriter: ObjectWriter {
+    let store: EncryptedStore
+    let base: ObjectWriter
+    private let nonce: [UInt8]
+    private var pending: [UInt8] = []
+    private var index: UInt64 = 0
+    private var size: UInt64 = 0
+    private var finished = false
+
+    init(store: EncryptedStore, base: ObjectWriter) throws {
+        self.store = store
+        self.base = base
+        nonce = (0..<16).map { _ in UInt8.random(in: 0...255) }
+        pending.reserveCapacity(store.chunkSize)
+        try (EncryptedStore.magic + nonce).withUnsafeBytes { try base.write($0) }
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        while offset < bytes.count {
+            // A chunk is sealed only once more bytes follow it, so the last one is known at commit.
+            if pending.count == store.chunkSize { try seal(last: false) }
+            let take = min(store.chunkSize - pending.count, bytes.count - offset)
+            pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + take]))
+            offset += take
+        }
+        size += UInt64(bytes.count)
+    }
+
+    private func seal(last: Bool) throws {
+        let ad = EncryptedStore.chunkAD(nonce: nonce, index: index, last: last)
+        let box = try AES.GCM.seal(pending, using: store.keys.dataKey, authenticating: ad)
+        try box.combined!.withUnsafeBytes { try base.write($0) }
+        pending.removeAll(keepingCapacity: true)
+        index += 1
+    }
+
+    /// Seals the last chunk and the trailer naming `id`.
+    func finish(id: ContentID) throws {
+        guard !finished else { return }
+        finished = true
+        try seal(last: true)
+        let plain = id.bytes + withUnsafeBytes(of: size.bigEndian) { Array($0) }
+        let box = try AES.GCM.seal(plain, using: store.keys.dataKey, authenticating: Array("trailer".utf8) + nonce)
+        try box.combined!.withUnsafeBytes { try base.write($0) }
+    }
+
+    func commit(as id: ContentID) throws {
+        try finish(id: id)
+        try base.commit(as: store.storedName(id))
+    }
+
+    func abort() { base.abort() }
+}
+
+/// Opens the chunks a range covers, one at a time, checking each.
+final class EncryptedReader: ObjectReader {
+    let store: EncryptedStore
+    let name: ContentID
+    let size: UInt64
+    let fromMedia: Bool
+    private let nonce: [UInt8]
+    private let end: UInt64
+    private var position: UInt64
+    private var chunk: [UInt8] = []
+    private var chunkStart: UInt64 = 0
+
+    init(store: EncryptedStore, id: ContentID, range: Range<UInt64>?, fromMedia: Bool) throws {
+        self.store = store
+        self.fromMedia = fromMedia
+        name = store.storedName(id)
+        let trailer = try store.trailer(of: name)
+        guard trailer.id == id else { throw ObjectCorrupt(offset: 0, reason: "it holds another object (its trailer names \(trailer.id))") }
+        size = trailer.size
+        nonce = trailer.nonce
+        let range = range.map { $0.clamped(to: 0..<trailer.size) } ?? 0..<trailer.size
+        position = range.lowerBound
+        end = range.upperBound
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        var done = 0
+        while done < buffer.count && position < end {
+            let size = UInt64(store.chunkSize)
+            if chunk.isEmpty || position < chunkStart || position >= chunkStart + UInt64(chunk.count) {
+                try load(index: position / size)
+            }
+            let from = Int(position - chunkStart)
+            let take = min(buffer.count - done, chunk.count - from, Int(end - position))
+            chunk.withUnsafeBytes { source in
+                buffer.baseAddress!.advanced(by: done).copyMemory(from: source.baseAddress!.advanced(by: from), byteCount: take)
+            }
+            done += take
+            position += UInt64(take)
+        }
+        return done
+    }
+
+    private func load(index: UInt64) throws {
+        let plainSize = UInt64(store.chunkSize)
+        let chunks = store.chunkCount(plain: size)
+        let length = index == chunks - 1 ? size - index * plainSize : plainSize
+        let start = UInt64(EncryptedStore.prefixSize) + index * (plainSize + UInt64(EncryptedStore.sealOverhead))
+        let sealed = try store.readFully(name, start..<start + length + UInt64(EncryptedStore.sealOverhead), fromMedia: fromMedia)
+        let ad = EncryptedStore.chunkAD(nonce: nonce, index: index, last: index == chunks - 1)
+        guard let plain = try? AES.GCM.open(AES.GCM.SealedBox(combined: sealed), using: store.keys.dataKey, authenticating: ad) else {
+            throw ObjectCorrupt(offset: index * plainSize, reason: "chunk \(index) does not authenticate")
+        }
+        chunk = Array(plain)
+        chunkStart = index * plainSize
+    }
+
+    func close() {}
+}

@@ -1,0 +1,97 @@
+import Foundation
+import TroveCore
+import TroveStorage
+
+/// Retries calls that fail as unavailable, with backoff and jitter, before giving up. A read
+/// that fails part-way resumes where it stopped (a ranged read from the next byte), so a long
+/// transfer is not restarted for one dropped connection. Writes are not retried here: their
+/// bytes have gone; kinds that can resume a write (S3 parts) retry inside.
+public final class RetryingStore: Store, @unchecked Sendable {
+    public let base: any Store
+    let backoff: Backoff
+    let sleep: @Sendable (TimeInterval) -> Void
+
+    public init(_ base: any Store, backoff: Backoff = Backoff(),
+                sleep: @escaping @Sendable (TimeInterval) -> Void = { Thread.sleep(forTimeInterval: $0) }) {
+        self.base = base
+        self.backoff = backoff
+        self.sleep = sleep
+    }
+
+    /// Runs `body`, retrying unavailable failures.
+    func retrying<T>(_ body: () throws -> T) throws -> T {
+        var attempt = 1
+        while true {
+            do { return try body() } catch let error as StoreError where error.kind == .unavailable && attempt < backoff.attempts {
+                sleep(backoff.delay(attempt: attempt, random: Double.random(in: 0..<1)))
+                attempt += 1
+            }
+        }
+    }
+
+    public var identity: StoreIdentity { base.identity }
+    public var location: String { base.location }
+    public func objectSize(_ id: ContentID) throws -> UInt64? { try retrying { try base.objectSize(id) } }
+    public func makeWriter(for id: ContentID?, expectedSize: UInt64?) throws -> ObjectWriter {
+        try retrying { try base.makeWriter(for: id, expectedSize: expectedSize) }
+    }
+    public func openReader(_ id: ContentID, range: Range<UInt64>?, fromMedia: Bool) throws -> ObjectReader {
+        let reader = try retrying { try base.openReader(id, range: range, fromMedia: fromMedia) }
+        let range = range ?? 0..<reader.size
+        return ResumingReader(store: self, id: id, base: reader, position: range.lowerBound,
+                              end: min(range.upperBound, reader.size), fromMedia: fromMedia)
+    }
+    public func quarantine(_ id: ContentID) throws -> String { try retrying { try base.quarantine(id) } }
+    public func remove(_ id: ContentID) throws { try retrying { try base.remove(id) } }
+    /// A listing is retried from the start only while it has delivered nothing.
+    public func listObjects(_ body: (ContentID) throws -> Bool) throws {
+        var delivered = false
+        try retrying {
+            do {
+                try base.listObjects { delivered = true; return try body($0) }
+            } catch let error as StoreError where delivered {
+                throw StoreError(error.kind == .unavailable ? .media : error.kind, error.message)
+            }
+        }
+    }
+    public func space() throws -> StoreSpace? { try retrying { try base.space() } }
+    public func isReadOnly() -> Bool { base.isReadOnly() }
+    public func disk() -> DiskIdentity.Disk? { base.disk() }
+    public func cleanTemporary() throws -> Int { try retrying { try base.cleanTemporary() } }
+    public func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws { try base.commitBatch(items) }
+
+    /// Reads on; after an unavailable failure, re-opens the object from the next byte.
+    final class ResumingReader: ObjectReader {
+        let store: RetryingStore
+        let id: ContentID
+        var base: ObjectReader
+        var position: UInt64
+        let end: UInt64
+        let fromMedia: Bool
+        init(store: RetryingStore, id: ContentID, base: ObjectReader, position: UInt64, end: UInt64, fromMedia: Bool) {
+            self.store = store
+            self.id = id
+            self.base = base
+            self.position = position
+            self.end = end
+            self.fromMedia = fromMedia
+        }
+        var size: UInt64 { base.size }
+        func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+            var attempt = 1
+            while true {
+                do {
+                    let n = try base.read(into: buffer)
+                    position += UInt64(n)
+                    return n
+                } catch let error as StoreError where error.kind == .unavailable && attempt < store.backoff.attempts {
+                    store.sleep(store.backoff.delay(attempt: attempt, random: Double.random(in: 0..<1)))
+                    attempt += 1
+                    base.close()
+                    if let reopened = try? store.base.openReader(id, range: position..<end, fromMedia: fromMedia) { base = reopened }
+                }
+            }
+        }
+        func close() { base.close() }
+    }
+}

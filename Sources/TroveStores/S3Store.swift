@@ -1,0 +1,211 @@
+import Dispatch
+import Foundation
+import TroveCore
+import TroveS3
+import TroveStorage
+
+/// A store in a bucket of S3-compatible object storage (AWS S3, Backblaze B2, Wasabi, MinIO,
+/// Ceph RGW, Garage). Under its prefix:
+///
+///     .trove/store.json          the identity
+///     objects/<content ID>       one object per ID, written whole or by a multipart upload
+///     corrupt/<ID>.<time>        quarantined copies
+///
+/// An object appears under its key only when its upload completes (S3's own atomicity), and is
+/// created with `If-None-Match: *` so two writers of one ID never clobber each other. Reads are
+/// ranged GETs of at most a leaf. Every request is signed with its payload's SHA-256, which
+/// the service checks on arrival.
+public final class S3Store: Store, @unchecked Sendable {
+    public private(set) var identity: StoreIdentity
+    let client: S3Client
+    let config: StoreConfig
+    /// The key prefix, empty or ending in "/".
+    let prefix: String
+    /// Size of a multipart part, and of a ranged read.
+    static let partSize = ContentHash.leafSize
+    /// Parts of one upload in flight at once.
+    static let partsInFlight = 4
+
+    public var location: String { Self.location(config) }
+
+    init(identity: StoreIdentity, client: S3Client, config: StoreConfig) {
+        self.identity = identity
+        self.client = client
+        self.config = config
+        prefix = Self.prefix(config)
+    }
+
+    deinit { client.shutdown() }
+
+    /// `s3://bucket/prefix`.
+    public static func location(_ config: StoreConfig) -> String {
+        "s3://\(config.bucket ?? "")" + ((config.prefix ?? "").isEmpty ? "" : "/" + config.prefix!)
+    }
+
+    static func prefix(_ config: StoreConfig) -> String {
+        let trimmed = (config.prefix ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        return trimmed.isEmpty ? "" : trimmed + "/"
+    }
+
+    /// Parses `s3://bucket[/prefix]` into a configuration (endpoint and region from the options).
+    public static func parse(_ location: String) -> (bucket: String, prefix: String)? {
+        guard location.hasPrefix("s3://") else { return nil }
+        let rest = location.dropFirst(5)
+        let parts = rest.split(separator: "/", maxSplits: 1).map(String.init)
+        guard let bucket = parts.first, !bucket.isEmpty else { return nil }
+        return (bucket, parts.count > 1 ? parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "/")) : "")
+    }
+
+    /// A client for the bucket a configuration names, with credentials from the environment or
+    /// the AWS credentials file.
+    static func client(_ config: StoreConfig, environment: [String: String]) throws -> S3Client {
+        guard let bucket = config.bucket else { throw StoreError(.permissionDenied, "An S3 store needs a bucket (s3://BUCKET/prefix).") }
+        let endpointText = config.endpoint ?? "https://s3.\(config.region ?? "us-east-1").amazonaws.com"
+        guard let endpoint = URL(string: endpointText), endpoint.scheme == "http" || endpoint.scheme == "https", endpoint.host != nil else {
+            throw StoreError(.permissionDenied, "The endpoint \(endpointText) is not an http(s) URL; pass --endpoint https://HOST[:PORT].")
+        }
+        let credentials: S3Credentials
+        do {
+            credentials = try S3Credentials.resolve(profile: config.profile, environment: environment,
+                                                    home: environment["HOME"] ?? NSHomeDirectory())
+        } catch let failure as S3Failure { throw storeError(failure, location: location(config)) }
+        return S3Client(location: S3Location(endpoint: endpoint, region: config.region ?? "us-east-1", bucket: bucket,
+                                             pathStyle: config.pathStyle ?? false),
+                        credentials: credentials)
+    }
+
+    /// Opens the store a configuration names; nil when the bucket holds none under the prefix.
+    public static func open(_ config: StoreConfig, environment: [String: String]) throws -> S3Store? {
+        let client = try client(config, environment: environment)
+        do {
+            let data = try client.get(prefix(config) + ".trove/store.json")
+            let identity = try JSONCoding.decoder.decode(StoreIdentity.self, from: Data(data))
+            return S3Store(identity: identity, client: client, config: config)
+        } catch let failure as S3Failure where failure.kind == .notFound {
+            client.shutdown()
+            return nil
+        } catch let failure as S3Failure {
+            client.shutdown()
+            throw storeError(failure, location: location(config))
+        } catch let error as DecodingError {
+            client.shutdown()
+            throw StoreError(.media, "The store identity in \(location(config)) is damaged (\(error)).")
+        }
+    }
+
+    /// Makes a new store under the configuration's bucket and prefix (the bucket must exist).
+    public static func create(_ config: StoreConfig, identity: StoreIdentity, environment: [String: String]) throws -> S3Store {
+        let client = try client(config, environment: environment)
+        let store = S3Store(identity: identity, client: client, config: config)
+        try store.writeIdentity(replacing: false)
+        return store
+    }
+
+    /// Replaces the identity object, e.g. to add a key that unlocks the store.
+    public func replaceIdentity(_ identity: StoreIdentity) throws {
+        self.identity = identity
+        try writeIdentity(replacing: true)
+    }
+
+    /// Writes the identity; a new store never replaces one that appeared meanwhile.
+    public func writeIdentity(replacing: Bool) throws {
+        let data = try JSONCoding.prettyEncoder.encode(identity)
+        try request {
+            guard try client.put(prefix + ".trove/store.json", body: Array(data), ifNoneMatch: !replacing) else {
+                throw StoreError(.permissionDenied, "\(location) already holds a Trove store; add it without --encrypt to adopt it.")
+            }
+        }
+    }
+
+    func key(_ id: ContentID) -> String { prefix + "objects/" + id.description }
+
+    /// Runs a request, turning S3 failures into store errors.
+    func request<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let failure as S3Failure { throw Self.storeError(failure, location: location) }
+    }
+
+    static func storeError(_ failure: S3Failure, location: String) -> StoreError {
+        let message = "\(location): \(failure.message)"
+        switch failure.kind {
+        case .notFound: return StoreError(.notFound, message)
+        case .unavailable: return StoreError(.unavailable, message + " Check the network and the endpoint; Trove retries next run.")
+        case .permissionDenied: return StoreError(.permissionDenied, message + " Check the credentials (AWS_ACCESS_KEY_ID, ~/.aws/credentials) and the bucket policy.")
+        case .noSpace: return StoreError(.noSpace, message + " The bucket or account is over its quota.")
+        case .preconditionFailed, .invalid: return StoreError(.permissionDenied, message)
+        }
+    }
+
+    public func objectSize(_ id: ContentID) throws -> UInt64? { try request { try client.head(key(id)) } }
+
+    public func makeWriter(for id: ContentID?, expectedSize: UInt64?) throws -> ObjectWriter {
+        S3ObjectWriter(store: self, id: id)
+    }
+
+    public func openReader(_ id: ContentID, range: Range<UInt64>?, fromMedia: Bool) throws -> ObjectReader {
+        guard let size = try objectSize(id) else { throw StoreError(.notFound, "\(location) does not hold \(id).") }
+        return S3ObjectReader(store: self, key: key(id), size: size, range: range.map { $0.clamped(to: 0..<size) } ?? 0..<size)
+    }
+
+    public func quarantine(_ id: ContentID) throws -> String {
+        let target = prefix + "corrupt/\(id).\(Int(Date().timeIntervalSince1970))"
+        try request {
+            try client.copy(from: key(id), to: target)
+            try client.delete(key(id))
+        }
+        return "s3://\(config.bucket ?? "")/\(target)"
+    }
+
+    public func remove(_ id: ContentID) throws { try request { try client.delete(key(id)) } }
+
+    public func listObjects(_ body: (ContentID) throws -> Bool) throws {
+        var continuation: String?
+        repeat {
+            let page = try request { try client.list(prefix: prefix + "objects/", continuation: continuation, maxKeys: listPageSize) }
+            for object in page.objects {
+                guard let id = ContentID(String(object.key.dropFirst(prefix.count + 8))) else { continue }
+                if try !body(id) { return }
+            }
+            continuation = page.next
+        } while continuation != nil
+    }
+
+    /// Keys per ListObjectsV2 page (1000 is the service's maximum; tests use small pages).
+    public var listPageSize = 1000
+
+    public func space() throws -> StoreSpace? { nil }
+    public func isReadOnly() -> Bool { false }
+
+    /// The failure domain: the bucket at its endpoint (two prefixes of one bucket share it).
+    public func disk() -> DiskIdentity.Disk? {
+        let host = URL(string: config.endpoint ?? "")?.host ?? "s3.\(config.region ?? "us-east-1").amazonaws.com"
+        return DiskIdentity.Disk(id: "s3:\(host)/\(config.bucket ?? "")", name: "bucket \(config.bucket ?? "")")
+    }
+
+    /// Aborts multipart uploads left for over a day (a killed writer's parts cost storage).
+    public func cleanTemporary() throws -> Int {
+        let uploads = try request { try client.listMultipartUploads(prefix: prefix + "objects/") }
+        var aborted = 0
+        for upload in uploads where Date().timeIntervalSince(upload.initiated) > 86_400 {
+            if (try? client.abortMultipart(upload.key, uploadID: upload.uploadID)) != nil { aborted += 1 }
+        }
+        return aborted
+    }
+
+    /// Each writer is already complete on its own: uploads commit independently, a few at once.
+    public func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws {
+        let failure = FirstFailure()
+        nonisolated(unsafe) let items = items
+        DispatchQueue.concurrentPerform(iterations: items.count) { index in
+            do { try items[index].writer.commit(as: items[index].id) } catch { failure.record(error) }
+        }
+        if let error = failure.value { throw error }
+    }
+}
+
+/// The first error of concurrent work.
+final class FirstFailure: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Error?
+    func record(_ error: Error) { lock.lock(); if stored == nil { stored = error }; lock.unlock() }
+    var value: Error? { lock.lock(); defer { lock.unlock() }; return stored }
+}

@@ -1,0 +1,170 @@
+import Crypto
+import Foundation
+import TroveCore
+import TroveStorage
+
+/// Builds any store from its record: the kind's own store (a folder, a bucket), unlocked and
+/// wrapped as its configuration says (encryption, retries, a bandwidth limit). The engine
+/// names no concrete store type; it asks the registry.
+public struct StoreRegistry: Sendable {
+    /// The library folder (encryption key files live in `keys/` under it).
+    public let libraryPath: String
+    /// Where credentials and TROVE_PASSPHRASE are read.
+    public let environment: [String: String]
+    /// Asks the user for a passphrase (the prompt is given); nil when nobody can be asked.
+    public let askPassphrase: @Sendable (String) -> String?
+
+    public init(libraryPath: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+                askPassphrase: @escaping @Sendable (String) -> String? = { _ in nil }) {
+        self.libraryPath = libraryPath
+        self.environment = environment
+        self.askPassphrase = askPassphrase
+    }
+
+    /// The kind a location names: `s3://…` or a folder.
+    public static func kind(of location: String) -> StoreKind { location.hasPrefix("s3://") ? .s3 : .local }
+
+    /// The store at a location as it is (not unlocked or wrapped), or nil when none is there.
+    public func openRaw(kind: StoreKind, location: String, config: StoreConfig) throws -> (any Store)? {
+        switch kind {
+        case .local: return try LocalStore.open(at: location)
+        case .s3: return try S3Store.open(config, environment: environment)
+        }
+    }
+
+    /// Makes a new store of the kind at the location.
+    public func createRaw(kind: StoreKind, id: String, location: String, config: StoreConfig, label: String, copies: Int, now: Date,
+                          library: String?, encryption: StoreEncryption?) throws -> any Store {
+        switch kind {
+        case .local:
+            do {
+                return try LocalStore.create(at: location, id: id, label: label, copies: copies, now: now, library: library,
+                                             encryption: encryption)
+            } catch let failure as POSIX.Failure { throw TroveError.from(failure) }
+        case .s3:
+            let identity = StoreIdentity(id: id, label: label,
+                                         created: Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down)), kind: .s3,
+                                         copies: copies, filesystemUUID: nil, library: library, encryption: encryption)
+            return try S3Store.create(config, identity: identity, environment: environment)
+        }
+    }
+
+    /// Rewrites a store's identity (to add a key that unlocks it).
+    func replaceIdentity(of store: any Store, with identity: StoreIdentity) throws {
+        switch store {
+        case let local as LocalStore: try local.replaceIdentity(identity)
+        case let s3 as S3Store: try s3.replaceIdentity(identity)
+        default: throw StoreError(.permissionDenied, "\(store.location) cannot record a new key.")
+        }
+    }
+
+    /// The filesystem UUID a store's folder is on now (local stores only).
+    public func filesystemUUID(of store: any Store) -> String? {
+        (store as? LocalStore).flatMap { FilesystemUUID.of(path: $0.root) }
+    }
+
+    /// Folders a tree walk must never enter: a local store's own `.trove` folder.
+    public static func privateFolder(of record: StoreRecord) -> String? {
+        record.kind == .local ? record.location + "/.trove" : nil
+    }
+
+    /// Wraps a raw store as its configuration says: unlocked when encrypted, retried when remote,
+    /// limited when a bandwidth limit is set.
+    public func wrap(_ raw: any Store, config: StoreConfig) throws -> any Store {
+        var store: any Store = raw
+        if raw.identity.kind != .local { store = RetryingStore(store) }
+        if let encryption = raw.identity.encryption {
+            let keys = try unlock(encryption, keyFile: config.keyFile, store: raw)
+            store = EncryptedStore(store, keys: keys, chunkSize: encryption.chunkSize)
+        }
+        if let limit = config.limit, limit > 0 { store = ThrottledStore(store, bytesPerSecond: Double(limit)) }
+        return store
+    }
+
+    /// The keys of an encrypted store: from its key file when that unlocks it, else from the
+    /// passphrase (TROVE_PASSPHRASE, or asked), after which a key file is made for next time.
+    func unlock(_ encryption: StoreEncryption, keyFile: String?, store raw: any Store) throws -> StoreKeys {
+        var keyFileError: Error?
+        if let keyFile {
+            do {
+                let key = try StoreKeys.readKeyFile(keyFile)
+                if let (keys, _) = try? StoreKeys.unlock(encryption, keyFileKey: key, passphrase: nil) { return keys }
+                keyFileError = StoreError(.permissionDenied, "The key file \(keyFile) does not unlock \(raw.location).")
+            } catch { keyFileError = error }
+        }
+        guard let passphrase = passphrase(prompt: "Passphrase for the encrypted store '\(raw.identity.label)': ") else {
+            throw keyFileError ?? StoreError(.permissionDenied, "The store \(raw.location) is encrypted: give its passphrase (TROVE_PASSPHRASE, or run in a terminal) or --key-file.")
+        }
+        let (keys, _) = try StoreKeys.unlock(encryption, keyFileKey: nil, passphrase: passphrase)
+        return keys
+    }
+
+    /// The passphrase from TROVE_PASSPHRASE, else asked.
+    public func passphrase(prompt: String) -> String? {
+        if let value = environment["TROVE_PASSPHRASE"], !value.isEmpty { return value }
+        return askPassphrase(prompt)
+    }
+
+    /// Where the library keeps the key file of a store it unlocked with a passphrase.
+    public func keyFilePath(storeID: String) -> String { libraryPath + "/keys/\(storeID).key" }
+
+    /// Encryption for a new store: the master key sealed under the user's key file, or under the
+    /// passphrase and a key file the library keeps (mode 0600) for unattended runs. Returns the
+    /// parameters and the key file the configuration should name.
+    public func newEncryption(keyFile: String?, storeID: String) throws -> (StoreEncryption, keyFile: String) {
+        if let keyFile {
+            let key = try StoreKeys.readKeyFile(keyFile)
+            return (try StoreKeys.create(passphrase: nil, keyFileKey: key, chunkSize: ContentHash.leafSize).0, keyFile)
+        }
+        guard let passphrase = passphrase(prompt: "Passphrase for the new encrypted store: ") else {
+            throw TroveError(.usage, "--encrypt needs a passphrase (TROVE_PASSPHRASE, or run in a terminal) or --key-file FILE (mode 0600).")
+        }
+        guard passphrase.count >= 8 else { throw TroveError(.usage, "Choose a passphrase of at least 8 characters.") }
+        let path = keyFilePath(storeID: storeID)
+        let key = try StoreKeys.makeKeyFile(path)
+        return (try StoreKeys.create(passphrase: passphrase, keyFileKey: key, chunkSize: ContentHash.leafSize).0, path)
+    }
+
+    /// For an existing encrypted store being attached: unlocks it (key file, else passphrase) and,
+    /// when the passphrase was needed, makes a key file for this library and seals the master
+    /// key under it too. Returns the key file the configuration should name.
+    public func attachEncrypted(_ raw: any Store, keyFile: String?) throws -> String {
+        guard let encryption = raw.identity.encryption else { throw TroveError(.usage, "\(raw.location) is not encrypted.") }
+        if let keyFile {
+            let key = try StoreKeys.readKeyFile(keyFile)
+            _ = try StoreKeys.unlock(encryption, keyFileKey: key, passphrase: nil)
+            return keyFile
+        }
+        let path = keyFilePath(storeID: raw.identity.id)
+        if let key = try? StoreKeys.readKeyFile(path), (try? StoreKeys.unlock(encryption, keyFileKey: key, passphrase: nil)) != nil {
+            return path
+        }
+        guard let passphrase = passphrase(prompt: "Passphrase for the encrypted store '\(raw.identity.label)': ") else {
+            throw TroveError(.usage, "\(raw.location) is encrypted: give its passphrase (TROVE_PASSPHRASE, or run in a terminal) or --key-file.")
+        }
+        let (_, master) = try StoreKeys.unlock(encryption, keyFileKey: nil, passphrase: passphrase)
+        try? FileManager.default.removeItem(atPath: path)
+        let key = try StoreKeys.makeKeyFile(path)
+        var identity = raw.identity
+        identity.encryption?.wraps.removeAll { $0.kind == .keyFile && $0.keyID == StoreKeys.fingerprint(key) }
+        identity.encryption?.wraps.append(try StoreKeys.wrap(master, keyFileKey: key))
+        try replaceIdentity(of: raw, with: identity)
+        return path
+    }
+
+    /// Looks for a known store where it was last attached, checks its identity, and wraps it.
+    public func observe(_ record: StoreRecord) -> StoreObservation {
+        do {
+            if let raw = try openRaw(kind: record.kind, location: record.location, config: record.config) {
+                guard raw.identity.id == record.id else {
+                    return .missing(reason: "\(record.location) now holds a different store ('\(raw.identity.label)')")
+                }
+                return .connected(try wrap(raw, config: record.config))
+            }
+        } catch {
+            return .missing(reason: "\(error)")
+        }
+        guard record.kind == .local else { return .missing(reason: "\(record.location) holds no Trove store now") }
+        return StoreLocator.whyNoLocalStore(record)
+    }
+}
