@@ -54,10 +54,10 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Test helpers shared by every test target (fault-injecting stores, temp folders).
-        .target(name: "TroveTesting", dependencies: ["TroveCore", "TroveStorage", "TroveStores", "TroveEngine"], path: "Tests/TroveTesting"),
+        .target(name: "TroveTesting", dependencies: ["TroveCore", "TroveStorage", "TroveStores", "TroveS3", "TroveEngine"], path: "Tests/TroveTesting"),
         .testTarget(name: "TroveCoreTests", dependencies: ["TroveCore", "TroveTesting"]),
         .testTarget(name: "TroveStorageTests", dependencies: ["TroveStorage", "TroveStores", "TroveS3", "TroveTesting"]),
-        .testTarget(name: "TroveS3Tests", dependencies: ["TroveS3"]),
+        .testTarget(name: "TroveS3Tests", dependencies: ["TroveS3", "TroveTesting"]),
         .testTarget(name: "TroveEngineTests", dependencies: [
             "TroveEngine", "TroveTesting", .product(name: "GRDB", package: "GRDB.swift"),
         ]),

@@ -58,6 +58,9 @@ public final class S3Client: @unchecked Sendable {
             connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: concurrency),
             decompression: .disabled)
         configuration.httpVersion = .automatic
+        // A refused or failed connection fails the request at once (AsyncHTTPClient would retry it
+        // until the connect timeout): the retry policy below is the one place that retries.
+        configuration.connectionPool.retryConnectionEstablishment = false
         self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
@@ -297,16 +300,21 @@ public final class S3Client: @unchecked Sendable {
         }
     }
 
+    /// The URL to send to and the canonical URI to sign, for `key` (nil: the bucket itself) and `query`.
+    func target(key: String?, query: [(name: String, value: String?)]) -> (url: String, canonicalURI: String) {
+        let canonicalURI = SigV4.canonicalURI(bucket: location.pathStyle ? location.bucket : nil, key: key)
+        let wireQuery = query.map {
+            SigV4.uriEncode($0.name, keepSlash: false) + ($0.value.map { "=" + SigV4.uriEncode($0, keepSlash: false) } ?? "")
+        }.joined(separator: "&")
+        return ("\(scheme)://\(hostHeader)\(canonicalURI)" + (wireQuery.isEmpty ? "" : "?" + wireQuery), canonicalURI)
+    }
+
     /// One try: sign now, wait for a free slot, send, collect the whole answer.
     private func send(
         _ method: HTTPMethod, key: String?, query: [(name: String, value: String?)], headers: [String: String],
         body: [UInt8]?, payloadHash: String, op: String
     ) throws -> Reply {
-        let canonicalURI = SigV4.canonicalURI(bucket: location.pathStyle ? location.bucket : nil, key: key)
-        let wireQuery = query.map {
-            SigV4.uriEncode($0.name, keepSlash: false) + ($0.value.map { "=" + SigV4.uriEncode($0, keepSlash: false) } ?? "")
-        }.joined(separator: "&")
-        let url = "\(scheme)://\(hostHeader)\(canonicalURI)" + (wireQuery.isEmpty ? "" : "?" + wireQuery)
+        let (url, canonicalURI) = target(key: key, query: query)
 
         slots.wait()
         defer { slots.signal() }

@@ -84,7 +84,11 @@ public final class LocalStore: Store, @unchecked Sendable {
 
     public func objectSize(_ id: ContentID) throws -> UInt64? {
         do {
-            guard let info = try POSIX.stat(objectPath(id)) else { return nil }
+            guard let info = try POSIX.stat(objectPath(id)) else {
+                // No object, or no store at all (the drive is gone): only the first is an answer.
+                if try POSIX.stat(objectsDir) == nil { throw POSIX.Failure(errno: ENOENT, operation: "stat", path: objectsDir) }
+                return nil
+            }
             return UInt64(info.st_size)
         } catch let failure as POSIX.Failure { throw translate(failure, object: true) }
     }

@@ -83,7 +83,8 @@ public final class EncryptedStore: Store, @unchecked Sendable {
 
     /// The ID and plaintext size sealed in an object's trailer.
     func trailer(of name: ContentID) throws -> (id: ContentID, size: UInt64, nonce: [UInt8]) {
-        guard let stored = try base.objectSize(name), stored >= UInt64(Self.prefixSize + Self.trailerSize) else {
+        guard let stored = try base.objectSize(name) else { throw StoreError(.notFound, "\(location) does not hold that object.") }
+        guard stored >= UInt64(Self.prefixSize + Self.trailerSize) else {
             throw ObjectCorrupt(offset: 0, reason: "too short to be an encrypted object")
         }
         let prefix = try readFully(name, UInt64(0)..<UInt64(Self.prefixSize), fromMedia: false)

@@ -93,6 +93,11 @@ public final class S3Store: Store, @unchecked Sendable {
         }
     }
 
+    /// A handle on a store whose identity is already known, without asking the service.
+    public static func handle(_ config: StoreConfig, identity: StoreIdentity, environment: [String: String]) throws -> S3Store {
+        S3Store(identity: identity, client: try client(config, environment: environment), config: config)
+    }
+
     /// Makes a new store under the configuration's bucket and prefix (the bucket must exist).
     public static func create(_ config: StoreConfig, identity: StoreIdentity, environment: [String: String]) throws -> S3Store {
         let client = try client(config, environment: environment)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TroveTesting
 
 @testable import TroveS3
 
@@ -288,8 +289,10 @@ struct S3ClientAuthTests {
         return (moto, S3Credentials(accessKey: String(parts[0]), secretKey: String(parts[1])))
     }
 
-    /// moto quirk: its own check rejects keys with `+`, non-ASCII or `&=?` even from boto3, so only
-    /// keys it verifies correctly are used here; the SigV4 tests cover the others against botocore.
+    /// moto quirk: its own signature check rejects keys holding non-ASCII or most punctuation
+    /// (`+ * ( ) ! & = ' , ; : @ $`) even when boto3 signs them, so only keys it verifies correctly are used
+    /// here, and no query value holds a '/' (`prefix=mp%2F` fails for boto3 too); the SigV4 tests cover the
+    /// rest against botocore.
     @Test("Correctly signed requests pass moto's signature check")
     func signedRequestsAccepted() throws {
         let (moto, credentials) = try Self.server.get()
@@ -298,7 +301,7 @@ struct S3ClientAuthTests {
             credentials: credentials, retry: RetryPolicy(attempts: 1))
         defer { client.shutdown() }
         try client.createBucket()
-        for key in ["plain", "dir/a b~c-d_e.f", "q/x*y(z)!"] {
+        for key in ["plain", "dir/a b~c-d_e.f", "q/x?y"] {
             #expect(try client.put(key, body: Array(key.utf8), ifNoneMatch: true))
             #expect(try client.get(key, range: 0..<3) == Array(key.utf8.prefix(3)))
             #expect(try client.head(key) == UInt64(key.utf8.count))
@@ -309,7 +312,7 @@ struct S3ClientAuthTests {
         #expect(rest.objects.count == 1)
         let id = try client.createMultipart("mp/k")
         let etag = try client.uploadPart("mp/k", uploadID: id, part: 1, body: [1, 2, 3])
-        #expect(try client.listMultipartUploads(prefix: "mp/").count == 1)
+        #expect(try client.listMultipartUploads(prefix: "mp").count == 1)  // "mp/" would hit the '/' quirk
         #expect(try client.completeMultipart("mp/k", uploadID: id, parts: [(1, etag)], ifNoneMatch: false))
         try client.copy(from: "mp/k", to: "mp/copy")
         try client.delete("plain")

@@ -155,3 +155,36 @@ struct XMLTests {
         #expect(S3Failure.kind(status: 400, code: nil) == .invalid)
     }
 }
+
+@Suite("Addressing")
+struct AddressingTests {
+    private func client(_ endpoint: String, pathStyle: Bool) -> S3Client {
+        S3Client(
+            location: S3Location(endpoint: URL(string: endpoint)!, region: "eu-west-1", bucket: "my-bucket", pathStyle: pathStyle),
+            credentials: S3Credentials(accessKey: "a", secretKey: "b"))
+    }
+
+    @Test("Virtual-hosted: bucket in the host, default port dropped")
+    func virtualHosted() {
+        let c = client("https://s3.eu-west-1.amazonaws.com", pathStyle: false)
+        defer { c.shutdown() }
+        let t = c.target(key: "a b/c+d", query: [])
+        #expect(t.url == "https://my-bucket.s3.eu-west-1.amazonaws.com/a%20b/c%2Bd")
+        #expect(t.canonicalURI == "/a%20b/c%2Bd")
+        let root = c.target(key: nil, query: [("list-type", "2"), ("prefix", "x/")])
+        #expect(root.url == "https://my-bucket.s3.eu-west-1.amazonaws.com/?list-type=2&prefix=x%2F")
+        #expect(root.canonicalURI == "/")
+        let explicitPort = client("https://s3.example.com:443", pathStyle: false)
+        defer { explicitPort.shutdown() }
+        #expect(explicitPort.target(key: "k", query: []).url == "https://my-bucket.s3.example.com/k")
+    }
+
+    @Test("Path-style: bucket as the first segment, port kept, bare query names")
+    func pathStyle() {
+        let c = client("http://127.0.0.1:9000", pathStyle: true)
+        defer { c.shutdown() }
+        #expect(c.target(key: "k/\u{E9}", query: [("uploads", nil)]).url == "http://127.0.0.1:9000/my-bucket/k/%C3%A9?uploads")
+        #expect(c.target(key: nil, query: []).url == "http://127.0.0.1:9000/my-bucket")
+        #expect(c.target(key: nil, query: []).canonicalURI == "/my-bucket")
+    }
+}

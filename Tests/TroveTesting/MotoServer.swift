@@ -1,4 +1,5 @@
 import Foundation
+import TroveS3
 
 #if canImport(Glibc)
     import Glibc
@@ -18,26 +19,59 @@ import Foundation
 /// or when this test process is gone (it polls its parent), so a crashed test run leaves no server behind.
 /// The watchdog first clears the signal mask it inherits: processes spawned from the Swift test runner
 /// start with SIGTERM blocked, and moto would otherwise ignore it.
-final class MotoServer: @unchecked Sendable {
-    let port: Int
-    let endpoint: URL
-    private let process: Process
+public final class MotoServer: @unchecked Sendable {
+    public let port: Int
+    public let endpoint: URL
+    private let process: Process?
     private let lock = NSLock()
     private var stopped = false
 
     /// One server for the whole test process; tests use distinct buckets so they can share it.
-    static let shared = Result { try MotoServer() }
+    /// When TROVE_TEST_S3_ENDPOINT names one (`.ci/run` starts it), that one is used.
+    public static let shared = Result { () throws -> MotoServer in
+        if let text = ProcessInfo.processInfo.environment["TROVE_TEST_S3_ENDPOINT"], let url = URL(string: text), let port = url.port {
+            return MotoServer(external: url, port: port)
+        }
+        return try MotoServer()
+    }
 
-    struct StartFailure: Error, CustomStringConvertible {
-        let description: String
+    public struct StartFailure: Error, CustomStringConvertible {
+        public let description: String
+        public init(description: String) { self.description = description }
+    }
+
+    private init(external: URL, port: Int) {
+        self.endpoint = external
+        self.port = port
+        self.process = nil
+    }
+
+    /// Whether it answers now.
+    public var isUp: Bool { Self.answers(port: port) }
+
+    /// Credentials moto accepts (it does not check them unless asked to).
+    public static let credentials = S3Credentials(accessKey: "trove-test", secretKey: "trove-test-secret")
+
+    /// A client for a bucket on this server.
+    public func client(bucket: String) -> S3Client {
+        S3Client(location: S3Location(endpoint: endpoint, region: "us-east-1", bucket: bucket, pathStyle: true),
+                 credentials: Self.credentials, retry: RetryPolicy(attempts: 2, baseDelay: 0.05, maxDelay: 0.1))
+    }
+
+    /// Makes a bucket (an existing one is fine).
+    public func createBucket(_ name: String) throws {
+        let client = client(bucket: name)
+        defer { client.shutdown() }
+        try client.createBucket()
     }
 
     /// `environment` adds variables for moto (e.g. INITIAL_NO_AUTH_ACTION_COUNT).
-    init(environment: [String: String] = [:], timeout: TimeInterval = 60) throws {
-        port = try Self.freePort()
+    public init(environment: [String: String] = [:], port fixedPort: Int? = nil, timeout: TimeInterval = 60) throws {
+        port = try fixedPort ?? Self.freePort()
         endpoint = URL(string: "http://127.0.0.1:\(port)")!
         let executable = ProcessInfo.processInfo.environment["MOTO_SERVER"] ?? "moto_server"
-        process = Process()
+        let process = Process()
+        self.process = process
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", Self.watchdog, executable, String(port)]
         var env = ProcessInfo.processInfo.environment
@@ -51,7 +85,7 @@ final class MotoServer: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         while !Self.answers(port: port) {
             if !process.isRunning || Date() > deadline {
-                stop()
+                process.terminate()
                 throw StartFailure(description: "moto_server did not start on 127.0.0.1:\(port) within \(Int(timeout)) s")
             }
             Thread.sleep(forTimeInterval: 0.1)
@@ -60,12 +94,13 @@ final class MotoServer: @unchecked Sendable {
 
     deinit { stop() }
 
-    func stop() {
+    /// Stops the server (one this process started; a shared external one is left alone).
+    public func stop() {
         lock.lock()
         let already = stopped
         stopped = true
         lock.unlock()
-        guard !already else { return }
+        guard !already, let process else { return }
         if process.isRunning { process.terminate() }
         process.waitUntilExit()
     }
@@ -88,7 +123,7 @@ final class MotoServer: @unchecked Sendable {
         """
 
     /// A port nothing listens on right now (bound, read back, released).
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, streamSocket, 0)
         guard fd >= 0 else { throw StartFailure(description: "socket() failed") }
         defer { close(fd) }
@@ -107,7 +142,7 @@ final class MotoServer: @unchecked Sendable {
     }
 
     /// Whether something accepts TCP connections on 127.0.0.1:port.
-    static func answers(port: Int) -> Bool {
+    public static func answers(port: Int) -> Bool {
         let fd = socket(AF_INET, streamSocket, 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
