@@ -63,7 +63,7 @@ let package = Package(
         ]),
         // Drives the real `trove` binary on real folders.
         .testTarget(name: "TroveScenarioTests", dependencies: [
-            "trove", "TroveTesting", "TroveCore", "TroveStorage", .product(name: "GRDB", package: "GRDB.swift"),
+            "trove", "TroveTesting", "TroveCore", "TroveStorage", "TroveS3", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
     ]
 )

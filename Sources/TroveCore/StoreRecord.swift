@@ -16,6 +16,17 @@ public enum StoreKind: String, Codable, Sendable, CaseIterable {
     case local
     /// A bucket (and prefix) in S3-compatible object storage.
     case s3
+
+    /// Whether a corrupt or unreadable copy there suggests the medium is failing, so the whole
+    /// store is downgraded: yes for a drive (bit rot and read errors come in clusters); no for
+    /// object storage, where the service keeps each object apart and one bad object says
+    /// nothing of the others (the copy alone is quarantined).
+    public var badCopySuggestsFailingMedium: Bool {
+        switch self {
+        case .local: true
+        case .s3: false
+        }
+    }
 }
 
 /// How to reach and wrap a store, recorded per store so a registry can build it again. Holds

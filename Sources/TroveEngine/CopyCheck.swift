@@ -175,7 +175,7 @@ extension Library {
         if let leaf { details["leaf"] = DetailValue(leaf) }
         if let uuid = record.filesystemUUID { details["filesystem_uuid"] = .text(uuid) }
         changes.append(.event(Event(time: now, kind: .corruptCopy, storeID: record.id, fileID: file.id, details: details)))
-        if record.trust == .trusted || !record.noNewCopies {
+        if record.kind.badCopySuggestsFailingMedium && (record.trust == .trusted || !record.noNewCopies) {
             let count = try catalog.copies(onStore: record.id).count - 1
             record.trust = record.trust == .purged ? .purged : .downgraded
             record.noNewCopies = true
