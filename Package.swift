@@ -28,8 +28,9 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        // A small synchronous S3 client (SigV4, retries); depends on no other Trove module.
+        // A small synchronous S3 client (SigV4, retries); knows nothing of stores.
         .target(name: "TroveS3", dependencies: [
+            "TroveCore",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
@@ -57,7 +58,7 @@ let package = Package(
         .target(name: "TroveTesting", dependencies: ["TroveCore", "TroveStorage", "TroveStores", "TroveS3", "TroveEngine"], path: "Tests/TroveTesting"),
         .testTarget(name: "TroveCoreTests", dependencies: ["TroveCore", "TroveTesting"]),
         .testTarget(name: "TroveStorageTests", dependencies: ["TroveStorage", "TroveStores", "TroveS3", "TroveTesting"]),
-        .testTarget(name: "TroveS3Tests", dependencies: ["TroveS3", "TroveTesting"]),
+        .testTarget(name: "TroveS3Tests", dependencies: ["TroveS3", "TroveCore", "TroveTesting"]),
         .testTarget(name: "TroveEngineTests", dependencies: [
             "TroveEngine", "TroveTesting", .product(name: "GRDB", package: "GRDB.swift"),
         ]),

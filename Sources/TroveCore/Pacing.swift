@@ -1,24 +1,30 @@
 import Foundation
 
-/// How long to wait before retry number `attempt` (1-based) of a call that failed as
-/// unavailable: exponential from `base`, capped at `cap`, with full jitter (a uniformly random
-/// wait up to that bound) so many clients retrying at once spread out.
-public struct Backoff: Sendable, Equatable {
-    /// Tries in all, the first included.
+/// How long to wait before retrying a call that failed as unavailable: exponential backoff with
+/// full jitter (many clients retrying at once spread out): the n-th retry waits a random time in
+/// `0 ..< min(maxDelay, baseDelay * 2^(n-1))`.
+public struct RetryPolicy: Sendable, Equatable {
+    /// Total tries, the first included (so 5 means up to 4 retries). At least 1.
     public var attempts: Int
-    public var base: TimeInterval
-    public var cap: TimeInterval
+    public var baseDelay: TimeInterval
+    public var maxDelay: TimeInterval
 
-    public init(attempts: Int = 5, base: TimeInterval = 0.2, cap: TimeInterval = 5) {
-        self.attempts = attempts
-        self.base = base
-        self.cap = cap
+    public init(attempts: Int = 5, baseDelay: TimeInterval = 0.2, maxDelay: TimeInterval = 5) {
+        self.attempts = max(1, attempts)
+        self.baseDelay = max(0, baseDelay)
+        self.maxDelay = max(0, maxDelay)
     }
 
-    /// The wait before retry `attempt`, given a uniform random number in 0..<1.
+    /// The ceiling of the wait after failed try `attempt` (1-based): `min(maxDelay, baseDelay * 2^(attempt-1))`.
+    public func ceiling(attempt: Int) -> TimeInterval {
+        let exponent = Double(min(max(attempt, 1) - 1, 62))
+        return min(maxDelay, baseDelay * pow(2, exponent))
+    }
+
+    /// The wait after failed try `attempt` (1-based), given `random` in `0..<1`. Pure.
     public func delay(attempt: Int, random: Double) -> TimeInterval {
-        let bound = min(cap, base * pow(2, Double(max(0, attempt - 1))))
-        return bound * random
+        let r = random.isFinite ? min(max(random, 0), 1) : 0
+        return ceiling(attempt: attempt) * r
     }
 }
 

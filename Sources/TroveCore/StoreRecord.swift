@@ -21,6 +21,9 @@ public enum StoreKind: String, Codable, Sendable, CaseIterable {
     /// store is downgraded: yes for a drive (bit rot and read errors come in clusters); no for
     /// object storage, where the service keeps each object apart and one bad object says
     /// nothing of the others (the copy alone is quarantined).
+    /// A drive attached to this machine (imports go there first; remote stores are filled by heal).
+    public var isAttached: Bool { self == .local }
+
     public var badCopySuggestsFailingMedium: Bool {
         switch self {
         case .local: true

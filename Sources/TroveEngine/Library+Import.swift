@@ -142,7 +142,10 @@ extension Library {
         }
         // Ask each drive for its free space once, not once per comparison; the first store of
         // each disk comes first, so the first N targets are N disks.
-        let free = usable.map { item in (item, freeBytes(item.store)) }.sorted { $0.1 > $1.1 }.map(\.0)
+        // Drives attached here come before remote stores (an import should not wait on the
+        // network; heal copies off-site after), then the most free space.
+        let free = usable.map { item in (item, freeBytes(item.store)) }
+            .sorted { ($0.0.record.kind.isAttached ? 0 : 1, -$0.1) < ($1.0.record.kind.isAttached ? 0 : 1, -$1.1) }.map(\.0)
         var seen = Set<String>()
         let firsts = free.filter { seen.insert($0.record.domain).inserted }
         return firsts + free.filter { item in !firsts.contains { $0.record.id == item.record.id } }

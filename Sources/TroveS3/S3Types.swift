@@ -1,4 +1,5 @@
 import Foundation
+import TroveCore
 
 /// Where a bucket lives.
 public struct S3Location: Sendable, Equatable {
@@ -162,29 +163,3 @@ public struct S3Upload: Sendable, Equatable {
     }
 }
 
-/// Exponential backoff with full jitter: the n-th retry waits a random time in
-/// `0 ..< min(maxDelay, baseDelay * 2^(n-1))`.
-public struct RetryPolicy: Sendable, Equatable {
-    /// Total tries, the first included (so 5 means up to 4 retries). At least 1.
-    public var attempts: Int
-    public var baseDelay: TimeInterval
-    public var maxDelay: TimeInterval
-
-    public init(attempts: Int = 5, baseDelay: TimeInterval = 0.2, maxDelay: TimeInterval = 5) {
-        self.attempts = max(1, attempts)
-        self.baseDelay = max(0, baseDelay)
-        self.maxDelay = max(0, maxDelay)
-    }
-
-    /// The ceiling of the wait after failed try `attempt` (1-based): `min(maxDelay, baseDelay * 2^(attempt-1))`.
-    public func ceiling(attempt: Int) -> TimeInterval {
-        let exponent = Double(min(max(attempt, 1) - 1, 62))
-        return min(maxDelay, baseDelay * pow(2, exponent))
-    }
-
-    /// The wait after failed try `attempt` (1-based), given `random` in `0..<1`. Pure.
-    public func delay(attempt: Int, random: Double) -> TimeInterval {
-        let r = random.isFinite ? min(max(random, 0), 1) : 0
-        return ceiling(attempt: attempt) * r
-    }
-}

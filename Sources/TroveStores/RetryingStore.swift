@@ -8,10 +8,10 @@ import TroveStorage
 /// bytes have gone; kinds that can resume a write (S3 parts) retry inside.
 public final class RetryingStore: Store, @unchecked Sendable {
     public let base: any Store
-    let backoff: Backoff
+    let backoff: RetryPolicy
     let sleep: @Sendable (TimeInterval) -> Void
 
-    public init(_ base: any Store, backoff: Backoff = Backoff(),
+    public init(_ base: any Store, backoff: RetryPolicy = RetryPolicy(),
                 sleep: @escaping @Sendable (TimeInterval) -> Void = { Thread.sleep(forTimeInterval: $0) }) {
         self.base = base
         self.backoff = backoff

@@ -1,4 +1,5 @@
 import Foundation
+import TroveCore
 import Testing
 import TroveTesting
 

@@ -1,4 +1,5 @@
 import Foundation
+import TroveCore
 import TroveS3
 
 #if canImport(Glibc)
