@@ -113,6 +113,41 @@ class Report:
         return "\n".join(out)
 
 
+class Moto:
+    """A moto S3 server on a free loopback port, and fresh buckets on it."""
+
+    credentials = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench-secret"}
+
+    def __init__(self):
+        import socket
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        import boto3
+        self.s3 = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+                               aws_access_key_id="bench", aws_secret_access_key="bench-secret")
+        self.count = 0
+
+    def new_bucket(self):
+        self.count += 1
+        name = f"bench-{self.count}"
+        self.s3.create_bucket(Bucket=name)
+        return name
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
 def machine():
     cpu = "?"
     try:
@@ -166,7 +201,7 @@ def main():
     current = {}
     env = dict(os.environ, TROVE_LOG_LEVEL="error")
 
-    def fresh_library(store_count=1, copies=3, keep_previous=True):
+    def fresh_library(store_count=1, copies=3, keep_previous=True, encrypt=False, cloud=None):
         """keep_previous=False removes the previous run's folders first: right for a few large
         files (no inode churn), where keeping gigabytes of fresh page cache would only add
         memory pressure."""
@@ -183,8 +218,12 @@ def main():
                 os.makedirs(store)
                 # The folders share the benchmark's disk; declared as drives of their own so
                 # that copies between them count (heal would otherwise refuse to add any).
-                subprocess.run([trove, "store", "add", store, "--label", f"s{i}", "--disk", f"bench{i}"], env=env,
-                               check=True, stdout=subprocess.DEVNULL)
+                subprocess.run([trove, "store", "add", store, "--label", f"s{i}", "--disk", f"bench{i}"]
+                               + (["--encrypt"] if encrypt else []), env=env, check=True, stdout=subprocess.DEVNULL)
+            if cloud:
+                bucket = cloud.new_bucket()
+                subprocess.run([trove, "store", "add", f"s3://{bucket}/trove", "--endpoint", cloud.endpoint, "--path-style",
+                                "--label", "cloud"], env=env, check=True, stdout=subprocess.DEVNULL)
         return setup
 
     def cleanup():
@@ -443,6 +482,62 @@ def main():
         case = f"status on {n:,} files"
         report.add(case, "trove status --json", 0, measure([trove, "status", "--json"], runs, env=env,
                                                           ok_codes=(0, 1, 2)))
+        cleanup()
+
+    # Copies off this machine: S3 (one local moto server, the same for every tool in the run).
+    if wanted("cloud") and have("moto_server") and have("aws"):
+        cloud = Moto()
+        env.update(cloud.credentials)
+        aenv = dict(os.environ, **cloud.credentials, AWS_DEFAULT_REGION="us-east-1")
+        try:
+            case = "cloud: mixed tree to S3"
+            ref = measure(lambda: f"aws s3 sync {mixed} s3://{cloud.new_bucket()}/x --endpoint-url {cloud.endpoint} --only-show-errors",
+                          runs, env=aenv)
+            report.add(case, "aws s3 sync", mixed_bytes, ref)
+            report.add(case, "trove add + heal (verified)", mixed_bytes,
+                       measure(f"{trove} add {mixed} && {trove} heal", runs, env=env,
+                               setup=fresh_library(store_count=1, copies=2, cloud=cloud)), ref)
+            cleanup()
+            gig = os.path.join(data, "one-gib.bin")
+            if not os.path.exists(gig):
+                keystream(gig, GiB, 3)
+            case = "cloud: 1 GiB file to S3"
+            ref = measure(lambda: f"aws s3 cp {gig} s3://{cloud.new_bucket()}/x --endpoint-url {cloud.endpoint} --only-show-errors",
+                          runs, env=aenv)
+            report.add(case, "aws s3 cp", GiB, ref)
+            report.add(case, "trove add + heal (verified)", GiB,
+                       measure(f"{trove} add {gig} && {trove} heal", runs, env=env,
+                               setup=fresh_library(store_count=1, copies=2, keep_previous=False, cloud=cloud)), ref)
+            cleanup()
+            four = os.path.join(data, "four-gib.bin")
+            if not os.path.exists(four):
+                keystream(four, 4 * GiB, 4)
+            case = "cloud: heal of a 4 GiB file to S3"
+
+            def four_setup():
+                fresh_library(store_count=1, copies=2, keep_previous=False, cloud=cloud)()
+                subprocess.run([trove, "add", four, "--store", "s0"], env=env, check=True, stdout=subprocess.DEVNULL)
+            report.add(case, "trove heal (upload + read-back)", 4 * GiB, run_once(f"{trove} heal", env=env, setup=four_setup))
+            cleanup()
+            os.remove(four)
+        finally:
+            cloud.stop()
+    elif wanted("cloud"):
+        report.skipped.append("cloud (moto_server or aws CLI missing)")
+
+    # The cost of encryption on a local import.
+    if wanted("encrypt"):
+        case = f"add {big_size // MiB} MiB file, encrypted store"
+        env["TROVE_PASSPHRASE"] = "benchmark passphrase"
+        ref = measure([trove, "add", big], runs, env=env, setup=fresh_library(keep_previous=False))
+        report.add(case, "trove add (plain store)", big_size, ref)
+        report.add(case, "trove add (encrypted store)", big_size,
+                   measure([trove, "add", big], runs, env=env, setup=fresh_library(keep_previous=False, encrypt=True)), ref)
+        case = "add mixed tree, encrypted store"
+        ref = measure([trove, "add", mixed], runs, env=env, setup=fresh_library())
+        report.add(case, "trove add (plain store)", mixed_bytes, ref)
+        report.add(case, "trove add (encrypted store)", mixed_bytes,
+                   measure([trove, "add", mixed], runs, env=env, setup=fresh_library(encrypt=True)), ref)
         cleanup()
 
     cleanup()

@@ -46,6 +46,10 @@ private final class NextIndex: @unchecked Sendable {
 /// at most 16.
 public var ioLanes: Int { min(16, max(4, 2 * ProcessInfo.processInfo.activeProcessorCount)) }
 
+/// Lanes for copies to or from a remote store: bound by round trips, not by the CPU or a disk
+/// head, so more of them overlap the waiting (S3 clients use about ten).
+public let remoteLanes = 16
+
 /// The leaf buffers a pipeline may hold on the current thread: lanes share about twice what one
 /// pipeline would use on its own, at least 3 each (one reading, two hashing or writing).
 public enum LaneBudget {

@@ -75,7 +75,8 @@ extension Library {
                progress: ((UInt64) -> Void)? = nil) throws -> CopyCheck {
         let reader: any ObjectReader
         do {
-            guard try store.objectSize(file.id) != nil else { return .missing }
+            // A missing object is the store's `notFound` (no separate size request: on object
+            // storage each is a round trip).
             reader = try store.openReader(file.id, range: nil, fromMedia: fromMedia)
         } catch let error as StoreError {
             return Self.verdict(error, leaf: nil)
@@ -166,10 +167,19 @@ extension Library {
         var record = try catalog.stores().first { $0.id == observed.record.id } ?? observed.record
         var details: [String: DetailValue] = ["reason": .text(reason), "location": .text(record.location)]
         var changes: [CatalogChange] = []
+        var moved = false
         if quarantine, let store = observed.store {
-            details["quarantined_to"] = .text((try? store.quarantine(file.id)) ?? "(could not be moved: remove it by hand)")
-            changes.append(.removeCopy(file: file.id, store: record.id))
-        } else if let copy = try catalog.copies(of: file.id).first(where: { $0.storeID == record.id }) {
+            do {
+                details["quarantined_to"] = .text(try store.quarantine(file.id))
+                changes.append(.removeCopy(file: file.id, store: record.id))
+                moved = true
+            } catch {
+                // Still under its ID: kept uncounted, so the next pass tries again instead of
+                // a new copy being refused by the bad one in its place.
+                details["quarantine_failed"] = .text("\(error)")
+            }
+        }
+        if !moved, let copy = try catalog.copies(of: file.id).first(where: { $0.storeID == record.id }) {
             changes.append(.saveCopy(CopyRecord(fileID: file.id, storeID: record.id, copies: 0, mtime: copy.mtime, verified: copy.verified)))
         }
         if let leaf { details["leaf"] = DetailValue(leaf) }

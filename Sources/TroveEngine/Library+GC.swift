@@ -63,7 +63,10 @@ extension Library {
                 continue
             }
             let tracked = Set(try catalog.copies(onStore: item.record.id).map(\.fileID))
-            for id in try store.objectIDs() where !tracked.contains(id) {
+            // Streamed: only the objects the catalog does not track are kept, never the whole listing.
+            var untracked: [ContentID] = []
+            try storeCall { try store.listObjects { id in if !tracked.contains(id) { untracked.append(id) }; return true } }
+            for id in untracked {
                 let size = (try? store.objectSize(id)) ?? nil ?? 0
                 let object = GCReport.Object(store: item.record.label, id: id.description, size: size)
                 if try catalog.file(id) != nil {

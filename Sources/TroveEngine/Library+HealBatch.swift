@@ -31,7 +31,9 @@ extension Library {
         }
         let work = jobs
         let prepared = ResultBox<PreparedCopy>(count: work.count)
-        runConcurrently(work.count, lanes: ioLanes) { index in
+        let remote = work.contains { !$0.destination.record.kind.isAttached || $0.sources.contains { !$0.record.kind.isAttached } }
+        let lanes = remote ? remoteLanes : ioLanes
+        runConcurrently(work.count, lanes: lanes) { index in
             let job = work[index]
             prepared.set(index, self.prepareCopy(job.file, from: job.sources, to: job.destination))
         }
@@ -56,7 +58,7 @@ extension Library {
         // Every new copy is read back from the drive before it counts.
         let rereads = ResultBox<Result<[CatalogChange], Error>>(count: committed.count)
         let toCheck = committed
-        runConcurrently(toCheck.count, lanes: ioLanes) { index in
+        runConcurrently(toCheck.count, lanes: lanes) { index in
             let (job, source) = toCheck[index]
             rereads.set(index, Result { try self.verifyNewCopy(work[job].file, source: source, destination: work[job].destination) })
         }

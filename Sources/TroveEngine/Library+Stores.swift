@@ -53,21 +53,9 @@ extension Library {
     public func addStore(_ request: StoreRequest, progress: any ProgressReporter = SilentProgress()) throws
         -> (record: StoreRecord, adopted: AdoptionReport?) {
         guard request.copies >= 0 && request.copies <= 16 else { throw TroveError(.usage, "--copies must be between 0 and 16.") }
-        let kind = StoreRegistry.kind(of: request.location)
         var config = request.config
         config.keyFile = request.keyFile.map(LibraryLocation.absolute)
-        let location: String
-        switch kind {
-        case .local:
-            location = LibraryLocation.absolute(request.location)
-        case .s3:
-            guard let parsed = S3Store.parse(request.location) else {
-                throw TroveError(.usage, "\(request.location) is not an S3 location; write s3://BUCKET[/PREFIX].")
-            }
-            config.bucket = parsed.bucket
-            config.prefix = parsed.prefix
-            location = S3Store.location(config)
-        }
+        let (kind, location) = try StoreRegistry.resolve(request.location, config: &config, absolute: LibraryLocation.absolute)
         let now = clock.now()
         let known = try catalog.stores()
         if kind == .local { try refuseNesting(location, known: known) }

@@ -329,7 +329,9 @@ public final class S3Client: @unchecked Sendable {
             let request = try HTTPClient.Request(
                 url: url, method: method, headers: HTTPHeaders(signed.headers.map { ($0.name, $0.value) }),
                 body: body.map { .bytes($0) })
-            let response = try http.execute(request: request, deadline: .now() + requestTimeout).wait()
+            // The deadline grows with the body (at least 32 KiB/s): a slow uplink is slow, not down.
+            let allowance = requestTimeout + .milliseconds(Int64(body?.count ?? 0) * 1000 / 32_768)
+            let response = try http.execute(request: request, deadline: .now() + allowance).wait()
             let bytes = response.body.map { Array($0.readableBytesView) } ?? []
             return Reply(status: Int(response.status.code), headers: response.headers, body: bytes)
         } catch {

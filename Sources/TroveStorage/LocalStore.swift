@@ -111,7 +111,11 @@ public final class LocalStore: Store, @unchecked Sendable {
         do {
             let fd = try POSIX.open(path, O_RDONLY)
             var info = stat()
-            fstat(fd, &info)
+            guard fstat(fd, &info) == 0 else {
+                let failure = POSIX.Failure(errno: errno, operation: "fstat", path: path)
+                Glibc.close(fd)
+                throw failure
+            }
             let size = UInt64(info.st_size)
             let range = range.map { $0.clamped(to: 0..<size) } ?? 0..<size
             return LocalObjectReader(fd: fd, path: path, size: size, range: range, fromMedia: fromMedia, folder: objectsDir,
@@ -240,7 +244,7 @@ public final class LocalStore: Store, @unchecked Sendable {
     /// object is not there (unless the whole store has gone).
     func translate(_ failure: POSIX.Failure, object: Bool = false) -> StoreError {
         let name = "store '\(identity.label)' at \(root)"
-        if failure.isNoSpace {
+        if failure.isNoSpace || failure.errno == EFBIG {
             return StoreError(.noSpace, "The drive holding \(name) is full; free some space there or add another store with `trove store add`.")
         }
         if failure.isPermission {
@@ -253,7 +257,15 @@ public final class LocalStore: Store, @unchecked Sendable {
         if failure.isMissing || storeGone || [ENODEV, ENXIO, ESTALE, ENOTCONN, ETIMEDOUT].contains(failure.errno) {
             return StoreError(.unavailable, "The \(name) is not reachable (\(failure)); check that the drive is plugged in and mounted.")
         }
-        return StoreError(.media, "Input/output error on \(name): \(failure); the drive may be failing, run `trove verify --store \(identity.label)`.")
+        if [EMFILE, ENFILE, ENOMEM, EAGAIN, EINTR].contains(failure.errno) {
+            return StoreError(.unavailable, "The \(name) could not be used just now (\(failure)); Trove retries on its next run.")
+        }
+        if [EIO, EBADMSG, 117 /* EUCLEAN: filesystem corruption */].contains(failure.errno) {
+            return StoreError(.media, "Input/output error on \(name): \(failure); the drive may be failing, run `trove verify --store \(identity.label)`.")
+        }
+        // Anything else (a name too long, an operation the filesystem refuses): the store refuses
+        // this, which says nothing about the medium.
+        return StoreError(.permissionDenied, "The \(name) refused an operation (\(failure)); check the filesystem it is on.")
     }
 }
 

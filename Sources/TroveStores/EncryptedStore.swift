@@ -73,24 +73,33 @@ public final class EncryptedStore: Store, @unchecked Sendable {
     public func remove(_ id: ContentID) throws { try base.remove(storedName(id)) }
 
     /// Learns each object's ID from its trailer (one small ranged read per object): the names
-    /// alone cannot be turned back into IDs.
+    /// alone cannot be turned back into IDs. An object whose trailer does not authenticate, or
+    /// names an ID that is not the one it is stored under, is left out (verify finds such copies
+    /// by ID); trouble reaching the store is not hidden.
     public func listObjects(_ body: (ContentID) throws -> Bool) throws {
         try base.listObjects { name in
-            guard let id = try? trailer(of: name).id else { return true }
+            let id: ContentID
+            do { id = try trailer(of: name, fromMedia: false).id } catch is ObjectCorrupt { return true } catch let error as StoreError where error.kind == .notFound {
+                return true
+            }
+            guard storedName(id) == name else { return true }
             return try body(id)
         }
     }
 
     /// The ID and plaintext size sealed in an object's trailer.
-    func trailer(of name: ContentID) throws -> (id: ContentID, size: UInt64, nonce: [UInt8]) {
+    func trailer(of name: ContentID, fromMedia: Bool) throws -> (id: ContentID, size: UInt64, nonce: [UInt8]) {
         guard let stored = try base.objectSize(name) else { throw StoreError(.notFound, "\(location) does not hold that object.") }
         guard stored >= UInt64(Self.prefixSize + Self.trailerSize) else {
             throw ObjectCorrupt(offset: 0, reason: "too short to be an encrypted object")
         }
-        let prefix = try readFully(name, UInt64(0)..<UInt64(Self.prefixSize), fromMedia: false)
+        let prefix = try readFully(name, UInt64(0)..<UInt64(Self.prefixSize), fromMedia: fromMedia)
         guard Array(prefix.prefix(8)) == Self.magic else { throw ObjectCorrupt(offset: 0, reason: "not an encrypted Trove object") }
         let nonce = Array(prefix[8...])
-        let sealed = try readFully(name, (stored - UInt64(Self.trailerSize))..<stored, fromMedia: false)
+        let sealed: [UInt8]
+        do { sealed = try readFully(name, (stored - UInt64(Self.trailerSize))..<stored, fromMedia: fromMedia) } catch is ObjectCorrupt {
+            throw ObjectCorrupt(offset: 0, reason: "its trailer cannot be read whole")
+        }
         guard let plain = try? AES.GCM.open(AES.GCM.SealedBox(combined: sealed), using: keys.dataKey,
                                             authenticating: Array("trailer".utf8) + nonce),
               plain.count == 40, let id = ContentID(bytes: Array(plain.prefix(32))) else {
@@ -198,13 +207,15 @@ final class EncryptedReader: ObjectReader {
         self.store = store
         self.fromMedia = fromMedia
         name = store.storedName(id)
-        let trailer = try store.trailer(of: name)
+        let trailer = try store.trailer(of: name, fromMedia: fromMedia)
         guard trailer.id == id else { throw ObjectCorrupt(offset: 0, reason: "it holds another object (its trailer names \(trailer.id))") }
         size = trailer.size
         nonce = trailer.nonce
         let range = range.map { $0.clamped(to: 0..<trailer.size) } ?? 0..<trailer.size
         position = range.lowerBound
         end = range.upperBound
+        // An empty object is one empty chunk: opened here, so a changed byte there is found too.
+        if trailer.size == 0 { try load(index: 0) }
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
@@ -230,7 +241,10 @@ final class EncryptedReader: ObjectReader {
         let chunks = store.chunkCount(plain: size)
         let length = index == chunks - 1 ? size - index * plainSize : plainSize
         let start = UInt64(EncryptedStore.prefixSize) + index * (plainSize + UInt64(EncryptedStore.sealOverhead))
-        let sealed = try store.readFully(name, start..<start + length + UInt64(EncryptedStore.sealOverhead), fromMedia: fromMedia)
+        let sealed: [UInt8]
+        do { sealed = try store.readFully(name, start..<start + length + UInt64(EncryptedStore.sealOverhead), fromMedia: fromMedia) } catch is ObjectCorrupt {
+            throw ObjectCorrupt(offset: index * plainSize, reason: "chunk \(index) ends early")
+        }
         let ad = EncryptedStore.chunkAD(nonce: nonce, index: index, last: index == chunks - 1)
         guard let plain = try? AES.GCM.open(AES.GCM.SealedBox(combined: sealed), using: store.keys.dataKey, authenticating: ad) else {
             throw ObjectCorrupt(offset: index * plainSize, reason: "chunk \(index) does not authenticate")

@@ -43,14 +43,17 @@ public final class RetryingStore: Store, @unchecked Sendable {
     }
     public func quarantine(_ id: ContentID) throws -> String { try retrying { try base.quarantine(id) } }
     public func remove(_ id: ContentID) throws { try retrying { try base.remove(id) } }
-    /// A listing is retried from the start only while it has delivered nothing.
+    /// A listing is retried from the start only while it has delivered nothing (a listing that
+    /// failed part-way is reported, still as unavailable, rather than delivering IDs twice).
     public func listObjects(_ body: (ContentID) throws -> Bool) throws {
         var delivered = false
-        try retrying {
+        var attempt = 1
+        while true {
             do {
-                try base.listObjects { delivered = true; return try body($0) }
-            } catch let error as StoreError where delivered {
-                throw StoreError(error.kind == .unavailable ? .media : error.kind, error.message)
+                return try base.listObjects { delivered = true; return try body($0) }
+            } catch let error as StoreError where error.kind == .unavailable && !delivered && attempt < backoff.attempts {
+                sleep(backoff.delay(attempt: attempt, random: Double.random(in: 0..<1)))
+                attempt += 1
             }
         }
     }
@@ -85,10 +88,18 @@ public final class RetryingStore: Store, @unchecked Sendable {
                     position += UInt64(n)
                     return n
                 } catch let error as StoreError where error.kind == .unavailable && attempt < store.backoff.attempts {
-                    store.sleep(store.backoff.delay(attempt: attempt, random: Double.random(in: 0..<1)))
-                    attempt += 1
+                    // The old reader may have consumed bytes it never delivered: it is never read again.
                     base.close()
-                    if let reopened = try? store.base.openReader(id, range: position..<end, fromMedia: fromMedia) { base = reopened }
+                    while true {
+                        store.sleep(store.backoff.delay(attempt: attempt, random: Double.random(in: 0..<1)))
+                        attempt += 1
+                        do {
+                            base = try store.base.openReader(id, range: position..<end, fromMedia: fromMedia)
+                            break
+                        } catch let error as StoreError where error.kind == .unavailable && attempt < store.backoff.attempts {
+                            continue
+                        }
+                    }
                 }
             }
         }

@@ -21,10 +21,14 @@ final class S3ObjectWriter: ObjectWriter, @unchecked Sendable {
     private let slots = DispatchSemaphore(value: S3Store.partsInFlight)
     private var done = false
 
-    init(store: S3Store, id: ContentID?) {
+    /// Bytes per part: 8 MiB, or more for objects so large that 10,000 parts (S3's limit) would not hold them.
+    private var partSize: Int
+
+    init(store: S3Store, id: ContentID?, expectedSize: UInt64?) {
         self.store = store
         self.id = id
-        buffer.reserveCapacity(S3Store.partSize)
+        partSize = S3Store.partSize(for: expectedSize)
+        buffer.reserveCapacity(partSize)
     }
 
     deinit { if !done { abort() } }
@@ -32,19 +36,26 @@ final class S3ObjectWriter: ObjectWriter, @unchecked Sendable {
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         var offset = 0
         while offset < bytes.count {
-            let take = min(S3Store.partSize - buffer.count, bytes.count - offset)
+            // A full part goes out only once more bytes follow, so an object of exactly one part is one PUT.
+            if buffer.count == partSize { try flushFullPart() }
+            let take = min(partSize - buffer.count, bytes.count - offset)
             buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + take]))
             offset += take
-            if buffer.count == S3Store.partSize { try flushFullPart() }
         }
     }
+
+    /// Bytes waiting in the spool.
+    private var spooled: UInt64 = 0
 
     private func flushFullPart() throws {
         if id != nil {
             try send(part: buffer)
         } else {
-            if spool == nil { spool = try Self.temporaryFile() }
-            spool!.write(Data(buffer))
+            if spool == nil { spool = try store.temporaryFile() }
+            do { try spool!.write(contentsOf: buffer) } catch {
+                throw StoreError(.noSpace, "Cannot stage an upload to \(store.location) in \(store.spoolFolder) (\(error)); free some space there.")
+            }
+            spooled += UInt64(buffer.count)
         }
         buffer.removeAll(keepingCapacity: true)
     }
@@ -81,10 +92,16 @@ final class S3ObjectWriter: ObjectWriter, @unchecked Sendable {
                 self.id = id
                 if let spool {
                     // The parts waiting in the spool go first, then what is left in the buffer.
-                    try spool.seek(toOffset: 0)
                     let tail = buffer
                     buffer = []
-                    while let chunk = try spool.read(upToCount: S3Store.partSize), !chunk.isEmpty { try send(part: Array(chunk)) }
+                    do {
+                        try spool.seek(toOffset: 0)
+                        while let chunk = try spool.read(upToCount: partSize), !chunk.isEmpty { try send(part: Array(chunk)) }
+                    } catch let error as StoreError {
+                        throw error
+                    } catch {
+                        throw StoreError(.media, "Cannot read back the upload staged in \(store.spoolFolder) (\(error)).")
+                    }
                     buffer = tail
                     try? spool.close()
                     self.spool = nil
@@ -118,16 +135,6 @@ final class S3ObjectWriter: ObjectWriter, @unchecked Sendable {
         buffer = []
     }
 
-    /// An anonymous temporary file (unlinked at once, so nothing is left if Trove dies).
-    static func temporaryFile() throws -> FileHandle {
-        let path = NSTemporaryDirectory() + "/trove-s3-\(UUID().uuidString)"
-        guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]),
-              let handle = FileHandle(forUpdatingAtPath: path) else {
-            throw StoreError(.noSpace, "Cannot create a temporary file in \(NSTemporaryDirectory()) to stage an upload; free some space there or set TMPDIR.")
-        }
-        unlink(path)
-        return handle
-    }
 }
 
 /// Reads a range with ranged GETs of at most one part, fetching the next while the caller

@@ -21,8 +21,32 @@ public final class S3Store: Store, @unchecked Sendable {
     let config: StoreConfig
     /// The key prefix, empty or ending in "/".
     let prefix: String
-    /// Size of a multipart part, and of a ranged read.
+    /// Size of a multipart part (at least), and of a ranged read.
     static let partSize = ContentHash.leafSize
+
+    /// The part size for an object of `size` bytes: 8 MiB, or the multiple of it that keeps the
+    /// upload within S3's 10,000 parts (objects beyond 78 GiB). An unknown size gets 8 MiB parts.
+    static func partSize(for size: UInt64?) -> Int {
+        let size = size ?? 0
+        let minimum = (size + 9_999) / 10_000
+        let leaves = max(1, (minimum + UInt64(partSize) - 1) / UInt64(partSize))
+        return Int(leaves) * partSize
+    }
+
+    /// Where uploads whose ID is not known yet wait (a disk-backed folder, not a RAM-backed /tmp).
+    public var spoolFolder = NSTemporaryDirectory()
+
+    /// An anonymous temporary file in the spool folder (unlinked at once: nothing is left if Trove dies).
+    func temporaryFile() throws -> FileHandle {
+        try? FileManager.default.createDirectory(atPath: spoolFolder, withIntermediateDirectories: true)
+        let path = spoolFolder + "/trove-s3-\(UUID().uuidString)"
+        guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]),
+              let handle = FileHandle(forUpdatingAtPath: path) else {
+            throw StoreError(.noSpace, "Cannot create a file in \(spoolFolder) to stage an upload to \(location); free some space there.")
+        }
+        unlink(path)
+        return handle
+    }
     /// Parts of one upload in flight at once.
     static let partsInFlight = 4
 
@@ -136,28 +160,57 @@ public final class S3Store: Store, @unchecked Sendable {
         case .unavailable: return StoreError(.unavailable, message + " Check the network and the endpoint; Trove retries next run.")
         case .permissionDenied: return StoreError(.permissionDenied, message + " Check the credentials (AWS_ACCESS_KEY_ID, ~/.aws/credentials) and the bucket policy.")
         case .noSpace: return StoreError(.noSpace, message + " The bucket or account is over its quota.")
-        case .preconditionFailed, .invalid: return StoreError(.permissionDenied, message)
+        case .preconditionFailed, .invalid:
+            return StoreError(.permissionDenied, message + " The service refused the request; check the endpoint, region and --path-style.")
         }
     }
 
-    public func objectSize(_ id: ContentID) throws -> UInt64? { try request { try client.head(key(id)) } }
+    public func objectSize(_ id: ContentID) throws -> UInt64? {
+        guard let size = try request({ try client.head(key(id)) }) else {
+            try confirmStillThere()
+            return nil
+        }
+        return size
+    }
+
+    private let checked = NSLock()
+    private var confirmedAt: Date?
+
+    /// An object that is not found means a missing copy only while the store itself is there: a
+    /// bucket emptied or a server back on a blank volume is unreachable, not a store of missing
+    /// copies. Asked at most every 30 seconds.
+    func confirmStillThere() throws {
+        if let last = checked.withLock({ confirmedAt }), Date().timeIntervalSince(last) < 30 { return }
+        let present = (try? client.head(prefix + ".trove/store.json")) ?? nil
+        guard present != nil else {
+            throw StoreError(.unavailable, "\(location) no longer holds its store identity (.trove/store.json): the bucket was emptied, or the server is not the one it was. Nothing is treated as missing until it is back.")
+        }
+        checked.withLock { confirmedAt = Date() }
+    }
 
     public func makeWriter(for id: ContentID?, expectedSize: UInt64?) throws -> ObjectWriter {
-        S3ObjectWriter(store: self, id: id)
+        S3ObjectWriter(store: self, id: id, expectedSize: expectedSize)
     }
 
     public func openReader(_ id: ContentID, range: Range<UInt64>?, fromMedia: Bool) throws -> ObjectReader {
         guard let size = try objectSize(id) else { throw StoreError(.notFound, "\(location) does not hold \(id).") }
-        return S3ObjectReader(store: self, key: key(id), size: size, range: range.map { $0.clamped(to: 0..<size) } ?? 0..<size)
+        let range = range.map { $0.clamped(to: 0..<size) } ?? 0..<size
+        return S3ObjectReader(store: self, key: key(id), size: size, range: range)
     }
 
     public func quarantine(_ id: ContentID) throws -> String {
         let target = prefix + "corrupt/\(id).\(Int(Date().timeIntervalSince1970))"
-        try request {
-            try client.copy(from: key(id), to: target)
-            try client.delete(key(id))
+        // CopyObject takes at most 5 GB; a larger bad copy is deleted instead of moved.
+        let size = try objectSize(id) ?? 0
+        if size <= 5_000_000_000 {
+            try request {
+                try client.copy(from: key(id), to: target)
+                try client.delete(key(id))
+            }
+            return "s3://\(config.bucket ?? "")/\(target)"
         }
-        return "s3://\(config.bucket ?? "")/\(target)"
+        try request { try client.delete(key(id)) }
+        return "(deleted: too large to move within the bucket)"
     }
 
     public func remove(_ id: ContentID) throws { try request { try client.delete(key(id)) } }

@@ -29,27 +29,44 @@ public struct StoreKeys: Sendable {
     /// and/or the key file's key (at least one).
     public static func create(passphrase: String?, keyFileKey: SymmetricKey?, chunkSize: Int) throws -> (StoreEncryption, StoreKeys) {
         let master = SymmetricKey(size: .bits256)
-        var wraps: [KeyWrap] = []
-        if let passphrase { wraps.append(try wrap(master, passphrase: passphrase)) }
-        if let keyFileKey { wraps.append(try wrap(master, keyFileKey: keyFileKey)) }
-        guard !wraps.isEmpty else { throw StoreError(.permissionDenied, "An encrypted store needs a passphrase or a key file.") }
-        return (StoreEncryption(chunkSize: chunkSize, wraps: wraps), StoreKeys(master: master))
+        var encryption = StoreEncryption(chunkSize: chunkSize, wraps: [])
+        if let passphrase { encryption.wraps.append(try wrap(master, passphrase: passphrase, parameters: encryption)) }
+        if let keyFileKey { encryption.wraps.append(try wrap(master, keyFileKey: keyFileKey, parameters: encryption)) }
+        guard !encryption.wraps.isEmpty else { throw StoreError(.permissionDenied, "An encrypted store needs a passphrase or a key file.") }
+        return (encryption, StoreKeys(master: master))
+    }
+
+    /// What the sealed master key is bound to: the format, cipher and chunk size, so that none can
+    /// be changed in the store's identity without the key failing to unlock.
+    static func boundParameters(_ encryption: StoreEncryption) -> Data {
+        Data("trove master key v1|format=\(encryption.format)|cipher=\(encryption.cipher)|chunk=\(encryption.chunkSize)".utf8)
+    }
+
+    /// Refuses parameters this build does not write (a tampered identity could ask for a chunk
+    /// size of zero, or scrypt costs that exhaust memory).
+    static func validate(_ encryption: StoreEncryption) throws {
+        guard encryption.format == 1, encryption.cipher == "AES-256-GCM", encryption.chunkSize == ContentHash.leafSize else {
+            throw StoreError(.permissionDenied, "This store's encryption (format \(encryption.format), \(encryption.cipher), chunks of \(encryption.chunkSize) bytes) is not one this Trove writes; upgrade Trove, or check that its identity file was not altered.")
+        }
     }
 
     /// Unlocks a store's master key with a key file's key or a passphrase; returns the keys and
     /// the master key (to add another wrap).
     public static func unlock(_ encryption: StoreEncryption, keyFileKey: SymmetricKey?, passphrase: String?) throws -> (StoreKeys, SymmetricKey) {
+        try validate(encryption)
+        let bound = boundParameters(encryption)
         if let keyFileKey {
             let id = fingerprint(keyFileKey)
             for wrap in encryption.wraps where wrap.kind == .keyFile && wrap.keyID == id {
-                if let master = try? open(wrap.sealed, with: keyFileKey) { return (StoreKeys(master: master), master) }
+                if let master = try? open(wrap.sealed, with: keyFileKey, bound: bound) { return (StoreKeys(master: master), master) }
             }
         }
         if let passphrase {
             for wrap in encryption.wraps where wrap.kind == .scrypt {
-                guard let salt = wrap.salt.flatMap({ Data(base64Encoded: $0) }), let n = wrap.n, let r = wrap.r, let p = wrap.p else { continue }
+                guard let salt = wrap.salt.flatMap({ Data(base64Encoded: $0) }), let n = wrap.n, let r = wrap.r, let p = wrap.p,
+                      n >= 2, n <= 1 << 20, n & (n - 1) == 0, (1...16).contains(r), (1...4).contains(p) else { continue }
                 let key = try derive(passphrase, salt: salt, n: n, r: r, p: p)
-                if let master = try? open(wrap.sealed, with: key) { return (StoreKeys(master: master), master) }
+                if let master = try? open(wrap.sealed, with: key, bound: bound) { return (StoreKeys(master: master), master) }
             }
             throw StoreError(.permissionDenied, "The passphrase does not unlock this store; check it and retry.")
         }
@@ -57,16 +74,16 @@ public struct StoreKeys: Sendable {
     }
 
     /// The master key sealed under a key derived from `passphrase`.
-    static func wrap(_ master: SymmetricKey, passphrase: String) throws -> KeyWrap {
+    static func wrap(_ master: SymmetricKey, passphrase: String, parameters: StoreEncryption) throws -> KeyWrap {
         let salt = Data((0..<16).map { _ in UInt8.random(in: 0...255) })
         let key = try derive(passphrase, salt: salt, n: scryptN, r: scryptR, p: scryptP)
         return KeyWrap(kind: .scrypt, salt: salt.base64EncodedString(), n: scryptN, r: scryptR, p: scryptP,
-                       sealed: try seal(master, with: key))
+                       sealed: try seal(master, with: key, bound: boundParameters(parameters)))
     }
 
     /// The master key sealed under a key file's key.
-    public static func wrap(_ master: SymmetricKey, keyFileKey: SymmetricKey) throws -> KeyWrap {
-        KeyWrap(kind: .keyFile, keyID: fingerprint(keyFileKey), sealed: try seal(master, with: keyFileKey))
+    public static func wrap(_ master: SymmetricKey, keyFileKey: SymmetricKey, parameters: StoreEncryption) throws -> KeyWrap {
+        KeyWrap(kind: .keyFile, keyID: fingerprint(keyFileKey), sealed: try seal(master, with: keyFileKey, bound: boundParameters(parameters)))
     }
 
     static func derive(_ passphrase: String, salt: Data, n: Int, r: Int, p: Int) throws -> SymmetricKey {
@@ -77,15 +94,15 @@ public struct StoreKeys: Sendable {
         }
     }
 
-    static func seal(_ master: SymmetricKey, with key: SymmetricKey) throws -> String {
-        let box = try AES.GCM.seal(master.withUnsafeBytes { Data($0) }, using: key, authenticating: Data("trove master key v1".utf8))
+    static func seal(_ master: SymmetricKey, with key: SymmetricKey, bound: Data) throws -> String {
+        let box = try AES.GCM.seal(master.withUnsafeBytes { Data($0) }, using: key, authenticating: bound)
         guard let combined = box.combined else { throw StoreError(.permissionDenied, "Cannot seal the master key.") }
         return combined.base64EncodedString()
     }
 
-    static func open(_ sealed: String, with key: SymmetricKey) throws -> SymmetricKey {
+    static func open(_ sealed: String, with key: SymmetricKey, bound: Data) throws -> SymmetricKey {
         guard let data = Data(base64Encoded: sealed) else { throw StoreError(.permissionDenied, "A sealed key is damaged.") }
-        let plain = try AES.GCM.open(try AES.GCM.SealedBox(combined: data), using: key, authenticating: Data("trove master key v1".utf8))
+        let plain = try AES.GCM.open(try AES.GCM.SealedBox(combined: data), using: key, authenticating: bound)
         return SymmetricKey(data: plain)
     }
 

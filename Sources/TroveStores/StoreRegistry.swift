@@ -24,6 +24,22 @@ public struct StoreRegistry: Sendable {
     /// The kind a location names: `s3://…` or a folder.
     public static func kind(of location: String) -> StoreKind { location.hasPrefix("s3://") ? .s3 : .local }
 
+    /// The kind a location names and its canonical form; an S3 location's bucket and prefix go
+    /// into the configuration.
+    public static func resolve(_ text: String, config: inout StoreConfig, absolute: (String) -> String) throws -> (StoreKind, String) {
+        switch kind(of: text) {
+        case .local:
+            return (.local, absolute(text))
+        case .s3:
+            guard let parsed = S3Store.parse(text) else {
+                throw TroveError(.usage, "\(text) is not an S3 location; write s3://BUCKET[/PREFIX].")
+            }
+            config.bucket = parsed.bucket
+            config.prefix = parsed.prefix
+            return (.s3, S3Store.location(config))
+        }
+    }
+
     /// The store at a location as it is (not unlocked or wrapped), or nil when none is there.
     public func openRaw(kind: StoreKind, location: String, config: StoreConfig) throws -> (any Store)? {
         switch kind {
@@ -71,8 +87,10 @@ public struct StoreRegistry: Sendable {
     /// Wraps a raw store as its configuration says: unlocked when encrypted, retried when remote,
     /// limited when a bandwidth limit is set.
     public func wrap(_ raw: any Store, config: StoreConfig) throws -> any Store {
+        // No RetryingStore here: the S3 client retries each request itself (wrapping it would
+        // multiply the tries); RetryingStore is for kinds that do not.
         var store: any Store = raw
-        if raw.identity.kind != .local { store = RetryingStore(store) }
+        if let s3 = raw as? S3Store { s3.spoolFolder = libraryPath + "/tmp" }
         if let encryption = raw.identity.encryption {
             let keys = try unlock(encryption, keyFile: config.keyFile, store: raw)
             store = EncryptedStore(store, keys: keys, chunkSize: encryption.chunkSize)
@@ -147,7 +165,7 @@ public struct StoreRegistry: Sendable {
         let key = try StoreKeys.makeKeyFile(path)
         var identity = raw.identity
         identity.encryption?.wraps.removeAll { $0.kind == .keyFile && $0.keyID == StoreKeys.fingerprint(key) }
-        identity.encryption?.wraps.append(try StoreKeys.wrap(master, keyFileKey: key))
+        identity.encryption?.wraps.append(try StoreKeys.wrap(master, keyFileKey: key, parameters: encryption))
         try replaceIdentity(of: raw, with: identity)
         return path
     }
@@ -158,6 +176,11 @@ public struct StoreRegistry: Sendable {
             if let raw = try openRaw(kind: record.kind, location: record.location, config: record.config) {
                 guard raw.identity.id == record.id else {
                     return .missing(reason: "\(record.location) now holds a different store ('\(raw.identity.label)')")
+                }
+                // Whether a store is encrypted is the catalog's word, not the identity file's: a
+                // provider that removed the encryption section must not get plaintext.
+                guard record.encrypted == (raw.identity.encryption != nil) else {
+                    return .missing(reason: "the identity of \(record.location) says it is \(record.encrypted ? "not " : "")encrypted, which it was not when added; it was altered. Trove will not write there.")
                 }
                 return .connected(try wrap(raw, config: record.config))
             }

@@ -10,18 +10,21 @@ public final class ThrottledStore: Store, @unchecked Sendable {
     private var writes: TokenBucket
     private var reads: TokenBucket
     let sleep: @Sendable (TimeInterval) -> Void
+    let now: @Sendable () -> Date
 
-    public init(_ base: any Store, bytesPerSecond: Double,
+    /// `now` and `sleep` are injectable so tests move time without waiting.
+    public init(_ base: any Store, bytesPerSecond: Double, now: @escaping @Sendable () -> Date = { Date() },
                 sleep: @escaping @Sendable (TimeInterval) -> Void = { Thread.sleep(forTimeInterval: $0) }) {
         self.base = base
         writes = TokenBucket(rate: bytesPerSecond)
         reads = TokenBucket(rate: bytesPerSecond)
+        self.now = now
         self.sleep = sleep
     }
 
     func pace(_ bytes: Int, write: Bool) {
         lock.lock()
-        let wait = write ? writes.take(bytes, now: Date()) : reads.take(bytes, now: Date())
+        let wait = write ? writes.take(bytes, now: now()) : reads.take(bytes, now: now())
         lock.unlock()
         if wait > 0 { sleep(wait) }
     }
