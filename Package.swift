@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Pure model and rules: content address, records, durability, alerts, lifecycle.
@@ -39,6 +40,7 @@ let package = Package(
         // S3, encryption, retries, bandwidth limits.
         .target(name: "TroveStores", dependencies: [
             "TroveCore", "TroveStorage", "TroveS3",
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "CryptoExtras", package: "swift-crypto"),
         ]),

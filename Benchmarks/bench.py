@@ -486,10 +486,18 @@ def main():
 
     # Copies off this machine: S3 (one local moto server, the same for every tool in the run).
     if wanted("cloud") and have("moto_server") and have("aws"):
-        cloud = Moto()
-        env.update(cloud.credentials)
-        aenv = dict(os.environ, **cloud.credentials, AWS_DEFAULT_REGION="us-east-1")
-        try:
+        # A fresh server per case: moto keeps every upload (spilled to its temp files) until it stops.
+        def cloud_case(body):
+            cloud = Moto()
+            env.update(cloud.credentials)
+            aenv = dict(os.environ, **cloud.credentials, AWS_DEFAULT_REGION="us-east-1")
+            try:
+                body(cloud, aenv)
+            finally:
+                cloud.stop()
+                cleanup()
+
+        def tree_case(cloud, aenv):
             case = "cloud: mixed tree to S3"
             ref = measure(lambda: f"aws s3 sync {mixed} s3://{cloud.new_bucket()}/x --endpoint-url {cloud.endpoint} --only-show-errors",
                           runs, env=aenv)
@@ -497,7 +505,8 @@ def main():
             report.add(case, "trove add + heal (verified)", mixed_bytes,
                        measure(f"{trove} add {mixed} && {trove} heal", runs, env=env,
                                setup=fresh_library(store_count=1, copies=2, cloud=cloud)), ref)
-            cleanup()
+
+        def gib_case(cloud, aenv):
             gig = os.path.join(data, "one-gib.bin")
             if not os.path.exists(gig):
                 keystream(gig, GiB, 3)
@@ -508,7 +517,8 @@ def main():
             report.add(case, "trove add + heal (verified)", GiB,
                        measure(f"{trove} add {gig} && {trove} heal", runs, env=env,
                                setup=fresh_library(store_count=1, copies=2, keep_previous=False, cloud=cloud)), ref)
-            cleanup()
+
+        def rss_case(cloud, aenv):
             four = os.path.join(data, "four-gib.bin")
             if not os.path.exists(four):
                 keystream(four, 4 * GiB, 4)
@@ -518,10 +528,10 @@ def main():
                 fresh_library(store_count=1, copies=2, keep_previous=False, cloud=cloud)()
                 subprocess.run([trove, "add", four, "--store", "s0"], env=env, check=True, stdout=subprocess.DEVNULL)
             report.add(case, "trove heal (upload + read-back)", 4 * GiB, run_once(f"{trove} heal", env=env, setup=four_setup))
-            cleanup()
             os.remove(four)
-        finally:
-            cloud.stop()
+
+        for body in (tree_case, gib_case, rss_case):
+            cloud_case(body)
     elif wanted("cloud"):
         report.skipped.append("cloud (moto_server or aws CLI missing)")
 

@@ -30,6 +30,16 @@ public func runConcurrently(_ count: Int, lanes: Int, _ body: @escaping @Sendabl
     for _ in 1..<lanes { done.wait() }
 }
 
+/// Runs a blocking job (a network request, a drive read) on a thread of its own and returns at
+/// once; the group is left when it is done. Never a Dispatch worker: a blocked worker starves the
+/// pool the hashing runs on (on Linux that pool is as wide as the cores).
+public func runDetached(_ group: DispatchGroup, _ body: @escaping @Sendable () -> Void) {
+    group.enter()
+    let thread = Thread { body(); group.leave() }
+    thread.stackSize = 1 << 20
+    thread.start()
+}
+
 /// Hands out job indices in order to several lanes.
 private final class NextIndex: @unchecked Sendable {
     private let lock = NSLock()

@@ -111,6 +111,35 @@ public final class S3Client: @unchecked Sendable {
         return reply.body
     }
 
+    /// The bytes in `range` (clipped to the object) and the object's whole size, in one request
+    /// (the size from Content-Range): what a reader needs to start, without a HEAD first. No such
+    /// key throws `.notFound`.
+    public func getWithSize(_ key: String, range: Range<UInt64>) throws -> (bytes: [UInt8], size: UInt64) {
+        guard !range.isEmpty else {
+            guard let size = try head(key) else { throw notFound(op: "GET", key: key) }
+            return ([], size)
+        }
+        let reply = try perform(.GET, key: key, headers: ["range": "bytes=\(range.lowerBound)-\(range.upperBound - 1)"], accept: [416],
+                                op: "GET")
+        if reply.status == 416 {
+            // The range starts at or past the end (an empty object has no byte 0).
+            guard let size = try head(key) else { throw notFound(op: "GET", key: key) }
+            return ([], size)
+        }
+        if reply.status == 200 {
+            // A server that ignores Range sends the whole object.
+            let size = UInt64(reply.body.count)
+            let lower = Int(min(range.lowerBound, size)), upper = Int(min(range.upperBound, size))
+            return (Array(reply.body[lower..<upper]), size)
+        }
+        guard let header = reply.headers.first(name: "content-range"), let slash = header.lastIndex(of: "/"),
+              let size = UInt64(header[header.index(after: slash)...].trimmingCharacters(in: .whitespaces)) else {
+            throw S3Failure(kind: .invalid, status: reply.status,
+                            message: "S3 GET of key '\(key)' in bucket '\(location.bucket)' answered a range without Content-Range.")
+        }
+        return (reply.body, size)
+    }
+
     /// Stores `body` under `key`. With `ifNoneMatch` the write happens only if no object has that key,
     /// and the answer is false when one already did (412); the existing object is untouched.
     @discardableResult
@@ -190,8 +219,13 @@ public final class S3Client: @unchecked Sendable {
 
     /// Uploads part `part` (1...10000) and returns its ETag, as S3 sent it (quotes included).
     public func uploadPart(_ key: String, uploadID: String, part: Int, body: [UInt8]) throws -> String {
+        try uploadPart(key, uploadID: uploadID, part: part, buffer: ByteBuffer(bytes: body))
+    }
+
+    /// `uploadPart` from a ByteBuffer, sent without a copy.
+    public func uploadPart(_ key: String, uploadID: String, part: Int, buffer: ByteBuffer) throws -> String {
         let reply = try perform(
-            .PUT, key: key, query: [("partNumber", String(part)), ("uploadId", uploadID)], body: body, op: "UPLOAD PART \(part)")
+            .PUT, key: key, query: [("partNumber", String(part)), ("uploadId", uploadID)], buffer: buffer, op: "UPLOAD PART \(part)")
         guard let etag = reply.headers.first(name: "etag"), !etag.isEmpty else {
             throw malformed(op: "UPLOAD PART \(part)", key: key, "no ETag")
         }
@@ -269,7 +303,17 @@ public final class S3Client: @unchecked Sendable {
         headers: [String: String] = [:], body: [UInt8]? = nil, accept: Set<Int> = [], errorIn200: Bool = false,
         op: String
     ) throws -> Reply {
-        let payloadHash = body.map(SigV4.sha256Hex) ?? SigV4.emptyPayloadHash
+        try perform(method, key: key, query: query, headers: headers, buffer: body.map { ByteBuffer(bytes: $0) }, accept: accept,
+                    errorIn200: errorIn200, op: op)
+    }
+
+    /// `perform` with a body already in a ByteBuffer (handed to the HTTP client without a copy).
+    private func perform(
+        _ method: HTTPMethod, key: String?, query: [(name: String, value: String?)] = [],
+        headers: [String: String] = [:], buffer body: ByteBuffer?, accept: Set<Int> = [], errorIn200: Bool = false,
+        op: String
+    ) throws -> Reply {
+        let payloadHash = body.map { buffer in buffer.withUnsafeReadableBytes { SigV4.sha256Hex($0) } } ?? SigV4.emptyPayloadHash
         var attempt = 1
         while true {
             let failure: S3Failure
@@ -313,7 +357,7 @@ public final class S3Client: @unchecked Sendable {
     /// One try: sign now, wait for a free slot, send, collect the whole answer.
     private func send(
         _ method: HTTPMethod, key: String?, query: [(name: String, value: String?)], headers: [String: String],
-        body: [UInt8]?, payloadHash: String, op: String
+        body: ByteBuffer?, payloadHash: String, op: String
     ) throws -> Reply {
         let (url, canonicalURI) = target(key: key, query: query)
 
@@ -328,9 +372,9 @@ public final class S3Client: @unchecked Sendable {
         do {
             let request = try HTTPClient.Request(
                 url: url, method: method, headers: HTTPHeaders(signed.headers.map { ($0.name, $0.value) }),
-                body: body.map { .bytes($0) })
+                body: body.map { .byteBuffer($0) })
             // The deadline grows with the body (at least 32 KiB/s): a slow uplink is slow, not down.
-            let allowance = requestTimeout + .milliseconds(Int64(body?.count ?? 0) * 1000 / 32_768)
+            let allowance = requestTimeout + .milliseconds(Int64(body?.readableBytes ?? 0) * 1000 / 32_768)
             let response = try http.execute(request: request, deadline: .now() + allowance).wait()
             let bytes = response.body.map { Array($0.readableBytesView) } ?? []
             return Reply(status: Int(response.status.code), headers: response.headers, body: bytes)

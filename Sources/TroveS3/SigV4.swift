@@ -127,6 +127,10 @@ enum SigV4 {
         hex(SHA256.hash(data: bytes))
     }
 
+    static func sha256Hex(_ bytes: UnsafeRawBufferPointer) -> String {
+        hex(SHA256.hash(data: bytes))
+    }
+
     private static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []

@@ -40,6 +40,11 @@ public protocol Store: AnyObject, Sendable {
     func disk() -> DiskIdentity.Disk?
     /// Deletes leftovers of interrupted writes (temporaries, abandoned uploads); returns how many.
     func cleanTemporary() throws -> Int
+    /// True when the store itself checks each write against a hash of its content on arrival
+    /// and refuses a mismatch (S3's signed payload SHA-256): a new copy is then verified when
+    /// the write succeeds, without reading it back. A drive checks nothing, so a new copy there
+    /// is read back from the medium.
+    var checksWritesOnArrival: Bool { get }
     /// Commits many finished writers at once with the same guarantees as `commit(as:)`, but
     /// sharing the syncs (small files would otherwise cost a journal commit each). On error some
     /// objects may already be in place; they are complete, merely not yet in the catalog.
@@ -48,6 +53,8 @@ public protocol Store: AnyObject, Sendable {
 }
 
 extension Store {
+    public var checksWritesOnArrival: Bool { false }
+
     /// Opens a whole object for a read that may be served from a cache.
     public func openReader(_ id: ContentID) throws -> ObjectReader { try openReader(id, range: nil, fromMedia: false) }
     /// Opens a whole object.

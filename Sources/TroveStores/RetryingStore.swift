@@ -59,6 +59,7 @@ public final class RetryingStore: Store, @unchecked Sendable {
     }
     public func space() throws -> StoreSpace? { try retrying { try base.space() } }
     public func isReadOnly() -> Bool { base.isReadOnly() }
+    public var checksWritesOnArrival: Bool { base.checksWritesOnArrival }
     public func disk() -> DiskIdentity.Disk? { base.disk() }
     public func cleanTemporary() throws -> Int { try retrying { try base.cleanTemporary() } }
     public func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws { try base.commitBatch(items) }

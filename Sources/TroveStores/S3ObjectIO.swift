@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import NIOCore
 import TroveCore
 import TroveS3
 import TroveStorage
@@ -61,7 +62,7 @@ final class S3ObjectWriter: ObjectWriter, @unchecked Sendable {
     }
 
     /// Starts the upload if needed and sends one part in the background (waiting for a slot).
-    private func send(part: [UInt8]) throws {
+    private func send(part: consuming [UInt8]) throws {
         if let error = lock.withLock({ failure }) { throw error }
         guard let id else { return }
         let key = store.key(id)
@@ -69,11 +70,12 @@ final class S3ObjectWriter: ObjectWriter, @unchecked Sendable {
         let number = lock.withLock { pendingCount += 1; return pendingCount }
         let uploadID = upload!
         slots.wait()
-        inFlight.enter()
-        DispatchQueue.global().async { [store, slots, inFlight] in
-            defer { slots.signal(); inFlight.leave() }
+        // Into the buffer the HTTP client sends, once; the caller's array is free again at once.
+        let body = ByteBuffer(bytes: part)
+        runDetached(inFlight) { [store, slots] in
+            defer { slots.signal() }
             do {
-                let etag = try store.request { try store.client.uploadPart(key, uploadID: uploadID, part: number, body: part) }
+                let etag = try store.request { try store.client.uploadPart(key, uploadID: uploadID, part: number, buffer: body) }
                 self.lock.withLock { self.completed.append((number, etag)) }
             } catch {
                 self.lock.withLock { if self.failure == nil { self.failure = error } }
@@ -137,8 +139,8 @@ final class S3ObjectWriter: ObjectWriter, @unchecked Sendable {
 
 }
 
-/// Reads a range with ranged GETs of at most one part, fetching the next while the caller
-/// works on the current one.
+/// Reads a range with ranged GETs of at most one part, keeping a few of the following parts
+/// in flight while the caller works on the current one (reads are bound by round trips).
 final class S3ObjectReader: ObjectReader {
     let store: S3Store
     let key: String
@@ -147,42 +149,56 @@ final class S3ObjectReader: ObjectReader {
     private let end: UInt64
     private var current: [UInt8] = []
     private var currentStart: UInt64 = 0
-    private var next: (start: UInt64, group: DispatchGroup, box: FetchBox)?
+    /// Parts requested ahead, in order.
+    private var ahead: [(start: UInt64, group: DispatchGroup, box: FetchBox)] = []
+    /// Where the next part to request starts.
+    private var requested: UInt64
+    static let depth = 3
 
     final class FetchBox: @unchecked Sendable { var result: Result<[UInt8], Error>? }
 
-    init(store: S3Store, key: String, size: UInt64, range: Range<UInt64>) {
+    /// `first`: the bytes from the range's start that came with the size.
+    init(store: S3Store, key: String, size: UInt64, range: Range<UInt64>, first: [UInt8]) {
         self.store = store
         self.key = key
         self.size = size
         position = range.lowerBound
         end = range.upperBound
+        current = Array(first.prefix(Int(range.count)))
+        currentStart = range.lowerBound
+        requested = currentStart + UInt64(current.count)
+        if !current.isEmpty { fillAhead() }
     }
 
-    private func fetch(_ start: UInt64) -> (start: UInt64, group: DispatchGroup, box: FetchBox) {
-        let group = DispatchGroup()
-        let box = FetchBox()
-        let range = start..<min(end, start + UInt64(S3Store.partSize))
-        group.enter()
-        DispatchQueue.global().async { [store, key] in
-            box.result = Result { try store.request { try store.client.get(key, range: range) } }
-            group.leave()
+    private func fillAhead() {
+        while ahead.count < Self.depth && requested < end {
+            let range = requested..<min(end, requested + UInt64(S3Store.partSize))
+            let group = DispatchGroup()
+            let box = FetchBox()
+            runDetached(group) { [store, key] in
+                box.result = Result { try store.request { try store.client.get(key, range: range) } }
+            }
+            ahead.append((range.lowerBound, group, box))
+            requested = range.upperBound
         }
-        return (start, group, box)
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         var done = 0
         while done < buffer.count && position < end {
-            if position >= currentStart + UInt64(current.count) || position < currentStart {
-                let pending = (next?.start == position ? next : nil) ?? fetch(position)
-                pending.group.wait()
-                current = try pending.box.result!.get()
-                currentStart = position
-                next = nil
+            if position >= currentStart + UInt64(current.count) {
+                if ahead.isEmpty || ahead[0].start != position {
+                    for part in ahead { part.group.wait() }
+                    ahead = []
+                    requested = position
+                }
+                fillAhead()
+                let part = ahead.removeFirst()
+                part.group.wait()
+                current = try part.box.result!.get()
+                currentStart = part.start
                 guard !current.isEmpty else { throw StoreError(.unavailable, "\(store.location): \(key) ended early while read.") }
-                let following = currentStart + UInt64(current.count)
-                if following < end { next = fetch(following) }
+                fillAhead()
             }
             let from = Int(position - currentStart)
             let take = min(buffer.count - done, current.count - from)
@@ -196,7 +212,7 @@ final class S3ObjectReader: ObjectReader {
     }
 
     func close() {
-        next?.group.wait()
-        next = nil
+        for part in ahead { part.group.wait() }
+        ahead = []
     }
 }

@@ -47,7 +47,7 @@ public final class S3Store: Store, @unchecked Sendable {
         unlink(path)
         return handle
     }
-    /// Parts of one upload in flight at once.
+    /// Parts of one upload in flight at once (each holds one part in memory).
     static let partsInFlight = 4
 
     public var location: String { Self.location(config) }
@@ -192,10 +192,21 @@ public final class S3Store: Store, @unchecked Sendable {
         S3ObjectWriter(store: self, id: id, expectedSize: expectedSize)
     }
 
+    /// The first part of the range comes with the object's size in one GET (no HEAD first: on
+    /// object storage every request is a round trip).
     public func openReader(_ id: ContentID, range: Range<UInt64>?, fromMedia: Bool) throws -> ObjectReader {
-        guard let size = try objectSize(id) else { throw StoreError(.notFound, "\(location) does not hold \(id).") }
-        let range = range.map { $0.clamped(to: 0..<size) } ?? 0..<size
-        return S3ObjectReader(store: self, key: key(id), size: size, range: range)
+        let start = range?.lowerBound ?? 0
+        let wanted = start..<min(range?.upperBound ?? .max, start + UInt64(Self.partSize))
+        let first: (bytes: [UInt8], size: UInt64)
+        do {
+            first = try request { try client.getWithSize(key(id), range: wanted) }
+        } catch let error as StoreError where error.kind == .notFound {
+            try confirmStillThere()
+            throw error
+        }
+        let size = first.size
+        let clamped = range.map { $0.clamped(to: 0..<size) } ?? 0..<size
+        return S3ObjectReader(store: self, key: key(id), size: size, range: clamped, first: first.bytes)
     }
 
     public func quarantine(_ id: ContentID) throws -> String {
@@ -231,6 +242,9 @@ public final class S3Store: Store, @unchecked Sendable {
     public var listPageSize = 1000
 
     public func space() throws -> StoreSpace? { nil }
+    /// Every request carries the SHA-256 of its body, signed; the service refuses a body that
+    /// does not match, so what it stored is what was sent (each part of a multipart upload alike).
+    public var checksWritesOnArrival: Bool { true }
     public func isReadOnly() -> Bool { false }
 
     /// The failure domain: the bucket at its endpoint (two prefixes of one bucket share it).
@@ -249,11 +263,12 @@ public final class S3Store: Store, @unchecked Sendable {
         return aborted
     }
 
-    /// Each writer is already complete on its own: uploads commit independently, a few at once.
+    /// Each writer is already complete on its own: uploads commit independently, many at once
+    /// (each is a round trip; threads of their own, so waiting starves nothing).
     public func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws {
         let failure = FirstFailure()
         nonisolated(unsafe) let items = items
-        DispatchQueue.concurrentPerform(iterations: items.count) { index in
+        runConcurrently(items.count, lanes: remoteLanes) { index in
             do { try items[index].writer.commit(as: items[index].id) } catch { failure.record(error) }
         }
         if let error = failure.value { throw error }

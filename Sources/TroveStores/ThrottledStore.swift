@@ -43,6 +43,7 @@ public final class ThrottledStore: Store, @unchecked Sendable {
     public func listObjects(_ body: (ContentID) throws -> Bool) throws { try base.listObjects(body) }
     public func space() throws -> StoreSpace? { try base.space() }
     public func isReadOnly() -> Bool { base.isReadOnly() }
+    public var checksWritesOnArrival: Bool { base.checksWritesOnArrival }
     public func disk() -> DiskIdentity.Disk? { base.disk() }
     public func cleanTemporary() throws -> Int { try base.cleanTemporary() }
     public func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws {

@@ -72,6 +72,7 @@ public final class FaultyStore: Store, @unchecked Sendable {
     }
     public func space() throws -> StoreSpace? { try call(); return try base.space() }
     public func isReadOnly() -> Bool { base.isReadOnly() }
+    public var checksWritesOnArrival: Bool { base.checksWritesOnArrival }
     public func disk() -> DiskIdentity.Disk? { base.disk() }
     public func cleanTemporary() throws -> Int { try base.cleanTemporary() }
 
