@@ -527,7 +527,7 @@ def main():
             def four_setup():
                 fresh_library(store_count=1, copies=2, keep_previous=False, cloud=cloud)()
                 subprocess.run([trove, "add", four, "--store", "s0"], env=env, check=True, stdout=subprocess.DEVNULL)
-            report.add(case, "trove heal (upload + read-back)", 4 * GiB, run_once(f"{trove} heal", env=env, setup=four_setup))
+            report.add(case, "trove heal (upload, checked on arrival)", 4 * GiB, run_once(f"{trove} heal", env=env, setup=four_setup))
             os.remove(four)
 
         for body in (tree_case, gib_case, rss_case):

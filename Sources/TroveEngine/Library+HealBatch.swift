@@ -31,8 +31,9 @@ extension Library {
         }
         let work = jobs
         let prepared = ResultBox<PreparedCopy>(count: work.count)
-        let remote = work.contains { !$0.destination.record.kind.isAttached || $0.sources.contains { !$0.record.kind.isAttached } }
-        let lanes = remote ? remoteLanes : ioLanes
+        // Preparing a copy reads and checks it on a few lanes; a store that writes only at commit
+        // (object storage) overlaps its round trips in its own commitBatch.
+        let lanes = ioLanes
         runConcurrently(work.count, lanes: lanes) { index in
             let job = work[index]
             prepared.set(index, self.prepareCopy(job.file, from: job.sources, to: job.destination))

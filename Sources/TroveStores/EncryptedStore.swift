@@ -7,13 +7,14 @@ import TroveStorage
 /// neither content nor content IDs: objects are named by a keyed hash of their ID, and each is
 ///
 ///     "TROVENC1" ‖ object nonce (16) ‖ chunk 0 ‖ … ‖ chunk n-1 ‖ trailer
-///     chunk i  = AES-256-GCM(plaintext[i·C ..< (i+1)·C]), AD = object nonce ‖ i ‖ last?
+///     chunk i  = AES-256-GCM(plaintext[i·C ..< (i+1)·C]), AD = object nonce ‖ i
 ///     trailer  = AES-256-GCM(content ID ‖ plaintext size), AD = "trailer" ‖ object nonce
 ///
-/// (C = the leaf size; each sealed part is nonce ‖ ciphertext ‖ tag). The chunk index and the
-/// last-chunk flag stop reordering and truncation; the object nonce ties the chunks to the
-/// trailer, and the trailer ties them to the content ID, so an object moved under another name
-/// fails. Any changed byte fails authentication and is reported as corruption of that copy from
+/// (C = the leaf size; each sealed part is nonce ‖ ciphertext ‖ tag). The chunk index stops
+/// reordering; the authenticated size in the trailer fixes how many chunks there are, so
+/// truncation or extension fails; the object nonce ties the chunks to the trailer, and the
+/// trailer ties them to the content ID, so an object moved under another name fails. A full
+/// chunk is sealed straight from the caller's leaf buffer (no copy). Any changed byte fails authentication and is reported as corruption of that copy from
 /// that chunk on. A leaf is one chunk, so a ranged read of a leaf reads one chunk.
 public final class EncryptedStore: Store, @unchecked Sendable {
     public let base: any Store
@@ -51,8 +52,16 @@ public final class EncryptedStore: Store, @unchecked Sendable {
 
     func chunkCount(plain: UInt64) -> UInt64 { max(1, (plain + UInt64(chunkSize) - 1) / UInt64(chunkSize)) }
 
-    static func chunkAD(nonce: [UInt8], index: UInt64, last: Bool) -> [UInt8] {
-        nonce + withUnsafeBytes(of: index.bigEndian) { Array($0) } + [last ? 1 : 0]
+    /// Random bytes from the system generator, eight at a time.
+    static func randomBytes(_ count: Int) -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        var bytes: [UInt8] = []
+        while bytes.count < count { bytes += withUnsafeBytes(of: generator.next()) { Array($0) } }
+        return Array(bytes.prefix(count))
+    }
+
+    static func chunkAD(nonce: [UInt8], index: UInt64) -> [UInt8] {
+        nonce + withUnsafeBytes(of: index.bigEndian) { Array($0) }
     }
 
     public func objectSize(_ id: ContentID) throws -> UInt64? {
@@ -62,7 +71,7 @@ public final class EncryptedStore: Store, @unchecked Sendable {
 
     public func makeWriter(for id: ContentID?, expectedSize: UInt64?) throws -> ObjectWriter {
         let stored = expectedSize.map { $0 + chunkCount(plain: $0) * UInt64(Self.sealOverhead) + UInt64(Self.prefixSize + Self.trailerSize) }
-        return try EncryptedWriter(store: self, base: base.makeWriter(for: id.map(storedName), expectedSize: stored))
+        return try EncryptedWriter(store: self, base: base.makeWriter(for: id.map(storedName), expectedSize: stored), expectedSize: stored)
     }
 
     public func openReader(_ id: ContentID, range: Range<UInt64>?, fromMedia: Bool) throws -> ObjectReader {
@@ -136,7 +145,11 @@ public final class EncryptedStore: Store, @unchecked Sendable {
     }
 }
 
-/// Seals a chunk whenever a full one has been written; the last chunk and the trailer at commit.
+/// Seals each full chunk as soon as it is written (straight from the caller's buffer when a
+/// whole chunk arrives at once); the last, partial chunk and the trailer at commit. What it
+/// writes goes out in whole 4 KiB blocks from an aligned staging buffer, so a local store keeps
+/// writing with O_DIRECT (sealed chunks are not block-sized: without staging, every write after
+/// the 24-byte prefix would fall back to the page cache).
 final class EncryptedWriter: ObjectWriter {
     let store: EncryptedStore
     let base: ObjectWriter
@@ -145,43 +158,95 @@ final class EncryptedWriter: ObjectWriter {
     private var index: UInt64 = 0
     private var size: UInt64 = 0
     private var finished = false
+    /// Freed once the object is finished: a batch of small objects holds no staging memory.
+    private var staging: UnsafeMutableRawBufferPointer
+    private var staged = 0
+    static let block = 4096
 
-    init(store: EncryptedStore, base: ObjectWriter) throws {
+    init(store: EncryptedStore, base: ObjectWriter, expectedSize: UInt64?) throws {
         self.store = store
         self.base = base
-        nonce = (0..<16).map { _ in UInt8.random(in: 0...255) }
-        pending.reserveCapacity(store.chunkSize)
-        try (EncryptedStore.magic + nonce).withUnsafeBytes { try base.write($0) }
+        let most = store.chunkSize + (1 << 20)
+        let capacity = expectedSize.map { min(most, Int(($0 + UInt64(Self.block) - 1) / UInt64(Self.block)) * Self.block) } ?? most
+        staging = UnsafeMutableRawBufferPointer.allocate(byteCount: max(Self.block, capacity), alignment: Self.block)
+        nonce = EncryptedStore.randomBytes(16)
+        try (EncryptedStore.magic + nonce).withUnsafeBytes { try emit($0) }
+    }
+
+    deinit { release() }
+
+    private func release() {
+        guard staging.count > 0 else { return }
+        staging.deallocate()
+        staging = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    }
+
+    /// Stages output; whole blocks go to the store whenever the staging buffer fills.
+    private func emit(_ bytes: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let take = min(staging.count - staged, bytes.count - offset)
+            UnsafeMutableRawBufferPointer(rebasing: staging[staged..<staged + take])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + take]))
+            staged += take
+            offset += take
+            if staged == staging.count { try flush(all: false) }
+        }
+    }
+
+    /// Writes the staged whole blocks (all of it with `all`) and keeps the rest at the front.
+    private func flush(all: Bool) throws {
+        let whole = all ? staged : staged - staged % Self.block
+        guard whole > 0 else { return }
+        try base.write(UnsafeRawBufferPointer(rebasing: staging[0..<whole]))
+        let rest = staged - whole
+        if rest > 0, let start = staging.baseAddress {
+            start.copyMemory(from: start + whole, byteCount: rest)
+        }
+        staged = rest
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
+        let chunk = store.chunkSize
         var offset = 0
         while offset < bytes.count {
-            // A chunk is sealed only once more bytes follow it, so the last one is known at commit.
-            if pending.count == store.chunkSize { try seal(last: false) }
-            let take = min(store.chunkSize - pending.count, bytes.count - offset)
+            if pending.isEmpty && bytes.count - offset >= chunk {
+                try seal(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + chunk]))
+                offset += chunk
+                continue
+            }
+            let take = min(chunk - pending.count, bytes.count - offset)
             pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + take]))
             offset += take
+            if pending.count == chunk {
+                try pending.withUnsafeBytes { try seal($0) }
+                pending.removeAll(keepingCapacity: true)
+            }
         }
         size += UInt64(bytes.count)
     }
 
-    private func seal(last: Bool) throws {
-        let ad = EncryptedStore.chunkAD(nonce: nonce, index: index, last: last)
-        let box = try AES.GCM.seal(pending, using: store.keys.dataKey, authenticating: ad)
-        try box.combined!.withUnsafeBytes { try base.write($0) }
-        pending.removeAll(keepingCapacity: true)
+    /// Seals one chunk and writes nonce, ciphertext and tag (no concatenated copy).
+    private func seal(_ plaintext: UnsafeRawBufferPointer) throws {
+        let box = try AES.GCM.seal(plaintext, using: store.keys.dataKey, authenticating: EncryptedStore.chunkAD(nonce: nonce, index: index))
+        try box.nonce.withUnsafeBytes { try emit($0) }
+        try box.ciphertext.withUnsafeBytes { try emit($0) }
+        try box.tag.withUnsafeBytes { try emit($0) }
+        try flush(all: false)
         index += 1
     }
 
-    /// Seals the last chunk and the trailer naming `id`.
+    /// Seals the last chunk (an empty object has one empty chunk) and the trailer naming `id`.
     func finish(id: ContentID) throws {
         guard !finished else { return }
         finished = true
-        try seal(last: true)
+        if !pending.isEmpty || index == 0 { try pending.withUnsafeBytes { try seal($0) } }
+        pending = []
         let plain = id.bytes + withUnsafeBytes(of: size.bigEndian) { Array($0) }
         let box = try AES.GCM.seal(plain, using: store.keys.dataKey, authenticating: Array("trailer".utf8) + nonce)
-        try box.combined!.withUnsafeBytes { try base.write($0) }
+        try box.combined!.withUnsafeBytes { try emit($0) }
+        try flush(all: true)
+        release()
     }
 
     func commit(as id: ContentID) throws {
@@ -189,7 +254,10 @@ final class EncryptedWriter: ObjectWriter {
         try base.commit(as: store.storedName(id))
     }
 
-    func abort() { base.abort() }
+    func abort() {
+        release()
+        base.abort()
+    }
 }
 
 /// Opens the chunks a range covers, one at a time, checking each.
@@ -246,7 +314,7 @@ final class EncryptedReader: ObjectReader {
         do { sealed = try store.readFully(name, start..<start + length + UInt64(EncryptedStore.sealOverhead), fromMedia: fromMedia) } catch is ObjectCorrupt {
             throw ObjectCorrupt(offset: index * plainSize, reason: "chunk \(index) ends early")
         }
-        let ad = EncryptedStore.chunkAD(nonce: nonce, index: index, last: index == chunks - 1)
+        let ad = EncryptedStore.chunkAD(nonce: nonce, index: index)
         guard let plain = try? AES.GCM.open(AES.GCM.SealedBox(combined: sealed), using: store.keys.dataKey, authenticating: ad) else {
             throw ObjectCorrupt(offset: index * plainSize, reason: "chunk \(index) does not authenticate")
         }
