@@ -139,10 +139,14 @@ public final class S3Store: Store, @unchecked Sendable {
     /// Writes the identity; a new store never replaces one that appeared meanwhile.
     public func writeIdentity(replacing: Bool) throws {
         let data = try JSONCoding.prettyEncoder.encode(identity)
-        try request {
-            guard try client.put(prefix + ".trove/store.json", body: Array(data), ifNoneMatch: !replacing) else {
-                throw StoreError(.permissionDenied, "\(location) already holds a Trove store; add it without --encrypt to adopt it.")
+        do {
+            try request {
+                guard try client.put(prefix + ".trove/store.json", body: Array(data), ifNoneMatch: !replacing) else {
+                    throw StoreError(.permissionDenied, "\(location) already holds a Trove store; add it without --encrypt to adopt it.")
+                }
             }
+        } catch let error as StoreError where error.kind == .notFound {
+            throw TroveError(.pathMissing, "The bucket '\(config.bucket ?? "")' does not exist at \(config.endpoint ?? "AWS"); create it first (Trove never creates buckets), then add the store again.")
         }
     }
 

@@ -111,7 +111,13 @@ import TroveTesting
         heal.standardError = err
         heal.standardOutput = FileHandle.nullDevice
         try heal.run()
-        Thread.sleep(forTimeInterval: 1.5)
+        // Cut the server off while the big file's multipart upload is under way (about 4 s at 4 MB/s).
+        let client = moto.client(bucket: plain)
+        defer { client.shutdown() }
+        let deadline = Date().addingTimeInterval(60)
+        while heal.isRunning, Date() < deadline, (try? client.listMultipartUploads(prefix: "t/objects/").isEmpty) ?? true {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
         relay.stop()
         heal.waitUntilExit()
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -154,5 +160,43 @@ import TroveTesting
         let heal = try run(["heal"])
         #expect(heal.status == 0, "\(heal.stdout) \(heal.stderr)")
         #expect(try run(["verify", "--store", "cloud"]).status == 0)
+    }
+
+    @Test func anEncryptedStoreReadsBackOnAnotherMachineWithItsPassphraseOnly() throws {
+        let drive = dir.folder("usb-enc")
+        #expect(try run(["init", "--copies", "1"]).status == 0)
+        let added = try run(["store", "add", drive, "--label", "vault", "--encrypt"])
+        #expect(added.status == 0, "\(added.stderr)")
+        #expect(try run(["add", try makeTree()]).status == 0)
+        let id = try trove(["hash", dir.at("tree/big.bin")]).stdout.split(separator: " ").first.map(String.init) ?? ""
+        // Nothing on the drive names the file or holds its bytes in the clear.
+        let grep = try shell("grep -rl PLAINTEXT-MARKER \(drive) | wc -l; ls -R \(drive) | grep -c \(id)")
+        #expect(grep.output.split(separator: "\n").map(String.init) == ["0", "0"], "\(grep.output)")
+
+        // Another machine: a new library, the drive, the passphrase. A wrong one is refused and changes nothing.
+        let other = dir.at("other-library")
+        #expect(try trove(["init", "--copies", "1"], library: other).status == 0)
+        let wrong = try trove(["store", "add", drive], library: other, environment: ["TROVE_PASSPHRASE": "not the passphrase"])
+        #expect(wrong.status != 0)
+        #expect(wrong.stderr.contains("passphrase"), "\(wrong.stderr)")
+        let right = try trove(["store", "add", drive, "--json"], library: other, environment: ["TROVE_PASSPHRASE": Self.passphrase])
+        #expect(right.status == 0, "\(right.stderr)")
+        #expect((try right.json()["adopted"] as? [String: Any])?["new"] as? Int == 13)
+        let out = dir.at("big.out")
+        let get = try trove(["get", id, "--to", out], library: other)
+        #expect(get.status == 0, "\(get.stderr)")
+        #expect(FileManager.default.contentsEqual(atPath: out, andPath: dir.at("tree/big.bin")))
+        // It runs unattended there from now on: the library keeps a key file (mode 0600).
+        #expect(try trove(["verify", "--store", "vault"], library: other).status == 0)
+    }
+
+    @Test func aBucketThatDoesNotExistIsNamed() throws {
+        let moto = try MotoServer.shared.get()
+        #expect(try run(["init"]).status == 0)
+        let result = try run(["store", "add", "s3://no-such-bucket-\(UUID().uuidString.prefix(6).lowercased())/x",
+                              "--endpoint", moto.endpoint.absoluteString, "--path-style"])
+        #expect(result.status == 66, "\(result.stderr)")
+        #expect(result.stderr.contains("create it first"), "\(result.stderr)")
+        #expect((try run(["store", "list", "--json"]).json()["stores"] as? [Any])?.isEmpty == true, "no store was recorded")
     }
 }
