@@ -505,6 +505,10 @@ def main():
             report.add(case, "trove add + heal (verified)", mixed_bytes,
                        measure(f"{trove} add {mixed} && {trove} heal", runs, env=env,
                                setup=fresh_library(store_count=1, copies=2, cloud=cloud)), ref)
+            # Like `aws s3 sync`: the tree straight into the bucket, hashed and checked on the way.
+            report.add(case, "trove add (straight to S3)", mixed_bytes,
+                       measure(f"{trove} add {mixed}", runs, env=env,
+                               setup=fresh_library(store_count=0, copies=1, cloud=cloud)), ref)
 
         def gib_case(cloud, aenv):
             gig = os.path.join(data, "one-gib.bin")

@@ -29,7 +29,8 @@ final class S3ObjectWriter: ObjectWriter, @unchecked Sendable {
         self.store = store
         self.id = id
         partSize = S3Store.partSize(for: expectedSize)
-        buffer.reserveCapacity(partSize)
+        // A small object reserves only its own size: a batch holds many writers at once.
+        buffer.reserveCapacity(min(partSize, Int(min(expectedSize ?? UInt64(partSize), UInt64(partSize)))))
     }
 
     deinit { if !done { abort() } }
