@@ -32,8 +32,9 @@ extension Library {
         let work = jobs
         let prepared = ResultBox<PreparedCopy>(count: work.count)
         // Preparing a copy reads and checks it on a few lanes; a store that writes only at commit
-        // (object storage) overlaps its round trips in its own commitBatch.
-        let lanes = ioLanes
+        // (object storage) overlaps its round trips in its own commitBatch. Reading from a remote
+        // source is a round trip per file, so more lanes overlap those.
+        let lanes = work.contains { $0.sources.contains { !$0.record.kind.isAttached } } ? remoteLanes : ioLanes
         runConcurrently(work.count, lanes: lanes) { index in
             let job = work[index]
             prepared.set(index, self.prepareCopy(job.file, from: job.sources, to: job.destination))

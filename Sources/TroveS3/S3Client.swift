@@ -354,6 +354,13 @@ public final class S3Client: @unchecked Sendable {
         return ("\(scheme)://\(hostHeader)\(canonicalURI)" + (wireQuery.isEmpty ? "" : "?" + wireQuery), canonicalURI)
     }
 
+    /// The byte count of a `bytes=a-b` range header (0 without one).
+    static func rangeLength(_ header: String?) -> Int64 {
+        guard let header, header.hasPrefix("bytes=") else { return 0 }
+        let bounds = header.dropFirst(6).split(separator: "-").compactMap { Int64($0) }
+        return bounds.count == 2 ? max(0, bounds[1] - bounds[0] + 1) : 0
+    }
+
     /// One try: sign now, wait for a free slot, send, collect the whole answer.
     private func send(
         _ method: HTTPMethod, key: String?, query: [(name: String, value: String?)], headers: [String: String],
@@ -374,7 +381,9 @@ public final class S3Client: @unchecked Sendable {
                 url: url, method: method, headers: HTTPHeaders(signed.headers.map { ($0.name, $0.value) }),
                 body: body.map { .byteBuffer($0) })
             // The deadline grows with the body (at least 32 KiB/s): a slow uplink is slow, not down.
-            let allowance = requestTimeout + .milliseconds(Int64(body?.readableBytes ?? 0) * 1000 / 32_768)
+            // …and with the bytes a ranged GET asks for, so a slow downlink is slow, not down.
+            let transfer = max(Int64(body?.readableBytes ?? 0), Self.rangeLength(headers["range"]))
+            let allowance = requestTimeout + .milliseconds(transfer * 1000 / 32_768)
             let response = try http.execute(request: request, deadline: .now() + allowance).wait()
             let bytes = response.body.map { Array($0.readableBytesView) } ?? []
             return Reply(status: Int(response.status.code), headers: response.headers, body: bytes)

@@ -130,7 +130,9 @@ public final class EncryptedStore: Store, @unchecked Sendable {
 
     public func space() throws -> StoreSpace? { try base.space() }
     public func isReadOnly() -> Bool { base.isReadOnly() }
-    public var checksWritesOnArrival: Bool { base.checksWritesOnArrival }
+    /// No: the store checks the ciphertext it received, not that it decrypts to the leaves that
+    /// were verified (sealing and staging happen after that check), so new copies are read back.
+    public var checksWritesOnArrival: Bool { false }
     public func disk() -> DiskIdentity.Disk? { base.disk() }
     public func cleanTemporary() throws -> Int { try base.cleanTemporary() }
 
@@ -207,6 +209,7 @@ final class EncryptedWriter: ObjectWriter {
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
+        precondition(!finished, "an encrypted object is not written to after it is finished")
         let chunk = store.chunkSize
         var offset = 0
         while offset < bytes.count {

@@ -72,7 +72,8 @@ public final class FaultyStore: Store, @unchecked Sendable {
     }
     public func space() throws -> StoreSpace? { try call(); return try base.space() }
     public func isReadOnly() -> Bool { base.isReadOnly() }
-    public var checksWritesOnArrival: Bool { base.checksWritesOnArrival }
+    /// No: injected read faults must reach the read-back of a new copy.
+    public var checksWritesOnArrival: Bool { false }
     public func disk() -> DiskIdentity.Disk? { base.disk() }
     public func cleanTemporary() throws -> Int { try base.cleanTemporary() }
 
