@@ -270,9 +270,10 @@ public final class LocalStore: Store, @unchecked Sendable {
 }
 
 /// The first error reported by concurrent workers.
-final class FirstError: @unchecked Sendable {
+public final class FirstError: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: Error?
-    func record(_ error: Error) { lock.lock(); if stored == nil { stored = error }; lock.unlock() }
-    var value: Error? { lock.lock(); defer { lock.unlock() }; return stored }
+    public init() {}
+    public func record(_ error: Error) { lock.lock(); if stored == nil { stored = error }; lock.unlock() }
+    public var value: Error? { lock.lock(); defer { lock.unlock() }; return stored }
 }

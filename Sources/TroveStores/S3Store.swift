@@ -270,19 +270,11 @@ public final class S3Store: Store, @unchecked Sendable {
     /// Each writer is already complete on its own: uploads commit independently, many at once
     /// (each is a round trip; threads of their own, so waiting starves nothing).
     public func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws {
-        let failure = FirstFailure()
+        let failure = FirstError()
         nonisolated(unsafe) let items = items
         runConcurrently(items.count, lanes: remoteLanes) { index in
             do { try items[index].writer.commit(as: items[index].id) } catch { failure.record(error) }
         }
         if let error = failure.value { throw error }
     }
-}
-
-/// The first error of concurrent work.
-final class FirstFailure: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Error?
-    func record(_ error: Error) { lock.lock(); if stored == nil { stored = error }; lock.unlock() }
-    var value: Error? { lock.lock(); defer { lock.unlock() }; return stored }
 }
