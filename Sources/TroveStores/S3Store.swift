@@ -200,7 +200,10 @@ public final class S3Store: Store, @unchecked Sendable {
     /// object storage every request is a round trip).
     public func openReader(_ id: ContentID, range: Range<UInt64>?, fromMedia: Bool) throws -> ObjectReader {
         let start = range?.lowerBound ?? 0
-        let wanted = start..<min(range?.upperBound ?? .max, start + UInt64(Self.partSize))
+        // A range a little over one part (an encrypted leaf: a part plus 28 bytes) is one GET too.
+        let firstLength = range.map { UInt64($0.count) <= UInt64(Self.partSize) + 4096 ? UInt64($0.count) : UInt64(Self.partSize) }
+            ?? UInt64(Self.partSize)
+        let wanted = start..<min(range?.upperBound ?? .max, start + firstLength)
         let first: (bytes: [UInt8], size: UInt64)
         do {
             first = try request { try client.getWithSize(key(id), range: wanted) }
