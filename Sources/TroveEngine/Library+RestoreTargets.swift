@@ -1,0 +1,96 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import Foundation
+import TroveCore
+import TroveStorage
+import TroveStores
+
+/// Where a restore may write: conflicts found before anything is written, no symlinked parents,
+/// folders made or replaced as the DEST rule says.
+extension Library {
+    /// Refuses before writing anything when a target is in the way: without `overwrite` any
+    /// existing non-folder (or a folder where the snapshot has something else); with it, a folder
+    /// that still holds files where the snapshot has a file. Also checks the destination's parent.
+    func checkRestoreTargets(_ targets: [(type: EntryType, relative: String)], destination: String, overwrite: Bool) throws {
+        let parent = (destination as NSString).deletingLastPathComponent
+        guard let info = try POSIX.stat(parent), POSIX.isDirectory(info) else {
+            throw TroveError(.pathMissing, "The folder \(parent) does not exist; create it first.")
+        }
+        var existing: [String] = []
+        var folders: [String] = []
+        let stores = try storeFolders()
+        let resolvedDestination = (destination as NSString).resolvingSymlinksInPath
+        for (type, relative) in targets {
+            let target = relative.isEmpty ? destination : destination + "/" + relative
+            // A snapshot may hold a `.trove` folder: it never lands inside a real store's. Links
+            // are resolved once, for the destination (links inside it are refused while writing).
+            try refuseStoreFolder(target, purpose: "restore into", folders: stores, resolve: false)
+            if resolvedDestination != destination {
+                try refuseStoreFolder(relative.isEmpty ? resolvedDestination : resolvedDestination + "/" + relative,
+                                      purpose: "restore into", folders: stores, resolve: false)
+            }
+            guard let found = try POSIX.stat(target, follow: false) else { continue }
+            if POSIX.isDirectory(found) {
+                // Existing folders are merged into; one in the way of a file goes only when empty.
+                if type != .directory && !(overwrite && Self.isEmptyFolder(target)) { folders.append(target) }
+            } else if !overwrite {
+                existing.append(target)
+            }
+        }
+        func shown(_ paths: [String]) -> String {
+            paths.prefix(3).map(NameCodec.display).joined(separator: ", ") + (paths.count > 3 ? " and \(paths.count - 3) more" : "")
+        }
+        if !folders.isEmpty {
+            throw TroveError(.usage, "\(shown(folders)) \(folders.count == 1 ? "is a folder" : "are folders") where the snapshot has a file; move \(folders.count == 1 ? "it" : "them") away or restore elsewhere (a folder holding files is never replaced). Nothing was written.")
+        }
+        if !existing.isEmpty {
+            throw TroveError(.usage, "\(shown(existing)) already exist\(existing.count == 1 ? "s" : ""); pass --overwrite to replace, or restore to a new folder. Nothing was written.")
+        }
+    }
+
+    static func isEmptyFolder(_ path: String) -> Bool {
+        guard let (_, stream) = POSIX.openFolder(path) else { return false }
+        defer { closedir(stream) }
+        return POSIX.names(inFolder: stream).isEmpty
+    }
+
+    /// Removes a non-folder (or an empty folder) in the way of a new entry; the checks before
+    /// writing made sure only `--overwrite` gets here with something in the way.
+    func clear(_ target: String) throws {
+        guard let found = try POSIX.stat(target, follow: false) else { return }
+        do {
+            if POSIX.isDirectory(found) { try POSIX.removeFolder(target) } else { try POSIX.unlink(target) }
+        } catch let failure as POSIX.Failure {
+            throw Self.destinationError(failure, target)
+        }
+    }
+
+    /// Refuses to write through a symbolic link planted inside the destination.
+    func ensureNoSymlinkParents(_ target: String, under destination: String) throws {
+        var current = (target as NSString).deletingLastPathComponent
+        while current.count >= destination.count && current.hasPrefix(destination) {
+            if let info = try POSIX.stat(current, follow: false), POSIX.isSymlink(info) {
+                throw TroveError(.corruptData, "Refusing to restore \(NameCodec.display(target)): \(NameCodec.display(current)) is a symbolic link, so the file would land outside \(destination).")
+            }
+            current = (current as NSString).deletingLastPathComponent
+        }
+    }
+
+    /// Creates a folder; false when it already existed. With `replacing`, a non-folder in the
+    /// way is removed first.
+    func makeFolder(_ path: String, replacing: Bool = false, mode: mode_t = 0o700) throws -> Bool {
+        if let info = try POSIX.stat(path, follow: false) {
+            if POSIX.isDirectory(info) { return false }
+            guard replacing else {
+                throw TroveError(.usage, "\(NameCodec.display(path)) exists and is not a folder; move it away or restore elsewhere.")
+            }
+            try clear(path)
+        }
+        do { try POSIX.mkdir(path, mode: mode); return true } catch let failure as POSIX.Failure {
+            if failure.isNoSpace { throw TroveError(.diskFull, "There is no space left to create \(NameCodec.display(path)).") }
+            throw TroveError(.storeNotWritable, "Cannot create \(NameCodec.display(path)) (\(failure)); pick a writable destination.")
+        }
+    }
+}
