@@ -59,11 +59,12 @@ extension Library {
         let now = clock.now()
         let known = try catalog.stores()
         if kind == .local { try refuseNesting(location, known: known) }
-        if kind != .local, let same = known.first(where: { $0.location == location && $0.config.endpoint == config.endpoint && $0.trust != .purged }),
-           (try? registry.openRaw(kind: kind, location: location, config: config)) == nil {
+        let found = try storeCall { try registry.openRaw(kind: kind, location: location, config: config) }
+        if kind != .local, found == nil,
+           let same = known.first(where: { $0.location == location && $0.config.endpoint == config.endpoint && $0.trust != .purged }) {
             throw TroveError(.storeConflict, "\(location) is where the store '\(same.label)' lives, but it holds no store now; check the endpoint and credentials, or `trove store remove \(same.label)` first.")
         }
-        if let existing = try storeCall({ try registry.openRaw(kind: kind, location: location, config: config) }) {
+        if let existing = found {
             if let label = request.label, label != existing.identity.label {
                 throw TroveError(.storeConflict, "\(location) already holds the store '\(existing.identity.label)'; re-attach it without --label, or under that label.")
             }

@@ -18,15 +18,21 @@ public final class RetryingStore: Store, @unchecked Sendable {
         self.sleep = sleep
     }
 
-    /// Runs `body`, retrying unavailable failures.
-    func retrying<T>(_ body: () throws -> T) throws -> T {
-        var attempt = 1
+    /// Runs `body`, retrying unavailable failures while `allowed()` says so, counting tries in
+    /// `attempt` (shared by a reader across its re-opens, so a read has one budget).
+    func retrying<T>(attempt: inout Int, while allowed: () -> Bool = { true }, _ body: () throws -> T) throws -> T {
         while true {
-            do { return try body() } catch let error as StoreError where error.kind == .unavailable && attempt < backoff.attempts {
+            do { return try body() } catch let error as StoreError where error.kind == .unavailable && attempt < backoff.attempts && allowed() {
                 sleep(backoff.delay(attempt: attempt, random: Double.random(in: 0..<1)))
                 attempt += 1
             }
         }
+    }
+
+    /// Runs `body` with a budget of its own.
+    func retrying<T>(_ body: () throws -> T) throws -> T {
+        var attempt = 1
+        return try retrying(attempt: &attempt, body)
     }
 
     public var identity: StoreIdentity { base.identity }
@@ -48,14 +54,7 @@ public final class RetryingStore: Store, @unchecked Sendable {
     public func listObjects(_ body: (ContentID) throws -> Bool) throws {
         var delivered = false
         var attempt = 1
-        while true {
-            do {
-                return try base.listObjects { delivered = true; return try body($0) }
-            } catch let error as StoreError where error.kind == .unavailable && !delivered && attempt < backoff.attempts {
-                sleep(backoff.delay(attempt: attempt, random: Double.random(in: 0..<1)))
-                attempt += 1
-            }
-        }
+        try retrying(attempt: &attempt, while: { !delivered }) { try base.listObjects { delivered = true; return try body($0) } }
     }
     public func space() throws -> StoreSpace? { try retrying { try base.space() } }
     public func isReadOnly() -> Bool { base.isReadOnly() }
@@ -83,25 +82,18 @@ public final class RetryingStore: Store, @unchecked Sendable {
         var size: UInt64 { base.size }
         func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
             var attempt = 1
-            while true {
-                do {
-                    let n = try base.read(into: buffer)
-                    position += UInt64(n)
-                    return n
-                } catch let error as StoreError where error.kind == .unavailable && attempt < store.backoff.attempts {
-                    // The old reader may have consumed bytes it never delivered: it is never read again.
+            var reopen = false
+            return try store.retrying(attempt: &attempt) {
+                // After a failure the old reader may have consumed bytes it never delivered: it is
+                // never read again; a new one starts at the first byte not yet delivered.
+                if reopen {
                     base.close()
-                    while true {
-                        store.sleep(store.backoff.delay(attempt: attempt, random: Double.random(in: 0..<1)))
-                        attempt += 1
-                        do {
-                            base = try store.base.openReader(id, range: position..<end, fromMedia: fromMedia)
-                            break
-                        } catch let error as StoreError where error.kind == .unavailable && attempt < store.backoff.attempts {
-                            continue
-                        }
-                    }
+                    base = try store.base.openReader(id, range: position..<end, fromMedia: fromMedia)
                 }
+                reopen = true
+                let n = try base.read(into: buffer)
+                position += UInt64(n)
+                return n
             }
         }
         func close() { base.close() }
