@@ -77,6 +77,39 @@ public final class LocalStore: Store, @unchecked Sendable {
         do { try writeIdentity() } catch let failure as POSIX.Failure { throw translate(failure) }
     }
 
+    var recordsDir: String { meta + "/records" }
+
+    public func readRecord(_ name: RecordName) throws -> [UInt8]? {
+        let path = recordsDir + "/" + name.description
+        do {
+            let fd = try POSIX.open(path, O_RDONLY)
+            defer { Glibc.close(fd) }
+            var bytes: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let n = try buffer.withUnsafeMutableBytes { try POSIX.readFully(fd, into: $0, path: path) }
+                if n == 0 { return bytes }
+                bytes += buffer[0..<n]
+            }
+        } catch let failure as POSIX.Failure where failure.errno == ENOENT && (try? POSIX.stat(objectsDir)) != nil {
+            return nil
+        } catch let failure as POSIX.Failure {
+            throw translate(failure)
+        }
+    }
+
+    public func writeRecord(_ name: RecordName, _ bytes: [UInt8]) throws {
+        do {
+            if (try POSIX.stat(recordsDir)) == nil {
+                try POSIX.mkdir(recordsDir)
+                try POSIX.fsyncDirectory(meta)
+            }
+            try AtomicFile.write(Data(bytes), to: recordsDir + "/" + name.description, in: recordsDir)
+        } catch let failure as POSIX.Failure {
+            throw translate(failure)
+        }
+    }
+
     public func objectPath(_ id: ContentID) -> String {
         let text = id.description
         return "\(objectsDir)/\(text.prefix(2))/\(text.dropFirst(2))"

@@ -9,6 +9,7 @@ public final class MemoryStore: Store, @unchecked Sendable {
     private let lock = NSLock()
     private var objects: [ContentID: [UInt8]] = [:]
     private var quarantined: [String: [UInt8]] = [:]
+    private var records: [RecordName: [UInt8]] = [:]
     private var down = false
 
     public init(label: String = "memory") {
@@ -64,6 +65,8 @@ public final class MemoryStore: Store, @unchecked Sendable {
     public func isReadOnly() -> Bool { false }
     public func disk() -> DiskIdentity.Disk? { DiskIdentity.Disk(id: "memory:\(identity.id)", name: "memory") }
     public func cleanTemporary() throws -> Int { try locked { 0 } }
+    public func readRecord(_ name: RecordName) throws -> [UInt8]? { try locked { records[name] } }
+    public func writeRecord(_ name: RecordName, _ bytes: [UInt8]) throws { try locked { records[name] = bytes } }
     public func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws {
         for item in items { try item.writer.commit(as: item.id) }
     }

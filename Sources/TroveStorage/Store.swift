@@ -50,6 +50,24 @@ public protocol Store: AnyObject, Sendable {
     /// objects may already be in place; they are complete, merely not yet in the catalog.
     /// Wrappers pass batches through to the store they wrap.
     func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws
+    /// A small named record kept beside the objects (the library head), or nil when the store
+    /// holds none of that name. Names are `RecordName`s.
+    func readRecord(_ name: RecordName) throws -> [UInt8]?
+    /// Replaces a named record atomically: a reader sees the old bytes or the new, never a mix.
+    func writeRecord(_ name: RecordName, _ bytes: [UInt8]) throws
+}
+
+/// The name of a record a store keeps beside its objects: 1–64 of `a-z`, `0-9` and `-`, so it
+/// is a safe file name and object key everywhere.
+public struct RecordName: Sendable, Hashable, CustomStringConvertible {
+    public let description: String
+    public init?(_ text: String) {
+        guard (1...64).contains(text.utf8.count),
+              text.utf8.allSatisfy({ (0x61...0x7a).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2d }) else { return nil }
+        description = text
+    }
+    /// The library head: where a store's copy of the library's records starts.
+    public static let libraryHead = RecordName("library-head")!
 }
 
 extension Store {

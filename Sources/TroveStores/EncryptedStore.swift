@@ -136,6 +136,32 @@ public final class EncryptedStore: Store, @unchecked Sendable {
     public func disk() -> DiskIdentity.Disk? { base.disk() }
     public func cleanTemporary() throws -> Int { try base.cleanTemporary() }
 
+    static let recordMagic = Array("TROVREC1".utf8)
+
+    /// Records are sealed whole (they are small) under the data key, bound to their name, so a
+    /// record cannot be read without the key nor passed off under another name.
+    public func readRecord(_ name: RecordName) throws -> [UInt8]? {
+        guard let sealed = try base.readRecord(name) else { return nil }
+        guard sealed.starts(with: Self.recordMagic),
+              let box = try? AES.GCM.SealedBox(combined: sealed.dropFirst(Self.recordMagic.count)),
+              let plain = try? AES.GCM.open(box, using: keys.dataKey, authenticating: Self.recordAD(name)) else {
+            throw ObjectCorrupt(offset: 0, reason: "the record '\(name)' on \(location) does not authenticate under this store's key")
+        }
+        return Array(plain)
+    }
+
+    public func writeRecord(_ name: RecordName, _ bytes: [UInt8]) throws {
+        do {
+            let box = try AES.GCM.seal(bytes, using: keys.dataKey, authenticating: Self.recordAD(name))
+            guard let combined = box.combined else { throw StoreError(.permissionDenied, "Cannot seal the record '\(name)'.") }
+            try base.writeRecord(name, Self.recordMagic + Array(combined))
+        } catch let error as StoreError { throw error } catch {
+            throw StoreError(.permissionDenied, "Cannot seal the record '\(name)' (\(error)).")
+        }
+    }
+
+    static func recordAD(_ name: RecordName) -> [UInt8] { Array("trove record v1\u{0}\(name)".utf8) }
+
     public func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws {
         var inner: [(writer: any ObjectWriter, id: ContentID)] = []
         for item in items {

@@ -61,6 +61,9 @@ public final class RetryingStore: Store, @unchecked Sendable {
     public var checksWritesOnArrival: Bool { base.checksWritesOnArrival }
     public func disk() -> DiskIdentity.Disk? { base.disk() }
     public func cleanTemporary() throws -> Int { try retrying { try base.cleanTemporary() } }
+    public func readRecord(_ name: RecordName) throws -> [UInt8]? { try retrying { try base.readRecord(name) } }
+    /// Replacing a record is idempotent, so a failed replace is simply tried again.
+    public func writeRecord(_ name: RecordName, _ bytes: [UInt8]) throws { try retrying { try base.writeRecord(name, bytes) } }
     public func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws { try base.commitBatch(items) }
 
     /// Reads on; after an unavailable failure, re-opens the object from the next byte.

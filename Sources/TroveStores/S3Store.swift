@@ -152,6 +152,19 @@ public final class S3Store: Store, @unchecked Sendable {
 
     func key(_ id: ContentID) -> String { prefix + "objects/" + id.description }
 
+    public func readRecord(_ name: RecordName) throws -> [UInt8]? {
+        do { return try client.get(prefix + ".trove/records/" + name.description) } catch let failure as S3Failure where failure.kind == .notFound {
+            return nil
+        } catch let failure as S3Failure {
+            throw Self.storeError(failure, location: location)
+        }
+    }
+
+    /// One PUT: S3 replaces an object atomically.
+    public func writeRecord(_ name: RecordName, _ bytes: [UInt8]) throws {
+        try request { _ = try client.put(prefix + ".trove/records/" + name.description, body: bytes, ifNoneMatch: false) }
+    }
+
     /// Runs a request, turning S3 failures into store errors.
     func request<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let failure as S3Failure { throw Self.storeError(failure, location: location) }

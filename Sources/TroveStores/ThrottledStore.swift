@@ -46,6 +46,8 @@ public final class ThrottledStore: Store, @unchecked Sendable {
     public var checksWritesOnArrival: Bool { base.checksWritesOnArrival }
     public func disk() -> DiskIdentity.Disk? { base.disk() }
     public func cleanTemporary() throws -> Int { try base.cleanTemporary() }
+    public func readRecord(_ name: RecordName) throws -> [UInt8]? { try base.readRecord(name) }
+    public func writeRecord(_ name: RecordName, _ bytes: [UInt8]) throws { try base.writeRecord(name, bytes) }
     public func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws {
         try base.commitBatch(items.map { (($0.writer as? ThrottledWriter)?.base ?? $0.writer, $0.id) })
     }

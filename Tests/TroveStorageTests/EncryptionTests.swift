@@ -197,6 +197,8 @@ final class DropsOnce: Store, @unchecked Sendable {
     func disk() -> DiskIdentity.Disk? { nil }
     func cleanTemporary() throws -> Int { 0 }
     func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws { try base.commitBatch(items) }
+    func readRecord(_ name: RecordName) throws -> [UInt8]? { try base.readRecord(name) }
+    func writeRecord(_ name: RecordName, _ bytes: [UInt8]) throws { try base.writeRecord(name, bytes) }
 
     final class Dropping: ObjectReader {
         let owner: DropsOnce

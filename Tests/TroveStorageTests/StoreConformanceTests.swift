@@ -52,4 +52,11 @@ import TroveTesting
         try StoreConformance.typedErrors(subject)
         withExtendedLifetime(subject) {}
     }
+
+    @Test(arguments: StoreKindUnderTest.allCases)
+    func namedRecords(_ kind: StoreKindUnderTest) throws {
+        let subject = try kind.make()
+        try StoreConformance.namedRecords(subject)
+        withExtendedLifetime(subject) {}
+    }
 }

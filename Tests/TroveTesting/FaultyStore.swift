@@ -76,6 +76,8 @@ public final class FaultyStore: Store, @unchecked Sendable {
     public var checksWritesOnArrival: Bool { false }
     public func disk() -> DiskIdentity.Disk? { base.disk() }
     public func cleanTemporary() throws -> Int { try base.cleanTemporary() }
+    public func readRecord(_ name: RecordName) throws -> [UInt8]? { try call(); return try base.readRecord(name) }
+    public func writeRecord(_ name: RecordName, _ bytes: [UInt8]) throws { try call(); try base.writeRecord(name, bytes) }
 
     public func makeWriter(for id: ContentID?, expectedSize: UInt64?) throws -> ObjectWriter {
         try call()

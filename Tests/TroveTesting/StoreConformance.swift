@@ -185,6 +185,25 @@ public enum StoreConformance {
         #expect(left == 0, "quarantined objects are not listed")
     }
 
+    /// Named records: absent until written, replaced whole, kept apart from the objects, and
+    /// unreachable like the rest of the store when it is gone.
+    public static func namedRecords(_ subject: StoreSubject) throws {
+        let store = subject.store
+        let head = RecordName.libraryHead, other = RecordName("other-record")!
+        #expect(try store.readRecord(head) == nil)
+        try store.writeRecord(head, bytes(3000, seed: 7))
+        try store.writeRecord(other, [])
+        #expect(try store.readRecord(head) == bytes(3000, seed: 7))
+        try store.writeRecord(head, Array("second".utf8))
+        #expect(try store.readRecord(head) == Array("second".utf8), "a record is replaced, not appended to")
+        #expect(try store.readRecord(other) == [])
+        #expect(try store.objectIDs().isEmpty, "records are not objects")
+        #expect(RecordName("../store.json") == nil && RecordName("Head") == nil && RecordName("") == nil)
+        let gone = try subject.unreachable()
+        #expect(kind { _ = try gone.readRecord(head) } == .unavailable)
+        #expect(kind { try gone.writeRecord(head, [1]) } == .unavailable)
+    }
+
     /// Each failure comes back as its kind: a missing object is notFound; a store that cannot
     /// be reached is unavailable for every call.
     public static func typedErrors(_ subject: StoreSubject) throws {
