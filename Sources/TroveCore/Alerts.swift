@@ -49,6 +49,12 @@ public struct LibraryFacts: Sendable {
     public var stuck: [StuckGroup] = []
     /// Files no store holds any copy of.
     public var lost: [LostFile] = []
+    /// When the library's records last reached the stores (or the library was made, or its
+    /// catalog rebuilt), and whether the catalog holds changes they lack.
+    public var recordsWritten: Date?
+    public var recordsPending = false
+    /// Left by a catalog rebuild that could not see everything: snapshots not indexed, stores not listed.
+    public var rebuildGaps: (snapshots: Int, stores: [String]) = (0, [])
 
     public init(target: Int, durability: [Int: (files: Int, bytes: UInt64)], stores: [StoreFacts], reserve: Int64,
                 domainNeeds: [String: UInt64] = [:], stuck: [StuckGroup] = [], lost: [LostFile] = []) {
@@ -86,6 +92,7 @@ public func alerts(for facts: LibraryFacts, now: Date) -> [Alert] {
                             storeID: store.record.id, storeLabel: label, files: store.dependentFiles))
     }
     result += lostAlerts(facts.lost)
+    result += recordsAlerts(facts, now: now)
     // Reasons heal recorded that still hold (a store remounted read-write since is not stuck).
     // The most free space on a usable store whose disk still lacks some of those files.
     let roomiest = facts.stores.filter {
@@ -218,4 +225,25 @@ public func formatBytes(_ bytes: UInt64) -> String {
     var unit = 0
     while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
     return unit == 0 ? "\(bytes) B" : String(format: "%.1f", value) + " " + units[unit]
+}
+
+/// A day without the library's records reaching the stores while changes wait; and what a
+/// catalog rebuild could not see.
+func recordsAlerts(_ facts: LibraryFacts, now: Date) -> [Alert] {
+    var result: [Alert] = []
+    if facts.recordsPending, let written = facts.recordsWritten, now.timeIntervalSince(written) >= 86_400 {
+        let days = Int(now.timeIntervalSince(written) / 86_400)
+        result.append(Alert(kind: "stale_catalog_backup", severity: .warning,
+                            message: "The library's records in the stores are \(days) day\(days == 1 ? "" : "s") old and the catalog has changed since: if the catalog were lost now, `trove catalog rebuild` would find the newer files only as recovered imports.",
+                            action: "Run `trove catalog backup` (or keep `trove serve` running), with a store connected."))
+    }
+    if facts.rebuildGaps.snapshots > 0 || !facts.rebuildGaps.stores.isEmpty {
+        var parts: [String] = []
+        if facts.rebuildGaps.snapshots > 0 { parts.append("\(facts.rebuildGaps.snapshots) snapshot\(facts.rebuildGaps.snapshots == 1 ? " was" : "s were") not indexed (gc waits for them)") }
+        if !facts.rebuildGaps.stores.isEmpty { parts.append("store\(facts.rebuildGaps.stores.count == 1 ? "" : "s") \(facts.rebuildGaps.stores.joined(separator: ", ")) could not be listed") }
+        result.append(Alert(kind: "rebuild_incomplete", severity: .warning,
+                            message: "The catalog was rebuilt without every store: " + parts.joined(separator: "; ") + ".",
+                            action: "Connect the missing stores and run `trove catalog rebuild` again."))
+    }
+    return result
 }

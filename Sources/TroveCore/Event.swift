@@ -30,6 +30,7 @@ public enum EventKind: String, Codable, Sendable, CaseIterable {
     case snapshotsForgotten = "snapshots_forgotten"
     case snapshotsIndexed = "snapshots_indexed"
     case restoreFinished = "restore_finished"
+    case catalogRebuilt = "catalog_rebuilt"
 }
 
 /// A value in an event's details: text or a whole number.

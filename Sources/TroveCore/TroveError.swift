@@ -4,7 +4,7 @@ public struct TroveError: Error, CustomStringConvertible, Sendable, Equatable {
     public enum Code: String, Sendable {
         case usage, malformedID, unknownFile, libraryMissing, libraryExists, pathMissing,
              pathUnreadable, storeUnknown, storeNotWritable, storeNotConnected, storeConflict,
-             diskFull, io, corruptData, noGoodCopy, catalog, busy
+             diskFull, io, corruptData, noGoodCopy, catalog, catalogDamaged, busy
     }
 
     public let code: Code
@@ -26,7 +26,7 @@ public struct TroveError: Error, CustomStringConvertible, Sendable, Equatable {
         case .unknownFile, .libraryMissing, .pathMissing, .storeUnknown: 66
         case .pathUnreadable: 77
         case .storeNotWritable, .libraryExists, .storeConflict: 73
-        case .diskFull, .io, .catalog: 74
+        case .diskFull, .io, .catalog, .catalogDamaged: 74
         case .storeNotConnected, .busy: 75
         }
     }

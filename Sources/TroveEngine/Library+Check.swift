@@ -8,6 +8,11 @@ public struct CheckReport: Sendable, Codable {
     public var recordsChecked: Int
     public var failures: [ConsistencyFailure]
     public var ok: Bool { failures.isEmpty }
+    public init(schemaVersion: String, recordsChecked: Int, failures: [ConsistencyFailure]) {
+        self.schemaVersion = schemaVersion
+        self.recordsChecked = recordsChecked
+        self.failures = failures
+    }
 }
 
 extension Library {

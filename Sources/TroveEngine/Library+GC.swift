@@ -14,6 +14,9 @@ public struct GCReport: Sendable, Codable {
     public var unreferenced: [Object] = []
     /// Objects of known files that the catalog had lost track of: re-linked, uncounted until verified.
     public var relinked: [Object] = []
+    /// Objects the catalog did not know on a store a catalog rebuild could not list: recorded as
+    /// recovered imports (they may be imports made after the last backup of the records).
+    public var recovered: [Object] = []
     public var bytesFreed: UInt64 = 0
     public var temporaryCleaned = 0
     public var storesSkipped: [String] = []
@@ -30,12 +33,20 @@ extension Library {
             throw TroveError(.busy, "An import or heal is running on this library; retry gc when it has finished.")
         }
         defer { withExtendedLifetime((recovery, activity)) {} }
+        // After a rebuild that could not index every snapshot, files only those snapshots list
+        // would look unneeded: nothing is collected until they are indexed.
+        let unindexed = try settingList(RecordsSetting.unindexed)
+        guard unindexed.isEmpty else {
+            throw TroveError(.busy, "\(unindexed.count) snapshot\(unindexed.count == 1 ? "" : "s") could not be indexed when the catalog was rebuilt (\(unindexed.prefix(3).map { String($0.prefix(12)) }.joined(separator: ", "))): their manifests were on stores that were not connected. Connect those stores and run `trove catalog rebuild` again; gc waits until then, so nothing they need is collected.")
+        }
+        var unlisted = Set(try settingList(RecordsSetting.unlisted))
         var report = GCReport(dryRun: dryRun)
         let now = clock.now()
         let observed = try observe()
         // Content no import and no snapshot needs any more (e.g. after `forget`).
         let libraryID = try catalog.setting("library_id")
-        let unneeded = try catalog.unreferencedFiles(keeping: try snapshotIndex.referencedFileIDs())
+        // The library's records in the stores (the current head's objects) are needed too.
+        let unneeded = try catalog.unreferencedFiles(keeping: try snapshotIndex.referencedFileIDs().union(try recordObjects()))
         for file in unneeded {
             var doomed: [any Store] = []
             for copy in try catalog.copies(of: file.id) {
@@ -74,6 +85,11 @@ extension Library {
                     if !dryRun {
                         try catalog.apply([.saveCopy(CopyRecord(fileID: id, storeID: item.record.id, copies: 0, mtime: now, verified: nil))])
                     }
+                } else if unlisted.contains(item.record.id) {
+                    // A store the last rebuild could not list: what the catalog does not know may
+                    // be an import made after the last backup. Recovered, never collected.
+                    report.recovered.append(object)
+                    if !dryRun { _ = try recoverObject(id, on: item, now: now) }
                 } else {
                     report.unreferenced.append(object)
                     report.bytesFreed += size
@@ -84,7 +100,12 @@ extension Library {
                     }
                 }
             }
-            if !dryRun { report.temporaryCleaned += try store.cleanTemporary() }
+            if !dryRun {
+                report.temporaryCleaned += try store.cleanTemporary()
+                if unlisted.remove(item.record.id) != nil {
+                    try catalog.apply([.setSetting(key: RecordsSetting.unlisted, value: try Self.jsonList(unlisted.sorted()))])
+                }
+            }
         }
         if !dryRun {
             try catalog.apply([.event(Event(time: now, kind: .gcFinished, details: [

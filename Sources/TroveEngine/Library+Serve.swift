@@ -34,6 +34,8 @@ extension Library {
                 }
                 let heal = try heal(options: options.heal)
                 let scrub = try scrub(maxCopies: options.scrubCopies)
+                // The library's records follow the changes into the stores (debounced).
+                backupIfDue()
                 if Date().timeIntervalSince(lastCheck) >= options.checkInterval {
                     let check = try checkCatalog()
                     lastCheck = Date()

@@ -176,7 +176,16 @@ extension Library {
         guard !chosen.isEmpty else {
             throw TroveError(.storeNotConnected, "No store can take new copies; add one with `trove store add FOLDER`.")
         }
-        let mirror = MirrorWriter(stores: chosen, expectedSize: UInt64(bytes.count))
+        let (id, placed, failures) = try writeBytes(bytes, to: chosen)
+        if placed.isEmpty, let failure = failures.first { throw failure.1 }
+        return id
+    }
+
+    /// Writes bytes held in memory as one object to each of `stores` and records the copies;
+    /// returns its ID, the stores that took it and those that failed.
+    func writeBytes(_ bytes: [UInt8], to stores: [ObservedStore]) throws
+        -> (id: ContentID, placed: [ObservedStore], failures: [(ObservedStore, TroveError)]) {
+        let mirror = MirrorWriter(stores: stores, expectedSize: UInt64(bytes.count))
         var offset = 0
         let result = try pipeline.run(source: { buffer in
             let count = min(buffer.count, bytes.count - offset)
@@ -188,11 +197,12 @@ extension Library {
             return count
         }, sink: { _, chunk in try mirror.write(chunk) })
         let placed = mirror.commit(as: result.id)
-        if placed.isEmpty, let failure = mirror.failures.first { throw failure.1 }
         let now = clock.now()
-        try catalog.apply([.insertFile(FileRecord(id: result.id, size: result.size, leafHashes: result.leaves, firstSeen: now))]
-            + placed.map { .saveCopy(CopyRecord(fileID: result.id, storeID: $0.record.id, copies: $0.record.copies, mtime: now, verified: now)) })
-        return result.id
+        if !placed.isEmpty {
+            try catalog.apply([.insertFile(FileRecord(id: result.id, size: result.size, leafHashes: result.leaves, firstSeen: now))]
+                + placed.map { .saveCopy(CopyRecord(fileID: result.id, storeID: $0.record.id, copies: $0.record.copies, mtime: now, verified: now)) })
+        }
+        return (result.id, placed, mirror.failures)
     }
 
     /// Finds a snapshot by "latest", "latest" of a folder, or a unique ID prefix.

@@ -85,6 +85,11 @@ extension Library {
         }
         if below > 0 { libraryFacts.stuck = try catalog.stuckGroups(target: target) }
         if summary.durability[0] != nil { libraryFacts.lost = try catalog.lostFiles(limit: 1000) }
+        libraryFacts.recordsWritten = try lastRecordsBackup()
+        libraryFacts.recordsPending = try recordsPending()
+        let unlistedIDs = Set(try settingList(RecordsSetting.unlisted))
+        libraryFacts.rebuildGaps = (try settingList(RecordsSetting.unindexed).count,
+                                    all.filter { unlistedIDs.contains($0.id) }.map(\.label).sorted())
         return StatusReport(target: target, files: summary.files, bytes: summary.bytes, durability: summary.durability,
                             stores: storeStatuses, alerts: alerts(for: libraryFacts, now: clock.now()))
     }

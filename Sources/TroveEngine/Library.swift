@@ -11,6 +11,8 @@ public final class Library: @unchecked Sendable {
     public let catalog: any Catalog
     /// The snapshot index (the same SQLite database by default).
     public let snapshotIndex: any SnapshotCatalog
+    /// The journal and settings behind the library's records in the stores (the same database).
+    public let records: any RecordsCatalog
     public let clock: TroveClock
     public let logger: Logger
     /// Builds stores from their records (kinds, encryption, limits).
@@ -33,10 +35,11 @@ public final class Library: @unchecked Sendable {
 
     static func catalogPath(_ folder: String) -> String { folder + "/catalog.sqlite" }
 
-    init(path: String, catalog: any Catalog & SnapshotCatalog, clock: TroveClock, logger: Logger) {
+    init(path: String, catalog: any Catalog & SnapshotCatalog & RecordsCatalog, clock: TroveClock, logger: Logger) {
         self.path = path
         self.catalog = catalog
         self.snapshotIndex = catalog
+        self.records = catalog
         self.clock = clock
         self.logger = logger
         self.registry = StoreRegistry(libraryPath: path)
@@ -60,6 +63,9 @@ public final class Library: @unchecked Sendable {
         try catalog.apply([
             .setSetting(key: "library_id", value: StoreIdentity.newID()),
             .setSetting(key: "target_copies", value: String(copies)),
+            // Automatic backups of the records wait a full interval after creation (the first
+            // minutes of a library are mostly setting up).
+            .setSetting(key: RecordsSetting.time, value: String(now.timeIntervalSince1970)),
             .event(Event(time: now, kind: .libraryCreated, details: ["path": .text(folder)])),
         ])
         return Library(path: folder, catalog: catalog, clock: clock, logger: logger)

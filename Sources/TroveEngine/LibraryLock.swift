@@ -11,10 +11,11 @@ import TroveStorage
 ///   deletes an object an import has written but not yet recorded.
 /// - `recovery.lock`: a heal holds it exclusive, so only one recovery runs at a time and `gc`
 ///   refuses to run during one (ZEORaid's rule).
+/// - `records.lock`: one process at a time writes the library's records to the stores.
 public final class LibraryLock {
     let fd: Int32
 
-    public enum Kind: String { case activity, recovery }
+    public enum Kind: String { case activity, recovery, records }
 
     private init(fd: Int32) { self.fd = fd }
     deinit { close(fd) }

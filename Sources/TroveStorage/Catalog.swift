@@ -14,11 +14,16 @@ public enum CatalogChange: Sendable {
     /// Sets the durability weight of every copy on a store.
     case setCopyWeights(store: String, copies: Int)
     case setSetting(key: String, value: String)
+    case removeSetting(key: String)
     /// Drops a file record and its copies (gc, once its objects are gone).
     case removeFile(ContentID)
     case event(Event)
     /// Replaces the record of files heal left below target, and why.
     case replaceStuck([StuckFile])
+    /// Drops journal rows up to `through` (written to the stores).
+    case trimJournal(through: Int64)
+    /// Drops the journal rows about these keys (the library's own record objects).
+    case dropJournal(keys: [String])
 }
 
 /// Totals the status screen shows.
@@ -97,4 +102,20 @@ public protocol Catalog: AnyObject, Sendable {
     func lostFiles(limit: Int) throws -> [LostFile]
     /// Validates every record's schema and every file's ID against its size and leaf hashes.
     func check(progress: (Int) -> Void) throws -> (checked: Int, failures: [ConsistencyFailure])
+}
+
+/// What writing the library's records to the stores, and rebuilding from them, needs of a
+/// catalog (docs/library-records.md).
+public protocol RecordsCatalog: AnyObject, Sendable {
+    /// Every setting.
+    func settings() throws -> [String: String]
+    /// How many import records and events the catalog holds.
+    func recordCounts() throws -> (imports: Int, events: Int)
+    /// The newest journal row and event (0 when none).
+    func pendingChanges() throws -> (journal: Int64, events: Int64)
+    /// In one consistent read: everything (a checkpoint) or the journal rows after `afterJournal`,
+    /// then the events after `afterEvent` (all of them for a checkpoint), as entries in order.
+    /// Returns the newest journal row and event included.
+    func readJournal(afterJournal: Int64, afterEvent: Int64, checkpoint: Bool,
+                     _ body: (JournalEntry) throws -> Void) throws -> (journal: Int64, events: Int64)
 }

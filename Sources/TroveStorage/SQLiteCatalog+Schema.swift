@@ -182,6 +182,10 @@ extension SQLiteCatalog {
                 ALTER TABLE stores ADD COLUMN encrypted INTEGER NOT NULL DEFAULT 0;
                 """)
         }
+        migrator.registerMigration("v9-journal") { db in
+            // What changed since the library's records were last written to the stores.
+            try db.execute(sql: journalMigration)
+        }
         return migrator
     }
 
@@ -229,7 +233,7 @@ extension SQLiteCatalog {
     }
 
     /// The schema version this build knows (the last migration's name).
-    public static let schemaVersion = "v8-store-config"
+    public static let schemaVersion = "v9-journal"
 
     /// Applies one change with cached (prepared once) statements: imports apply thousands.
     static func apply(_ change: CatalogChange, in db: Database) throws {
@@ -278,11 +282,19 @@ extension SQLiteCatalog {
             try db.cachedStatement(sql: "DELETE FROM stuck_files WHERE file_id = ?").execute(arguments: [id.description])
             try db.cachedStatement(sql: "DELETE FROM copies WHERE file_id = ?").execute(arguments: [id.description])
             try db.cachedStatement(sql: "DELETE FROM files WHERE id = ?").execute(arguments: [id.description])
+        case .removeSetting(let key):
+            try db.cachedStatement(sql: "DELETE FROM settings WHERE key = ?").execute(arguments: [key])
+        case .trimJournal(let through):
+            try db.cachedStatement(sql: "DELETE FROM journal WHERE seq <= ?").execute(arguments: [through])
+        case .dropJournal(let keys):
+            let drop = try db.cachedStatement(sql: "DELETE FROM journal WHERE key = ?")
+            for key in keys { try drop.execute(arguments: [key]) }
         case .setSetting(let key, let value):
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)").execute(arguments: [key, value])
         case .event(let e):
             let details = String(decoding: try JSONCoding.encoder.encode(e.details), as: UTF8.self)
-            try db.cachedStatement(sql: "INSERT INTO events (time, kind, store_id, file_id, details) VALUES (?, ?, ?, ?, ?)").execute(arguments: [e.time.timeIntervalSince1970, e.kind.rawValue, e.storeID,
+            // An event keeps its sequence number when it has one (a catalog rebuilt from the stores).
+            try db.cachedStatement(sql: "INSERT INTO events (seq, time, kind, store_id, file_id, details) VALUES (?, ?, ?, ?, ?, ?)").execute(arguments: [e.seq, e.time.timeIntervalSince1970, e.kind.rawValue, e.storeID,
                                        e.fileID?.description, details])
         }
     }

@@ -88,9 +88,9 @@ extension SQLiteCatalog: SnapshotCatalog {
                 parent = try Self.latestVersions(db, root: record.root)
             }
             try db.execute(sql: """
-                INSERT INTO snapshots (id, root, time, tag, partial, external, source, entries, bytes, root_entry)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [record.id, record.root, record.time.timeIntervalSince1970, record.tag, record.partial,
+                INSERT INTO snapshots (seq, id, root, time, tag, partial, external, source, entries, bytes, root_entry)
+                VALUES (NULLIF(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [record.seq, record.id, record.root, record.time.timeIntervalSince1970, record.tag, record.partial,
                                  record.external, record.source, record.entries, Int64(record.bytes), record.rootEntry])
             var saved = record
             saved.seq = db.lastInsertedRowID

@@ -7,6 +7,8 @@ import TroveCore
 public final class SQLiteCatalog: Catalog, @unchecked Sendable {
     let pool: DatabasePool
     let logger: Logger
+    /// The database file.
+    public let path: String
 
     /// Opens (creating when needed) the catalog database at `path` and migrates it.
     public init(path: String, logger: Logger = Logger(label: "trove.catalog")) throws {
@@ -31,9 +33,19 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
         } catch let error as TroveError {
             throw error
         } catch {
+            if let damaged = Self.damaged(error, path: path) { throw damaged }
             throw TroveError(.catalog, "Cannot open the catalog \(path): \(error); check the library folder's permissions and free space.")
         }
         self.logger = logger
+        self.path = path
+    }
+
+    /// The one sentence every command gives when the catalog file is damaged, naming the one
+    /// command that fixes it; nil when `error` is not damage.
+    public static func damaged(_ error: Error, path: String) -> TroveError? {
+        guard let database = error as? DatabaseError,
+              [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(database.resultCode.primaryResultCode) else { return nil }
+        return TroveError(.catalogDamaged, "The catalog \(path) is damaged (\(database.message ?? "\(database.resultCode)")); run `trove catalog rebuild` to make a new one from the library's records in the stores (the damaged file is kept aside).")
     }
 
     public func apply(_ changes: [CatalogChange]) throws {
@@ -60,12 +72,14 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
 
     func write<T>(_ body: (Database) throws -> T) throws -> T {
         do { return try pool.write(body) } catch let error as TroveError { throw error } catch {
+            if let damaged = Self.damaged(error, path: path) { throw damaged }
             throw TroveError(.catalog, "The catalog could not be updated: \(error); nothing was changed. Check free space in the library folder and retry.")
         }
     }
 
     func read<T>(_ body: (Database) throws -> T) throws -> T {
         do { return try pool.read(body) } catch let error as TroveError { throw error } catch {
+            if let damaged = Self.damaged(error, path: path) { throw damaged }
             throw TroveError(.catalog, "The catalog could not be read: \(error); run `trove check`.")
         }
     }

@@ -20,7 +20,7 @@ struct Events: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let library = try global.openLibrary()
+            let library = try global.openLibrary(readOnly: true)
             var eventKind: EventKind?
             if let kind {
                 guard let parsed = EventKind(rawValue: kind) else {

@@ -14,7 +14,7 @@ struct Get: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let library = try global.openLibrary()
+            let library = try global.openLibrary(readOnly: true)
             let report = try library.get(id, to: to, overwrite: overwrite, progress: Output.progress(json: json))
             if json { Output.json(report); return }
             for bad in report.badCopies { Output.line("bad copy skipped: \(bad)") }

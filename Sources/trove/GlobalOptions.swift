@@ -16,11 +16,13 @@ struct GlobalOptions: ParsableArguments {
 
     var libraryPath: String { LibraryLocation.resolve(explicit: library) }
 
-    /// Sets up swift-log once, then opens the library.
-    func openLibrary() throws -> Library {
+    /// Sets up swift-log once, then opens the library. Unless `readOnly`, the library's records
+    /// are backed up to the stores as the command finishes when a backup is due.
+    func openLibrary(readOnly: Bool = false) throws -> Library {
         bootstrapLogging()
         let library = try Library.open(at: libraryPath, clock: .fromEnvironment(), logger: Logger(label: "trove"))
         library.registry = StoreRegistry(libraryPath: library.path, askPassphrase: askPassphrase)
+        if !readOnly { AutoBackup.library = library }
         return library
     }
 
@@ -42,8 +44,18 @@ enum LoggingBootstrap {
     }
 }
 
-/// Runs a command body, turning Trove errors into one clear line on stderr and a documented exit code.
+/// The library a changing command opened: its records are backed up (when due) as it ends.
+enum AutoBackup {
+    nonisolated(unsafe) static var library: Library?
+}
+
+/// Runs a command body, turning Trove errors into one clear line on stderr and a documented exit
+/// code; then, whatever the outcome, backs up the library's records when that is due.
 func reportingErrors(_ body: () throws -> Void) throws {
+    defer {
+        AutoBackup.library?.backupIfDue()
+        AutoBackup.library = nil
+    }
     do {
         try body()
     } catch let error as TroveError {

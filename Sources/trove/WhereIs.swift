@@ -13,7 +13,7 @@ struct WhereIs: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let library = try global.openLibrary()
+            let library = try global.openLibrary(readOnly: true)
             let results = try library.whereIs(target)
             if json {
                 Output.json(["files": results.map(WhereIsJSON.init)])

@@ -1,0 +1,256 @@
+import Foundation
+import Logging
+import TroveCore
+import TroveStorage
+import TroveStores
+
+/// What `catalog rebuild` found and made.
+public struct RebuildReport: Sendable, Codable {
+    public var library: String
+    /// The head the catalog was rebuilt from: its sequence, time and the store it came from.
+    public var headSequence: Int64
+    public var headTime: Date
+    public var headFrom: String
+    public var files = 0
+    public var imports = 0
+    public var snapshots = 0
+    public var events = 0
+    /// Stores listed, with the copies found on each.
+    public var listed: [String: Int] = [:]
+    /// Stores that could not be listed, with why (their copies come from the records).
+    public var missing: [String: String] = [:]
+    /// Objects found on the stores that the records did not know (written after the last
+    /// backup): kept as recovered imports.
+    public var recovered = 0
+    /// Snapshots found on the stores that the records did not know.
+    public var recoveredSnapshots = 0
+    /// Copies whose size did not match (not counted; `verify` will judge them).
+    public var wrongSize = 0
+    /// Copies that failed `--verify` (quarantined).
+    public var corrupt = 0
+    /// Snapshots whose manifest no connected store holds: not indexed (gc waits for them).
+    public var unindexedSnapshots: [String] = []
+    /// Where the previous catalog file was moved (nil when there was none).
+    public var keptAside: String?
+    public var seconds = 0.0
+}
+
+/// A store to read the library's records from, as the user named it.
+public struct RebuildSource: Sendable {
+    public var location: String
+    public var config: StoreConfig
+    public init(location: String, config: StoreConfig = StoreConfig()) {
+        self.location = location
+        self.config = config
+    }
+}
+
+extension Library {
+    /// Makes a new catalog for the library in `folder` from the library's records in the
+    /// stores: the newest head among `sources` (or, without sources, among the stores listed in
+    /// the library's `stores.json`), then every reachable store is listed to find its copies.
+    /// The previous catalog file, if any, is moved aside, never deleted.
+    public static func rebuildCatalog(at folder: String, from sources: [RebuildSource], verify: Bool = false,
+                                      clock: TroveClock = .system, registry: StoreRegistry? = nil,
+                                      logger: Logger = Logger(label: "trove"),
+                                      progress: any ProgressReporter = SilentProgress()) throws -> (Library, RebuildReport) {
+        let started = Date()
+        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var locks: [LibraryLock?] = [try LibraryLock.acquire(.recovery, in: folder, exclusive: true, wait: false),
+                                     try LibraryLock.acquire(.activity, in: folder, exclusive: true, wait: false)]
+        guard !locks.contains(where: { $0 == nil }) else {
+            throw TroveError(.busy, "Another Trove command is using the library at \(folder); stop it (or let it finish) and retry.")
+        }
+        let registry = registry ?? StoreRegistry(libraryPath: folder)
+        let (head, origin, opened) = try newestHead(folder: folder, sources: sources, registry: registry)
+        let records = RecordReader(stores: opened.map(\.store))
+        let state = try LibraryState.decode(try records.read(head.state))
+        guard state.library == head.library else {
+            throw TroveError(.corruptData, "The library state object belongs to library \(state.library), not \(head.library); the records on \(origin) are inconsistent.")
+        }
+        let now = clock.now()
+        var report = RebuildReport(library: head.library, headSequence: head.sequence, headTime: head.time, headFrom: origin)
+
+        let newPath = catalogPath(folder) + ".rebuild"
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: newPath + suffix) }
+        do {
+            let catalog = try SQLiteCatalog(path: newPath, logger: logger)
+            let library = Library(path: folder, catalog: catalog, clock: clock, logger: logger)
+            library.registry = registry
+            let replayed = try library.replay(head: head, state: state, records: records)
+            try library.rediscover(state: state, replayed: replayed, verify: verify, now: now, report: &report, progress: progress)
+        }
+        // The new catalog replaces the old one; the old file (and its journal) is kept aside.
+        let current = catalogPath(folder)
+        if FileManager.default.fileExists(atPath: current) {
+            let aside = current + ".damaged-" + String(Int(now.timeIntervalSince1970))
+            for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: current + suffix) {
+                try POSIX.rename(current + suffix, aside + suffix)
+            }
+            report.keptAside = aside
+        }
+        try POSIX.rename(newPath, current)
+        try POSIX.fsyncDirectory(folder)
+        let library = try open(at: folder, clock: clock, logger: logger)
+        library.registry = registry
+        // The locks go before the backup below takes its own.
+        locks.removeAll()
+        try library.catalog.apply([.event(Event(time: now, kind: .catalogRebuilt, details: [
+            "from": .text(origin), "head": .number(head.sequence), "files": DetailValue(report.files),
+            "recovered": DetailValue(report.recovered), "missing_stores": .text(report.missing.keys.sorted().joined(separator: ",")),
+        ])),
+            // What the rebuild found beyond the records is in no journal: the next backup
+            // (automatic, or `catalog backup`) writes everything afresh.
+            .setSetting(key: RecordsSetting.checkpointDue, value: "1")])
+        report.seconds = Date().timeIntervalSince(started)
+        return (library, report)
+    }
+
+    /// A store opened to rebuild from: its record in the state (once known) and the store.
+    struct OpenedSource {
+        var label: String
+        var store: any Store
+    }
+
+    /// Reads the head of every source store and picks the newest valid one.
+    static func newestHead(folder: String, sources: [RebuildSource], registry: StoreRegistry) throws
+        -> (LibraryHead, String, [OpenedSource]) {
+        var candidates: [(label: String?, location: String, kind: StoreKind, config: StoreConfig)] = []
+        if sources.isEmpty {
+            guard let data = FileManager.default.contents(atPath: storeListPath(folder)),
+                  let list = try? LibraryRecords.decoder.decode(RecordsStoreList.self, from: data) else {
+                throw TroveError(.usage, "The library at \(folder) has no list of its stores; name one that holds the library's records with --from FOLDER (or --from s3://BUCKET/PREFIX --endpoint URL).")
+            }
+            candidates = list.stores.map { ($0.label, $0.location, $0.kind, $0.config) }
+        } else {
+            for source in sources {
+                var config = source.config
+                let (kind, location) = try StoreRegistry.resolve(source.location, config: &config, absolute: LibraryLocation.absolute)
+                candidates.append((nil, location, kind, config))
+            }
+        }
+        var opened: [OpenedSource] = []
+        var heads: [(LibraryHead, String)] = []
+        var problems: [String] = []
+        for candidate in candidates {
+            let name = candidate.label ?? candidate.location
+            do {
+                guard let raw = try registry.openRaw(kind: candidate.kind, location: candidate.location, config: candidate.config) else {
+                    problems.append("\(name): no Trove store there"); continue
+                }
+                var config = candidate.config
+                let ownKey = registry.keyFilePath(storeID: raw.identity.id)
+                if config.keyFile == nil, FileManager.default.fileExists(atPath: ownKey) { config.keyFile = ownKey }
+                let store = try registry.wrap(raw, config: config)
+                opened.append(OpenedSource(label: raw.identity.label, store: store))
+                guard let bytes = try store.readRecord(.libraryHead) else {
+                    problems.append("\(name): holds no library records (made before Trove kept them, or never backed up)"); continue
+                }
+                let head = try LibraryHead.decode(bytes)
+                if let owner = raw.identity.library, owner != head.library {
+                    problems.append("\(name): its head names library \(head.library), but the store belongs to \(owner)"); continue
+                }
+                heads.append((head, raw.identity.label))
+            } catch let damaged as RecordsDamaged {
+                problems.append("\(name): \(damaged.reason)")
+            } catch {
+                problems.append("\(name): \(TroveError.from(any: error).message)")
+            }
+        }
+        guard let newest = LibraryHead.newest(heads.map(\.0)), let origin = heads.first(where: { $0.0 == newest })?.1 else {
+            throw TroveError(.storeNotConnected, "No store gave the library's records: " + problems.joined(separator: "; ")
+                + ". Connect a store that holds them and name it with --from.")
+        }
+        // Stores of other libraries are not read further.
+        return (newest, origin, opened.filter { $0.store.identity.library == nil || $0.store.identity.library == newest.library })
+    }
+
+    /// Replays the records into this (new, empty) catalog: settings, stores, tracked folders,
+    /// then the journal; snapshots are indexed from their manifests in their original order.
+    func replay(head: LibraryHead, state: LibraryState, records: RecordReader) throws -> Replayed {
+        var changes: [CatalogChange] = state.settings.map { .setSetting(key: $0.key, value: $0.value) }
+        changes += state.stores.map { .saveStore($0) }
+        try catalog.apply(changes)
+        for folder in state.tracked { try snapshotIndex.saveTracked(folder) }
+        var snapshots: [String: SnapshotRecord] = [:]
+        var journalCopies: [ContentID: Set<String>] = [:]
+        let known = Set(state.stores.map(\.id))
+        for (index, text) in head.segments.enumerated() {
+            guard let id = ContentID(text) else { throw TroveError(.corruptData, "The library head names a malformed object '\(text)'.") }
+            let segment: JournalSegment
+            do { segment = try JournalSegment.decode(try records.read(id.description)) } catch let damaged as RecordsDamaged {
+                throw TroveError(.corruptData, "Journal segment \(index + 1) of \(head.segments.count) (\(id)) is damaged: \(damaged.reason).")
+            }
+            var batch: [CatalogChange] = []
+            for entry in segment.entries {
+                switch entry {
+                case .file(let file): batch.append(.insertFile(file))
+                case .fileRemoved(let id):
+                    batch.append(.removeFile(id))
+                    journalCopies[id] = nil
+                case .imported(let record): batch.append(.addImport(record))
+                case .copy(let file, let store) where known.contains(store): journalCopies[file, default: []].insert(store)
+                case .copyRemoved(let file, let store): journalCopies[file]?.remove(store)
+                case .copy: continue
+                case .snapshot(let record): snapshots[record.id] = record
+                case .snapshotForgotten(let id): snapshots[id] = nil
+                case .event(let event): batch.append(.event(event))
+                }
+            }
+            try catalog.apply(batch)
+        }
+        // The rebuilt catalog continues from this head: gc keeps its objects until the
+        // checkpoint written at the end replaces them.
+        try catalog.apply([
+            .setSetting(key: RecordsSetting.sequence, value: String(head.sequence)),
+            .setSetting(key: RecordsSetting.segments, value: String(decoding: try LibraryRecords.encoder.encode(head.segments), as: UTF8.self)),
+            .setSetting(key: RecordsSetting.state, value: head.state),
+            .setSetting(key: RecordsSetting.time, value: String(head.time.timeIntervalSince1970)),
+        ])
+        return Replayed(copies: journalCopies, snapshots: snapshots.values.sorted { $0.seq < $1.seq })
+    }
+}
+
+/// What replaying the journal gave besides catalog rows: the copies it recorded (used for
+/// stores that cannot be listed now) and the snapshots to index from their manifests.
+struct Replayed {
+    var copies: [ContentID: Set<String>]
+    var snapshots: [SnapshotRecord]
+}
+
+/// Reads record objects (and manifests) from whichever source store holds a good copy.
+final class RecordReader {
+    let stores: [any Store]
+    init(stores: [any Store]) { self.stores = stores }
+
+    func read(_ text: String) throws -> [UInt8] {
+        guard let id = ContentID(text) else { throw TroveError(.corruptData, "The library records name a malformed object '\(text)'.") }
+        var problems: [String] = []
+        for store in stores {
+            do {
+                if let bytes = try Self.readVerified(id, from: store) { return bytes }
+                problems.append("\(store.location): its copy does not match its ID")
+            } catch let error as StoreError where error.kind == .notFound {
+                continue
+            } catch {
+                problems.append("\(store.location): \(TroveError.from(any: error).message)")
+            }
+        }
+        throw TroveError(.noGoodCopy, "No connected store has a good copy of the record object \(id)" + (problems.isEmpty ? "." : ": " + problems.joined(separator: "; ")))
+    }
+
+    /// A whole object, or nil when its bytes do not hash to its ID.
+    static func readVerified(_ id: ContentID, from store: any Store) throws -> [UInt8]? {
+        let reader = try store.openReader(id)
+        defer { reader.close() }
+        var bytes = [UInt8](repeating: 0, count: Int(reader.size))
+        var filled = 0
+        while filled < bytes.count {
+            let n = try bytes.withUnsafeMutableBytes { try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...])) }
+            if n == 0 { break }
+            filled += n
+        }
+        guard filled == bytes.count, ContentHash.hash(bytes).id == id else { return nil }
+        return bytes
+    }
+}
