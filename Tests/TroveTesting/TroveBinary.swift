@@ -76,7 +76,7 @@ public func trove(_ arguments: [String], library: String? = nil, environment: [S
 /// `--library` goes after the subcommand path (e.g. `store add`), before other arguments.
 public func insertLibrary(_ arguments: [String], _ library: String) -> [String] {
     var args = arguments
-    let nested = ["store"].contains(args.first ?? "") && args.count > 1 ? 2 : 1
+    let nested = ["store", "catalog"].contains(args.first ?? "") && args.count > 1 ? 2 : 1
     args.insert(contentsOf: ["--library", library], at: min(nested, args.count))
     return args
 }
