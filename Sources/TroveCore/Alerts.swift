@@ -50,7 +50,8 @@ public struct LibraryFacts: Sendable {
     /// Files no store holds any copy of.
     public var lost: [LostFile] = []
     /// When the library's records last reached the stores (or the library was made, or its
-    /// catalog rebuilt), and whether the catalog holds changes they lack.
+    /// catalog rebuilt), and whether the catalog holds changes to files, imports, copies or
+    /// snapshots they lack.
     public var recordsWritten: Date?
     public var recordsPending = false
     /// Left by a catalog rebuild that could not see everything: snapshots not indexed, stores not listed.

@@ -50,12 +50,14 @@ extension Library {
         (try catalog.setting(RecordsSetting.time)).flatMap(Double.init).map(Date.init(timeIntervalSince1970:))
     }
 
-    /// True when the catalog holds changes its records in the stores do not.
-    public func recordsPending() throws -> Bool {
+    /// True when the catalog holds changes its records in the stores do not: any at all, or
+    /// with `dataOnly` only changes to files, imports, copies and snapshots (not events).
+    public func recordsPending(dataOnly: Bool = false) throws -> Bool {
         let settings = try records.settings()
         let (journal, events) = try records.pendingChanges()
-        return settings[RecordsSetting.sequence] == nil || journal > Int64(settings[RecordsSetting.journal] ?? "") ?? 0
-            || events > Int64(settings[RecordsSetting.events] ?? "") ?? 0
+        if settings[RecordsSetting.sequence] == nil || settings[RecordsSetting.checkpointDue] != nil { return true }
+        return journal > Int64(settings[RecordsSetting.journal] ?? "") ?? 0
+            || (!dataOnly && events > Int64(settings[RecordsSetting.events] ?? "") ?? 0)
     }
 
     /// The objects the current head needs: `gc` keeps them.
