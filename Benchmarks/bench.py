@@ -368,6 +368,32 @@ def main():
         report.add(case + " (unchanged)", "trove snapshot", many_bytes, measure([trove, "snapshot", many], runs, env=env), second_ref)
         cleanup()
 
+    # Catalog rebuild from one store: a library that imported the many-file tree loses its
+    # catalog; the records in the store give it back. References: walking the store's objects
+    # (the listing a rebuild cannot avoid) and the import that made the catalog first.
+    if wanted("rebuild"):
+        if not os.path.exists(many):
+            make_tree(many, [(many_count, 100, 2000)], 13)
+        many_bytes = tree_bytes(many)
+        case = f"rebuild catalog of {many_count:,} files"
+        fresh_library(1, copies=1)()
+        add = run_once([trove, "add", many], env=env)
+        subprocess.run([trove, "catalog", "backup"], env=env, check=True, stdout=subprocess.DEVNULL)
+        objects = os.path.join(current["stores"][0], ".trove", "objects")
+        walk = measure(f"find {objects} -type f | wc -l", runs)
+        report.add(case, "find store -type f (walk)", many_bytes, walk)
+        report.add(case, "trove add (first import)", many_bytes, add, walk)
+        lib = current["lib"]
+
+        def lose_catalog():
+            for name in os.listdir(lib):
+                if name.startswith("catalog.sqlite"):
+                    os.remove(os.path.join(lib, name))
+        report.add(case, "trove catalog rebuild --from", many_bytes,
+                   measure([trove, "catalog", "rebuild", "--from", current["stores"][0]], heavy_runs, env=env,
+                           setup=lose_catalog), walk)
+        cleanup()
+
     # find across many snapshots of the tree (each snapshot after changing 100 files).
     if wanted("find"):
         count = 20 if args.quick else 100

@@ -1,0 +1,230 @@
+import Foundation
+import Testing
+import TroveCore
+import TroveStorage
+
+/// Every catalog the engine may run on: what it must do, as checks a kind passes before it is
+/// used (DESIGN.md: one conformance suite for catalogs as for stores).
+public typealias FullCatalog = Catalog & SnapshotCatalog & RecordsCatalog
+
+/// A catalog under test, and a way to open a second handle on the same database (another
+/// process or machine writing at the same time).
+public struct CatalogSubject: @unchecked Sendable {
+    public let catalog: any FullCatalog
+    public let another: () throws -> any FullCatalog
+    public let keepAlive: [Any]
+}
+
+/// The catalog kinds every conformance check runs against.
+public enum CatalogKindUnderTest: String, CaseIterable, Sendable, CustomStringConvertible {
+    case sqlite
+    public var description: String { rawValue }
+
+    /// A fresh, empty catalog of this kind.
+    public func make() throws -> CatalogSubject {
+        switch self {
+        case .sqlite:
+            let folder = TempFolder("catalog")
+            let path = folder.at("catalog.sqlite")
+            return CatalogSubject(catalog: try SQLiteCatalog(path: path), another: { try SQLiteCatalog(path: path) }, keepAlive: [folder])
+        }
+    }
+}
+
+/// The catalog contract as checks.
+public enum CatalogConformance {
+    static let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    public static func sampleFile(_ size: Int, seed: UInt64 = 1) -> FileRecord {
+        let (id, leaves) = ContentHash.hash(testBytes(size, seed: seed))
+        return FileRecord(id: id, size: UInt64(size), leafHashes: leaves, firstSeen: now)
+    }
+
+    public static func store(_ id: String) -> StoreRecord {
+        StoreRecord(id: id, label: "label-\(id)", kind: .local, location: "/mnt/\(id)", created: now, lastSeen: now)
+    }
+
+    static func copy(_ file: FileRecord, _ store: String, _ weight: Int = 1) -> CatalogChange {
+        .saveCopy(CopyRecord(fileID: file.id, storeID: store, copies: weight, mtime: now, verified: now))
+    }
+
+    /// Stores, files, copies, imports and settings come back as they went in.
+    public static func recordsRoundTrip(_ catalog: any FullCatalog) throws {
+        let file = sampleFile(ContentHash.leafSize + 5)
+        var s1 = store("s1")
+        s1.config = StoreConfig(endpoint: "http://127.0.0.1:9000", bucket: "b", prefix: "p/", pathStyle: true, limit: 1000)
+        s1.encrypted = true
+        s1.declaredDisk = "nas"
+        try catalog.apply([
+            .saveStore(s1), .insertFile(file), copy(file, "s1"),
+            .addImport(ImportRecord(fileID: file.id, path: "/p/a.jpg", name: "a.jpg", mtime: now, time: now)),
+            .setSetting(key: "target_copies", value: "2"),
+        ])
+        #expect(try catalog.file(file.id) == file)
+        #expect(try catalog.copies(of: file.id).map(\.storeID) == ["s1"])
+        #expect(try catalog.imports(underPath: "/p").map(\.name) == ["a.jpg"])
+        #expect(try catalog.imports(underPath: "/p/a.jpg").count == 1)
+        #expect(try catalog.imports(underPath: "/q").isEmpty)
+        #expect(try catalog.stores() == [s1])
+        #expect(try catalog.setting("target_copies") == "2")
+        #expect(try catalog.settings()["target_copies"] == "2")
+        #expect(try catalog.fileIDs(prefix: String(file.id.description.prefix(5)), limit: 5) == [file.id])
+        #expect(try catalog.knownFileIDs([file.id, sampleFile(3, seed: 9).id]) == [file.id])
+        let summary = try catalog.summary()
+        #expect(summary.files == 1 && summary.durability[1]?.files == 1 && summary.perStore["s1"]?.bytes == file.size)
+        try catalog.apply([.removeSetting(key: "target_copies")])
+        #expect(try catalog.setting("target_copies") == nil)
+    }
+
+    /// A change is one transaction: when any part fails, nothing of it remains.
+    public static func failedChangeLeavesNothing(_ catalog: any FullCatalog) throws {
+        let file = sampleFile(10)
+        #expect(throws: TroveError.self) {
+            try catalog.apply([.insertFile(file), .event(Event(time: now, kind: .fileImported)),
+                               copy(file, "no-such-store")])
+        }
+        #expect(try catalog.file(file.id) == nil)
+        #expect(try catalog.events(after: nil, kind: nil, limit: nil).isEmpty)
+    }
+
+    /// Events keep their order and details; kinds and limits filter them.
+    public static func eventsInOrder(_ catalog: any FullCatalog) throws {
+        try catalog.apply((0..<5).map { Event(time: now.addingTimeInterval(Double($0)), kind: $0 % 2 == 0 ? .storeAdded : .fileImported,
+                                               details: ["n": .number(Int64($0)), "label": "x"]) }.map { .event($0) })
+        let all = try catalog.events(after: nil, kind: nil, limit: nil)
+        #expect(all.map { $0.details["n"] } == (0..<5).map { .number(Int64($0)) })
+        #expect(zip(all, all.dropFirst()).allSatisfy { ($0.seq ?? 0) < ($1.seq ?? 0) })
+        #expect(try catalog.events(after: all[1].seq, kind: .storeAdded, limit: 1).map { $0.details["n"] } == [.number(2)])
+        #expect(try catalog.recordCounts().events == 5)
+    }
+
+    /// The maintained durability and per-store totals equal the rule in TroveCore after any
+    /// sequence of copy, weight, trust and failure-domain changes, and `check` finds them sound.
+    public static func durabilityFollowsTheRule(_ catalog: any FullCatalog) throws {
+        var random = SplitMix64(seed: 11)
+        let files = (0..<12).map { sampleFile(100 + $0, seed: UInt64($0)) }
+        var stores = (0..<6).map { store("s\($0)") }
+        try catalog.apply(stores.map { .saveStore($0) } + files.map { .insertFile($0) })
+        for step in 0..<200 {
+            let file = files[Int(random.next() % UInt64(files.count))]
+            let index = Int(random.next() % UInt64(stores.count))
+            switch random.next() % 6 {
+            case 0, 1: try catalog.apply([copy(file, stores[index].id, Int(random.next() % 3))])
+            case 2: try catalog.apply([.removeCopy(file: file.id, store: stores[index].id)])
+            case 3:
+                stores[index].disk = ["disk:a", "disk:b", nil][Int(random.next() % 3)]
+                stores[index].declaredDisk = random.next() % 4 == 0 ? "declared" : nil
+                try catalog.apply([.saveStore(stores[index])])
+            case 4: try catalog.apply([.setCopyWeights(store: stores[index].id, copies: Int(random.next() % 3))])
+            default:
+                stores[index].trust = random.next() % 3 == 0 ? .downgraded : .trusted
+                try catalog.apply([.saveStore(stores[index])])
+            }
+            for file in files {
+                let copies = try catalog.copies(of: file.id).map { copy in
+                    let record = stores.first { $0.id == copy.storeID }!
+                    return CountedCopy(storeID: copy.storeID, weight: copy.copies, domain: record.domain, trusted: record.trust == .trusted)
+                }
+                let below = try catalog.filesBelow(target: 100, limit: 100).first { $0.file.id == file.id }?.durability
+                #expect(below == durability(of: copies), "step \(step)")
+            }
+        }
+        let summary = try catalog.summary()
+        for record in stores {
+            let held = try catalog.copies(onStore: record.id)
+            let bytes = held.reduce(UInt64(0)) { sum, copy in sum + (files.first { $0.id == copy.fileID }?.size ?? 0) }
+            #expect((summary.perStore[record.id]?.files ?? 0) == held.count && (summary.perStore[record.id]?.bytes ?? 0) == bytes)
+        }
+        #expect(try catalog.check(progress: { _ in }).failures.isEmpty)
+    }
+
+    static func entry(_ path: String, size: UInt64, seed: UInt64) -> SnapshotEntry {
+        SnapshotEntry(path: path, type: .file, size: size, mode: 0o644, mtime: FileTime(seconds: 1_700_000_000, nanoseconds: 5),
+                      inode: seed, fileID: sampleFile(Int(size), seed: seed).id)
+    }
+
+    /// Snapshots, their entries, `find` by name, path fragment and glob, forgetting, and the
+    /// content they keep from gc.
+    public static func snapshotIndexAndFind(_ catalog: any FullCatalog) throws {
+        try catalog.saveTracked(TrackedFolder(path: "/data", every: 3600, policy: RetentionPolicy(hourly: 1, daily: 2, weekly: 3, monthly: 4), created: now))
+        #expect(try catalog.tracked().map(\.policy.weekly) == [3])
+        let first = [entry("docs/report.pdf", size: 10, seed: 1), entry("docs/notes.txt", size: 11, seed: 2),
+                     entry("photos/IMG_0001.jpg", size: 12, seed: 3)]
+        let s1 = try catalog.addSnapshot(SnapshotRecord(id: "snap1", root: "/data", time: now, entries: 3, bytes: 33), entries: first, events: [])
+        let second = [first[0], entry("docs/notes.txt", size: 13, seed: 4), entry("photos/IMG_0002.jpg", size: 14, seed: 5)]
+        let s2 = try catalog.addSnapshot(SnapshotRecord(id: "snap2", root: "/data", time: now.addingTimeInterval(60), entries: 3, bytes: 38),
+                                         entries: second, events: [])
+        #expect(s2.seq > s1.seq)
+        #expect(try catalog.entries(of: s1, under: nil).map(\.path) == first.map(\.path).sorted())
+        #expect(try catalog.entries(of: s2, under: "docs").map(\.size) == [13, 10])
+        #expect(try catalog.find("report", limit: 10).count == 2, "one unchanged version, in both snapshots")
+        #expect(try catalog.find("docs/notes", limit: 10).count == 2, "two versions of the path")
+        #expect(try catalog.find("IMG_*.jpg", limit: 10).map(\.path).sorted() == ["/data/photos/IMG_0001.jpg", "/data/photos/IMG_0002.jpg"])
+        #expect(try catalog.latestVersions(root: "/data").byPath.count == 3)
+        #expect(try catalog.referencedFileIDs().isSuperset(of: Set((first + second).compactMap(\.fileID))))
+        try catalog.forget([s1], events: [Event(time: now, kind: .snapshotsForgotten)])
+        #expect(try catalog.snapshots(root: nil).map(\.id) == ["snap2"])
+        #expect(try catalog.find("IMG_0001", limit: 10).isEmpty)
+        #expect(!(try catalog.referencedFileIDs().contains(first[2].fileID!)))
+        // A snapshot may be given its sequence number (a rebuilt catalog keeps the original ones).
+        let kept = try catalog.addSnapshot(SnapshotRecord(id: "snap9", seq: 90, root: "/other", time: now, entries: 0), entries: [], events: [])
+        #expect(kept.seq == 90)
+    }
+
+    /// The journal names every change to files, imports, copies and snapshots in order; a
+    /// checkpoint gives everything; trimmed rows are gone.
+    public static func journalFollowsEveryChange(_ catalog: any FullCatalog) throws {
+        let a = sampleFile(20, seed: 1), b = sampleFile(21, seed: 2)
+        try catalog.apply([.saveStore(store("s1")), .insertFile(a), copy(a, "s1"),
+                           .addImport(ImportRecord(fileID: a.id, path: "/x/a", name: "a", mtime: now, time: now))])
+        _ = try catalog.addSnapshot(SnapshotRecord(id: "m1", root: "/x", time: now, entries: 0), entries: [], events: [])
+        try catalog.apply([.insertFile(b), .removeCopy(file: a.id, store: "s1"), .event(Event(time: now, kind: .copyRemoved))])
+        try catalog.apply([.removeFile(b.id)])
+        var entries: [JournalEntry] = []
+        let through = try catalog.readJournal(afterJournal: 0, afterEvent: 0, checkpoint: false) { entries.append($0) }
+        let kinds = entries.map { entry -> String in
+            switch entry {
+            case .file: "file"; case .fileRemoved: "file-removed"; case .imported: "import"; case .copy: "copy"
+            case .copyRemoved: "copy-removed"; case .snapshot: "snapshot"; case .snapshotForgotten: "forgotten"; case .event: "event"
+            }
+        }
+        // b was added and removed: its addition resolves to nothing, its removal stays.
+        #expect(kinds == ["file", "copy", "import", "snapshot", "copy-removed", "file-removed", "event"])
+        #expect(entries.contains(.imported(ImportRecord(fileID: a.id, path: "/x/a", name: "a", mtime: now, time: now))))
+        try catalog.apply([.trimJournal(through: through.journal)])
+        var after: [JournalEntry] = []
+        _ = try catalog.readJournal(afterJournal: through.journal, afterEvent: through.events, checkpoint: false) { after.append($0) }
+        #expect(after.isEmpty)
+        var everything: [JournalEntry] = []
+        _ = try catalog.readJournal(afterJournal: 0, afterEvent: 0, checkpoint: true) { everything.append($0) }
+        #expect(everything.contains(.file(a)) && !everything.contains(.file(b)) && everything.count == 4, "file, import, snapshot, event")
+    }
+
+    /// Two writers at once (two handles, as two processes): nothing is lost, every event has
+    /// its own sequence number, and the maintained totals stay right.
+    public static func concurrentWriters(_ subject: CatalogSubject) throws {
+        let first = subject.catalog, second = try subject.another()
+        try first.apply([.saveStore(store("s1")), .saveStore(store("s2"))])
+        let errors = ErrorBox()
+        let group = DispatchGroup()
+        for (index, catalog) in [first, second].enumerated() {
+            DispatchQueue.global().async(group: group) {
+                do {
+                    for n in 0..<60 {
+                        let file = sampleFile(50 + n, seed: UInt64(index * 1000 + n))
+                        try catalog.apply([.insertFile(file), copy(file, "s\(index + 1)"), copy(file, "s\(2 - index)"),
+                                           .event(Event(time: now, kind: .fileImported, fileID: file.id))])
+                    }
+                } catch { errors.add(error) }
+            }
+        }
+        group.wait()
+        #expect(errors.all.isEmpty, "\(errors.all)")
+        let summary = try first.summary()
+        #expect(summary.files == 120 && summary.durability[2]?.files == 120)
+        #expect(summary.perStore["s1"]?.files == 120 && summary.perStore["s2"]?.files == 120)
+        let events = try second.events(after: nil, kind: .fileImported, limit: nil)
+        #expect(events.count == 120 && Set(events.compactMap(\.seq)).count == 120)
+        #expect(try first.check(progress: { _ in }).failures.isEmpty)
+    }
+}
