@@ -6,7 +6,7 @@ import TroveStorage
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run Trove's main job on sample data: three folder stores, import, heal, verify, snapshots, find, restore, status.",
+        abstract: "Run Trove's main job on sample data: three folder stores, import, heal, verify, snapshots, find, restore, a lost catalog rebuilt, status.",
         discussion: "Everything goes into a new folder (default: a fresh one under $TMPDIR); your own library is not touched.")
 
     @Option(help: "Folder to build the demo in (must not exist yet).") var dir: String?
@@ -73,8 +73,9 @@ struct Demo: ParsableCommand {
             let again = try library.heal()
             Output.line("== trove heal   → \(again.copiesMade) more copies (the edited file)")
             try showFailures(library, root: root, photo: report.imported.first)
+            let rebuilt = try showCatalogLoss(library, drive: root + "/drive-a")
             Output.line("== trove status")
-            let status = try library.status()
+            let status = try rebuilt.status()
             Status().printText(status)
             Output.line("")
             Output.line("Try it yourself: export TROVE_LIBRARY=\(libraryPath); trove status; trove events")
@@ -110,6 +111,22 @@ struct Demo: ParsableCommand {
         if unplugged.alerts.isEmpty { Output.line("   no alert yet: every file still has 3 counted copies; after 3 days unseen drive-c is downgraded and heal copies elsewhere") }
         try FileManager.default.moveItem(atPath: root + "/drive-c-unplugged", toPath: root + "/drive-c")
         Output.line("== (plugged drive-c back in)")
+    }
+
+    /// The catalog is only an index: lost, it is made again from the records in any one store.
+    func showCatalogLoss(_ library: Library, drive: String) throws -> Library {
+        guard let backup = try library.backupRecords() else { return library }
+        Output.line("== trove catalog backup   → library records #\(backup.sequence) (\(backup.entries) entries) on \(backup.stores.joined(separator: ", ")); also automatic after changes")
+        let before = try library.status()
+        let catalog = library.path + "/catalog.sqlite"
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: catalog + suffix) }
+        try? FileManager.default.removeItem(atPath: library.path + "/stores.json")
+        Output.line("== (deleted \(catalog): the catalog is lost) trove catalog rebuild --from \(drive)")
+        let (rebuilt, report) = try Library.rebuildCatalog(at: library.path, from: [RebuildSource(location: drive)], clock: library.clock)
+        let after = try rebuilt.status()
+        Output.line("   rebuilt from head #\(report.headSequence) on '\(report.headFrom)': \(report.files) files, \(report.imports) imports, \(report.snapshots) snapshots, \(report.events) events; copies found on \(report.listed.keys.sorted().joined(separator: ", "))")
+        Output.line("   status before and after: \(before.files) files at durability \(before.durability.keys.sorted()) → \(after.files) files at durability \(after.durability.keys.sorted())")
+        return rebuilt
     }
 
     func demoFolder() throws -> String {
