@@ -236,4 +236,25 @@ import TroveTesting
         #expect(FileManager.default.fileExists(atPath: dir.at("usb1/.trove/objects/\(id.prefix(2))/\(id.dropFirst(2))")))
         #expect(try run(["get", id, "--to", dir.at("got.txt")]).status == 0)
     }
+
+    /// With --verify every copy found is re-hashed: a rotten one is quarantined and not counted,
+    /// where a size check alone would have counted it.
+    @Test func verifyDuringRebuildCatchesARottenCopy() throws {
+        let from = try makeLibrary(.folder)
+        let id = try #require((try run(["hash", dir.at("imports/photo2.raw")]).stdout.split(separator: " ").first).map(String.init))
+        let object = dir.at("usb1/.trove/objects/\(id.prefix(2))/\(id.dropFirst(2))")
+        let handle = try #require(FileHandle(forUpdatingAtPath: object))
+        try handle.seek(toOffset: 100)
+        handle.write(Data("ROT".utf8))
+        try handle.close()
+        try FileManager.default.removeItem(atPath: lib + "/catalog.sqlite")
+        let rebuilt = try run(["catalog", "rebuild", "--from"] + from + ["--verify", "--json"])
+        #expect(rebuilt.status == 0, "\(rebuilt.stdout) \(rebuilt.stderr)")
+        #expect(try rebuilt.json()["corrupt"] as? Int == 1)
+        let copies = try run(["whereis", id, "--json"]).json()["files"] as? [[String: Any]] ?? []
+        let labels = (copies.first?["copies"] as? [[String: Any]] ?? []).compactMap { $0["store_label"] as? String }
+        #expect(!labels.contains("usb1"), "the rotten copy on usb1 must not count: \(labels)")
+        #expect(!(try FileManager.default.contentsOfDirectory(atPath: dir.at("usb1/.trove/corrupt"))).isEmpty, "quarantined, not deleted")
+        #expect(try run(["events", "--json", "--kind", "corrupt_copy"]).jsonLines().count >= 2, "the one verify found earlier and this one")
+    }
 }
