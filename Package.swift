@@ -23,6 +23,10 @@ let package = Package(
         ]),
         // Linux calls Swift's Glibc module lacks (extended attributes).
         .target(name: "CTroveSystem"),
+        // GF(2^8) multiply-accumulate kernels (AVX2, SSSE3, portable), chosen at run time.
+        .target(name: "CTroveGF"),
+        // Reed-Solomon k-of-n coding, byte-compatible with zfec, and zfec's share files.
+        .target(name: "TroveFEC", dependencies: ["TroveCore", "CTroveGF"]),
         // Stores and catalogs: the I/O edge.
         .target(name: "TroveStorage", dependencies: [
             "TroveCore", "CTroveSystem",
@@ -52,7 +56,7 @@ let package = Package(
         ]),
         // The command line, thin: parse, call the engine, print.
         .executableTarget(name: "trove", dependencies: [
-            "TroveEngine", "TroveStores",
+            "TroveEngine", "TroveStores", "TroveFEC",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -60,6 +64,7 @@ let package = Package(
         .target(name: "TroveTesting", dependencies: ["TroveCore", "TroveStorage", "TroveStores", "TroveS3", "TroveEngine"], path: "Tests/TroveTesting"),
         .testTarget(name: "TroveCoreTests", dependencies: ["TroveCore", "TroveTesting"]),
         .testTarget(name: "TroveStorageTests", dependencies: ["TroveStorage", "TroveStores", "TroveS3", "TroveTesting"]),
+        .testTarget(name: "TroveFECTests", dependencies: ["TroveFEC", "CTroveGF", "TroveCore", "TroveTesting"]),
         .testTarget(name: "TroveS3Tests", dependencies: ["TroveS3", "TroveCore", "TroveTesting"]),
         .testTarget(name: "TroveEngineTests", dependencies: [
             "TroveEngine", "TroveTesting", .product(name: "GRDB", package: "GRDB.swift"),
