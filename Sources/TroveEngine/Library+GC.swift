@@ -26,10 +26,10 @@ extension Library {
     /// Drops objects no file record needs from every connected store. Refused while a recovery
     /// or an import runs, so nothing in flight is ever collected.
     public func gc(dryRun: Bool) throws -> GCReport {
-        guard let recovery = try LibraryLock.acquire(.recovery, in: path, exclusive: true, wait: false) else {
+        guard let recovery = try lock(.recovery, exclusive: true, wait: false) else {
             throw TroveError(.busy, "A recovery (`trove heal` or `trove serve`) is running; gc never runs during a recovery. Retry when it has finished.")
         }
-        guard let activity = try LibraryLock.acquire(.activity, in: path, exclusive: true, wait: false) else {
+        guard let activity = try lock(.activity, exclusive: true, wait: false) else {
             throw TroveError(.busy, "An import or heal is running on this library; retry gc when it has finished.")
         }
         defer { withExtendedLifetime((recovery, activity)) {} }
@@ -37,16 +37,24 @@ extension Library {
         // would look unneeded: nothing is collected until they are indexed.
         let unindexed = try settingList(RecordsSetting.unindexed)
         guard unindexed.isEmpty else {
-            throw TroveError(.busy, "\(unindexed.count) snapshot\(unindexed.count == 1 ? "" : "s") could not be indexed when the catalog was rebuilt (\(unindexed.prefix(3).map { String($0.prefix(12)) }.joined(separator: ", "))): their manifests were on stores that were not connected. Connect those stores and run `trove catalog rebuild` again; gc waits until then, so nothing they need is collected.")
+            throw TroveError(.busy, "gc waits: \(unindexed.count) snapshot\(unindexed.count == 1 ? "" : "s") could not be indexed at the last catalog rebuild (their manifests could not be read); connect every store and run `trove catalog rebuild` again.")
         }
         var unlisted = Set(try settingList(RecordsSetting.unlisted))
         var report = GCReport(dryRun: dryRun)
         let now = clock.now()
         let observed = try observe()
+        // Every object a head on a connected store names stays (a store that missed backups, or
+        // a backup cut short after writing heads, still needs them to be rebuilt from).
+        var keep = try recordObjects()
+        for item in observed {
+            guard let bytes = (try? item.store?.readRecord(.libraryHead)).flatMap({ $0 }),
+                  let head = try? LibraryHead.decode(bytes) else { continue }
+            keep.formUnion(head.objects.compactMap(ContentID.init))
+        }
         // Content no import and no snapshot needs any more (e.g. after `forget`).
         let libraryID = try catalog.setting("library_id")
         // The library's records in the stores (the current head's objects) are needed too.
-        let unneeded = try catalog.unreferencedFiles(keeping: try snapshotIndex.referencedFileIDs().union(try recordObjects()))
+        let unneeded = try catalog.unreferencedFiles(keeping: try snapshotIndex.referencedFileIDs().union(keep))
         for file in unneeded {
             var doomed: [any Store] = []
             for copy in try catalog.copies(of: file.id) {
@@ -77,7 +85,7 @@ extension Library {
             // Streamed: only the objects the catalog does not track are kept, never the whole listing.
             var untracked: [ContentID] = []
             try storeCall { try store.listObjects { id in if !tracked.contains(id) { untracked.append(id) }; return true } }
-            for id in untracked {
+            for id in untracked where !keep.contains(id) {
                 let size = (try? store.objectSize(id)) ?? nil ?? 0
                 let object = GCReport.Object(store: item.record.label, id: id.description, size: size)
                 if try catalog.file(id) != nil {
@@ -89,7 +97,9 @@ extension Library {
                     // A store the last rebuild could not list: what the catalog does not know may
                     // be an import made after the last backup. Recovered, never collected.
                     report.recovered.append(object)
-                    if !dryRun { _ = try recoverObject(id, on: item, now: now) }
+                    if !dryRun, case .snapshot(let record, let entries) = try recoverObject(id, on: item, now: now, recordsTime: try lastRecordsBackup()) {
+                        _ = try snapshotIndex.addSnapshot(record, entries: entries, events: [])
+                    }
                 } else {
                     report.unreferenced.append(object)
                     report.bytesFreed += size

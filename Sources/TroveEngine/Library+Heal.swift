@@ -44,10 +44,10 @@ extension Library {
     /// file reaches the target, reading from good copies and writing only where placement allows.
     /// Only one recovery runs per library at a time; a second one is refused.
     public func heal(options: HealOptions = HealOptions(), progress: any ProgressReporter = SilentProgress()) throws -> HealReport {
-        guard let recoveryLock = try LibraryLock.acquire(.recovery, in: path, exclusive: true, wait: false) else {
+        guard let recoveryLock = try lock(.recovery, exclusive: true, wait: false) else {
             throw TroveError(.busy, "Another recovery (`trove heal` or `trove serve`) is already running on this library; wait for it to finish.")
         }
-        let activityLock = try LibraryLock.acquire(.activity, in: path, exclusive: false, wait: true)
+        let activityLock = try lock(.activity, exclusive: false, wait: true)
         defer { withExtendedLifetime((recoveryLock, activityLock)) {} }
         let started = Date()
         let observed = try observe()

@@ -57,7 +57,7 @@ extension Library {
         let folders = try storeFolders()
         for path in paths { try refuseStoreFolder(path, purpose: "import from", folders: folders) }
         // Held shared so `gc` never removes an object written but not yet recorded.
-        let activityLock = try LibraryLock.acquire(.activity, in: path, exclusive: false, wait: true)
+        let activityLock = try lock(.activity, exclusive: false, wait: true)
         defer { withExtendedLifetime(activityLock) {} }
         var walker = FileWalker(excluded: Set([path] + (try storeFolders()).map(\.folder)))
         for path in paths { walker.walk(path) }

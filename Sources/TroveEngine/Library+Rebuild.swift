@@ -75,33 +75,39 @@ extension Library {
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: newPath + suffix) }
         do {
             let catalog = try SQLiteCatalog(path: newPath, logger: logger)
+            catalog.logsEvents = false
             let library = Library(path: folder, catalog: catalog, clock: clock, logger: logger)
             library.registry = registry
-            let replayed = try library.replay(head: head, state: state, records: records)
-            try library.rediscover(state: state, replayed: replayed, verify: verify, now: now, report: &report, progress: progress)
+            let snapshots = try library.replay(head: head, state: state, records: records)
+            try library.rediscover(state: state, head: head, snapshots: snapshots, verify: verify, now: now, report: &report,
+                                   progress: progress)
+            try catalog.apply([.event(Event(time: now, kind: .catalogRebuilt, details: [
+                "from": .text(origin), "head": .number(head.sequence), "files": DetailValue(report.files),
+                "recovered": DetailValue(report.recovered), "missing_stores": .text(report.missing.keys.sorted().joined(separator: ",")),
+            ]))])
+            // Everything in the write-ahead log goes into the file before it is moved.
+            try catalog.close()
         }
-        // The new catalog replaces the old one; the old file (and its journal) is kept aside.
+        // The new catalog replaces the old one in one rename; the old file is linked aside
+        // first, so there is never a moment without a catalog (and never a lost old one).
         let current = catalogPath(folder)
+        let aside = current + ".damaged-" + String(Int(now.timeIntervalSince1970))
         if FileManager.default.fileExists(atPath: current) {
-            let aside = current + ".damaged-" + String(Int(now.timeIntervalSince1970))
-            for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: current + suffix) {
-                try POSIX.rename(current + suffix, aside + suffix)
-            }
+            try? FileManager.default.removeItem(atPath: aside)
+            try FileManager.default.linkItem(atPath: current, toPath: aside)
             report.keptAside = aside
+        }
+        // The old write-ahead log goes too, even without its database: SQLite would otherwise
+        // replay it into the new catalog.
+        for suffix in ["-wal", "-shm"] where FileManager.default.fileExists(atPath: current + suffix) {
+            try? FileManager.default.removeItem(atPath: aside + suffix)
+            try POSIX.rename(current + suffix, aside + suffix)
         }
         try POSIX.rename(newPath, current)
         try POSIX.fsyncDirectory(folder)
+        locks.removeAll()
         let library = try open(at: folder, clock: clock, logger: logger)
         library.registry = registry
-        // The locks go before the backup below takes its own.
-        locks.removeAll()
-        try library.catalog.apply([.event(Event(time: now, kind: .catalogRebuilt, details: [
-            "from": .text(origin), "head": .number(head.sequence), "files": DetailValue(report.files),
-            "recovered": DetailValue(report.recovered), "missing_stores": .text(report.missing.keys.sorted().joined(separator: ",")),
-        ])),
-            // What the rebuild found beyond the records is in no journal: the next backup
-            // (automatic, or `catalog backup`) writes everything afresh.
-            .setSetting(key: RecordsSetting.checkpointDue, value: "1")])
         report.seconds = Date().timeIntervalSince(started)
         return (library, report)
     }
@@ -167,14 +173,13 @@ extension Library {
 
     /// Replays the records into this (new, empty) catalog: settings, stores, tracked folders,
     /// then the journal; snapshots are indexed from their manifests in their original order.
-    func replay(head: LibraryHead, state: LibraryState, records: RecordReader) throws -> Replayed {
+    func replay(head: LibraryHead, state: LibraryState, records: RecordReader) throws -> [SnapshotRecord] {
         var changes: [CatalogChange] = state.settings.map { .setSetting(key: $0.key, value: $0.value) }
         changes += state.stores.map { .saveStore($0) }
         try catalog.apply(changes)
         for folder in state.tracked { try snapshotIndex.saveTracked(folder) }
         var snapshots: [String: SnapshotRecord] = [:]
-        var journalCopies: [ContentID: Set<String>] = [:]
-        let known = Set(state.stores.map(\.id))
+        let weights = Dictionary(uniqueKeysWithValues: state.stores.map { ($0.id, $0.copies) })
         for (index, text) in head.segments.enumerated() {
             guard let id = ContentID(text) else { throw TroveError(.corruptData, "The library head names a malformed object '\(text)'.") }
             let segment: JournalSegment
@@ -185,13 +190,14 @@ extension Library {
             for entry in segment.entries {
                 switch entry {
                 case .file(let file): batch.append(.insertFile(file))
-                case .fileRemoved(let id):
-                    batch.append(.removeFile(id))
-                    journalCopies[id] = nil
+                case .fileRemoved(let id): batch.append(.removeFile(id))
                 case .imported(let record): batch.append(.addImport(record))
-                case .copy(let file, let store) where known.contains(store): journalCopies[file, default: []].insert(store)
-                case .copyRemoved(let file, let store): journalCopies[file]?.remove(store)
-                case .copy: continue
+                case .copy(let file, let store):
+                    // Not verified since; listing the store below confirms or drops it.
+                    if let weight = weights[store] {
+                        batch.append(.saveCopy(CopyRecord(fileID: file, storeID: store, copies: weight, mtime: head.time, verified: nil)))
+                    }
+                case .copyRemoved(let file, let store): batch.append(.removeCopy(file: file, store: store))
                 case .snapshot(let record): snapshots[record.id] = record
                 case .snapshotForgotten(let id): snapshots[id] = nil
                 case .event(let event): batch.append(.event(event))
@@ -199,23 +205,21 @@ extension Library {
             }
             try catalog.apply(batch)
         }
-        // The rebuilt catalog continues from this head: gc keeps its objects until the
-        // checkpoint written at the end replaces them.
+        // The rebuilt catalog continues this head: what the replay wrote is already in the
+        // records (so the journal starts empty, and the events written are marked), and gc keeps
+        // the head's objects.
+        let replayedEvents = try self.records.pendingChanges().events
         try catalog.apply([
+            .setSetting(key: RecordsSetting.events, value: String(replayedEvents)),
+            .setSetting(key: RecordsSetting.journal, value: "0"),
             .setSetting(key: RecordsSetting.sequence, value: String(head.sequence)),
             .setSetting(key: RecordsSetting.segments, value: String(decoding: try LibraryRecords.encoder.encode(head.segments), as: UTF8.self)),
             .setSetting(key: RecordsSetting.state, value: head.state),
             .setSetting(key: RecordsSetting.time, value: String(head.time.timeIntervalSince1970)),
+            .trimJournal(through: Int64.max),
         ])
-        return Replayed(copies: journalCopies, snapshots: snapshots.values.sorted { $0.seq < $1.seq })
+        return snapshots.values.sorted { $0.seq < $1.seq }
     }
-}
-
-/// What replaying the journal gave besides catalog rows: the copies it recorded (used for
-/// stores that cannot be listed now) and the snapshots to index from their manifests.
-struct Replayed {
-    var copies: [ContentID: Set<String>]
-    var snapshots: [SnapshotRecord]
 }
 
 /// Reads record objects (and manifests) from whichever source store holds a good copy.

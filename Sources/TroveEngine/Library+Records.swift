@@ -35,8 +35,8 @@ enum RecordsSetting {
     static let unindexed = "records_unindexed"
     /// Stores a rebuild could not list: their unknown objects are recovered, never collected.
     static let unlisted = "records_unlisted"
-    /// The next backup must be a checkpoint (after a rebuild).
-    static let checkpointDue = "records_checkpoint_due"
+    /// How many of the current segments the last checkpoint wrote (compaction counts the rest).
+    static let base = "records_base"
 }
 
 extension Library {
@@ -55,7 +55,7 @@ extension Library {
     public func recordsPending(dataOnly: Bool = false) throws -> Bool {
         let settings = try records.settings()
         let (journal, events) = try records.pendingChanges()
-        if settings[RecordsSetting.sequence] == nil || settings[RecordsSetting.checkpointDue] != nil { return true }
+        if settings[RecordsSetting.sequence] == nil { return true }
         return journal > Int64(settings[RecordsSetting.journal] ?? "") ?? 0
             || (!dataOnly && events > Int64(settings[RecordsSetting.events] ?? "") ?? 0)
     }
@@ -95,24 +95,33 @@ extension Library {
     /// gc holds the library).
     public func backupRecords(wait: Bool = true, forceCheckpoint: Bool = false) throws -> RecordsBackupReport? {
         let started = Date()
-        guard let recordsLock = try LibraryLock.acquire(.records, in: path, exclusive: true, wait: wait),
-              let activity = try LibraryLock.acquire(.activity, in: path, exclusive: false, wait: wait) else { return nil }
+        guard let recordsLock = try lock(.records, exclusive: true, wait: wait),
+              let activity = try lock(.activity, exclusive: false, wait: wait) else { return nil }
         defer { withExtendedLifetime((recordsLock, activity)) {} }
         let settings = try records.settings()
         guard let library = settings["library_id"] else { throw TroveError(.catalog, "The catalog has no library ID; run `trove check`.") }
         let previous = Int64(settings[RecordsSetting.sequence] ?? "") ?? 0
         var segments = try currentSegments()
-        let checkpoint = forceCheckpoint || previous == 0 || segments.isEmpty || segments.count >= 32
-            || settings[RecordsSetting.checkpointDue] != nil
+        // A checkpoint the first time, and when 32 journal segments have gathered since the last
+        // one; never while a rebuild left snapshots unindexed (only the old segments name them).
+        let base = Int(settings[RecordsSetting.base] ?? "") ?? 0
+        let unindexed = try settingList(RecordsSetting.unindexed)
+        let checkpoint = previous == 0 || segments.isEmpty
+            || ((forceCheckpoint || segments.count - base >= 32) && unindexed.isEmpty)
         let targets = try observeStores().filter { $0.isConnected && !$0.record.noNewCopies && !$0.record.readOnly }
-        var report = RecordsBackupReport(sequence: previous + 1, checkpoint: checkpoint, entries: 0, objects: 0, bytes: 0,
-                                         stores: [], skipped: [:], seconds: 0)
         guard !targets.isEmpty else {
             throw TroveError(.storeNotConnected, "No connected store can take the library's records; connect a store and retry.")
         }
-        // The sequence number is taken first: a crash after some heads are written never lets
-        // the next backup reuse it for different content.
-        try catalog.apply([.setSetting(key: RecordsSetting.sequence, value: String(previous + 1))])
+        // Above every head a store carries (a rebuild from one store continues its sequence, and
+        // another may carry a later one), and taken before any head is written: a crash after
+        // some heads are written never lets the next backup reuse it for different content.
+        let seen = targets.compactMap { item in
+            (try? item.store?.readRecord(.libraryHead)).flatMap { $0 }.flatMap { try? LibraryHead.decode($0) }?.sequence
+        }.max() ?? 0
+        let sequence = max(previous, seen) + 1
+        var report = RecordsBackupReport(sequence: sequence, checkpoint: checkpoint, entries: 0, objects: 0, bytes: 0,
+                                         stores: [], skipped: [:], seconds: 0)
+        try catalog.apply([.setSetting(key: RecordsSetting.sequence, value: String(sequence))])
 
         var written: [ContentID] = []
         var pending: [[UInt8]] = []
@@ -144,7 +153,7 @@ extension Library {
                                  stores: try catalog.stores(), tracked: try snapshotIndex.tracked())
         var stateBytes = try state.encoded()
         let stateID = try put(&stateBytes, to: targets, report: &report)
-        let head = LibraryHead(library: library, sequence: previous + 1, time: now, schema: SQLiteCatalog.schemaVersion,
+        let head = LibraryHead(library: library, sequence: sequence, time: now, schema: SQLiteCatalog.schemaVersion,
                                state: stateID.description, segments: segments)
         let headBytes = try head.encoded()
         let needed = head.objects.compactMap(ContentID.init)
@@ -176,7 +185,7 @@ extension Library {
             .setSetting(key: RecordsSetting.time, value: String(now.timeIntervalSince1970)),
             .setSetting(key: RecordsSetting.journal, value: String(through.journal)),
             .setSetting(key: RecordsSetting.events, value: String(through.events)),
-            .removeSetting(key: RecordsSetting.checkpointDue),
+            .setSetting(key: RecordsSetting.base, value: String(checkpoint ? written.count : base)),
             .trimJournal(through: through.journal),
             // The record objects' own rows are not library history: left out of the journal.
             .dropJournal(keys: needed.map(\.description)),

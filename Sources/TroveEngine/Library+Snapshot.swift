@@ -36,7 +36,7 @@ extension Library {
         guard POSIX.canAccess(root, R_OK | X_OK) else {
             throw TroveError(.pathUnreadable, "\(rawRoot) cannot be read (permission denied); fix its permissions.")
         }
-        let activityLock = try LibraryLock.acquire(.activity, in: path, exclusive: false, wait: true)
+        let activityLock = try lock(.activity, exclusive: false, wait: true)
         defer { withExtendedLifetime(activityLock) {} }
         let parent = try snapshotIndex.snapshots(root: root).last { !$0.external }
         var scanner = TreeScanner(root: root, excluded: Set([path] + (try storeFolders()).map(\.folder)))

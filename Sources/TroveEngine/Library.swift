@@ -32,6 +32,9 @@ public final class Library: @unchecked Sendable {
     let corruptionLock = NSLock()
     /// Stores that stopped answering during the current run (cleared when stores are observed).
     public let unreachable = UnreachableStores()
+    /// The catalog file as opened (device, inode): a lock taken later checks it is still the one
+    /// in place (a `catalog rebuild` replaces it).
+    let catalogFile: (UInt64, UInt64)?
 
     static func catalogPath(_ folder: String) -> String { folder + "/catalog.sqlite" }
 
@@ -40,6 +43,7 @@ public final class Library: @unchecked Sendable {
         self.catalog = catalog
         self.snapshotIndex = catalog
         self.records = catalog
+        self.catalogFile = Self.fileIdentity(Self.catalogPath(path))
         self.clock = clock
         self.logger = logger
         self.registry = StoreRegistry(libraryPath: path)
@@ -79,6 +83,21 @@ public final class Library: @unchecked Sendable {
         }
         let catalog = try SQLiteCatalog(path: catalogPath(folder), logger: logger)
         return Library(path: folder, catalog: catalog, clock: clock, logger: logger)
+    }
+
+    static func fileIdentity(_ path: String) -> (UInt64, UInt64)? {
+        (try? POSIX.stat(path)).flatMap { $0 }.map { (UInt64($0.st_dev), UInt64($0.st_ino)) }
+    }
+
+    /// Takes a library lock (see `LibraryLock`); once held, the catalog must still be the file
+    /// this library opened: a command that waited while `catalog rebuild` replaced it would
+    /// otherwise write to the old file, and its work would be lost from the new catalog.
+    func lock(_ kind: LibraryLock.Kind, exclusive: Bool, wait: Bool) throws -> LibraryLock? {
+        guard let lock = try LibraryLock.acquire(kind, in: path, exclusive: exclusive, wait: wait) else { return nil }
+        if let opened = catalogFile, let now = Self.fileIdentity(Self.catalogPath(path)), opened != now {
+            throw TroveError(.busy, "The catalog was rebuilt while this command waited; nothing was done. Run the command again.")
+        }
+        return lock
     }
 
     /// Copies each file should have (sum of store weights on trusted stores). Default 3.

@@ -9,6 +9,8 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
     let logger: Logger
     /// The database file.
     public let path: String
+    /// Whether applied events are also logged (not while a rebuild replays old ones).
+    public var logsEvents = true
 
     /// Opens (creating when needed) the catalog database at `path` and migrates it.
     public init(path: String, logger: Logger = Logger(label: "trove.catalog")) throws {
@@ -48,11 +50,21 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
         return TroveError(.catalogDamaged, "The catalog \(path) is damaged (\(database.message ?? "\(database.resultCode)")); run `trove catalog rebuild` to make a new one from the library's records in the stores (the damaged file is kept aside).")
     }
 
+    /// Writes the write-ahead log into the database file and closes it (before the file is moved).
+    public func close() throws {
+        do {
+            try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+            try pool.close()
+        } catch {
+            throw TroveError(.catalog, "The catalog \(path) could not be closed: \(error).")
+        }
+    }
+
     public func apply(_ changes: [CatalogChange]) throws {
         try write { db in
             for change in changes { try Self.apply(change, in: db) }
         }
-        for case .event(let event) in changes { log(event) }
+        if logsEvents { for case .event(let event) in changes { log(event) } }
     }
 
     func log(_ event: Event) {

@@ -82,4 +82,68 @@ import TroveTesting
         #expect(current.objects.allSatisfy { !doomed.contains($0) }, "the current head's objects are kept")
         #expect(old.objects.allSatisfy { doomed.contains($0) }, "the superseded records are garbage")
     }
+
+    @Test func aStoreWithAnOlderHeadKeepsWhatItsHeadNames() throws {
+        let t = try TestLibrary(stores: 3)
+        try importSample(t, name: "a", files: 2)
+        _ = try #require(try t.library.backupRecords())
+        let old = try #require(try head(t, "drive2"))
+        t.clock.advance(days: 1)
+        t.inject(.unavailable, into: "drive2")
+        let second = try #require(try t.library.backupRecords(forceCheckpoint: true))
+        #expect(second.skipped["drive2"] != nil)
+        t.inject(nil, into: "drive2")
+        _ = try t.library.gc(dryRun: false)
+        let store = try #require(try LocalStore.open(at: t.folder.at("drive2")))
+        for id in old.objects.compactMap(ContentID.init) {
+            #expect(try store.objectSize(id) != nil, "drive2's own head still names \(id): gc must keep it")
+        }
+        let latest = try head(t, "drive0")
+        #expect(second.sequence == 2 && latest?.sequence == 2)
+    }
+
+    @Test func aCommandThatWaitedWhileTheCatalogWasRebuiltStopsInsteadOfWritingToTheOldOne() throws {
+        let t = try TestLibrary(stores: 2)
+        try importSample(t, name: "a", files: 2)
+        _ = try #require(try t.library.backupRecords())
+        // Another process rebuilds the catalog (the file is replaced) while this library is open.
+        _ = try Library.rebuildCatalog(at: t.folder.at("library"), from: [RebuildSource(location: t.folder.at("drive0"))],
+                                       clock: t.clock.clock)
+        let src = t.folder.folder("late")
+        t.folder.file("late/x", testBytes(5000, seed: 77))
+        let error = #expect(throws: TroveError.self) { _ = try t.library.importPaths([src]) }
+        #expect(error?.code == .busy && error?.message.contains("rebuilt") == true)
+    }
+
+    @Test func snapshotsARebuildCouldNotIndexSurviveUntilAFullRebuild() throws {
+        let t = try TestLibrary(stores: 3)
+        let tree = t.folder.folder("tree")
+        t.folder.file("tree/keep.txt", testBytes(3000, seed: 4))
+        let snapshot = try t.library.snapshot(tree)
+        _ = try t.library.heal()
+        // The manifest survives on drive2 alone, and drive2 is away during the first rebuild.
+        for drive in ["drive0", "drive1"] {
+            let path = t.folder.at("\(drive)/.trove/objects/\(snapshot.id.prefix(2))/\(snapshot.id.dropFirst(2))")
+            try FileManager.default.removeItem(atPath: path)
+        }
+        _ = try #require(try t.library.backupRecords())
+        try FileManager.default.moveItem(atPath: t.folder.at("drive2"), toPath: t.folder.at("drive2-away"))
+        let library = t.folder.at("library")
+        try FileManager.default.removeItem(atPath: library + "/catalog.sqlite")
+        let (partial, first) = try Library.rebuildCatalog(at: library, from: [RebuildSource(location: t.folder.at("drive0"))], clock: t.clock.clock)
+        #expect(first.unindexedSnapshots == [snapshot.id] && first.missing["drive2"] != nil)
+        let settings = try partial.records.settings()
+        #expect(settings["records_unindexed"] != nil, "\(settings)")
+        #expect(throws: TroveError.self) { _ = try partial.gc(dryRun: true) }
+        // A backup meanwhile (even one asked to compact) must not drop the snapshot from the records.
+        t.clock.advance(days: 1)
+        _ = try #require(try partial.backupRecords(forceCheckpoint: true))
+        try FileManager.default.moveItem(atPath: t.folder.at("drive2-away"), toPath: t.folder.at("drive2"))
+        try FileManager.default.removeItem(atPath: library + "/catalog.sqlite")
+        let (full, second) = try Library.rebuildCatalog(at: library, from: [RebuildSource(location: t.folder.at("drive0"))], clock: t.clock.clock)
+        #expect(second.unindexedSnapshots.isEmpty && second.missing.isEmpty)
+        #expect(try full.snapshotIndex.snapshots(root: nil).map(\.id) == [snapshot.id])
+        let gc = try full.gc(dryRun: true)
+        #expect(!gc.unreferenced.contains { $0.id == snapshot.id }, "the manifest is needed again")
+    }
 }
