@@ -394,6 +394,47 @@ def main():
                            setup=lose_catalog), add)
         cleanup()
 
+    # Erasure coding, file to share files and back, against zfec's own tools on the same file
+    # (both write and read the same share-file format; decoding uses parity shares only, so
+    # every byte is computed). Trove on one thread and on every core.
+    if wanted("fec") and have("zfec") and have("zunfec"):
+        size = 256 * MiB if args.quick else 1 * GiB
+        source = os.path.join(data, "fec.bin")
+        if not os.path.exists(source) or os.path.getsize(source) != size:
+            keystream(source, size, 5)
+        for k, m in ((3, 10), (4, 6)):
+            case = f"fec encode {k}-of-{m}, {size // MiB} MiB"
+            out = os.path.join(data, "fec-out")
+            def fresh_out():
+                shutil.rmtree(out, ignore_errors=True)
+                os.makedirs(out)
+            ref = measure(["zfec", "-q", "-k", str(k), "-m", str(m), "-d", out, "-p", "z", source], runs, setup=fresh_out)
+            report.add(case, "zfec (Python + C)", size, ref)
+            for threads in (1, os.cpu_count() or 1):
+                report.add(case, f"trove fec encode --threads {threads}", size,
+                           measure([trove, "fec", "encode", source, "-k", str(k), "-m", str(m), "--dir", out, "--prefix", "t",
+                                    "--threads", str(threads)], runs, setup=fresh_out), ref)
+            # Decode from parity shares only (k … 2k−1 exist for both codes here); zfec's shares
+            # are written again beside Trove's last ones.
+            subprocess.run(["zfec", "-q", "-f", "-k", str(k), "-m", str(m), "-d", out, "-p", "z", source], check=True)
+            width = len(str(m))
+            parity = lambda prefix: [os.path.join(out, f"{prefix}.{n:0{width}d}_{m}.fec") for n in range(k, min(m, 2 * k))]
+            if len(parity("z")) == k:
+                case = f"fec decode {k}-of-{m} from parity, {size // MiB} MiB"
+                restored = os.path.join(data, "fec-restored.bin")
+                def fresh_restore():
+                    if os.path.exists(restored):
+                        os.remove(restored)
+                ref = measure(["zunfec", "-o", restored] + parity("z"), runs, setup=fresh_restore)
+                report.add(case, "zunfec (Python + C)", size, ref)
+                for threads in (1, os.cpu_count() or 1):
+                    report.add(case, f"trove fec decode --threads {threads}", size,
+                               measure([trove, "fec", "decode"] + parity("t") + ["--to", restored, "--threads", str(threads)],
+                                       runs, setup=fresh_restore), ref)
+            shutil.rmtree(out, ignore_errors=True)
+    elif wanted("fec"):
+        report.skipped.append("zfec (not installed): fec references")
+
     # find across many snapshots of the tree (each snapshot after changing 100 files).
     if wanted("find"):
         count = 20 if args.quick else 100
