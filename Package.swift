@@ -60,6 +60,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // In-memory erasure-coding throughput next to zfec's Python API (`swift run -c release fec-bench`).
+        .executableTarget(name: "fec-bench", dependencies: ["TroveFEC"], path: "Benchmarks/FECBench"),
         // Test helpers shared by every test target (fault-injecting stores, temp folders).
         .target(name: "TroveTesting", dependencies: ["TroveCore", "TroveStorage", "TroveStores", "TroveS3", "TroveEngine"], path: "Tests/TroveTesting"),
         .testTarget(name: "TroveCoreTests", dependencies: ["TroveCore", "TroveTesting"]),

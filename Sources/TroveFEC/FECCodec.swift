@@ -55,6 +55,29 @@ public struct FECCodec: Sendable {
         }
     }
 
+    /// Writes the shares numbered `indices` (each at least k: the parity shares) of k blocks of
+    /// `length` bytes into `outputs`, without allocating: the form for streams and benchmarks.
+    public func encode(_ blocks: [UnsafeRawBufferPointer], into outputs: [UnsafeMutableRawBufferPointer], shares indices: [Int],
+                       length: Int) throws {
+        guard blocks.count == k, blocks.allSatisfy({ $0.count >= length }), outputs.count == indices.count,
+              outputs.allSatisfy({ $0.count >= length }), indices.allSatisfy({ (k..<n).contains($0) }) else {
+            throw FECError("Encoding into buffers needs \(k) blocks and one buffer of \(length) bytes per parity share (numbers \(k)…\(n - 1)).")
+        }
+        Self.combine(indices.map { matrix.rows[$0] }, inputs: blocks, outputs: outputs, length: length, lanes: lanes)
+    }
+
+    /// Writes the missing data blocks `blocks` (numbers below k) from k shares into `outputs`,
+    /// without allocating.
+    public func decode(_ shares: [(index: Int, bytes: UnsafeRawBufferPointer)], blocks wanted: [Int],
+                       into outputs: [UnsafeMutableRawBufferPointer], length: Int) throws {
+        guard shares.count == k, outputs.count == wanted.count, wanted.allSatisfy({ (0..<k).contains($0) }),
+              shares.allSatisfy({ $0.bytes.count >= length }), outputs.allSatisfy({ $0.count >= length }) else {
+            throw FECError("Decoding into buffers needs \(k) shares and one buffer of \(length) bytes per wanted block.")
+        }
+        let inverse = try matrix.decoding(shares.map(\.index))
+        Self.combine(wanted.map { inverse[$0] }, inputs: shares.map(\.bytes), outputs: outputs, length: length, lanes: lanes)
+    }
+
     /// The shares numbered `indices` of k blocks of equal length.
     public func encode(_ blocks: [[UInt8]], shares indices: [Int]) throws -> [[UInt8]] {
         guard blocks.count == k, let length = blocks.first?.count, blocks.allSatisfy({ $0.count == length }) else {
