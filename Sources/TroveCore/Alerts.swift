@@ -54,6 +54,8 @@ public struct LibraryFacts: Sendable {
     /// snapshots they lack.
     public var recordsWritten: Date?
     public var recordsPending = false
+    /// The machine this runs on (stores record the machine they were last seen on).
+    public var thisMachine: String?
     /// Left by a catalog rebuild that could not see everything: snapshots not indexed, stores not listed.
     public var rebuildGaps: (snapshots: Int, stores: [String]) = (0, [])
 
@@ -85,12 +87,7 @@ public func alerts(for facts: LibraryFacts, now: Date) -> [Alert] {
                             storeID: store.record.id, storeLabel: label, files: store.unacknowledgedCorruptions))
     }
     for store in facts.stores where !store.connected && store.dependentFiles > 0 && store.record.trust != .purged {
-        let label = store.record.label
-        let seen = store.record.lastSeen.map { " (last seen \(Int(now.timeIntervalSince($0) / 3600)) h ago at \(store.record.location))" } ?? ""
-        result.append(Alert(kind: "disconnected_drive", severity: .critical,
-                            message: "\(store.dependentFiles) file\(store.dependentFiles == 1 ? "" : "s") have no good copy on any connected store except on '\(label)', which is not connected\(seen).",
-                            action: "Plug in the drive holding '\(label)' (or turn on the machine it is attached to), then run `trove heal`.",
-                            storeID: store.record.id, storeLabel: label, files: store.dependentFiles))
+        result.append(disconnectedAlert(store, thisMachine: facts.thisMachine, now: now))
     }
     result += lostAlerts(facts.lost)
     result += recordsAlerts(facts, now: now)
@@ -247,4 +244,47 @@ func recordsAlerts(_ facts: LibraryFacts, now: Date) -> [Alert] {
                             action: "Connect the missing stores and run `trove catalog rebuild` again."))
     }
     return result
+}
+
+/// How long ago, for people: minutes, hours, then days.
+func ago(_ seconds: TimeInterval) -> String {
+    if seconds < 7200 { return "\(max(1, Int(seconds / 60))) min ago" }
+    if seconds < 2 * 86_400 { return "\(Int(seconds / 3600)) h ago" }
+    return "\(Int(seconds / 86_400)) days ago"
+}
+
+/// Dmedia's "disconnected drive": the only good copies of some files are on a store that is
+/// not connected. Says which drive, which machine it was last seen on and when, and the one
+/// action: plug a removable drive into any machine, turn on the machine an internal one is in,
+/// or reach a remote store again.
+func disconnectedAlert(_ store: LibraryFacts.StoreFacts, thisMachine: String?, now: Date) -> Alert {
+    let record = store.record, label = record.label
+    let files = "\(store.dependentFiles) file\(store.dependentFiles == 1 ? "" : "s")"
+    let what: String
+    switch (record.kind.isAttached, record.removable) {
+    case (false, _): what = "the \(record.kind.rawValue) store"
+    case (true, true?): what = "the removable drive"
+    case (true, false?): what = "the internal drive"
+    case (true, nil): what = "the drive"
+    }
+    var seen: [String] = []
+    if let machine = record.machine { seen.append("on \(machine == thisMachine ? "this machine (\(machine))" : machine)") }
+    if let last = record.lastSeen { seen.append(ago(now.timeIntervalSince(last))) }
+    let lastSeen = seen.isEmpty ? "" : ", last seen " + seen.joined(separator: " ") + (record.kind.isAttached ? " at \(record.location)" : "")
+    let action: String
+    switch (record.kind.isAttached, record.removable, record.machine) {
+    case (false, _, _):
+        action = "Check that \(record.location) can be reached from here (network, service, credentials), then run `trove heal`."
+    case (true, true?, let machine):
+        action = "Plug the drive holding '\(label)' into any machine running Trove\(machine.map { $0 == thisMachine ? "" : " (it was last on \($0))" } ?? ""), then run `trove heal`."
+    case (true, false?, let machine?) where machine != thisMachine:
+        action = "Turn on \(machine): the drive holding '\(label)' is inside it. Then run `trove heal` there, or move the drive to a running machine."
+    case (true, false?, _):
+        action = "The drive holding '\(label)' is inside this machine: check that it is mounted at \(record.location) and healthy, then run `trove heal`."
+    case (true, nil, _):
+        action = "Plug in the drive holding '\(label)' (or turn on the machine it is attached to), then run `trove heal`."
+    }
+    return Alert(kind: "disconnected_drive", severity: .critical,
+                 message: "\(files) \(store.dependentFiles == 1 ? "has" : "have") no good copy on any connected store except on '\(label)', \(what)\(lastSeen), which is not connected.",
+                 action: action, storeID: record.id, storeLabel: label, files: store.dependentFiles)
 }

@@ -102,12 +102,17 @@ public struct StoreRecord: Codable, Sendable, Equatable {
     public var config: StoreConfig
     /// Objects are encrypted before they reach the store.
     public var encrypted: Bool
+    /// The machine it was last seen on (its host name).
+    public var machine: String?
+    /// A drive that can be unplugged and plugged into another machine; false for one inside
+    /// its machine; nil when not known (object storage, a folder on an unknown device).
+    public var removable: Bool?
 
     public init(id: String, label: String, kind: StoreKind, location: String, copies: Int = 1,
                 filesystemUUID: String? = nil, created: Date, trust: TrustState = .trusted,
                 noNewCopies: Bool = false, lastSeen: Date? = nil, capacity: Int64? = nil, free: Int64? = nil,
                 disk: String? = nil, diskName: String? = nil, declaredDisk: String? = nil, readOnly: Bool = false,
-                config: StoreConfig = StoreConfig(), encrypted: Bool = false) {
+                config: StoreConfig = StoreConfig(), encrypted: Bool = false, machine: String? = nil, removable: Bool? = nil) {
         self.id = id
         self.label = label
         self.kind = kind
@@ -126,6 +131,8 @@ public struct StoreRecord: Codable, Sendable, Equatable {
         self.readOnly = readOnly
         self.config = config
         self.encrypted = encrypted
+        self.machine = machine
+        self.removable = removable
     }
 
     /// The failure domain its copies belong to: the declared disk, else the detected one, else

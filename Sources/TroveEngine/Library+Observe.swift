@@ -35,7 +35,10 @@ extension Library {
                     if let disk = store.disk() {
                         record.disk = disk.id
                         record.diskName = disk.name
+                        record.removable = disk.removable
                     }
+                    // Where it was seen: the alert for a drive gone says which machine to turn on.
+                    record.machine = DiskIdentity.machineName()
                     record.readOnly = store.isReadOnly()
                 }
                 try catalog.apply([.saveStore(record)])

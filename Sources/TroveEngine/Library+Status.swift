@@ -85,6 +85,7 @@ extension Library {
         }
         if below > 0 { libraryFacts.stuck = try catalog.stuckGroups(target: target) }
         if summary.durability[0] != nil { libraryFacts.lost = try catalog.lostFiles(limit: 1000) }
+        libraryFacts.thisMachine = DiskIdentity.machineName()
         libraryFacts.recordsWritten = try lastRecordsBackup()
         libraryFacts.recordsPending = try recordsPending(dataOnly: true)
         let unlistedIDs = Set(try settingList(RecordsSetting.unlisted))

@@ -102,7 +102,8 @@ extension Library {
         let record = StoreRecord(id: raw.identity.id, label: name, kind: kind, location: location, copies: request.copies,
                                  filesystemUUID: raw.identity.filesystemUUID, created: now, lastSeen: now,
                                  capacity: space?.capacity, free: space?.free, disk: disk?.id, diskName: disk?.name,
-                                 declaredDisk: request.disk, readOnly: store.isReadOnly(), config: config, encrypted: encryption != nil)
+                                 declaredDisk: request.disk, readOnly: store.isReadOnly(), config: config, encrypted: encryption != nil,
+                                 machine: DiskIdentity.machineName(), removable: disk?.removable)
         try catalog.apply([
             .saveStore(record),
             // What heal found stuck may be fixed by this store: heal finds out again.

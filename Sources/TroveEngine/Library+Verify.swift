@@ -136,7 +136,9 @@ extension Library {
         if let disk = store.disk() {
             record.disk = disk.id
             record.diskName = disk.name
+            record.removable = disk.removable
         }
+        record.machine = DiskIdentity.machineName()
         record.readOnly = store.isReadOnly()
         if let declaredDisk { record.declaredDisk = declaredDisk }
         try catalog.apply([.saveStore(record), .replaceStuck([])])

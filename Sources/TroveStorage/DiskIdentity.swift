@@ -20,10 +20,14 @@ public enum DiskIdentity {
         public var id: String
         /// Short name to show (`sda`, `loop3`, `pool tank`, `nas`).
         public var name: String
+        /// A drive that can be unplugged and taken to another machine (the kernel's removable
+        /// flag, or a disk on USB); false for one inside the machine; nil when not a local disk.
+        public var removable: Bool?
 
-        public init(id: String, name: String) {
+        public init(id: String, name: String, removable: Bool? = nil) {
             self.id = id
             self.name = name
+            self.removable = removable
         }
     }
 
@@ -67,19 +71,21 @@ public enum DiskIdentity {
            let disk = blockDisk(major: slaveMajor, minor: slaveMinor, depth: depth + 1) {
             return disk
         }
+        // Removable: the kernel's flag (card readers, some sticks) or a disk reached over USB.
+        let removable = read(folder + "/removable") == "1" || folder.contains("/usb")
         if name.hasPrefix("loop"), let backing = read(folder + "/loop/backing_file") {
-            return Disk(id: "loop:\(backing)", name: name)
+            return Disk(id: "loop:\(backing)", name: name, removable: false)
         }
         // A WWN is unique by design; a serial is not always (virtual disks share one), so it
         // goes with the kernel name. Wrongly merging two disks only under-counts: never reassures.
         for file in ["device/wwid", "wwid"] {
-            if let value = read(folder + "/" + file), !value.isEmpty { return Disk(id: "wwid:\(value)", name: name) }
+            if let value = read(folder + "/" + file), !value.isEmpty { return Disk(id: "wwid:\(value)", name: name, removable: removable) }
         }
         for file in ["device/serial", "serial"] {
-            if let value = read(folder + "/" + file), !value.isEmpty { return Disk(id: "disk:\(name):\(value)", name: name) }
+            if let value = read(folder + "/" + file), !value.isEmpty { return Disk(id: "disk:\(name):\(value)", name: name, removable: removable) }
         }
-        if let uuid = read(folder + "/dm/uuid"), !uuid.isEmpty { return Disk(id: "dm:\(uuid)", name: name) }
-        return Disk(id: "disk:\(name)", name: name)
+        if let uuid = read(folder + "/dm/uuid"), !uuid.isEmpty { return Disk(id: "dm:\(uuid)", name: name, removable: removable) }
+        return Disk(id: "disk:\(name)", name: name, removable: removable)
     }
 
     /// realpath(3): sysfs links are relative and must be resolved by the kernel's rules.
@@ -87,6 +93,14 @@ public enum DiskIdentity {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
         return String(cString: resolved)
+    }
+
+    /// This machine's name, as alerts name where a drive was last seen.
+    public static func machineName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "this machine" }
+        let name = String(cString: buffer)
+        return name.isEmpty ? "this machine" : name
     }
 
     static func read(_ path: String) -> String? {

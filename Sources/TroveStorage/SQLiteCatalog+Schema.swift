@@ -186,6 +186,10 @@ extension SQLiteCatalog {
             // What changed since the library's records were last written to the stores.
             try db.execute(sql: journalMigration)
         }
+        migrator.registerMigration("v10-store-machine") { db in
+            // The machine each store was last seen on, and whether its drive is removable.
+            try db.execute(sql: "ALTER TABLE stores ADD COLUMN machine TEXT; ALTER TABLE stores ADD COLUMN removable INTEGER")
+        }
         return migrator
     }
 
@@ -233,7 +237,7 @@ extension SQLiteCatalog {
     }
 
     /// The schema version this build knows (the last migration's name).
-    public static let schemaVersion = "v9-journal"
+    public static let schemaVersion = "v10-store-machine"
 
     /// Applies one change with cached (prepared once) statements: imports apply thousands.
     static func apply(_ change: CatalogChange, in db: Database) throws {
@@ -242,19 +246,21 @@ extension SQLiteCatalog {
             try db.cachedStatement(sql: """
                 INSERT INTO stores (id, label, kind, location, copies, filesystem_uuid, created, trust,
                                     no_new_copies, last_seen, capacity, free, disk, disk_name, declared_disk, read_only,
-                                    config, encrypted)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                    config, encrypted, machine, removable)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET label = excluded.label, kind = excluded.kind,
                   location = excluded.location, copies = excluded.copies, filesystem_uuid = excluded.filesystem_uuid,
                   trust = excluded.trust, no_new_copies = excluded.no_new_copies, last_seen = excluded.last_seen,
                   capacity = excluded.capacity, free = excluded.free, disk = excluded.disk, disk_name = excluded.disk_name,
                   declared_disk = excluded.declared_disk, read_only = excluded.read_only,
-                  config = excluded.config, encrypted = excluded.encrypted
+                  config = excluded.config, encrypted = excluded.encrypted, machine = excluded.machine,
+                  removable = excluded.removable
                 """).execute(arguments: [s.id, s.label, s.kind.rawValue, s.location, s.copies, s.filesystemUUID,
                                  s.created.timeIntervalSince1970, s.trust.rawValue, s.noNewCopies,
                                  s.lastSeen?.timeIntervalSince1970, s.capacity, s.free, s.disk, s.diskName,
                                  s.declaredDisk, s.readOnly,
-                                 String(decoding: try JSONCoding.encoder.encode(s.config), as: UTF8.self), s.encrypted])
+                                 String(decoding: try JSONCoding.encoder.encode(s.config), as: UTF8.self), s.encrypted,
+                                 s.machine, s.removable])
         case .insertFile(let f):
             try db.cachedStatement(sql: "INSERT OR IGNORE INTO files (id, size, leaf_hashes, first_seen) VALUES (?, ?, ?, ?)").execute(arguments: [f.id.description, Int64(f.size), Data(LeafHash.pack(f.leafHashes)),
                                        f.firstSeen.timeIntervalSince1970])
@@ -311,7 +317,7 @@ extension SQLiteCatalog {
                     readOnly: row["read_only"] ?? false,
                     config: (row["config"] as String?).flatMap { try? JSONCoding.decoder.decode(StoreConfig.self, from: Data($0.utf8)) }
                         ?? StoreConfig(),
-                    encrypted: row["encrypted"] ?? false)
+                    encrypted: row["encrypted"] ?? false, machine: row["machine"], removable: row["removable"])
     }
 
     static func file(_ row: Row) -> FileRecord? {

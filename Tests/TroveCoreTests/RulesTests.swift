@@ -89,6 +89,36 @@ struct AlertTests {
         #expect(result[0].bytes.map { Int($0) } == 700)
     }
 
+    /// Dmedia's disconnected-drive case across machines: the alert names the drive, the machine
+    /// it was last seen on, since when, and the one action that fits.
+    @Test func disconnectedDriveSaysWhichMachineAndWhatToDo() {
+        func alert(removable: Bool?, machine: String?, kind: StoreKind = .local, here: String = "desktop") -> Alert {
+            var record = store("usb2")
+            record.kind = kind
+            record.removable = removable
+            record.machine = machine
+            record.lastSeen = now.addingTimeInterval(-2 * 86_400 - 60)
+            let stores: [LibraryFacts.StoreFacts] = [.init(record: store("a"), connected: true),
+                                                     .init(record: record, connected: false, dependentFiles: 312)]
+            var f = facts(stores, durability: [1: (312, 3120)])
+            f.thisMachine = here
+            return alerts(for: f, now: now).first { $0.kind == "disconnected_drive" }!
+        }
+        let removable = alert(removable: true, machine: "laptop")
+        #expect(removable.message.contains("312 files") && removable.message.contains("removable drive")
+                && removable.message.contains("last seen on laptop 2 days ago"))
+        #expect(removable.action.hasPrefix("Plug the drive holding 'usb2' into any machine running Trove (it was last on laptop)"))
+        let inside = alert(removable: false, machine: "laptop")
+        #expect(inside.message.contains("internal drive"))
+        #expect(inside.action.hasPrefix("Turn on laptop: the drive holding 'usb2' is inside it."))
+        let here = alert(removable: false, machine: "desktop")
+        #expect(here.message.contains("last seen on this machine (desktop)"))
+        #expect(here.action.contains("inside this machine: check that it is mounted at /mnt/usb2"))
+        let cloud = alert(removable: nil, machine: "desktop", kind: .s3)
+        #expect(cloud.message.contains("the s3 store") && cloud.action.hasPrefix("Check that /mnt/usb2 can be reached"))
+        #expect(alert(removable: nil, machine: nil).action.hasPrefix("Plug in the drive holding 'usb2'"))
+    }
+
     @Test func disconnectedDriveNamesTheStoreAndCount() {
         var stores: [LibraryFacts.StoreFacts] = ["a", "b", "c"].map { .init(record: store($0), connected: true) }
         stores.append(.init(record: store("usb9"), connected: false, dependentFiles: 7))

@@ -93,6 +93,8 @@ struct DurabilityTests {
         let alert = try #require(status.alerts.first { $0.kind == "disconnected_drive" })
         #expect(alert.storeLabel == "drive1")
         #expect(alert.files == 1)
+        #expect(alert.message.contains("last seen on this machine (\(DiskIdentity.machineName()))"), "\(alert.message)")
+        #expect(try t.library.storeRecord("drive1").machine == DiskIdentity.machineName())
         #expect(status.exitCode == 2)
     }
 
