@@ -149,24 +149,23 @@ func withOutputBuffers(count: Int, length: Int, _ body: ([UnsafeMutableRawBuffer
 }
 
 extension FECCodec {
-    /// Codes `chunks` chunks laid out one after another in `input`, each k blocks of
-    /// `blockSize` bytes: `outputs[i]` receives, chunk after chunk, the block of share
-    /// `rows[i]`'s combination. Chunks are spread over `lanes` threads.
-    static func codeChunks(_ coefficients: [[UInt8]], input: UnsafeRawBufferPointer, inputStride: Int, blockOffsets: [Int],
-                           chunks: Int, blockSize: Int, outputs: [UnsafeMutableRawBufferPointer], lanes: Int) {
+    /// Codes `chunks` chunks: input `j` of chunk `t` is `blockSize` bytes at `inputs[j] + t ·
+    /// inputStride`; `outputs[i]` receives, chunk after chunk, row `coefficients[i]` applied to
+    /// them. Chunks are spread over `lanes` threads.
+    static func codeChunks(_ coefficients: [[UInt8]], inputs: [UnsafeRawPointer], inputStride: Int, chunks: Int, blockSize: Int,
+                           outputs: [UnsafeMutableRawPointer], lanes: Int) {
         guard chunks > 0, blockSize > 0, !outputs.isEmpty else { return }
-        let base = UInt(bitPattern: input.baseAddress)
-        let outputAddresses = outputs.map { UInt(bitPattern: $0.baseAddress) }
+        let inputAddresses = inputs.map { UInt(bitPattern: $0) }
+        let outputAddresses = outputs.map { UInt(bitPattern: $0) }
         let group = max(1, chunks / (lanes * 4))
         runConcurrently((chunks + group - 1) / group, lanes: lanes) { part in
             for chunk in (part * group)..<min(chunks, (part + 1) * group) {
-                let source = UnsafePointer<UInt8>(bitPattern: base)! + chunk * inputStride
                 for (row, output) in outputAddresses.enumerated() {
                     let dst = UnsafeMutablePointer<UInt8>(bitPattern: output)! + chunk * blockSize
                     dst.update(repeating: 0, count: blockSize)
-                    for (column, offset) in blockOffsets.enumerated() {
+                    for (column, input) in inputAddresses.enumerated() {
                         let c = coefficients[row][column]
-                        if c != 0 { trove_gf_mul_add(dst, source + offset, c, blockSize) }
+                        if c != 0 { trove_gf_mul_add(dst, UnsafePointer<UInt8>(bitPattern: input)! + chunk * inputStride, c, blockSize) }
                     }
                 }
             }
