@@ -180,6 +180,9 @@ extension Library {
         for folder in state.tracked { try snapshotIndex.saveTracked(folder) }
         var snapshots: [String: SnapshotRecord] = [:]
         let weights = Dictionary(uniqueKeysWithValues: state.stores.map { ($0.id, $0.copies) })
+        // Files the replay has recorded so far: a line about any other file (the library's own
+        // record objects are kept out of the journal) is skipped rather than refused.
+        var known = Set<ContentID>()
         for (index, text) in head.segments.enumerated() {
             guard let id = ContentID(text) else { throw TroveError(.corruptData, "The library head names a malformed object '\(text)'.") }
             let segment: JournalSegment
@@ -189,12 +192,17 @@ extension Library {
             var batch: [CatalogChange] = []
             for entry in segment.entries {
                 switch entry {
-                case .file(let file): batch.append(.insertFile(file))
-                case .fileRemoved(let id): batch.append(.removeFile(id))
-                case .imported(let record): batch.append(.addImport(record))
+                case .file(let file):
+                    batch.append(.insertFile(file))
+                    known.insert(file.id)
+                case .fileRemoved(let id):
+                    batch.append(.removeFile(id))
+                    known.remove(id)
+                case .imported(let record):
+                    if known.contains(record.fileID) { batch.append(.addImport(record)) }
                 case .copy(let file, let store):
                     // Not verified since; listing the store below confirms or drops it.
-                    if let weight = weights[store] {
+                    if known.contains(file), let weight = weights[store] {
                         batch.append(.saveCopy(CopyRecord(fileID: file, storeID: store, copies: weight, mtime: head.time, verified: nil)))
                     }
                 case .copyRemoved(let file, let store): batch.append(.removeCopy(file: file, store: store))

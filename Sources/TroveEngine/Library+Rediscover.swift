@@ -27,6 +27,7 @@ extension Library {
         let observed = try observeStores(state.stores.filter { $0.trust != .purged })
         var recoveredSnapshots: [(SnapshotRecord, [SnapshotEntry])] = []
         var unlisted: [StoreRecord] = []
+        var recordObjectIDs = Set<ContentID>()
         for item in observed {
             guard let store = item.store else {
                 var reason = "not connected"
@@ -38,7 +39,8 @@ extension Library {
             }
             do {
                 let (found, unreadable) = try relist(item, store: store, head: head, verify: verify, now: now, report: &report,
-                                                     recoveredSnapshots: &recoveredSnapshots, progress: progress)
+                                                     recoveredSnapshots: &recoveredSnapshots, recordObjects: &recordObjectIDs,
+                                                     progress: progress)
                 report.listed[item.record.label] = found
                 if unreadable > 0 {
                     report.missing[item.record.label] = "\(unreadable) object\(unreadable == 1 ? "" : "s") could not be read; they are left in place and never collected"
@@ -68,7 +70,10 @@ extension Library {
         }
         report.files = try catalog.summary().files
         (report.imports, report.events) = try records.recordCounts()
-        var settings: [CatalogChange] = []
+        // Already in the records: the replayed snapshots indexed again, and every copy of the
+        // library's own record objects (never library history).
+        var settings: [CatalogChange] = [.dropJournal(keys: snapshots.map(\.id), kind: "snapshot"),
+                                         .dropJournal(keys: recordObjectIDs.map(\.description))]
         if !report.unindexedSnapshots.isEmpty {
             settings.append(.setSetting(key: RecordsSetting.unindexed, value: try Self.jsonList(report.unindexedSnapshots)))
         }
@@ -82,7 +87,7 @@ extension Library {
     /// unknown objects could not be read.
     private func relist(_ item: ObservedStore, store: any Store, head: LibraryHead, verify: Bool, now: Date,
                         report: inout RebuildReport, recoveredSnapshots: inout [(SnapshotRecord, [SnapshotEntry])],
-                        progress: any ProgressReporter) throws -> (found: Int, unreadable: Int) {
+                        recordObjects: inout Set<ContentID>, progress: any ProgressReporter) throws -> (found: Int, unreadable: Int) {
         var ids: [ContentID] = []
         try storeCall { try store.listObjects { ids.append($0); return true } }
         var recorded = Set(try catalog.copies(onStore: item.record.id).map(\.fileID))
@@ -96,7 +101,7 @@ extension Library {
                 switch try recoverObject(id, on: item, now: now, recordsTime: head.time) {
                 case .file: report.recovered += 1; found += 1
                 case .snapshot(let record, let entries): recoveredSnapshots.append((record, entries)); found += 1
-                case .oldRecords: found += 1
+                case .oldRecords: found += 1; recordObjects.insert(id)
                 case .corrupt: report.corrupt += 1
                 case .unreadable: unreadable += 1
                 }
@@ -165,6 +170,8 @@ extension Library {
            let bytes = try? RecordReader.readVerified(id, from: store),
            (try? JournalSegment.decode(bytes))?.library == library || (try? LibraryState.decode(bytes))?.library == library {
             kind = .oldRecords
+            // Record objects are not library history: kept out of the journal.
+            changes.append(.dropJournal(keys: [id.description]))
         } else if text.contains("trove-manifest-"), let bytes = try? RecordReader.readVerified(id, from: store),
                   let manifest = try? Manifest.decode(bytes), manifest.header.time > (recordsTime ?? .distantPast) {
             let header = manifest.header

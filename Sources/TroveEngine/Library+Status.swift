@@ -11,6 +11,8 @@ public struct StatusReport: Sendable {
     public var durability: [Int: CatalogSummary.Bucket]
     public var stores: [StoreStatus]
     public var alerts: [Alert]
+    /// Where the library's records in the stores stand.
+    public var records = RecordsStatus()
 
     /// Worst alert: 0 all well, 1 warnings only, 2 the user must act.
     public var exitCode: Int32 {
@@ -20,6 +22,15 @@ public struct StatusReport: Sendable {
         default: 0
         }
     }
+}
+
+/// The library's records in the stores: the head's sequence (nil: never written), when they
+/// were written (or the library made), and whether files, imports, copies or snapshots changed since.
+public struct RecordsStatus: Sendable, Codable {
+    public var sequence: Int64?
+    public var written: Date?
+    public var pending = false
+    public init() {}
 }
 
 /// A store's line in the status screen.
@@ -91,8 +102,12 @@ extension Library {
         let unlistedIDs = Set(try settingList(RecordsSetting.unlisted))
         libraryFacts.rebuildGaps = (try settingList(RecordsSetting.unindexed).count,
                                     all.filter { unlistedIDs.contains($0.id) }.map(\.label).sorted())
-        return StatusReport(target: target, files: summary.files, bytes: summary.bytes, durability: summary.durability,
-                            stores: storeStatuses, alerts: alerts(for: libraryFacts, now: clock.now()))
+        var report = StatusReport(target: target, files: summary.files, bytes: summary.bytes, durability: summary.durability,
+                                  stores: storeStatuses, alerts: alerts(for: libraryFacts, now: clock.now()))
+        report.records.sequence = (try catalog.setting(RecordsSetting.sequence)).flatMap { Int64($0) }
+        report.records.written = libraryFacts.recordsWritten
+        report.records.pending = libraryFacts.recordsPending
+        return report
     }
 
     /// Clears a `drive_failure` alert once the user has dealt with the drive.

@@ -22,8 +22,9 @@ public enum CatalogChange: Sendable {
     case replaceStuck([StuckFile])
     /// Drops journal rows up to `through` (written to the stores).
     case trimJournal(through: Int64)
-    /// Drops the journal rows about these keys (the library's own record objects).
-    case dropJournal(keys: [String])
+    /// Drops the journal rows about these keys (the library's own record objects; with `kind`,
+    /// only rows of that kind, e.g. `snapshot`).
+    case dropJournal(keys: [String], kind: String? = nil)
 }
 
 /// Totals the status screen shows.

@@ -292,9 +292,9 @@ extension SQLiteCatalog {
             try db.cachedStatement(sql: "DELETE FROM settings WHERE key = ?").execute(arguments: [key])
         case .trimJournal(let through):
             try db.cachedStatement(sql: "DELETE FROM journal WHERE seq <= ?").execute(arguments: [through])
-        case .dropJournal(let keys):
-            let drop = try db.cachedStatement(sql: "DELETE FROM journal WHERE key = ?")
-            for key in keys { try drop.execute(arguments: [key]) }
+        case .dropJournal(let keys, let kind):
+            let drop = try db.cachedStatement(sql: "DELETE FROM journal WHERE key = ? AND (? IS NULL OR kind = ?)")
+            for key in keys { try drop.execute(arguments: [key, kind, kind]) }
         case .setSetting(let key, let value):
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)").execute(arguments: [key, value])
         case .event(let e):

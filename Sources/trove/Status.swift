@@ -38,6 +38,11 @@ struct Status: ParsableCommand {
             let joined = names.count == 2 ? names.joined(separator: " and ") : names.dropLast().joined(separator: ", ") + " and " + names.last!
             Output.line("  \(joined) share one disk\(group[0].diskShown.map { " (\($0))" } ?? ""): their copies count once.")
         }
+        if let sequence = report.records.sequence {
+            Output.line("Library records: #\(sequence) in the stores, written \(Output.date(report.records.written))\(report.records.pending ? "; newer changes go at the next backup" : "").")
+        } else {
+            Output.line("Library records: not in the stores yet (written after changes, at most every 10 minutes, or by `trove catalog backup`).")
+        }
         if report.alerts.isEmpty {
             Output.line("All is well.")
         } else {
@@ -63,6 +68,7 @@ struct StatusJSON: Encodable {
     var durability: [Bucket]
     var stores: [StoreJSON]
     var alerts: [Alert]
+    var records: RecordsStatus
 
     init(_ r: StatusReport) {
         state = ["ok", "warning", "critical"][Int(r.exitCode)]
@@ -70,5 +76,6 @@ struct StatusJSON: Encodable {
         durability = r.durability.sorted { $0.key < $1.key }.map { Bucket(durability: $0.key, files: $0.value.files, bytes: $0.value.bytes) }
         stores = r.stores.map { StoreJSON($0, all: r.stores) }
         alerts = r.alerts
+        records = r.records
     }
 }

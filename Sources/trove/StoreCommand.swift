@@ -127,6 +127,8 @@ struct StoreJSON: Encodable {
     var encrypted: Bool
     var endpoint: String?
     var limit: Int64?
+    var machine: String?
+    var removable: Bool?
 
     init(_ s: StoreStatus, all: [StoreStatus] = []) {
         let r = s.record
@@ -137,11 +139,12 @@ struct StoreJSON: Encodable {
         disk = r.disk; diskName = r.diskName; declaredDisk = r.declaredDisk; readOnly = r.readOnly
         sharesDiskWith = all.filter { $0.record.id != r.id && $0.record.domain == r.domain }.map(\.record.label)
         encrypted = r.encrypted; endpoint = r.config.endpoint; limit = r.config.limit
+        machine = r.machine; removable = r.removable
     }
 
     enum CodingKeys: String, CodingKey {
         case id, label, kind, location, trust, copies, noNewCopies, connected, filesystemUuid, created, lastSeen, capacity, free,
-             files, bytes, problem, disk, diskName, declaredDisk, readOnly, sharesDiskWith, encrypted, endpoint, limit
+             files, bytes, problem, disk, diskName, declaredDisk, readOnly, sharesDiskWith, encrypted, endpoint, limit, machine, removable
     }
 
     /// Every documented field is present; unknown values are `null`, never left out.
@@ -156,6 +159,7 @@ struct StoreJSON: Encodable {
         try c.encode(disk, forKey: .disk); try c.encode(diskName, forKey: .diskName); try c.encode(declaredDisk, forKey: .declaredDisk)
         try c.encode(readOnly, forKey: .readOnly); try c.encode(sharesDiskWith, forKey: .sharesDiskWith)
         try c.encode(encrypted, forKey: .encrypted); try c.encode(endpoint, forKey: .endpoint); try c.encode(limit, forKey: .limit)
+        try c.encode(machine, forKey: .machine); try c.encode(removable, forKey: .removable)
     }
 }
 

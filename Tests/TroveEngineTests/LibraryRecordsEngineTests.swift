@@ -28,6 +28,8 @@ import TroveTesting
         t.library.backupIfDue()
         let first = try #require(try head(t, "drive0"))
         #expect(first.sequence == 1 && first.segments.count == 1)
+        let status = try t.library.status()
+        #expect(status.records.sequence == 1 && !status.records.pending && status.records.written == t.clock.clock.now())
         #expect(try head(t, "drive1") == first)
         t.clock.advance(days: 1)
         t.library.backupIfDue()
@@ -41,6 +43,7 @@ import TroveTesting
         t.library.backupIfDue()
         #expect(try head(t, "drive0") == second, "within the interval the change waits")
         #expect(try t.library.recordsPending())
+        #expect(try t.library.status().records.pending, "status says the newest import is not in the stores yet")
     }
 
     @Test func aStoreThatMissedBackupsGetsTheOlderSegmentsBeforeItsHead() throws {
