@@ -30,6 +30,10 @@ public struct RebuildReport: Sendable, Codable {
     public var corrupt = 0
     /// Snapshots whose manifest no connected store holds: not indexed (gc waits for them).
     public var unindexedSnapshots: [String] = []
+    /// No store carried the library's records (a library that was never backed up): every
+    /// object was kept as a recovered import, and settings, tracked folders, trust decisions
+    /// and the event log could not be restored.
+    public var withoutRecords = false
     /// Where the previous catalog file was moved (nil when there was none).
     public var keptAside: String?
     public var seconds = 0.0
@@ -62,14 +66,29 @@ extension Library {
             throw TroveError(.busy, "Another Trove command is using the library at \(folder); stop it (or let it finish) and retry.")
         }
         let registry = registry ?? StoreRegistry(libraryPath: folder)
-        let (head, origin, opened) = try newestHead(folder: folder, sources: sources, registry: registry)
-        let records = RecordReader(stores: opened.map(\.store))
-        let state = try LibraryState.decode(try records.read(head.state))
-        guard state.library == head.library else {
-            throw TroveError(.corruptData, "The library state object belongs to library \(state.library), not \(head.library); the records on \(origin) are inconsistent.")
-        }
         let now = clock.now()
+        var head: LibraryHead, origin: String, opened: [OpenedSource], state: LibraryState
+        var withoutRecords = false
+        do {
+            (head, origin, opened) = try newestHead(folder: folder, sources: sources, registry: registry)
+            state = try LibraryState.decode(try RecordReader(stores: opened.map(\.store)).read(head.state))
+            guard state.library == head.library else {
+                throw TroveError(.corruptData, "The library state object belongs to library \(state.library), not \(head.library); the records on \(origin) are inconsistent.")
+            }
+        } catch let none as NoRecordsFound where !none.opened.isEmpty && Set(none.opened.compactMap(\.store.identity.library)).count <= 1 {
+            // Stores of a library that never wrote its records: what they hold is still found
+            // by listing them, every object kept as a recovered import.
+            opened = none.opened
+            let library = opened.compactMap(\.store.identity.library).first ?? StoreIdentity.newID()
+            state = LibraryState(library: library, time: now, settings: ["library_id": library, "target_copies": "3"],
+                                 stores: opened.map(\.record), tracked: [])
+            head = LibraryHead(library: library, sequence: 0, time: .distantPast, schema: SQLiteCatalog.schemaVersion, state: "", segments: [])
+            origin = opened.map(\.label).joined(separator: ", ")
+            withoutRecords = true
+        }
+        let records = RecordReader(stores: opened.map(\.store))
         var report = RebuildReport(library: head.library, headSequence: head.sequence, headTime: head.time, headFrom: origin)
+        report.withoutRecords = withoutRecords
 
         let newPath = catalogPath(folder) + ".rebuild"
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: newPath + suffix) }
@@ -112,10 +131,17 @@ extension Library {
         return (library, report)
     }
 
-    /// A store opened to rebuild from: its record in the state (once known) and the store.
+    /// A store opened to rebuild from, and a record of it (for a library without records).
     struct OpenedSource {
         var label: String
         var store: any Store
+        var record: StoreRecord
+    }
+
+    /// No store gave a usable head; the stores that could be opened, and why each failed.
+    struct NoRecordsFound: Error {
+        var opened: [OpenedSource]
+        var problems: [String]
     }
 
     /// Reads the head of every source store and picks the newest valid one.
@@ -148,7 +174,10 @@ extension Library {
                 let ownKey = registry.keyFilePath(storeID: raw.identity.id)
                 if config.keyFile == nil, FileManager.default.fileExists(atPath: ownKey) { config.keyFile = ownKey }
                 let store = try registry.wrap(raw, config: config)
-                opened.append(OpenedSource(label: raw.identity.label, store: store))
+                opened.append(OpenedSource(label: raw.identity.label, store: store, record: StoreRecord(
+                    id: raw.identity.id, label: raw.identity.label, kind: candidate.kind, location: candidate.location,
+                    copies: raw.identity.copies, filesystemUUID: raw.identity.filesystemUUID, created: raw.identity.created,
+                    config: config, encrypted: raw.identity.encryption != nil)))
                 guard let bytes = try store.readRecord(.libraryHead) else {
                     problems.append("\(name): holds no library records (made before Trove kept them, or never backed up)"); continue
                 }
@@ -164,6 +193,7 @@ extension Library {
             }
         }
         guard let newest = LibraryHead.newest(heads.map(\.0)), let origin = heads.first(where: { $0.0 == newest })?.1 else {
+            if !opened.isEmpty && !sources.isEmpty { throw NoRecordsFound(opened: opened, problems: problems) }
             throw TroveError(.storeNotConnected, "No store gave the library's records: " + problems.joined(separator: "; ")
                 + ". Connect a store that holds them and name it with --from.")
         }

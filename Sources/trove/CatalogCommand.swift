@@ -70,7 +70,11 @@ struct CatalogRebuild: ParsableCommand {
             if json {
                 Output.json(report)
             } else {
-                Output.line("Rebuilt the catalog of library \(report.library) from head #\(report.headSequence) (\(Output.date(report.headTime))) on '\(report.headFrom)': \(report.files) files, \(report.imports) imports, \(report.snapshots) snapshots, \(report.events) events.")
+                if report.withoutRecords {
+                    Output.line("No library records were found on \(report.headFrom) (the library never backed them up). Rebuilt the catalog of library \(report.library) from what the stores hold: \(report.files) files, every one kept as a recovered import, \(report.snapshots) snapshots found. Tracked folders, settings, other stores, trust decisions and the event log could not be restored: track folders and add other stores again.")
+                } else {
+                    Output.line("Rebuilt the catalog of library \(report.library) from head #\(report.headSequence) (\(Output.date(report.headTime))) on '\(report.headFrom)': \(report.files) files, \(report.imports) imports, \(report.snapshots) snapshots, \(report.events) events.")
+                }
                 for (label, count) in report.listed.sorted(by: { $0.key < $1.key }) { Output.line("  \(label): \(count) copies found") }
                 for (label, why) in report.missing.sorted(by: { $0.key < $1.key }) {
                     Output.line("  \(label): not listed (\(why)); its copies are taken from the records until it is seen again")

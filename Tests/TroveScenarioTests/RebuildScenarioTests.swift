@@ -257,4 +257,39 @@ import TroveTesting
         #expect(!(try FileManager.default.contentsOfDirectory(atPath: dir.at("usb1/.trove/corrupt"))).isEmpty, "quarantined, not deleted")
         #expect(try run(["events", "--json", "--kind", "corrupt_copy"]).jsonLines().count >= 2, "the one verify found earlier and this one")
     }
+
+    /// A library that never wrote its records (lost within minutes of its first import, or made
+    /// by a Trove before records existed): every object on the store still comes back, as a
+    /// recovered import, and its snapshots are found again. Nothing is left for gc to take.
+    @Test func aLibraryThatNeverBackedUpIsRebuiltFromWhatItsStoresHold() throws {
+        #expect(try run(["init", "--copies", "1"]).status == 0)
+        #expect(try run(["store", "add", dir.folder("usb1"), "--label", "usb1"]).status == 0)
+        try write(dir.at("imports/a.raw"), "first photo")
+        try write(dir.at("imports/b.raw"), "second photo")
+        #expect(try run(["add", dir.at("imports")]).status == 0)
+        try write(dir.at("tree/notes.txt"), "tracked")
+        #expect(try run(["track", dir.at("tree")]).status == 0)
+        let files = try run(["status", "--json"]).json()["files"] as? Int
+        #expect(!FileManager.default.fileExists(atPath: dir.at("usb1/.trove/records/library-head")), "no backup was due yet")
+        for name in try FileManager.default.contentsOfDirectory(atPath: lib) where name.hasPrefix("catalog.sqlite") || name == "stores.json" {
+            try FileManager.default.removeItem(atPath: lib + "/" + name)
+        }
+        let rebuilt = try run(["catalog", "rebuild", "--from", dir.at("usb1"), "--json"])
+        #expect(rebuilt.status == 0, "\(rebuilt.stdout) \(rebuilt.stderr)")
+        let report = try rebuilt.json()
+        #expect(report["without_records"] as? Bool == true)
+        #expect(report["recovered"] as? Int == 3, "two photos and the tracked note; the manifest is a snapshot")
+        #expect(report["snapshots"] as? Int == 1)
+        #expect(try run(["status", "--json"]).json()["files"] as? Int == files)
+        #expect(try run(["find", "notes.txt"]).stdout.contains("notes.txt"))
+        let gc = try run(["gc", "--dry-run", "--json"]).json()
+        #expect((gc["unreferenced"] as? [Any])?.isEmpty == true, "nothing the store held is garbage: \(gc)")
+        #expect(FileManager.default.fileExists(atPath: dir.at("usb1/.trove/records/library-head")),
+                "the rebuilt library wrote its records at the first command after the rebuild")
+        // Without records again, in text: the user is told what could not come back.
+        try FileManager.default.removeItem(atPath: dir.at("usb1/.trove/records"))
+        try FileManager.default.removeItem(atPath: lib + "/catalog.sqlite")
+        let text = try run(["catalog", "rebuild", "--from", dir.at("usb1")])
+        #expect(text.stdout.contains("No library records were found"), "\(text.stdout)")
+    }
 }
