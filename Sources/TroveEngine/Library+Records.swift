@@ -40,24 +40,32 @@ enum RecordsSetting {
 }
 
 extension Library {
-    /// Seconds between automatic backups of the library's records.
-    public func backupInterval() throws -> TimeInterval {
-        TimeInterval(try catalog.setting(RecordsSetting.interval) ?? "") ?? 600
-    }
-
-    /// When the records were last written to the stores (nil: never).
-    public func lastRecordsBackup() throws -> Date? {
-        (try catalog.setting(RecordsSetting.time)).flatMap(Double.init).map(Date.init(timeIntervalSince1970:))
-    }
+    /// When the records were last written to the stores (or the library made, or its catalog
+    /// rebuilt); nil when not known.
+    public func lastRecordsBackup() throws -> Date? { try recordsStanding().status.written }
 
     /// True when the catalog holds changes its records in the stores do not: any at all, or
     /// with `dataOnly` only changes to files, imports, copies and snapshots (not events).
     public func recordsPending(dataOnly: Bool = false) throws -> Bool {
+        let standing = try recordsStanding()
+        return dataOnly ? standing.status.pending : standing.anyPending
+    }
+
+    /// Where the library's records stand, from one read of the settings and the journal.
+    func recordsStanding() throws -> RecordsStanding {
         let settings = try records.settings()
         let (journal, events) = try records.pendingChanges()
-        if settings[RecordsSetting.sequence] == nil { return true }
-        return journal > Int64(settings[RecordsSetting.journal] ?? "") ?? 0
-            || (!dataOnly && events > Int64(settings[RecordsSetting.events] ?? "") ?? 0)
+        let never = settings[RecordsSetting.sequence] == nil
+        let dataPending = never || journal > Int64(settings[RecordsSetting.journal] ?? "") ?? 0
+        var status = RecordsStatus()
+        status.sequence = settings[RecordsSetting.sequence].flatMap { Int64($0) }
+        status.written = settings[RecordsSetting.time].flatMap(Double.init).map(Date.init(timeIntervalSince1970:))
+        status.pending = dataPending
+        return RecordsStanding(status: status,
+                               anyPending: dataPending || events > Int64(settings[RecordsSetting.events] ?? "") ?? 0,
+                               interval: settings[RecordsSetting.interval].flatMap(TimeInterval.init) ?? 600,
+                               unindexed: Self.list(settings[RecordsSetting.unindexed]),
+                               unlisted: Self.list(settings[RecordsSetting.unlisted]))
     }
 
     /// The objects the current head needs: `gc` keeps them.
@@ -71,8 +79,10 @@ extension Library {
     func currentSegments() throws -> [String] { try settingList(RecordsSetting.segments) }
 
     /// A setting holding a JSON list of strings (empty when unset).
-    func settingList(_ key: String) throws -> [String] {
-        guard let text = try catalog.setting(key) else { return [] }
+    func settingList(_ key: String) throws -> [String] { Self.list(try catalog.setting(key)) }
+
+    static func list(_ text: String?) -> [String] {
+        guard let text else { return [] }
         return (try? LibraryRecords.decoder.decode([String].self, from: Data(text.utf8))) ?? []
     }
 
@@ -80,8 +90,9 @@ extension Library {
     /// (what commands call as they finish). Never fails the command: trouble is logged.
     public func backupIfDue() {
         do {
-            guard try recordsPending() else { return }
-            if let last = try lastRecordsBackup(), clock.now().timeIntervalSince(last) < (try backupInterval()) { return }
+            let standing = try recordsStanding()
+            guard standing.anyPending else { return }
+            if let last = standing.status.written, clock.now().timeIntervalSince(last) < standing.interval { return }
             _ = try backupRecords(wait: false)
         } catch {
             logger.warning("the library's records could not be written to the stores", metadata: ["error": "\(error)"])
@@ -218,6 +229,18 @@ extension Library {
     }
 
     static func storeListPath(_ folder: String) -> String { folder + "/stores.json" }
+}
+
+/// The records' position as status and automatic backups need it.
+struct RecordsStanding {
+    var status: RecordsStatus
+    /// Anything at all (events too) is not in the stores yet.
+    var anyPending: Bool
+    /// Seconds between automatic backups (setting `backup_interval`, default 600).
+    var interval: TimeInterval
+    /// Left by a rebuild: snapshots not indexed, stores (IDs) not listed.
+    var unindexed: [String]
+    var unlisted: [String]
 }
 
 /// Where the library's stores are, kept beside the catalog for `catalog rebuild`.

@@ -97,16 +97,14 @@ extension Library {
         if below > 0 { libraryFacts.stuck = try catalog.stuckGroups(target: target) }
         if summary.durability[0] != nil { libraryFacts.lost = try catalog.lostFiles(limit: 1000) }
         libraryFacts.thisMachine = DiskIdentity.machineName()
-        libraryFacts.recordsWritten = try lastRecordsBackup()
-        libraryFacts.recordsPending = try recordsPending(dataOnly: true)
-        let unlistedIDs = Set(try settingList(RecordsSetting.unlisted))
-        libraryFacts.rebuildGaps = (try settingList(RecordsSetting.unindexed).count,
-                                    all.filter { unlistedIDs.contains($0.id) }.map(\.label).sorted())
+        let standing = try recordsStanding()
+        libraryFacts.recordsWritten = standing.status.written
+        libraryFacts.recordsPending = standing.status.pending
+        libraryFacts.rebuildGaps = (standing.unindexed.count,
+                                    all.filter { standing.unlisted.contains($0.id) }.map(\.label).sorted())
         var report = StatusReport(target: target, files: summary.files, bytes: summary.bytes, durability: summary.durability,
                                   stores: storeStatuses, alerts: alerts(for: libraryFacts, now: clock.now()))
-        report.records.sequence = (try catalog.setting(RecordsSetting.sequence)).flatMap { Int64($0) }
-        report.records.written = libraryFacts.recordsWritten
-        report.records.pending = libraryFacts.recordsPending
+        report.records = standing.status
         return report
     }
 

@@ -60,7 +60,7 @@ struct FECEncode: ParsableCommand {
 struct FECDecode: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decode", abstract: "Rebuild a file from k of its share files (Trove's or zfec's).",
-        discussion: "The output appears only when complete. Exit 65 when fewer than k different shares are given, 65 also when share files disagree or are truncated.")
+        discussion: "The output appears only when complete. Exit 65 when fewer than k different shares are given or the share files disagree or are truncated; 73 when the output exists (pass --overwrite).")
 
     @Argument(help: "Share files (at least k different ones).") var shares: [String]
     @Option(help: "Where the rebuilt file goes.") var to: String

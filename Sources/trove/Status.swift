@@ -41,7 +41,7 @@ struct Status: ParsableCommand {
         if let sequence = report.records.sequence {
             Output.line("Library records: #\(sequence) in the stores, written \(Output.date(report.records.written))\(report.records.pending ? "; newer changes go at the next backup" : "").")
         } else {
-            Output.line("Library records: not in the stores yet (written after changes, at most every 10 minutes, or by `trove catalog backup`).")
+            Output.line("Library records: not in the stores yet (written automatically after changes, or now with `trove catalog backup`).")
         }
         if report.alerts.isEmpty {
             Output.line("All is well.")
