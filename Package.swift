@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.36.0"),
     ],
     targets: [
         // Pure model and rules: content address, records, durability, alerts, lifecycle.
@@ -31,6 +33,15 @@ let package = Package(
         .target(name: "TroveStorage", dependencies: [
             "TroveCore", "CTroveSystem",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The PostgreSQL catalog: one library shared by several machines.
+        .target(name: "TrovePostgres", dependencies: [
+            "TroveCore", "TroveStorage",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // A small synchronous S3 client (SigV4, retries); knows nothing of stores.
@@ -50,7 +61,7 @@ let package = Package(
         ]),
         // The library: import, read, verify, check, status.
         .target(name: "TroveEngine", dependencies: [
-            "TroveCore", "TroveStorage", "TroveStores",
+            "TroveCore", "TroveStorage", "TroveStores", "TrovePostgres",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -63,7 +74,7 @@ let package = Package(
         // In-memory erasure-coding throughput next to zfec's Python API (`swift run -c release fec-bench`).
         .executableTarget(name: "fec-bench", dependencies: ["TroveFEC"], path: "Benchmarks/FECBench"),
         // Test helpers shared by every test target (fault-injecting stores, temp folders).
-        .target(name: "TroveTesting", dependencies: ["TroveCore", "TroveStorage", "TroveStores", "TroveS3", "TroveEngine"], path: "Tests/TroveTesting"),
+        .target(name: "TroveTesting", dependencies: ["TroveCore", "TroveStorage", "TrovePostgres", "TroveStores", "TroveS3", "TroveEngine"], path: "Tests/TroveTesting"),
         .testTarget(name: "TroveCoreTests", dependencies: ["TroveCore", "TroveTesting"]),
         .testTarget(name: "TroveStorageTests", dependencies: ["TroveStorage", "TroveStores", "TroveS3", "TroveTesting"]),
         .testTarget(name: "TroveFECTests", dependencies: ["TroveFEC", "CTroveGF", "TroveCore", "TroveTesting"]),

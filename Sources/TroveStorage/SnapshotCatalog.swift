@@ -45,6 +45,13 @@ public struct LatestVersions: Sendable {
         public var entry: SnapshotEntry
         /// Still open (continues into the next snapshot unless closed).
         public var open: Bool
+
+        public init(id: Int64, pathID: Int64, entry: SnapshotEntry, open: Bool) {
+            self.id = id
+            self.pathID = pathID
+            self.entry = entry
+            self.open = open
+        }
     }
     /// The root's latest snapshot; nil when it has none.
     public var seq: Int64?

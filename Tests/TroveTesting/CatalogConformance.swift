@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TroveCore
 import TroveStorage
+import TrovePostgres
 
 /// Every catalog the engine may run on: what it must do, as checks a kind passes before it is
 /// used (DESIGN.md: one conformance suite for catalogs as for stores).
@@ -17,7 +18,7 @@ public struct CatalogSubject: @unchecked Sendable {
 
 /// The catalog kinds every conformance check runs against.
 public enum CatalogKindUnderTest: String, CaseIterable, Sendable, CustomStringConvertible {
-    case sqlite
+    case sqlite, postgresql
     public var description: String { rawValue }
 
     /// A fresh, empty catalog of this kind.
@@ -27,6 +28,9 @@ public enum CatalogKindUnderTest: String, CaseIterable, Sendable, CustomStringCo
             let folder = TempFolder("catalog")
             let path = folder.at("catalog.sqlite")
             return CatalogSubject(catalog: try SQLiteCatalog(path: path), another: { try SQLiteCatalog(path: path) }, keepAlive: [folder])
+        case .postgresql:
+            let url = try PostgresServer.shared.get().newDatabase()
+            return CatalogSubject(catalog: try PostgresCatalog(url: url), another: { try PostgresCatalog(url: url) }, keepAlive: [])
         }
     }
 }

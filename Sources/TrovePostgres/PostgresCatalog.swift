@@ -1,0 +1,207 @@
+import Foundation
+import Logging
+import PostgresNIO
+import TroveCore
+import TroveStorage
+
+/// A catalog in PostgreSQL, shared by the machines of one library. It keeps the same records,
+/// derived totals (by PL/pgSQL triggers) and journal as the SQLite catalog, and answers the
+/// same protocols (the conformance suite runs on both).
+///
+/// Writers take one transaction-scoped advisory lock, so writes from every machine apply one
+/// after another, as in SQLite: events and journal rows commit in sequence order (a reader
+/// that has seen number N never later finds a smaller one appear), and trigger totals never
+/// race. Reads never wait for it.
+public final class PostgresCatalog: Catalog, @unchecked Sendable {
+    let session: PGSession
+    /// One caller at a time on the connection (a transaction spans several calls).
+    let lock = NSRecursiveLock()
+    let logger: Logger
+    public let url: PostgresURL
+
+    /// Advisory lock keys (the first half of each two-part key marks them as Trove's).
+    static let lockSpace: Int32 = 0x5452_4f56 // "TROV"
+    enum LockKey: Int32 { case write = 1, migrate = 2, activity = 3, recovery = 4, records = 5 }
+
+    /// Connects and brings the schema up to date.
+    public init(url: PostgresURL, logger: Logger = Logger(label: "trove.catalog")) throws {
+        self.url = url
+        self.logger = logger
+        session = try PGSession.connect(url, logger: logger)
+        try migrate()
+    }
+
+    /// Closes the connection.
+    public func close() { session.close() }
+
+    func migrate() throws {
+        try guarded("prepare the catalog") {
+            try session.execute("SELECT pg_advisory_lock($1, $2)", [Self.lockSpace, LockKey.migrate.rawValue])
+            defer { _ = try? session.execute("SELECT pg_advisory_unlock($1, $2)", [Self.lockSpace, LockKey.migrate.rawValue]) }
+            try session.execute("CREATE TABLE IF NOT EXISTS trove_schema (version TEXT PRIMARY KEY)")
+            let applied = Set(try session.query("SELECT version FROM trove_schema").map { try $0.get(0, as: String.self) })
+            let known = Set(Self.migrations.map(\.name))
+            if let newer = applied.subtracting(known).first {
+                throw TroveError(.catalog, "The catalog \(url) has schema \(newer), written by a newer version of Trove; upgrade Trove to use this library.")
+            }
+            for migration in Self.migrations where !applied.contains(migration.name) {
+                try session.execute("BEGIN")
+                do {
+                    try session.simple(migration.sql)
+                    try session.execute("INSERT INTO trove_schema VALUES ($1)", [migration.name])
+                    try session.execute("COMMIT")
+                } catch {
+                    _ = try? session.execute("ROLLBACK")
+                    throw error
+                }
+            }
+        }
+    }
+
+    /// Runs `body` with the connection; server errors become one sentence saying what failed.
+    func guarded<T>(_ what: String, _ body: () throws -> T) throws -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        do { return try body() } catch let error as TroveError { throw error } catch {
+            throw TroveError(.catalog, "The PostgreSQL catalog \(url) could not \(what): \(PGSession.describe(error)); nothing was changed. Check the server and retry.")
+        }
+    }
+
+    /// One write transaction, after every other machine's (see the type's note).
+    func write<T>(_ body: (PGSession) throws -> T) throws -> T {
+        try guarded("be updated") {
+            do {
+                try session.send("BEGIN")
+                try session.send("SELECT pg_advisory_xact_lock($1, $2)", [Self.lockSpace, LockKey.write.rawValue])
+                let result = try body(session)
+                try session.execute("COMMIT")
+                return result
+            } catch {
+                try? session.flush()
+                _ = try? session.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// Reads; with `consistent`, all of `body` sees one snapshot of the catalog.
+    func read<T>(consistent: Bool = false, _ body: (PGSession) throws -> T) throws -> T {
+        try guarded("be read") {
+            guard consistent else { return try body(session) }
+            try session.send("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            do {
+                let result = try body(session)
+                try session.execute("COMMIT")
+                return result
+            } catch {
+                try? session.flush()
+                _ = try? session.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    public func apply(_ changes: [CatalogChange]) throws {
+        try write { s in try Self.apply(changes, in: s) }
+        for case .event(let event) in changes { log(event) }
+    }
+
+    func log(_ event: Event) {
+        var metadata: Logger.Metadata = ["kind": "\(event.kind.rawValue)"]
+        if let store = event.storeID { metadata["store"] = "\(store)" }
+        if let file = event.fileID { metadata["file"] = "\(file)" }
+        for (key, value) in event.details { metadata[key] = "\(value)" }
+        logger.info("data-safety event", metadata: metadata)
+    }
+
+    public func setting(_ key: String) throws -> String? {
+        try read { s in try s.query("SELECT value FROM settings WHERE key = $1", [key]).first?.get(0) }
+    }
+
+    public func stores() throws -> [StoreRecord] {
+        try read { s in try s.query("SELECT * FROM stores ORDER BY label").map(Self.store) }
+    }
+
+    public func file(_ id: ContentID) throws -> FileRecord? {
+        try read { s in try s.query("SELECT * FROM files WHERE id = $1", [id.description]).first.flatMap(Self.file) }
+    }
+
+    public func knownFileIDs(_ ids: [ContentID]) throws -> Set<ContentID> {
+        guard !ids.isEmpty else { return [] }
+        return try read { s in
+            Set(try s.query("SELECT id FROM files WHERE id = ANY($1)", [ids.map(\.description)])
+                .compactMap { ContentID(try $0.get(0, as: String.self)) })
+        }
+    }
+
+    public func fileIDs(prefix: String, limit: Int) throws -> [ContentID] {
+        try read { s in
+            try s.query("SELECT id FROM files WHERE id >= $1 AND id < $2 ORDER BY id LIMIT $3", [prefix, prefix + "\u{7f}", limit])
+                .compactMap { ContentID(try $0.get(0, as: String.self)) }
+        }
+    }
+
+    public func copies(of id: ContentID) throws -> [CopyRecord] {
+        try read { s in try s.query("SELECT * FROM copies WHERE file_id = $1 ORDER BY store_id", [id.description]).compactMap(Self.copy) }
+    }
+
+    public func copies(onStore storeID: String) throws -> [CopyRecord] {
+        try read { s in
+            try s.query("SELECT * FROM copies WHERE store_id = $1 ORDER BY verified IS NOT NULL, verified, file_id", [storeID])
+                .compactMap(Self.copy)
+        }
+    }
+
+    public func copiedFiles(onStore storeID: String) throws -> [(file: FileRecord, copy: CopyRecord)] {
+        try read { s in
+            try s.query("""
+                SELECT f.id, f.size, f.leaf_hashes, f.first_seen, c.file_id, c.store_id, c.copies, c.mtime, c.verified
+                FROM copies c JOIN files f ON f.id = c.file_id WHERE c.store_id = $1
+                """, [storeID]).compactMap { row in
+                guard let file = try Self.file(row), let copy = try Self.copy(row) else { return nil }
+                return (file, copy)
+            }
+        }
+    }
+
+    public func imports(underPath path: String) throws -> [ImportRecord] {
+        let folder = path.hasSuffix("/") ? path : path + "/"
+        return try read { s in
+            try s.query("SELECT * FROM imports WHERE path = $1 OR (path >= $2 AND path < $3) ORDER BY path, time",
+                        [path, folder, folder + "\u{10FFFF}"]).compactMap(Self.importRecord)
+        }
+    }
+
+    public func imports(of id: ContentID) throws -> [ImportRecord] {
+        try read { s in try s.query("SELECT * FROM imports WHERE file_id = $1 ORDER BY time, path", [id.description]).compactMap(Self.importRecord) }
+    }
+
+    public func events(after seq: Int64?, kind: EventKind?, limit: Int?) throws -> [Event] {
+        try read { s in
+            var sql = "SELECT * FROM events WHERE seq > $1"
+            var args: [PGArg] = [seq ?? 0]
+            if let kind { args.append(kind.rawValue); sql += " AND kind = $\(args.count)" }
+            sql += " ORDER BY seq"
+            if let limit { args.append(limit); sql += " LIMIT $\(args.count)" }
+            return try s.query(sql, args).map(Self.event)
+        }
+    }
+
+    public func summary() throws -> CatalogSummary {
+        try read(consistent: true) { s in
+            var summary = CatalogSummary()
+            // Both read trigger-maintained totals: an index scan and one row per store.
+            for row in try s.query("SELECT durability, COUNT(*) AS files, COALESCE(SUM(size), 0)::BIGINT AS bytes FROM files GROUP BY durability") {
+                let bucket = CatalogSummary.Bucket(files: try row.get("files", as: Int.self), bytes: UInt64(max(0, try row.get("bytes", as: Int64.self))))
+                summary.durability[try row.get("durability", as: Int.self)] = bucket
+                summary.files += bucket.files
+                summary.bytes += bucket.bytes
+            }
+            for row in try s.query("SELECT id, held_files, held_bytes FROM stores WHERE held_files > 0") {
+                summary.perStore[try row.get("id")] = .init(files: try row.get("held_files", as: Int.self),
+                                                            bytes: UInt64(max(0, try row.get("held_bytes", as: Int64.self))))
+            }
+            return summary
+        }
+    }
+}
