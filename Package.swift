@@ -67,7 +67,7 @@ let package = Package(
         ]),
         // The command line, thin: parse, call the engine, print.
         .executableTarget(name: "trove", dependencies: [
-            "TroveEngine", "TroveStores", "TroveFEC",
+            "TroveEngine", "TroveStores", "TroveFEC", "TrovePostgres",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

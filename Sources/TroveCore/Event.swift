@@ -31,6 +31,8 @@ public enum EventKind: String, Codable, Sendable, CaseIterable {
     case snapshotsIndexed = "snapshots_indexed"
     case restoreFinished = "restore_finished"
     case catalogRebuilt = "catalog_rebuilt"
+    /// The catalog moved to another database (`trove catalog migrate`).
+    case catalogMigrated = "catalog_migrated"
 }
 
 /// A value in an event's details: text or a whole number.

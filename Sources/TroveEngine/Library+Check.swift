@@ -1,5 +1,6 @@
 import Foundation
 import TroveCore
+import TrovePostgres
 import TroveStorage
 
 /// What `trove check` found.
@@ -32,6 +33,6 @@ extension Library {
             "records": DetailValue(result.checked), "failures": DetailValue(result.failures.count),
         ])))
         try catalog.apply(changes)
-        return CheckReport(schemaVersion: SQLiteCatalog.schemaVersion, recordsChecked: result.checked, failures: result.failures)
+        return CheckReport(schemaVersion: catalog is PostgresCatalog ? PostgresCatalog.schemaVersion : SQLiteCatalog.schemaVersion, recordsChecked: result.checked, failures: result.failures)
     }
 }

@@ -59,6 +59,9 @@ extension Library {
                                       logger: Logger = Logger(label: "trove"),
                                       progress: any ProgressReporter = SilentProgress()) throws -> (Library, RebuildReport) {
         let started = Date()
+        if let shared = try catalogURL(of: folder) {
+            throw TroveError(.usage, "The catalog of the library at \(folder) is the PostgreSQL database \(shared), which this command does not replace. Rebuild into a new library folder (`trove catalog rebuild --library NEW --from STORE…`), then move it into an empty database with `trove catalog migrate --library NEW --to postgresql://…`.")
+        }
         try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var locks: [LibraryLock?] = [try LibraryLock.acquire(.recovery, in: folder, exclusive: true, wait: false),
                                      try LibraryLock.acquire(.activity, in: folder, exclusive: true, wait: false)]

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import TroveCore
+import TrovePostgres
 import TroveStorage
 import TroveStores
 
@@ -37,6 +38,25 @@ public final class Library: @unchecked Sendable {
     let catalogFile: (UInt64, UInt64)?
 
     static func catalogPath(_ folder: String) -> String { folder + "/catalog.sqlite" }
+    /// Where a library whose catalog is in PostgreSQL keeps the catalog's URL (never a password).
+    static func catalogURLPath(_ folder: String) -> String { folder + "/catalog.url" }
+
+    /// The PostgreSQL catalog this library folder uses, if any.
+    public static func catalogURL(of folder: String) throws -> PostgresURL? {
+        guard let text = try? String(contentsOfFile: catalogURLPath(folder), encoding: .utf8) else { return nil }
+        return try PostgresURL(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Opens the catalog the library folder names: PostgreSQL when it holds `catalog.url`,
+    /// else the embedded SQLite file.
+    static func openCatalog(_ folder: String, logger: Logger) throws -> any Catalog & SnapshotCatalog & RecordsCatalog {
+        if let url = try catalogURL(of: folder) { return try PostgresCatalog(url: url, logger: logger) }
+        return try SQLiteCatalog(path: catalogPath(folder), logger: logger)
+    }
+
+    static func hasCatalog(_ folder: String) -> Bool {
+        FileManager.default.fileExists(atPath: catalogPath(folder)) || FileManager.default.fileExists(atPath: catalogURLPath(folder))
+    }
 
     init(path: String, catalog: any Catalog & SnapshotCatalog & RecordsCatalog, clock: TroveClock, logger: Logger) {
         self.path = path
@@ -50,11 +70,13 @@ public final class Library: @unchecked Sendable {
     }
 
     /// Creates a new library in `folder` (made if missing); refuses to touch an existing one.
-    public static func create(at folder: String, copies: Int = 3, clock: TroveClock = .system,
+    /// With `shared`, the catalog is that PostgreSQL database: a new library when it is empty,
+    /// else this folder joins the library it already holds (another machine's).
+    public static func create(at folder: String, copies: Int = 3, shared: PostgresURL? = nil, clock: TroveClock = .system,
                               logger: Logger = Logger(label: "trove")) throws -> Library {
         // Checked before anything is created: a refused option leaves no library behind.
         try validateTarget(copies)
-        if FileManager.default.fileExists(atPath: catalogPath(folder)) {
+        if hasCatalog(folder) {
             throw TroveError(.libraryExists, "A Trove library already exists at \(folder); use it as it is, or pass --library to make another.")
         }
         do {
@@ -62,7 +84,16 @@ public final class Library: @unchecked Sendable {
         } catch {
             throw TroveError(.storeNotWritable, "Cannot create the library folder \(folder) (\(error.localizedDescription)); choose a writable place with --library.")
         }
-        let catalog = try SQLiteCatalog(path: catalogPath(folder), logger: logger)
+        let catalog: any Catalog & SnapshotCatalog & RecordsCatalog
+        if let shared {
+            catalog = try PostgresCatalog(url: shared, logger: logger)
+            try AtomicFile.write(Data((shared.description + "\n").utf8), to: catalogURLPath(folder), in: folder)
+            if try catalog.setting("library_id") != nil {
+                return Library(path: folder, catalog: catalog, clock: clock, logger: logger)
+            }
+        } else {
+            catalog = try SQLiteCatalog(path: catalogPath(folder), logger: logger)
+        }
         let now = clock.now()
         try catalog.apply([
             .setSetting(key: "library_id", value: StoreIdentity.newID()),
@@ -78,10 +109,10 @@ public final class Library: @unchecked Sendable {
     /// Opens an existing library; a clear error when there is none.
     public static func open(at folder: String, clock: TroveClock = .system,
                             logger: Logger = Logger(label: "trove")) throws -> Library {
-        guard FileManager.default.fileExists(atPath: catalogPath(folder)) else {
+        guard hasCatalog(folder) else {
             throw TroveError(.libraryMissing, "There is no Trove library at \(folder); run `trove init` to create one, or pass --library PATH.")
         }
-        let catalog = try SQLiteCatalog(path: catalogPath(folder), logger: logger)
+        let catalog = try openCatalog(folder, logger: logger)
         return Library(path: folder, catalog: catalog, clock: clock, logger: logger)
     }
 
@@ -93,6 +124,9 @@ public final class Library: @unchecked Sendable {
     /// this library opened: a command that waited while `catalog rebuild` replaced it would
     /// otherwise write to the old file, and its work would be lost from the new catalog.
     func lock(_ kind: LibraryLock.Kind, exclusive: Bool, wait: Bool) throws -> LibraryLock? {
+        if let shared = catalog as? SharedLocks {
+            return try shared.acquireLock(kind.rawValue, exclusive: exclusive, wait: wait).map(LibraryLock.init(held:))
+        }
         guard let lock = try LibraryLock.acquire(kind, in: path, exclusive: exclusive, wait: wait) else { return nil }
         if let opened = catalogFile, let now = Self.fileIdentity(Self.catalogPath(path)), opened != now {
             throw TroveError(.busy, "The catalog was rebuilt while this command waited; nothing was done. Run the command again.")

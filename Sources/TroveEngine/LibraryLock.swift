@@ -12,13 +12,19 @@ import TroveStorage
 /// - `recovery.lock`: a heal holds it exclusive, so only one recovery runs at a time and `gc`
 ///   refuses to run during one (ZEORaid's rule).
 /// - `records.lock`: one process at a time writes the library's records to the stores.
+///
+/// A library whose catalog is shared (PostgreSQL) takes the same locks in the catalog instead,
+/// so they hold across machines (`SharedLocks`).
 public final class LibraryLock {
-    let fd: Int32
+    private let fd: Int32?
+    /// A shared catalog's lock, released when freed.
+    private let held: AnyObject?
 
     public enum Kind: String { case activity, recovery, records }
 
-    private init(fd: Int32) { self.fd = fd }
-    deinit { close(fd) }
+    private init(fd: Int32) { self.fd = fd; self.held = nil }
+    init(held: AnyObject) { self.fd = nil; self.held = held }
+    deinit { if let fd { close(fd) } }
 
     /// Takes a lock, waiting when `wait`; nil when it is held elsewhere and `wait` is false.
     public static func acquire(_ kind: Kind, in library: String, exclusive: Bool, wait: Bool) throws -> LibraryLock? {

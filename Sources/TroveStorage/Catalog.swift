@@ -120,3 +120,11 @@ public protocol RecordsCatalog: AnyObject, Sendable {
     func readJournal(afterJournal: Int64, afterEvent: Int64, checkpoint: Bool,
                      _ body: (JournalEntry) throws -> Void) throws -> (journal: Int64, events: Int64)
 }
+
+/// A catalog several machines share takes the library-wide locks itself (they must hold across
+/// machines, and be released when a machine crashes).
+public protocol SharedLocks: AnyObject, Sendable {
+    /// Takes lock `name` (shared or exclusive), waiting when `wait`; nil when it is held
+    /// elsewhere and `wait` is false. Freeing the returned object releases the lock.
+    func acquireLock(_ name: String, exclusive: Bool, wait: Bool) throws -> AnyObject?
+}

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TroveCore
 import TroveEngine
+import TrovePostgres
 import TroveStorage
 import TroveStores
 
@@ -11,7 +12,34 @@ struct CatalogCommand: ParsableCommand {
         discussion: """
             The catalog is an index: the library's own records (imports, snapshots, tracked folders, settings, stores and their trust, the event log) are kept in the stores as objects, reachable from a small head on each store (docs/library-records.md). They are written automatically after changes, at most every `backup_interval` seconds (default 600), and by `trove catalog backup`.
             """,
-        subcommands: [CatalogBackup.self, CatalogRebuild.self])
+        subcommands: [CatalogBackup.self, CatalogRebuild.self, CatalogMigrate.self])
+}
+
+struct CatalogMigrate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate",
+        abstract: "Move the library's catalog into an empty PostgreSQL database, or back to SQLite.",
+        discussion: """
+            Copies every record (settings, stores, tracked folders, files, imports, copies, snapshots, the event log) into the destination, checks that it answers as the original does (totals, durability, copies per store, imports, snapshots, events, and `check`), then switches the library folder to it. The old catalog is kept aside, never deleted; on any failure the library stays where it was. Nothing else may run on the library meanwhile. Other machines then join the PostgreSQL library with `trove init --catalog URL`. The password comes from PGPASSWORD or ~/.pgpass, never from the URL.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "postgresql://USER@HOST[:PORT]/DATABASE (an empty database), or `sqlite` for the embedded file.")
+    var to: String
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        try reportingErrors {
+            let destination: CatalogDestination = to == "sqlite" ? .sqlite : .postgresql(try PostgresURL(to))
+            let library = try global.openLibrary()
+            let report = try library.migrateCatalog(to: destination)
+            // This process's handle is on the old catalog now: no automatic backup through it.
+            AutoBackup.library = nil
+            if json { Output.json(report); return }
+            Output.line("Catalog moved to \(report.to): \(report.files) files, \(report.imports) imports, \(report.copies) copies, \(report.snapshots) snapshots, \(report.events) events (checked against the original, \(String(format: "%.1f", report.seconds)) s).")
+            Output.line("The previous catalog is kept: \(report.keptAside).")
+        }
+    }
 }
 
 struct CatalogBackup: ParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import TroveEngine
+import TrovePostgres
 
 struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Create a library (catalog) in the library folder.")
@@ -9,11 +10,19 @@ struct Init: ParsableCommand {
     @Option(help: "Copies every file should have (default 3).")
     var copies: Int?
 
+    @Option(help: ArgumentHelp("Keep the catalog in PostgreSQL, shared by several machines: postgresql://USER@HOST[:PORT]/DATABASE. An empty database makes a new library; one holding a library joins it. The password comes from PGPASSWORD or ~/.pgpass.", valueName: "url"))
+    var catalog: String?
+
     func run() throws {
         try reportingErrors {
             global.bootstrapLogging()
-            let library = try Library.create(at: global.libraryPath, copies: copies ?? 3, clock: .fromEnvironment())
-            Output.line("Created a Trove library at \(library.path) (target: \(try library.targetCopies()) copies).")
+            let shared = try catalog.map(PostgresURL.init)
+            let library = try Library.create(at: global.libraryPath, copies: copies ?? 3, shared: shared, clock: .fromEnvironment())
+            if let shared {
+                Output.line("Library folder \(library.path) uses the catalog in \(shared) (target: \(try library.targetCopies()) copies).")
+            } else {
+                Output.line("Created a Trove library at \(library.path) (target: \(try library.targetCopies()) copies).")
+            }
             Output.line("Next: `trove store add FOLDER` on each drive, then `trove add PATH`.")
         }
     }

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import TroveCore
 import TrovePostgres
 
@@ -26,15 +29,22 @@ public final class PostgresServer: @unchecked Sendable {
         let folder = NSTemporaryDirectory() + "trove-pg-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let port = Int.random(in: 20_000...60_000)
         let script = Self.repository + "/scripts/postgres-server"
-        let result = try shell("'\(script)' start '\(folder)' \(port) fast 2>&1")
-        guard result.status == 0, let url = result.output.split(separator: "\n").last else {
-            throw MotoServer.StartFailure(description: "PostgreSQL did not start: \(result.output)")
+        // Output goes to a file, not a pipe: the server keeps inherited descriptors open, and a
+        // pipe would never reach its end.
+        let output = folder + ".out"
+        let status = system("'\(script)' start '\(folder)' \(port) fast >'\(output)' 2>&1 </dev/null")
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(atPath: output)
+        guard status == 0, let url = text.split(separator: "\n").last else {
+            throw MotoServer.StartFailure(description: "PostgreSQL did not start: \(text)")
         }
         self.admin = try PostgresURL(String(url))
         self.folder = folder
         // Stopped when this test process ends, however it ends.
         let watchdog = Process()
         watchdog.executableURL = URL(fileURLWithPath: "/bin/sh")
+        watchdog.standardOutput = FileHandle.nullDevice
+        watchdog.standardError = FileHandle.nullDevice
         watchdog.arguments = ["-c", "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; '\(script)' stop '\(folder)'; rm -rf '\(folder)'"]
         try watchdog.run()
     }

@@ -1,0 +1,43 @@
+import Foundation
+import TroveCore
+import TroveStorage
+
+/// Library-wide locks as PostgreSQL advisory locks: each held on its own connection, so the
+/// server releases it when that connection ends — a process that dies at once, a machine that
+/// crashes once keepalives find it gone (about a minute), never a lock left forever.
+extension PostgresCatalog: SharedLocks {
+    /// A held lock; freeing it closes its connection, which releases the lock.
+    final class HeldLock {
+        let session: PGSession
+        init(session: PGSession) { self.session = session }
+        deinit { session.close() }
+    }
+
+    public func acquireLock(_ name: String, exclusive: Bool, wait: Bool) throws -> AnyObject? {
+        let key: LockKey = switch name {
+        case "activity": .activity
+        case "recovery": .recovery
+        default: .records
+        }
+        let session = try PGSession.connect(url, logger: logger)
+        do {
+            // A crashed machine's connection is found dead within about a minute.
+            try session.execute("SET tcp_keepalives_idle = 20")
+            try session.execute("SET tcp_keepalives_interval = 10")
+            try session.execute("SET tcp_keepalives_count = 3")
+            let function = (wait ? "pg_advisory_lock" : "pg_try_advisory_lock") + (exclusive ? "" : "_shared")
+            let rows = try session.query("SELECT \(function)($1, $2)::TEXT", [Self.lockSpace, key.rawValue])
+            if !wait, (try rows.first?.get(0, as: String.self)) != "true" {
+                session.close()
+                return nil
+            }
+            return HeldLock(session: session)
+        } catch let error as TroveError {
+            session.close()
+            throw error
+        } catch {
+            session.close()
+            throw TroveError(.catalog, "Cannot take the library's \(name) lock in \(url): \(PGSession.describe(error)).")
+        }
+    }
+}
