@@ -5,7 +5,7 @@ Datasets are deterministic and incompressible (AES-CTR keystream from openssl, f
 Each case runs once to warm the page cache, then `--runs` times; the table shows medians.
 Wall time and CPU come from the harness; peak RSS from wait4(2)'s ru_maxrss.
 """
-import argparse, os, platform, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, glob, os, platform, shutil, socket, statistics, subprocess, sys, tempfile, time
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -550,6 +550,77 @@ def main():
         report.add(case, "trove status --json", 0, measure([trove, "status", "--json"], runs, env=env,
                                                           ok_codes=(0, 1, 2)))
         cleanup()
+
+    # The PostgreSQL catalog against SQLite: an import of the mixed tree, and status on a million
+    # files (the SQLite catalog above, moved with `trove catalog migrate`). The server runs with
+    # its default durability (fsync on), on this machine's loopback.
+    if wanted("postgres"):
+        pg_script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "postgres-server")
+        pg_dir = os.path.join(data, "pg")
+        shutil.rmtree(pg_dir, ignore_errors=True)
+        sock = socket.socket(); sock.bind(("127.0.0.1", 0)); pg_port = sock.getsockname()[1]; sock.close()
+        admin = subprocess.run([pg_script, "start", pg_dir, str(pg_port)], check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        psql = shutil.which("psql") or sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"))[-1]
+        databases = [0]
+
+        def new_database():
+            databases[0] += 1
+            name = f"bench{databases[0]}"
+            subprocess.run([psql, "-h", "127.0.0.1", "-p", str(pg_port), "-U", "trove", "-d", "postgres", "-q", "-c",
+                            f"CREATE DATABASE {name}"], check=True, stdout=subprocess.DEVNULL)
+            return admin.replace("/postgres?", f"/{name}?")
+
+        def pg_library(store_count=1, copies=3):
+            def setup():
+                root = os.path.join(data, f"run{len(workdirs)}pg")
+                workdirs.append(root)
+                current["lib"] = os.path.join(root, "lib")
+                env["TROVE_LIBRARY"] = current["lib"]
+                subprocess.run([trove, "init", "--copies", str(copies), "--catalog", new_database()], env=env, check=True,
+                               stdout=subprocess.DEVNULL)
+                for i in range(store_count):
+                    store = os.path.join(root, f"store{i}")
+                    os.makedirs(store)
+                    subprocess.run([trove, "store", "add", store, "--label", f"s{i}", "--disk", f"bench{i}"], env=env,
+                                   check=True, stdout=subprocess.DEVNULL)
+            return setup
+
+        try:
+            case = "add mixed tree, PostgreSQL catalog"
+            ref = measure([trove, "add", mixed], runs, env=env, setup=fresh_library())
+            report.add(case, "trove add (SQLite catalog)", mixed_bytes, ref)
+            report.add(case, "trove add (PostgreSQL catalog)", mixed_bytes,
+                       measure([trove, "add", mixed], runs, env=env, setup=pg_library()), ref)
+            cleanup()
+
+            import sqlite3, base64
+            n = 100_000 if args.quick else 1_000_000
+            fresh_library(3)()
+            db = sqlite3.connect(os.path.join(current["lib"], "catalog.sqlite"))
+            stores = [row[0] for row in db.execute("SELECT id FROM stores")]
+            rng = __import__("random").Random(9)
+            b32 = lambda raw: base64.b32encode(raw).decode().lower().rstrip("=")
+            rows, copies = [], []
+            for i in range(n):
+                fid = b32(rng.randbytes(32))
+                rows.append((fid, 1000 + i, rng.randbytes(32), 1.8e9))
+                for store in stores[: 1 + i % 3]:
+                    copies.append((fid, store, 1, 1.8e9, 1.8e9))
+            db.executemany("INSERT INTO files (id, size, leaf_hashes, first_seen) VALUES (?, ?, ?, ?)", rows)
+            db.executemany("INSERT INTO copies (file_id, store_id, copies, mtime, verified) VALUES (?, ?, ?, ?, ?)", copies)
+            db.execute("DELETE FROM journal")
+            db.commit()
+            db.close()
+            case = f"status on {n:,} files, PostgreSQL catalog"
+            ref = measure([trove, "status", "--json"], runs, env=env, ok_codes=(0, 1, 2))
+            report.add(case, "trove status --json (SQLite catalog)", 0, ref)
+            migrate = run_once([trove, "catalog", "migrate", "--to", new_database()], env=env)
+            report.add(f"catalog migrate of {n:,} files to PostgreSQL", "trove catalog migrate", 0, migrate, reference=False)
+            report.add(case, "trove status --json (PostgreSQL catalog)", 0,
+                       measure([trove, "status", "--json"], runs, env=env, ok_codes=(0, 1, 2)), ref)
+            cleanup()
+        finally:
+            subprocess.run([pg_script, "stop", pg_dir], check=False)
 
     # Copies off this machine: S3 (one local moto server, the same for every tool in the run).
     if wanted("cloud") and have("moto_server") and have("aws"):

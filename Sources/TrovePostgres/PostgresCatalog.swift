@@ -13,7 +13,8 @@ import TroveStorage
 /// that has seen number N never later finds a smaller one appear), and trigger totals never
 /// race. Reads never wait for it.
 public final class PostgresCatalog: Catalog, @unchecked Sendable {
-    let session: PGSession
+    /// The connection (replaced when the server closed it, e.g. after a restart).
+    private(set) var session: PGSession
     /// One caller at a time on the connection (a transaction spans several calls).
     let lock = NSRecursiveLock()
     let logger: Logger
@@ -62,6 +63,11 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
     func guarded<T>(_ what: String, _ body: () throws -> T) throws -> T {
         lock.lock()
         defer { lock.unlock() }
+        // A connection the server closed (a restart, a failover) is opened again; a
+        // transaction in flight on it was rolled back by the server, so nothing is half-done.
+        if session.connection.isClosed {
+            session = try PGSession.connect(url, logger: logger)
+        }
         do { return try body() } catch let error as TroveError { throw error } catch {
             throw TroveError(.catalog, "The PostgreSQL catalog \(url) could not \(what): \(PGSession.describe(error)); nothing was changed. Check the server and retry.")
         }
@@ -106,13 +112,7 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
         for case .event(let event) in changes { log(event) }
     }
 
-    func log(_ event: Event) {
-        var metadata: Logger.Metadata = ["kind": "\(event.kind.rawValue)"]
-        if let store = event.storeID { metadata["store"] = "\(store)" }
-        if let file = event.fileID { metadata["file"] = "\(file)" }
-        for (key, value) in event.details { metadata[key] = "\(value)" }
-        logger.info("data-safety event", metadata: metadata)
-    }
+    func log(_ event: Event) { event.log(to: logger) }
 
     public func setting(_ key: String) throws -> String? {
         try read { s in try s.query("SELECT value FROM settings WHERE key = $1", [key]).first?.get(0) }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import TroveCore
 
 /// One mutation of the catalog. A logical change is a list of these applied in one transaction.
@@ -127,4 +128,22 @@ public protocol SharedLocks: AnyObject, Sendable {
     /// Takes lock `name` (shared or exclusive), waiting when `wait`; nil when it is held
     /// elsewhere and `wait` is false. Freeing the returned object releases the lock.
     func acquireLock(_ name: String, exclusive: Bool, wait: Bool) throws -> AnyObject?
+}
+
+extension Event {
+    /// Logs a data-safety event as it is recorded (the level says how bad it is).
+    public func log(to logger: Logger) {
+        var metadata: Logger.Metadata = ["kind": "\(kind.rawValue)"]
+        if let storeID { metadata["store"] = "\(storeID)" }
+        if let fileID { metadata["file"] = "\(fileID)" }
+        for (key, value) in details { metadata[key] = "\(value)" }
+        switch kind {
+        case .corruptCopy, .consistencyFailure, .storePurged, .writeFailed, .copyMissing:
+            logger.error("data-safety event", metadata: metadata)
+        case .storeDowngraded:
+            logger.warning("data-safety event", metadata: metadata)
+        default:
+            logger.info("data-safety event", metadata: metadata)
+        }
+    }
 }

@@ -67,20 +67,7 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
         if logsEvents { for case .event(let event) in changes { log(event) } }
     }
 
-    func log(_ event: Event) {
-        var metadata: Logger.Metadata = ["kind": "\(event.kind.rawValue)"]
-        if let store = event.storeID { metadata["store"] = "\(store)" }
-        if let file = event.fileID { metadata["file"] = "\(file)" }
-        for (key, value) in event.details { metadata[key] = "\(value)" }
-        switch event.kind {
-        case .corruptCopy, .consistencyFailure, .storePurged, .writeFailed, .copyMissing:
-            logger.error("data-safety event", metadata: metadata)
-        case .storeDowngraded:
-            logger.warning("data-safety event", metadata: metadata)
-        default:
-            logger.info("data-safety event", metadata: metadata)
-        }
-    }
+    func log(_ event: Event) { event.log(to: logger) }
 
     func write<T>(_ body: (Database) throws -> T) throws -> T {
         do { return try pool.write(body) } catch let error as TroveError { throw error } catch {

@@ -51,4 +51,8 @@ import TroveTesting
         try CatalogConformance.concurrentWriters(subject)
         withExtendedLifetime(subject) {}
     }
+
+    @Test func postgresqlLocksHoldAcrossConnections() throws {
+        try CatalogConformance.sharedLocksExclude(try CatalogKindUnderTest.postgresql.make())
+    }
 }

@@ -231,4 +231,22 @@ public enum CatalogConformance {
         #expect(events.count == 120 && Set(events.compactMap(\.seq)).count == 120)
         #expect(try first.check(progress: { _ in }).failures.isEmpty)
     }
+
+    /// A catalog that holds the library-wide locks itself: an exclusive lock keeps out every
+    /// other holder (on another connection, as another machine), shared ones coexist, and
+    /// freeing a lock releases it.
+    public static func sharedLocksExclude(_ subject: CatalogSubject) throws {
+        guard let first = subject.catalog as? SharedLocks, let second = try subject.another() as? SharedLocks else { return }
+        var recovery = try first.acquireLock("recovery", exclusive: true, wait: false)
+        #expect(recovery != nil)
+        #expect(try second.acquireLock("recovery", exclusive: true, wait: false) == nil, "held by the other machine")
+        #expect(try second.acquireLock("activity", exclusive: true, wait: false) != nil, "another lock is independent")
+        let shared = try first.acquireLock("activity", exclusive: false, wait: false)
+        let alsoShared = try second.acquireLock("activity", exclusive: false, wait: false)
+        #expect(shared != nil && alsoShared != nil, "shared holders coexist")
+        #expect(try second.acquireLock("activity", exclusive: true, wait: false) == nil, "an exclusive one waits for them")
+        recovery = nil
+        #expect(try second.acquireLock("recovery", exclusive: true, wait: false) != nil, "released when freed")
+        withExtendedLifetime((shared, alsoShared)) {}
+    }
 }
