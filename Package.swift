@@ -76,7 +76,7 @@ let package = Package(
         // Test helpers shared by every test target (fault-injecting stores, temp folders).
         .target(name: "TroveTesting", dependencies: ["TroveCore", "TroveStorage", "TrovePostgres", "TroveStores", "TroveS3", "TroveEngine"], path: "Tests/TroveTesting"),
         .testTarget(name: "TroveCoreTests", dependencies: ["TroveCore", "TroveTesting"]),
-        .testTarget(name: "TroveStorageTests", dependencies: ["TroveStorage", "TroveStores", "TroveS3", "TroveTesting"]),
+        .testTarget(name: "TroveStorageTests", dependencies: ["TroveStorage", "TroveStores", "TroveS3", "TroveTesting", "TrovePostgres"]),
         .testTarget(name: "TroveFECTests", dependencies: ["TroveFEC", "CTroveGF", "TroveCore", "TroveTesting"]),
         .testTarget(name: "TroveS3Tests", dependencies: ["TroveS3", "TroveCore", "TroveTesting"]),
         .testTarget(name: "TroveEngineTests", dependencies: [

@@ -556,8 +556,10 @@ def main():
     # its default durability (fsync on), on this machine's loopback.
     if wanted("postgres"):
         pg_script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "postgres-server")
-        pg_dir = os.path.join(data, "pg")
-        shutil.rmtree(pg_dir, ignore_errors=True)
+        # Its own folder in /tmp: the server runs as "postgres" when this runs as root, and the
+        # data folder (mode 0700) would be closed to it.
+        pg_dir = tempfile.mkdtemp(prefix="trove-bench-pg-")
+        os.rmdir(pg_dir)
         sock = socket.socket(); sock.bind(("127.0.0.1", 0)); pg_port = sock.getsockname()[1]; sock.close()
         admin = subprocess.run([pg_script, "start", pg_dir, str(pg_port)], check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
         psql = shutil.which("psql") or sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"))[-1]
@@ -621,6 +623,7 @@ def main():
             cleanup()
         finally:
             subprocess.run([pg_script, "stop", pg_dir], check=False)
+            shutil.rmtree(pg_dir, ignore_errors=True)
 
     # Copies off this machine: S3 (one local moto server, the same for every tool in the run).
     if wanted("cloud") and have("moto_server") and have("aws"):

@@ -33,6 +33,9 @@ public struct MigrationReport: Sendable, Codable {
 }
 
 extension Library {
+    /// Set in a PostgreSQL catalog a library moved away from: where it went.
+    static let movedSetting = "catalog_moved_to"
+
     /// Copies everything the catalog holds into `destination`, checks that the copy answers as
     /// the original does (totals, durability, copies per store, imports, snapshots, events),
     /// then switches the library folder to it. The old catalog is kept aside, never deleted;
@@ -67,6 +70,11 @@ extension Library {
         try target.apply([.event(Event(time: clock.now(), kind: .catalogMigrated,
                                        details: ["from": .text(sourceName), "to": .text(destination.description)]))])
 
+        // A shared catalog left behind says where the library went: other machines' folders
+        // must not go on using it beside the new one.
+        if sourceURL != nil {
+            try catalog.apply([.setSetting(key: Self.movedSetting, value: destination.description)])
+        }
         // Switch over: the folder names the new catalog; the old one stays aside.
         let stamp = String(Int(clock.now().timeIntervalSince1970))
         switch destination {

@@ -50,7 +50,13 @@ public final class Library: @unchecked Sendable {
     /// Opens the catalog the library folder names: PostgreSQL when it holds `catalog.url`,
     /// else the embedded SQLite file.
     static func openCatalog(_ folder: String, logger: Logger) throws -> any Catalog & SnapshotCatalog & RecordsCatalog {
-        if let url = try catalogURL(of: folder) { return try PostgresCatalog(url: url, logger: logger) }
+        if let url = try catalogURL(of: folder) {
+            let catalog = try PostgresCatalog(url: url, logger: logger)
+            if let moved = try catalog.setting(movedSetting) {
+                throw TroveError(.catalog, "The library's catalog moved from \(url) to \(moved) (`trove catalog migrate`); nothing was done. \(moved.hasPrefix("postgresql://") ? "Write \(moved) into \(catalogURLPath(folder)) to use it from this machine." : "It is a SQLite file on the machine that moved it; move it to PostgreSQL again to share it.")")
+            }
+            return catalog
+        }
         return try SQLiteCatalog(path: catalogPath(folder), logger: logger)
     }
 

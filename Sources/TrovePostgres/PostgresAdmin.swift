@@ -22,3 +22,22 @@ public enum PostgresAdmin {
         }
     }
 }
+
+extension PostgresAdmin {
+    /// Ends every session holding one of Trove's library locks in the database `url` names (a
+    /// machine that hangs with a lock; the server ends a crashed one's by itself). Returns how
+    /// many were ended.
+    @discardableResult
+    public static func endLockHolders(on url: PostgresURL, logger: Logger = Logger(label: "trove.postgres")) throws -> Int {
+        let session = try PGSession.connect(url, logger: logger)
+        defer { session.close() }
+        do {
+            return try session.query("""
+                SELECT pg_terminate_backend(pid) FROM pg_locks
+                WHERE locktype = 'advisory' AND classid::BIGINT = $1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                """, [Int64(PostgresCatalog.lockSpace)]).count
+        } catch {
+            throw TroveError(.catalog, "Cannot end the lock holders on \(url): \(PGSession.describe(error)).")
+        }
+    }
+}

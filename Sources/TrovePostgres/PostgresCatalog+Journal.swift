@@ -31,8 +31,10 @@ extension PostgresCatalog: RecordsCatalog {
 
     public func readJournal(afterJournal journalSeq: Int64, afterEvent eventSeq: Int64, checkpoint: Bool,
                             _ body: (JournalEntry) throws -> Void) throws -> (journal: Int64, events: Int64) {
-        // One snapshot: what is written is one consistent state of the catalog.
-        try read(consistent: true) { s in
+        // One snapshot, on a connection of its own: what is written is one consistent state of
+        // the catalog, and `body` may change the catalog meanwhile (a backup records the
+        // copies of the objects it writes) without ending that snapshot.
+        try onOwnConnection("be read for the library's records") { s in
             let lastJournal: Int64 = try s.query("SELECT COALESCE(MAX(seq), 0)::BIGINT FROM journal").first?.get(0) ?? 0
             let lastEvent: Int64 = try s.query("SELECT COALESCE(MAX(seq), 0)::BIGINT FROM events").first?.get(0) ?? 0
             if checkpoint {

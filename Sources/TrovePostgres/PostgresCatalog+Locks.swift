@@ -5,6 +5,12 @@ import TroveStorage
 /// Library-wide locks as PostgreSQL advisory locks: each held on its own connection, so the
 /// server releases it when that connection ends — a process that dies at once, a machine that
 /// crashes once keepalives find it gone (about a minute), never a lock left forever.
+/// A weak reference to a held lock (the lock's owner decides when it ends).
+struct HeldLockRef {
+    weak var value: PostgresCatalog.HeldLock?
+    init(_ value: PostgresCatalog.HeldLock) { self.value = value }
+}
+
 extension PostgresCatalog: SharedLocks {
     /// A held lock; freeing it closes its connection, which releases the lock.
     final class HeldLock {
@@ -31,7 +37,11 @@ extension PostgresCatalog: SharedLocks {
                 session.close()
                 return nil
             }
-            return HeldLock(session: session)
+            let held = HeldLock(session: session)
+            lock.lock()
+            heldLocks.append((name, HeldLockRef(held)))
+            lock.unlock()
+            return held
         } catch let error as TroveError {
             session.close()
             throw error

@@ -179,7 +179,10 @@ extension PostgresCatalog {
             try s.send("DELETE FROM copies WHERE store_id = $1", [store])
         case .setCopyWeights(let store, let copies):
             try s.send("UPDATE copies SET copies = $1 WHERE store_id = $2 AND copies > 0", [copies, store])
-        case .replaceStuck(let stuck):
+        case .replaceStuck(let all):
+            // The last record of a file wins, as SQLite's INSERT OR REPLACE.
+            var seen = Set<ContentID>()
+            let stuck = all.reversed().filter { seen.insert($0.fileID).inserted }.reversed()
             try s.send("DELETE FROM stuck_files")
             if !stuck.isEmpty {
                 try s.send("""

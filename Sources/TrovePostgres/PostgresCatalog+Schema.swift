@@ -93,6 +93,10 @@ extension PostgresCatalog {
           root_entry TEXT
         );
         CREATE INDEX snapshots_by_root ON snapshots (root, seq);
+        -- The highest snapshot number ever given (SQLite's sqlite_sequence), read in the same
+        -- snapshot of the catalog as the versions it vouches for.
+        CREATE TABLE snapshot_generation (n BIGINT NOT NULL);
+        INSERT INTO snapshot_generation VALUES (0);
         CREATE TABLE paths (id BIGSERIAL PRIMARY KEY, path TEXT COLLATE "C" NOT NULL UNIQUE, name TEXT COLLATE "C" NOT NULL);
         CREATE TABLE versions (
           id BIGSERIAL PRIMARY KEY,

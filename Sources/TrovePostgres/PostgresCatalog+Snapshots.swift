@@ -49,7 +49,7 @@ extension PostgresCatalog: SnapshotCatalog {
 
     /// Snapshots ever numbered in the library (the sequence's last value).
     static func generation(_ s: PGSession) throws -> Int64 {
-        try s.query("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM snapshots_seq_seq").first?.get(0) ?? 0
+        try s.query("SELECT n FROM snapshot_generation").first?.get(0) ?? 0
     }
 
     static func latestVersions(_ s: PGSession, root: String) throws -> LatestVersions {
@@ -94,6 +94,7 @@ extension PostgresCatalog: SnapshotCatalog {
                 try s.send("SELECT setval('snapshots_seq_seq', GREATEST($1, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM snapshots_seq_seq)))",
                            [record.seq])
             }
+            try s.send("UPDATE snapshot_generation SET n = GREATEST(n, $1)", [saved.seq])
             // An unchanged entry costs nothing: its open version simply continues.
             var continued = Set<Int64>()
             continued.reserveCapacity(parent.byPath.count)

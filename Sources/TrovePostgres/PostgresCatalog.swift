@@ -19,6 +19,8 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
     let lock = NSRecursiveLock()
     let logger: Logger
     public let url: PostgresURL
+    /// The library locks this process holds (checked on every call; see `guarded`).
+    var heldLocks: [(name: String, lock: HeldLockRef)] = []
 
     /// Advisory lock keys (the first half of each two-part key marks them as Trove's).
     static let lockSpace: Int32 = 0x5452_4f56 // "TROV"
@@ -68,7 +70,30 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
         if session.connection.isClosed {
             session = try PGSession.connect(url, logger: logger)
         }
+        // A library lock lives on its own connection: if that connection is gone, so is the
+        // lock, and this process must stop rather than go on unguarded.
+        heldLocks.removeAll { $0.lock.value == nil }
+        if let lost = heldLocks.first(where: { $0.lock.value?.session.connection.isClosed == true }) {
+            throw TroveError(.busy, "The connection to \(url) that held the library's \(lost.name) lock was lost, so the lock is gone; this command stopped so that nothing runs unguarded. Run it again.")
+        }
         do { return try body() } catch let error as TroveError { throw error } catch {
+            throw TroveError(.catalog, "The PostgreSQL catalog \(url) could not \(what): \(PGSession.describe(error)); nothing was changed. Check the server and retry.")
+        }
+    }
+
+    /// Runs `body` in one read-only snapshot on a connection of its own, without holding this
+    /// catalog's connection (so `body` may use the catalog).
+    func onOwnConnection<T>(_ what: String, _ body: (PGSession) throws -> T) throws -> T {
+        let own = try PGSession.connect(url, logger: logger)
+        defer { own.close() }
+        do {
+            try own.send("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            let result = try body(own)
+            try own.execute("COMMIT")
+            return result
+        } catch let error as TroveError {
+            throw error
+        } catch {
             throw TroveError(.catalog, "The PostgreSQL catalog \(url) could not \(what): \(PGSession.describe(error)); nothing was changed. Check the server and retry.")
         }
     }

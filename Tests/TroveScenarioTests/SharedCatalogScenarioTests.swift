@@ -135,4 +135,15 @@ struct SharedCatalogScenarioTests {
         #expect(run.status == 64 && run.stderr.contains("PGPASSWORD"), "\(run.stderr)")
         #expect(!FileManager.default.fileExists(atPath: libA))
     }
+
+    @Test func aSharedLibraryMovedAwayIsNotUsedBehindItsBack() throws {
+        let url = try PostgresServer.shared.get().newDatabase("left").description
+        #expect(try trove(["init", "--catalog", url], library: libA).status == 0)
+        #expect(try trove(["init", "--catalog", url], library: libB).status == 0)
+        #expect(try trove(["store", "add", dir.folder("usb"), "--label", "usb"], library: libA).status == 0)
+        #expect(try trove(["catalog", "migrate", "--to", "sqlite"], library: libA).status == 0)
+        let left = try trove(["status"], library: libB)
+        #expect(left.status == 74 && left.stderr.contains("moved from"), "\(left.stderr)")
+        #expect(try trove(["store", "list", "--json"], library: libA).stdout.contains("usb"))
+    }
 }

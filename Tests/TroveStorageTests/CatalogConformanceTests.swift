@@ -1,4 +1,7 @@
 import Testing
+import Foundation
+import TroveCore
+import TrovePostgres
 import TroveTesting
 
 /// The catalog contract, run against every catalog kind.
@@ -54,5 +57,23 @@ import TroveTesting
 
     @Test func postgresqlLocksHoldAcrossConnections() throws {
         try CatalogConformance.sharedLocksExclude(try CatalogKindUnderTest.postgresql.make())
+    }
+
+    @Test(arguments: CatalogKindUnderTest.allCases)
+    func journalReadSurvivesWrites(_ kind: CatalogKindUnderTest) throws {
+        let subject = try kind.make()
+        try CatalogConformance.journalReadSurvivesWrites(subject.catalog)
+        withExtendedLifetime(subject) {}
+    }
+
+    @Test func aLostLockConnectionStopsTheHolder() throws {
+        let subject = try CatalogKindUnderTest.postgresql.make()
+        guard let catalog = subject.catalog as? PostgresCatalog else { return }
+        let held = try catalog.acquireLock("activity", exclusive: true, wait: false)
+        #expect(held != nil)
+        #expect(try PostgresAdmin.endLockHolders(on: catalog.url) == 1)
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(throws: TroveError.self) { _ = try catalog.setting("library_id") }
+        withExtendedLifetime(held) {}
     }
 }

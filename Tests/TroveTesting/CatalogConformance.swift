@@ -249,4 +249,21 @@ public enum CatalogConformance {
         #expect(try second.acquireLock("recovery", exclusive: true, wait: false) != nil, "released when freed")
         withExtendedLifetime((shared, alsoShared)) {}
     }
+
+    /// The records are read in one snapshot even while the reader changes the catalog (a
+    /// backup records the copies of the objects it writes as it goes).
+    public static func journalReadSurvivesWrites(_ catalog: any FullCatalog) throws {
+        try catalog.apply([.saveStore(store("s1")), .setSetting(key: "library_id", value: "lib")])
+        for n in 0..<3 { try catalog.apply([.insertFile(sampleFile(100 + n, seed: UInt64(n)))]) }
+        var files = 0, written = 0
+        _ = try catalog.readJournal(afterJournal: 0, afterEvent: 0, checkpoint: true) { entry in
+            guard case .file = entry else { return }
+            files += 1
+            let extra = sampleFile(500 + written, seed: 900 + UInt64(written))
+            try catalog.apply([.insertFile(extra), copy(extra, "s1")])
+            written += 1
+        }
+        #expect(files == 3, "the read sees the catalog as it was when it began")
+        #expect(try catalog.summary().files == 6, "and every write made meanwhile is kept")
+    }
 }
