@@ -80,24 +80,38 @@ extension PostgresCatalog {
     }
 }
 
-/// Changes as statements. Runs of file, import, copy and event rows (an import's thousands)
-/// go as one statement each over arrays, and every statement is sent without waiting for the
-/// one before: a batch costs a few round trips, not one per row.
+/// Changes as statements. Additions of files, imports, copies and events (an import's
+/// thousands, interleaved file by file) go as one statement per kind over arrays — files first,
+/// so that what refers to them finds them; each kind keeps its order — and every statement is
+/// sent without waiting for the one before: a batch costs a few round trips, not one per row.
 extension PostgresCatalog {
     static func apply(_ changes: [CatalogChange], in s: PGSession) throws {
         var index = 0
         while index < changes.count {
-            var end = index + 1
-            while end < changes.count, sameRun(changes[index], changes[end]) { end += 1 }
-            try applyRun(changes[index..<end], in: s)
+            guard additionRank(changes[index]) != nil else {
+                try applyOne(changes[index], in: s)
+                index += 1
+                continue
+            }
+            var end = index
+            while end < changes.count, additionRank(changes[end]) != nil { end += 1 }
+            let additions = changes[index..<end]
+            for rank in 0..<4 {
+                let run = additions.filter { additionRank($0) == rank }
+                if !run.isEmpty { try applyRun(run[...], in: s) }
+            }
             index = end
         }
     }
 
-    static func sameRun(_ a: CatalogChange, _ b: CatalogChange) -> Bool {
-        switch (a, b) {
-        case (.insertFile, .insertFile), (.addImport, .addImport), (.saveCopy, .saveCopy), (.event, .event): true
-        default: false
+    /// Where an addition goes among its neighbours (nil: not an addition; applied in place).
+    static func additionRank(_ change: CatalogChange) -> Int? {
+        switch change {
+        case .insertFile: 0
+        case .addImport: 1
+        case .saveCopy: 2
+        case .event: 3
+        default: nil
         }
     }
 

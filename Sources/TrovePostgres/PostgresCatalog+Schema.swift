@@ -140,27 +140,43 @@ extension PostgresCatalog {
             GROUP BY COALESCE('declared:' || s.declared_disk, s.disk, 'store:' || s.id)) d
         $$;
 
-        CREATE FUNCTION trove_copy_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+        -- Copies: per statement, over the rows it changed (an import's thousands of rows cost
+        -- one update of each store's totals, not one each).
+        CREATE FUNCTION trove_copies_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-          IF TG_OP = 'INSERT' THEN
-            UPDATE files SET durability = trove_durability(NEW.file_id) WHERE id = NEW.file_id;
-            UPDATE stores SET held_files = held_files + 1,
-              held_bytes = held_bytes + COALESCE((SELECT size FROM files WHERE id = NEW.file_id), 0)
-              WHERE id = NEW.store_id;
-            INSERT INTO journal (kind, key, store) VALUES ('copy', NEW.file_id, NEW.store_id);
-          ELSIF TG_OP = 'DELETE' THEN
-            UPDATE files SET durability = trove_durability(OLD.file_id) WHERE id = OLD.file_id;
-            UPDATE stores SET held_files = held_files - 1,
-              held_bytes = held_bytes - COALESCE((SELECT size FROM files WHERE id = OLD.file_id), 0)
-              WHERE id = OLD.store_id;
-            INSERT INTO journal (kind, key, store) VALUES ('copy-removed', OLD.file_id, OLD.store_id);
-          ELSIF NEW.copies IS DISTINCT FROM OLD.copies THEN
-            UPDATE files SET durability = trove_durability(NEW.file_id) WHERE id = NEW.file_id;
-          END IF;
+          UPDATE files SET durability = trove_durability(id) WHERE id IN (SELECT file_id FROM new_rows);
+          UPDATE stores s SET held_files = s.held_files + n.files, held_bytes = s.held_bytes + n.bytes
+            FROM (SELECT r.store_id, COUNT(*) AS files, COALESCE(SUM(f.size), 0) AS bytes
+                  FROM new_rows r LEFT JOIN files f ON f.id = r.file_id GROUP BY r.store_id) n
+            WHERE s.id = n.store_id;
+          INSERT INTO journal (kind, key, store) SELECT 'copy', file_id, store_id FROM new_rows;
           RETURN NULL;
         END $$;
-        CREATE TRIGGER copies_changed AFTER INSERT OR DELETE OR UPDATE ON copies
-          FOR EACH ROW EXECUTE FUNCTION trove_copy_changed();
+        CREATE TRIGGER copies_inserted AFTER INSERT ON copies REFERENCING NEW TABLE AS new_rows
+          FOR EACH STATEMENT EXECUTE FUNCTION trove_copies_inserted();
+
+        CREATE FUNCTION trove_copies_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          UPDATE files SET durability = trove_durability(id) WHERE id IN (SELECT file_id FROM old_rows);
+          UPDATE stores s SET held_files = s.held_files - n.files, held_bytes = s.held_bytes - n.bytes
+            FROM (SELECT r.store_id, COUNT(*) AS files, COALESCE(SUM(f.size), 0) AS bytes
+                  FROM old_rows r LEFT JOIN files f ON f.id = r.file_id GROUP BY r.store_id) n
+            WHERE s.id = n.store_id;
+          INSERT INTO journal (kind, key, store) SELECT 'copy-removed', file_id, store_id FROM old_rows;
+          RETURN NULL;
+        END $$;
+        CREATE TRIGGER copies_deleted AFTER DELETE ON copies REFERENCING OLD TABLE AS old_rows
+          FOR EACH STATEMENT EXECUTE FUNCTION trove_copies_deleted();
+
+        CREATE FUNCTION trove_copies_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          UPDATE files SET durability = trove_durability(id)
+            WHERE id IN (SELECT n.file_id FROM new_rows n JOIN old_rows o ON o.file_id = n.file_id AND o.store_id = n.store_id
+                         WHERE n.copies IS DISTINCT FROM o.copies);
+          RETURN NULL;
+        END $$;
+        CREATE TRIGGER copies_updated AFTER UPDATE ON copies REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows
+          FOR EACH STATEMENT EXECUTE FUNCTION trove_copies_updated();
 
         CREATE FUNCTION trove_store_changed() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -180,23 +196,28 @@ extension PostgresCatalog {
           FOR EACH ROW EXECUTE FUNCTION trove_append_only();
 
         -- The journal: what changed since the library's records were written to the stores.
-        CREATE FUNCTION trove_journal() RETURNS trigger LANGUAGE plpgsql AS $$
+        CREATE FUNCTION trove_journal_files_added() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN INSERT INTO journal (kind, key) SELECT 'file', id FROM new_rows; RETURN NULL; END $$;
+        CREATE TRIGGER files_added_journal AFTER INSERT ON files REFERENCING NEW TABLE AS new_rows
+          FOR EACH STATEMENT EXECUTE FUNCTION trove_journal_files_added();
+        CREATE FUNCTION trove_journal_files_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN INSERT INTO journal (kind, key) SELECT 'file-removed', id FROM old_rows; RETURN NULL; END $$;
+        CREATE TRIGGER files_removed_journal AFTER DELETE ON files REFERENCING OLD TABLE AS old_rows
+          FOR EACH STATEMENT EXECUTE FUNCTION trove_journal_files_removed();
+        CREATE FUNCTION trove_journal_imports_added() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN INSERT INTO journal (kind, key) SELECT 'import', id::TEXT FROM new_rows ORDER BY id; RETURN NULL; END $$;
+        CREATE TRIGGER imports_added_journal AFTER INSERT ON imports REFERENCING NEW TABLE AS new_rows
+          FOR EACH STATEMENT EXECUTE FUNCTION trove_journal_imports_added();
+        CREATE FUNCTION trove_journal_snapshots() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-          IF TG_TABLE_NAME = 'files' THEN
-            IF TG_OP = 'INSERT' THEN INSERT INTO journal (kind, key) VALUES ('file', NEW.id);
-            ELSE INSERT INTO journal (kind, key) VALUES ('file-removed', OLD.id); END IF;
-          ELSIF TG_TABLE_NAME = 'imports' THEN
-            INSERT INTO journal (kind, key) VALUES ('import', NEW.id::TEXT);
-          ELSIF TG_OP = 'INSERT' THEN
+          IF TG_OP = 'INSERT' THEN
             IF NOT NEW.external THEN INSERT INTO journal (kind, key) VALUES ('snapshot', NEW.id); END IF;
           ELSIF NOT OLD.external THEN
             INSERT INTO journal (kind, key) VALUES ('snapshot-forgotten', OLD.id);
           END IF;
           RETURN NULL;
         END $$;
-        CREATE TRIGGER files_journal AFTER INSERT OR DELETE ON files FOR EACH ROW EXECUTE FUNCTION trove_journal();
-        CREATE TRIGGER imports_journal AFTER INSERT ON imports FOR EACH ROW EXECUTE FUNCTION trove_journal();
-        CREATE TRIGGER snapshots_journal AFTER INSERT OR DELETE ON snapshots FOR EACH ROW EXECUTE FUNCTION trove_journal();
+        CREATE TRIGGER snapshots_journal AFTER INSERT OR DELETE ON snapshots FOR EACH ROW EXECUTE FUNCTION trove_journal_snapshots();
 
         -- `find` searches names and paths by trigrams where the server has pg_trgm (a trusted
         -- extension since PostgreSQL 13); without it, by a scan of the distinct paths.
