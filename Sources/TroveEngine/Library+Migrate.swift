@@ -145,13 +145,21 @@ extension Library {
         }
         try target.apply([.trimJournal(through: try target.pendingChanges().journal)])
 
-        // The copy must answer as the original does before the library switches to it.
+        // The copy must answer as the original does before the library switches to it: the
+        // same totals by durability and per store (kept by the target's own triggers), imports,
+        // events and snapshots.
         let (before, after) = (try catalog.summary(), try target.summary())
         let (countsBefore, countsAfter) = (try records.recordCounts(), try target.recordCounts())
         let snapshotsAfter = try target.snapshots(root: nil)
-        guard before == after, countsBefore == countsAfter, snapshotsAfter.map(\.seq) == snapshots.map(\.seq),
-              try target.check(progress: { _ in }).failures.isEmpty else {
-            throw TroveError(.catalog, "The copy in \(to) does not match the catalog (\(before.files) files, \(countsBefore.imports) imports, \(snapshots.count) snapshots before; \(after.files), \(countsAfter.imports), \(snapshotsAfter.count) after); the library stays on \(from).")
+        var differences: [String] = []
+        if before.files != after.files || before.bytes != after.bytes { differences.append("\(before.files) files before, \(after.files) after") }
+        if before.durability != after.durability { differences.append("the files by durability differ") }
+        if before.perStore != after.perStore { differences.append("the copies held per store differ") }
+        if countsBefore.imports != countsAfter.imports { differences.append("\(countsBefore.imports) imports before, \(countsAfter.imports) after") }
+        if countsBefore.events != countsAfter.events { differences.append("\(countsBefore.events) events before, \(countsAfter.events) after") }
+        if snapshotsAfter.map(\.seq) != snapshots.map(\.seq) { differences.append("\(snapshots.count) snapshots before, \(snapshotsAfter.count) after") }
+        guard differences.isEmpty else {
+            throw TroveError(.catalog, "The copy in \(to) does not match the catalog (\(differences.joined(separator: "; "))); the library stays on \(from).")
         }
         return MigrationReport(from: from, to: to, files: after.files, imports: countsAfter.imports, copies: copies,
                                snapshots: snapshotsAfter.count, events: countsAfter.events, keptAside: "", seconds: 0)

@@ -20,7 +20,7 @@ struct CatalogMigrate: ParsableCommand {
         commandName: "migrate",
         abstract: "Move the library's catalog into an empty PostgreSQL database, or back to SQLite.",
         discussion: """
-            Copies every record (settings, stores, tracked folders, files, imports, copies, snapshots, the event log) into the destination, checks that it answers as the original does (totals, durability, copies per store, imports, snapshots, events, and `check`), then switches the library folder to it. The old catalog is kept aside, never deleted; on any failure the library stays where it was. Nothing else may run on the library meanwhile. Other machines then join the PostgreSQL library with `trove init --catalog URL`. The password comes from PGPASSWORD or ~/.pgpass, never from the URL.
+            Copies every record (settings, stores, tracked folders, files, imports, copies, snapshots, the event log) into the destination, checks that it answers as the original does (files and bytes by durability, copies per store, imports, events, snapshots), then switches the library folder to it. The old catalog is kept aside, never deleted; on any failure the library stays where it was. Nothing else may run on the library meanwhile. Other machines then join the PostgreSQL library with `trove init --catalog URL`. The password comes from PGPASSWORD or ~/.pgpass, never from the URL.
             """)
 
     @OptionGroup var global: GlobalOptions

@@ -267,4 +267,42 @@ public enum CatalogConformance {
         #expect(files == 3, "the read sees the catalog as it was when it began")
         #expect(try catalog.summary().files == 6, "and every write made meanwhile is kept")
     }
+
+    /// What status, alerts, heal, scrub and gc ask: files below target, files that depend on a
+    /// store that is away, corruptions since the last acknowledgement, why files are stuck, what a
+    /// disk could still take, lost files, least recently verified copies, recent imports, usage
+    /// per store and what gc may collect.
+    public static func alertInputs(_ catalog: any FullCatalog) throws {
+        let (a, b, c, lost) = (sampleFile(100, seed: 1), sampleFile(200, seed: 2), sampleFile(300, seed: 3), sampleFile(400, seed: 4))
+        let old = Date(timeIntervalSince1970: 1_700_000_000)
+        try catalog.apply([
+            .saveStore(store("s1")), .saveStore(store("s2")),
+            .insertFile(a), .insertFile(b), .insertFile(c), .insertFile(lost),
+            .addImport(ImportRecord(fileID: a.id, path: "/p/a", name: "a", mtime: now, time: now)),
+            .addImport(ImportRecord(fileID: b.id, path: "/p/b", name: "b", mtime: old, time: old)),
+            copy(a, "s1"), copy(a, "s2"), copy(b, "s1"),
+            .saveCopy(CopyRecord(fileID: c.id, storeID: "s2", copies: 1, mtime: now, verified: nil)),
+            .event(Event(time: now, kind: .corruptCopy, storeID: "s1", fileID: b.id)),
+            .event(Event(time: now, kind: .driveFailureAcknowledged, storeID: "s1")),
+            .event(Event(time: now, kind: .corruptCopy, storeID: "s1", fileID: a.id)),
+            .event(Event(time: now, kind: .corruptCopy, storeID: "s2", fileID: c.id)),
+            .replaceStuck([StuckFile(fileID: b.id, kind: .sameDisk, storeLabel: "label-s2", detail: "one disk"),
+                           StuckFile(fileID: c.id, kind: .sameDisk, storeLabel: "label-s2", detail: nil)]),
+        ])
+        #expect(try catalog.filesBelow(target: 2, limit: 10).map(\.file.id) == [lost.id, c.id, b.id], "most fragile, then largest first")
+        #expect(try catalog.filesDepending(onOffline: ["s1"], online: ["s2"]) == ["s1": 1], "only b lives on s1 alone")
+        #expect(try catalog.filesDepending(onOffline: ["s1", "s2"], online: []) == ["s1": 2, "s2": 2])
+        #expect(try catalog.unacknowledgedCorruptions() == ["s1": 1, "s2": 1], "the corruption before the acknowledgement is not counted")
+        let stuck = try catalog.stuckGroups(target: 2)
+        #expect(stuck.count == 1 && stuck.first?.files == 2 && stuck.first?.bytes == 500 && stuck.first?.largest == 300
+                && stuck.first?.fragile == 2 && stuck.first?.detail == "one disk")
+        #expect(try catalog.bytesBelowTarget(notIn: "store:s1", target: 2) == 700, "lost, c (b has a copy on s1)")
+        #expect(try catalog.bytesBelowTarget(notIn: "store:s2", target: 2) == 600, "lost, b")
+        #expect(try catalog.lostFiles(limit: 10).map(\.fileID) == [lost.id])
+        #expect(try catalog.leastRecentlyVerified(stores: ["s2"], limit: 1).map(\.fileID) == [c.id], "never verified first")
+        #expect(try catalog.importedBytes(since: now.addingTimeInterval(-60)) == 100)
+        let usage = try catalog.storeUsage()
+        #expect(usage.map(\.label) == ["label-s1", "label-s2"] && usage.map(\.bytes) == [300, 400] && usage.map(\.unique) == [200, 300])
+        #expect(Set(try catalog.unreferencedFiles(keeping: [c.id]).map(\.id)) == [lost.id], "imported and kept files are not gc's")
+    }
 }
