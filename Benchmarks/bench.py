@@ -148,6 +148,27 @@ class Moto:
         self.proc.wait()
 
 
+def fill_catalog(path, n):
+    """Writes n file rows (random IDs: `check` would flag them) with 1-3 copies each straight
+    into a SQLite catalog whose stores exist; the triggers keep the totals."""
+    import sqlite3, base64, random
+    db = sqlite3.connect(path)
+    stores = [row[0] for row in db.execute("SELECT id FROM stores")]
+    rng = random.Random(9)
+    b32 = lambda raw: base64.b32encode(raw).decode().lower().rstrip("=")
+    rows, copies = [], []
+    for i in range(n):
+        fid = b32(rng.randbytes(32))
+        rows.append((fid, 1000 + i, rng.randbytes(32), 1.8e9))
+        for store in stores[: 1 + i % 3]:
+            copies.append((fid, store, 1, 1.8e9, 1.8e9))
+    db.executemany("INSERT INTO files (id, size, leaf_hashes, first_seen) VALUES (?, ?, ?, ?)", rows)
+    db.executemany("INSERT INTO copies (file_id, store_id, copies, mtime, verified) VALUES (?, ?, ?, ?, ?)", copies)
+    db.execute("DELETE FROM journal")
+    db.commit()
+    db.close()
+
+
 def machine():
     cpu = "?"
     try:
@@ -529,23 +550,9 @@ def main():
 
     # status on a catalog of a million files (rows inserted directly; stores are real folders).
     if wanted("status"):
-        import sqlite3, base64
         n = 100_000 if args.quick else 1_000_000
         fresh_library(3)()
-        db = sqlite3.connect(os.path.join(current["lib"], "catalog.sqlite"))
-        stores = [row[0] for row in db.execute("SELECT id FROM stores")]
-        rng = random.Random(9) if "random" in dir() else __import__("random").Random(9)
-        b32 = lambda raw: base64.b32encode(raw).decode().lower().rstrip("=")
-        rows, copies = [], []
-        for i in range(n):
-            fid = b32(rng.randbytes(32))
-            rows.append((fid, 1000 + i, rng.randbytes(32), 1.8e9))
-            for store in stores[: 1 + i % 3]:
-                copies.append((fid, store, 1, 1.8e9, 1.8e9))
-        db.executemany("INSERT INTO files (id, size, leaf_hashes, first_seen) VALUES (?, ?, ?, ?)", rows)
-        db.executemany("INSERT INTO copies (file_id, store_id, copies, mtime, verified) VALUES (?, ?, ?, ?, ?)", copies)
-        db.commit()
-        db.close()
+        fill_catalog(os.path.join(current["lib"], "catalog.sqlite"), n)
         case = f"status on {n:,} files"
         report.add(case, "trove status --json", 0, measure([trove, "status", "--json"], runs, env=env,
                                                           ok_codes=(0, 1, 2)))
@@ -595,24 +602,9 @@ def main():
                        measure([trove, "add", mixed], runs, env=env, setup=pg_library()), ref)
             cleanup()
 
-            import sqlite3, base64
             n = 100_000 if args.quick else 1_000_000
             fresh_library(3)()
-            db = sqlite3.connect(os.path.join(current["lib"], "catalog.sqlite"))
-            stores = [row[0] for row in db.execute("SELECT id FROM stores")]
-            rng = __import__("random").Random(9)
-            b32 = lambda raw: base64.b32encode(raw).decode().lower().rstrip("=")
-            rows, copies = [], []
-            for i in range(n):
-                fid = b32(rng.randbytes(32))
-                rows.append((fid, 1000 + i, rng.randbytes(32), 1.8e9))
-                for store in stores[: 1 + i % 3]:
-                    copies.append((fid, store, 1, 1.8e9, 1.8e9))
-            db.executemany("INSERT INTO files (id, size, leaf_hashes, first_seen) VALUES (?, ?, ?, ?)", rows)
-            db.executemany("INSERT INTO copies (file_id, store_id, copies, mtime, verified) VALUES (?, ?, ?, ?, ?)", copies)
-            db.execute("DELETE FROM journal")
-            db.commit()
-            db.close()
+            fill_catalog(os.path.join(current["lib"], "catalog.sqlite"), n)
             case = f"status on {n:,} files, PostgreSQL catalog"
             ref = measure([trove, "status", "--json"], runs, env=env, ok_codes=(0, 1, 2))
             report.add(case, "trove status --json (SQLite catalog)", 0, ref)

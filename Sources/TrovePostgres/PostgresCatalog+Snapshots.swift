@@ -198,20 +198,9 @@ extension PostgresCatalog: SnapshotCatalog {
     }
 
     public func find(_ pattern: String, limit: Int) throws -> [FindHit] {
-        let isGlob = pattern.contains { "*?[".contains($0) }
-        let column = pattern.contains("/") ? "path" : "name"
-        let condition: String
-        let argument: String
-        if isGlob {
-            // A glob with folder parts matches the end of a path ("gzip/*" is "*/gzip/*").
-            condition = "p.\(column) ~ $1"
-            argument = Self.globRegex(column == "path" && !pattern.hasPrefix("/") && !pattern.hasPrefix("*") ? "*/" + pattern : pattern)
-        } else {
-            let escaped = pattern.replacingOccurrences(of: "\\", with: "\\\\")
-                .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
-            condition = "p.\(column) ILIKE $1"
-            argument = "%\(escaped)%"
-        }
+        let find = FindPattern(pattern)
+        let condition = find.glob == nil ? "p.\(find.column) ILIKE $1" : "p.\(find.column) ~ $1"
+        let argument = find.glob.map(Self.globRegex) ?? find.like
         return try read { s in
             // The limit counts paths, not (path, snapshot) pairs: every snapshot of a path shown is listed.
             try s.query("""

@@ -87,10 +87,7 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
         let own = try PGSession.connect(url, logger: logger)
         defer { own.close() }
         do {
-            try own.send("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            let result = try body(own)
-            try own.execute("COMMIT")
-            return result
+            return try Self.transaction(own, begin: ["BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"], body)
         } catch let error as TroveError {
             throw error
         } catch {
@@ -101,17 +98,7 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
     /// One write transaction, after every other machine's (see the type's note).
     func write<T>(_ body: (PGSession) throws -> T) throws -> T {
         try guarded("be updated") {
-            do {
-                try session.send("BEGIN")
-                try session.send("SELECT pg_advisory_xact_lock($1, $2)", [Self.lockSpace, LockKey.write.rawValue])
-                let result = try body(session)
-                try session.execute("COMMIT")
-                return result
-            } catch {
-                try? session.flush()
-                _ = try? session.execute("ROLLBACK")
-                throw error
-            }
+            try Self.transaction(session, begin: ["BEGIN", "SELECT pg_advisory_xact_lock(\(Self.lockSpace), \(LockKey.write.rawValue))"], body)
         }
     }
 
@@ -119,16 +106,21 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
     func read<T>(consistent: Bool = false, _ body: (PGSession) throws -> T) throws -> T {
         try guarded("be read") {
             guard consistent else { return try body(session) }
-            try session.send("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            do {
-                let result = try body(session)
-                try session.execute("COMMIT")
-                return result
-            } catch {
-                try? session.flush()
-                _ = try? session.execute("ROLLBACK")
-                throw error
-            }
+            return try Self.transaction(session, begin: ["BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"], body)
+        }
+    }
+
+    /// Runs `body` between the `begin` statements and COMMIT; rolls back when anything fails.
+    static func transaction<T>(_ s: PGSession, begin: [String], _ body: (PGSession) throws -> T) throws -> T {
+        do {
+            for statement in begin { try s.send(statement) }
+            let result = try body(s)
+            try s.execute("COMMIT")
+            return result
+        } catch {
+            try? s.flush()
+            _ = try? s.execute("ROLLBACK")
+            throw error
         }
     }
 

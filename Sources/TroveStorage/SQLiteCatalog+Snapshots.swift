@@ -200,20 +200,9 @@ extension SQLiteCatalog: SnapshotCatalog {
     }
 
     public func find(_ pattern: String, limit: Int) throws -> [FindHit] {
-        let isGlob = pattern.contains { "*?[".contains($0) }
-        let column = pattern.contains("/") ? "path" : "name"
-        let condition: String
-        let argument: String
-        if isGlob {
-            // A glob with folder parts matches the end of a path ("gzip/*" is "*/gzip/*").
-            condition = "f.\(column) GLOB ?"
-            argument = column == "path" && !pattern.hasPrefix("/") && !pattern.hasPrefix("*") ? "*/" + pattern : pattern
-        } else {
-            let escaped = pattern.replacingOccurrences(of: "\\", with: "\\\\")
-                .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
-            condition = "f.\(column) LIKE ? ESCAPE '\\'"
-            argument = "%\(escaped)%"
-        }
+        let find = FindPattern(pattern)
+        let condition = find.glob == nil ? "f.\(find.column) LIKE ? ESCAPE '\\'" : "f.\(find.column) GLOB ?"
+        let argument = find.glob ?? find.like
         return try read { db in
             // The limit counts paths, not (path, snapshot) pairs: every snapshot of a path shown is listed.
             try Row.fetchAll(db, sql: """

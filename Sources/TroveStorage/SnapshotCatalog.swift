@@ -66,3 +66,27 @@ public struct LatestVersions: Sendable {
         self.byPath = byPath
     }
 }
+
+/// What `find` looks for, the same for every catalog: a glob (`*`, `?`, `[…]`) or a fragment
+/// (a substring, any case), in names — or in whole paths when it holds a `/`.
+public struct FindPattern: Sendable, Equatable {
+    /// Match whole paths (true) or names.
+    public var inPaths: Bool
+    /// The glob to match, or nil for a fragment.
+    public var glob: String?
+    /// The fragment as a LIKE pattern (`%fragment%`, with `\` escaping `%`, `_` and `\`).
+    public var like: String
+
+    public init(_ pattern: String) {
+        inPaths = pattern.contains("/")
+        if pattern.contains(where: { "*?[".contains($0) }) {
+            // A glob with folder parts matches the end of a path ("gzip/*" is "*/gzip/*").
+            glob = inPaths && !pattern.hasPrefix("/") && !pattern.hasPrefix("*") ? "*/" + pattern : pattern
+        }
+        like = "%" + pattern.replacingOccurrences(of: "\\", with: "\\\\")
+            .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%"
+    }
+
+    /// The column searched.
+    public var column: String { inPaths ? "path" : "name" }
+}
