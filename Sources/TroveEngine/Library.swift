@@ -85,14 +85,16 @@ public final class Library: @unchecked Sendable {
         if hasCatalog(folder) {
             throw TroveError(.libraryExists, "A Trove library already exists at \(folder); use it as it is, or pass --library to make another.")
         }
+        // A server that cannot be reached leaves no folder behind either.
+        let sharedCatalog = try shared.map { try PostgresCatalog(url: $0, logger: logger) }
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } catch {
             throw TroveError(.storeNotWritable, "Cannot create the library folder \(folder) (\(error.localizedDescription)); choose a writable place with --library.")
         }
         let catalog: any Catalog & SnapshotCatalog & RecordsCatalog
-        if let shared {
-            catalog = try PostgresCatalog(url: shared, logger: logger)
+        if let shared, let sharedCatalog {
+            catalog = sharedCatalog
             try AtomicFile.write(Data((shared.description + "\n").utf8), to: catalogURLPath(folder), in: folder)
             if try catalog.setting("library_id") != nil {
                 return Library(path: folder, catalog: catalog, clock: clock, logger: logger)

@@ -134,6 +134,10 @@ struct SharedCatalogScenarioTests {
         let run = try trove(["init", "--catalog", "postgresql://trove:secret@127.0.0.1/x"], library: libA)
         #expect(run.status == 64 && run.stderr.contains("PGPASSWORD"), "\(run.stderr)")
         #expect(!FileManager.default.fileExists(atPath: libA))
+        // A server that does not answer: one sentence, exit 74, no folder either.
+        let away = try trove(["init", "--catalog", "postgresql://trove@127.0.0.1:1/x?sslmode=disable"], library: libA)
+        #expect(away.status == 74 && away.stderr.contains("Cannot reach the PostgreSQL catalog"), "\(away.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: libA))
     }
 
     @Test func aSharedLibraryMovedAwayIsNotUsedBehindItsBack() throws {
