@@ -8,7 +8,7 @@ import TroveStores
 
 struct CatalogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "catalog", abstract: "Back up the catalog into the stores, or rebuild it from them.",
+        commandName: "catalog", abstract: "Back up the catalog into the stores, rebuild it from them, or move it to PostgreSQL and back.",
         discussion: """
             The catalog is an index: the library's own records (imports, snapshots, tracked folders, settings, stores and their trust, the event log) are kept in the stores as objects, reachable from a small head on each store (docs/library-records.md). They are written automatically after changes, at most every `backup_interval` seconds (default 600), and by `trove catalog backup`.
             """,
