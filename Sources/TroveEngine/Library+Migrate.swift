@@ -129,15 +129,16 @@ extension Library {
             if batch.count >= 5_000 { try flush() }
         }
         try flush()
+        // Copies a page at a time: a million-file library is copied in bounded memory.
         var copies = 0
-        for store in try catalog.stores() {
-            for copy in try catalog.copies(onStore: store.id) {
-                batch.append(.saveCopy(copy))
-                copies += 1
-                if batch.count >= 5_000 { try flush() }
-            }
+        var last: CopyRecord?
+        while true {
+            let page = try catalog.copies(after: last, limit: 5_000)
+            guard !page.isEmpty else { break }
+            try target.apply(page.map(CatalogChange.saveCopy))
+            copies += page.count
+            last = page.last
         }
-        try flush()
         // Snapshots in order keep their numbers; each is indexed against the one before it.
         let snapshots = try snapshotIndex.snapshots(root: nil)
         for snapshot in snapshots {

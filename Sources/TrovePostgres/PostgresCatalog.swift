@@ -169,6 +169,13 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
         }
     }
 
+    public func copies(after: CopyRecord?, limit: Int) throws -> [CopyRecord] {
+        try read { s in
+            try s.query("SELECT * FROM copies WHERE (file_id, store_id) > ($1, $2) ORDER BY file_id, store_id LIMIT $3",
+                        [after?.fileID.description ?? "", after?.storeID ?? "", limit]).compactMap(Self.copy)
+        }
+    }
+
     public func copiedFiles(onStore storeID: String) throws -> [(file: FileRecord, copy: CopyRecord)] {
         try read { s in
             try s.query("""

@@ -73,6 +73,9 @@ public protocol Catalog: AnyObject, Sendable {
     func copies(of id: ContentID) throws -> [CopyRecord]
     /// Copies on a store, least recently verified first.
     func copies(onStore storeID: String) throws -> [CopyRecord]
+    /// Every copy on every store in (file, store) order, a page of at most `limit` after the
+    /// copy `after` (from the start when nil): a whole catalog read in bounded memory.
+    func copies(after: CopyRecord?, limit: Int) throws -> [CopyRecord]
     /// Copies on a store with their files' records, in one query (what `verify` walks).
     func copiedFiles(onStore storeID: String) throws -> [(file: FileRecord, copy: CopyRecord)]
     /// Import origins whose path equals `path` or lies under it.

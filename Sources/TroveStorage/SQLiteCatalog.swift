@@ -125,6 +125,13 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
         }
     }
 
+    public func copies(after: CopyRecord?, limit: Int) throws -> [CopyRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM copies WHERE (file_id, store_id) > (?, ?) ORDER BY file_id, store_id LIMIT ?",
+                             arguments: [after?.fileID.description ?? "", after?.storeID ?? "", limit]).compactMap(Self.copy)
+        }
+    }
+
     public func copiedFiles(onStore storeID: String) throws -> [(file: FileRecord, copy: CopyRecord)] {
         try read { db in
             try Row.fetchAll(db, sql: """

@@ -60,6 +60,13 @@ import TroveTesting
     }
 
     @Test(arguments: CatalogKindUnderTest.allCases)
+    func copiesInPages(_ kind: CatalogKindUnderTest) throws {
+        let subject = try kind.make()
+        try CatalogConformance.copiesInPages(subject.catalog)
+        withExtendedLifetime(subject) {}
+    }
+
+    @Test(arguments: CatalogKindUnderTest.allCases)
     func alertInputs(_ kind: CatalogKindUnderTest) throws {
         let subject = try kind.make()
         try CatalogConformance.alertInputs(subject.catalog)

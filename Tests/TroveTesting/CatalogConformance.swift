@@ -305,4 +305,22 @@ public enum CatalogConformance {
         #expect(usage.map(\.label) == ["label-s1", "label-s2"] && usage.map(\.bytes) == [300, 400] && usage.map(\.unique) == [200, 300])
         #expect(Set(try catalog.unreferencedFiles(keeping: [c.id]).map(\.id)) == [lost.id], "imported and kept files are not gc's")
     }
+
+    /// Every copy comes back once, in (file, store) order, when read a page at a time.
+    public static func copiesInPages(_ catalog: any FullCatalog) throws {
+        let files = (0..<4).map { sampleFile(100 + $0, seed: UInt64(40 + $0)) }
+        try catalog.apply([.saveStore(store("s1")), .saveStore(store("s2"))] + files.map(CatalogChange.insertFile)
+                          + files.flatMap { [copy($0, "s1"), copy($0, "s2")] }.dropLast())
+        var pages: [[CopyRecord]] = []
+        var last: CopyRecord?
+        while true {
+            let page = try catalog.copies(after: last, limit: 3)
+            if page.isEmpty { break }
+            pages.append(page)
+            last = page.last
+        }
+        #expect(pages.map(\.count) == [3, 3, 1])
+        let keys = pages.joined().map { "\($0.fileID)@\($0.storeID)" }
+        #expect(keys == keys.sorted() && Set(keys).count == 7)
+    }
 }
