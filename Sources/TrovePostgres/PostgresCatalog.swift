@@ -39,26 +39,31 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
 
     func migrate() throws {
         try guarded("prepare the catalog") {
+            // Every command opens the catalog: when the schema is current (the usual case) two
+            // small reads say so, without a lock or a schema statement.
+            if try appliedMigrations() == Set(Self.migrations.map(\.name)) { return }
             try session.execute("SELECT pg_advisory_lock($1, $2)", [Self.lockSpace, LockKey.migrate.rawValue])
             defer { _ = try? session.execute("SELECT pg_advisory_unlock($1, $2)", [Self.lockSpace, LockKey.migrate.rawValue]) }
             try session.execute("CREATE TABLE IF NOT EXISTS trove_schema (version TEXT PRIMARY KEY)")
-            let applied = Set(try session.query("SELECT version FROM trove_schema").map { try $0.get(0, as: String.self) })
-            let known = Set(Self.migrations.map(\.name))
-            if let newer = applied.subtracting(known).first {
+            // Read again under the lock: another machine may have just applied them.
+            let applied = try appliedMigrations()
+            if let newer = applied.subtracting(Self.migrations.map(\.name)).first {
                 throw TroveError(.catalog, "The catalog \(url) has schema \(newer), written by a newer version of Trove; upgrade Trove to use this library.")
             }
             for migration in Self.migrations where !applied.contains(migration.name) {
-                try session.execute("BEGIN")
-                do {
-                    try session.simple(migration.sql)
-                    try session.execute("INSERT INTO trove_schema VALUES ($1)", [migration.name])
-                    try session.execute("COMMIT")
-                } catch {
-                    _ = try? session.execute("ROLLBACK")
-                    throw error
+                try Self.transaction(session, begin: ["BEGIN"]) { s in
+                    try s.simple(migration.sql)
+                    try s.execute("INSERT INTO trove_schema VALUES ($1)", [migration.name])
                 }
             }
         }
+    }
+
+    /// The schema versions applied to the database (none before the first).
+    func appliedMigrations() throws -> Set<String> {
+        let exists = try session.query("SELECT to_regclass('trove_schema') IS NOT NULL").first?.get(0, as: Bool.self) ?? false
+        guard exists else { return [] }
+        return Set(try session.query("SELECT version FROM trove_schema").map { try $0.get(0, as: String.self) })
     }
 
     /// Runs `body` with the connection; server errors become one sentence saying what failed.

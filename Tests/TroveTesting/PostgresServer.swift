@@ -14,7 +14,7 @@ public final class PostgresServer: @unchecked Sendable {
     private let folder: String?
 
     public static let shared = Result { () throws -> PostgresServer in
-        if let text = ProcessInfo.processInfo.environment["TROVE_TEST_POSTGRES_URL"] {
+        if let text = ProcessInfo.processInfo.environment["TROVE_TEST_POSTGRES_URL"], !text.isEmpty {
             return PostgresServer(admin: try PostgresURL(text), folder: nil)
         }
         return try PostgresServer()
