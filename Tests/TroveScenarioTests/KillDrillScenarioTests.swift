@@ -19,15 +19,7 @@ struct KillDrillScenarioTests {
 
     /// Starts `trove ARGS`, kills it with SIGKILL after `delay` seconds (if still running).
     func killed(_ args: [String], after delay: Double) throws -> Bool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: troveBinary())
-        process.arguments = insertLibrary(args, lib)
-        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TROVE_") }
-        env["TROVE_LOG_LEVEL"] = "critical"
-        process.environment = env
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try startTrove(args, library: lib, environment: ["TROVE_LOG_LEVEL": "critical"])
         usleep(useconds_t(delay * 1_000_000))
         let wasRunning = process.isRunning
         kill(process.processIdentifier, SIGKILL)

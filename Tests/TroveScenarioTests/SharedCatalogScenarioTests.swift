@@ -14,25 +14,6 @@ struct SharedCatalogScenarioTests {
         return dir.at(name)
     }
 
-    /// Starts `trove ARGS` on a library without waiting.
-    func start(_ args: [String], library: String, log: String? = nil) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: troveBinary())
-        process.arguments = insertLibrary(args, library)
-        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TROVE_") }
-        environment["TROVE_LOG_LEVEL"] = "error"
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        if let log {
-            FileManager.default.createFile(atPath: log, contents: nil)
-            process.standardError = FileHandle(forWritingAtPath: log)
-        } else {
-            process.standardError = FileHandle.nullDevice
-        }
-        try process.run()
-        return process
-    }
-
     @Test func twoMachinesImportHealAndAreRefusedGCOnOneCatalog() throws {
         let url = try PostgresServer.shared.get().newDatabase("two").description
         #expect(try trove(["init", "--catalog", url, "--copies", "2"], library: libA).status == 0)
@@ -43,8 +24,8 @@ struct SharedCatalogScenarioTests {
 
         // Both machines import at the same moment, each to its own drive.
         let (treeA, treeB) = (tree("a", files: 30, size: 70_000), tree("b", files: 30, size: 70_000))
-        let importA = try start(["add", treeA, "--store", "usbA"], library: libA)
-        let importB = try start(["add", treeB, "--store", "usbB"], library: libB)
+        let importA = try startTrove(["add", treeA, "--store", "usbA"], library: libA)
+        let importB = try startTrove(["add", treeB, "--store", "usbB"], library: libB)
         importA.waitUntilExit()
         importB.waitUntilExit()
         #expect(importA.terminationStatus == 0 && importB.terminationStatus == 0)
@@ -54,7 +35,7 @@ struct SharedCatalogScenarioTests {
         // A slow store only machine A's heal may fill: the heal takes seconds.
         #expect(try trove(["store", "add", dir.folder("slow"), "--label", "slow", "--disk", "dC", "--limit", "1MB/s"], library: libA).status == 0)
         for label in ["usbA", "usbB"] { #expect(try trove(["store", "set", label, "--no-new-copies"], library: libA).status == 0) }
-        let heal = try start(["heal"], library: libA, log: dir.at("heal.log"))
+        let heal = try startTrove(["heal"], library: libA, stderrPath: dir.at("heal.log"))
         defer { if heal.isRunning { heal.terminate() } }
         // gc takes the recovery lock for a moment even to be refused: a probe must not race the
         // heal for it, so the first one waits until the heal has surely started (it runs ~4 s).

@@ -73,6 +73,28 @@ public func trove(_ arguments: [String], library: String? = nil, environment: [S
                     stderr: String(decoding: errData.data, as: UTF8.self))
 }
 
+/// Starts `trove ARGS…` on a library without waiting (never inheriting TROVE_* from the caller);
+/// its standard error goes to `stderrPath` when given, else nowhere.
+public func startTrove(_ arguments: [String], library: String, environment: [String: String] = [:],
+                       stderrPath: String? = nil) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: troveBinary())
+    process.arguments = insertLibrary(arguments, library)
+    var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TROVE_") }
+    env["TROVE_LOG_LEVEL"] = "error"
+    for (key, value) in environment { env[key] = value }
+    process.environment = env
+    process.standardOutput = FileHandle.nullDevice
+    if let stderrPath {
+        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: stderrPath)
+    } else {
+        process.standardError = FileHandle.nullDevice
+    }
+    try process.run()
+    return process
+}
+
 /// `--library` goes after the subcommand path (e.g. `store add`), before other arguments.
 public func insertLibrary(_ arguments: [String], _ library: String) -> [String] {
     var args = arguments
