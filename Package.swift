@@ -52,9 +52,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Every kind of store and wrapper, and the registry that builds them from configuration:
-        // S3, encryption, retries, bandwidth limits.
+        // S3, grids of k-of-n shares, encryption, retries, bandwidth limits.
         .target(name: "TroveStores", dependencies: [
-            "TroveCore", "TroveStorage", "TroveS3",
+            "TroveCore", "TroveStorage", "TroveS3", "TroveFEC",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "CryptoExtras", package: "swift-crypto"),

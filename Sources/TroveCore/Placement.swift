@@ -25,17 +25,17 @@ public struct PlacementCandidate: Sendable, Equatable {
 public func placement(size: UInt64, held: [CountedCopy], target: Int, candidates: [PlacementCandidate]) -> [String] {
     var chosen: [String] = []
     var domains = byDomain(held)
-    var reached = domains.values.reduce(0, +)
+    var reached = domains.total
     let holding = Set(held.map(\.storeID))
     let eligible = candidates
         .filter { !holding.contains($0.storeID) && $0.weight > 0 && !$0.busy && $0.available >= Int64(size) }
         .sorted { ($0.available, $0.storeID) > ($1.available, $1.storeID) }
     for candidate in eligible where reached < target {
-        let gain = durabilityGain(weight: candidate.weight, domain: candidate.domain, held: domains)
+        let gain = domains.gain(weight: candidate.weight, domain: candidate.domain)
         guard gain > 0 else { continue }
         chosen.append(candidate.storeID)
         reached += gain
-        domains[candidate.domain] = candidate.weight
+        domains.add(weight: candidate.weight, domain: candidate.domain)
     }
     return chosen
 }

@@ -16,6 +16,8 @@ public enum StoreKind: String, Codable, Sendable, CaseIterable {
     case local
     /// A bucket (and prefix) in S3-compatible object storage.
     case s3
+    /// k-of-n erasure-coded shares spread over other stores (`GridConfig`).
+    case grid
 
     /// Whether a corrupt or unreadable copy there suggests the medium is failing, so the whole
     /// store is downgraded: yes for a drive (bit rot and read errors come in clusters); no for
@@ -27,7 +29,7 @@ public enum StoreKind: String, Codable, Sendable, CaseIterable {
     public var badCopySuggestsFailingMedium: Bool {
         switch self {
         case .local: true
-        case .s3: false
+        case .s3, .grid: false
         }
     }
 }
@@ -51,9 +53,11 @@ public struct StoreConfig: Codable, Sendable, Equatable {
     public var keyFile: String?
     /// Bandwidth limit in bytes per second, reads and writes each.
     public var limit: Int64?
+    /// A grid's coding parameters and members.
+    public var grid: GridConfig?
 
     public init(endpoint: String? = nil, region: String? = nil, bucket: String? = nil, prefix: String? = nil,
-                pathStyle: Bool? = nil, profile: String? = nil, keyFile: String? = nil, limit: Int64? = nil) {
+                pathStyle: Bool? = nil, profile: String? = nil, keyFile: String? = nil, limit: Int64? = nil, grid: GridConfig? = nil) {
         self.endpoint = endpoint
         self.region = region
         self.bucket = bucket
@@ -62,10 +66,11 @@ public struct StoreConfig: Codable, Sendable, Equatable {
         self.profile = profile
         self.keyFile = keyFile
         self.limit = limit
+        self.grid = grid
     }
 
     enum CodingKeys: String, CodingKey {
-        case endpoint, region, bucket, prefix, profile, limit
+        case endpoint, region, bucket, prefix, profile, limit, grid
         case pathStyle = "path_style"
         case keyFile = "key_file"
     }
@@ -107,12 +112,16 @@ public struct StoreRecord: Codable, Sendable, Equatable {
     /// A drive that can be unplugged and plugged into another machine; false for one inside
     /// its machine; nil when not known (object storage, a folder on an unknown device).
     public var removable: Bool?
+    /// A grid's member failure domains as last worked out: a whole copy on one of them adds no
+    /// durability to the grid's copy of the same file (`CountedCopy.absorbs`). Nil for other kinds.
+    public var shareDomains: [String]?
 
     public init(id: String, label: String, kind: StoreKind, location: String, copies: Int = 1,
                 filesystemUUID: String? = nil, created: Date, trust: TrustState = .trusted,
                 noNewCopies: Bool = false, lastSeen: Date? = nil, capacity: Int64? = nil, free: Int64? = nil,
                 disk: String? = nil, diskName: String? = nil, declaredDisk: String? = nil, readOnly: Bool = false,
-                config: StoreConfig = StoreConfig(), encrypted: Bool = false, machine: String? = nil, removable: Bool? = nil) {
+                config: StoreConfig = StoreConfig(), encrypted: Bool = false, machine: String? = nil, removable: Bool? = nil,
+                shareDomains: [String]? = nil) {
         self.id = id
         self.label = label
         self.kind = kind
@@ -133,6 +142,12 @@ public struct StoreRecord: Codable, Sendable, Equatable {
         self.encrypted = encrypted
         self.machine = machine
         self.removable = removable
+        self.shareDomains = shareDomains
+    }
+
+    /// A copy on this store as durability counts it, at `weight`.
+    public func counted(weight: Int) -> CountedCopy {
+        CountedCopy(storeID: id, weight: weight, domain: domain, trusted: trust == .trusted, absorbs: Set(shareDomains ?? []))
     }
 
     /// The failure domain its copies belong to: the declared disk, else the detected one, else

@@ -52,13 +52,13 @@ public struct StoreOption: Sendable {
 public func whyBelowTarget(size: UInt64, held: [CountedCopy], target: Int,
                            stores: [StoreOption]) -> (kind: StuckKind, store: String?)? {
     let domains = byDomain(held)
-    guard domains.values.reduce(0, +) < target else { return nil }
+    guard domains.total < target else { return nil }
     // A store whose copy does not count yet (downgraded, or awaiting re-verification) could
     // still add durability, as could any store on a disk that holds no counted copy.
     let uncounted = Set(held.filter { !$0.trusted || $0.weight == 0 }.map(\.storeID))
     let holding = Set(held.map(\.storeID)).subtracting(uncounted)
     let useful = stores.filter {
-        !holding.contains($0.storeID) && $0.weight > 0 && durabilityGain(weight: $0.weight, domain: $0.domain, held: domains) > 0
+        !holding.contains($0.storeID) && $0.weight > 0 && domains.gain(weight: $0.weight, domain: $0.domain) > 0
     }
     guard !useful.isEmpty else { return (.sameDisk, nil) }
     func blocker(_ store: StoreOption) -> StuckKind? {

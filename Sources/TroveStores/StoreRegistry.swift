@@ -37,6 +37,8 @@ public struct StoreRegistry: Sendable {
             config.bucket = parsed.bucket
             config.prefix = parsed.prefix
             return (.s3, S3Store.location(config))
+        case .grid:
+            throw TroveError(.usage, "A grid is made with `trove grid create`, not `trove store add`.")
         }
     }
 
@@ -45,6 +47,7 @@ public struct StoreRegistry: Sendable {
         switch kind {
         case .local: return try LocalStore.open(at: location)
         case .s3: return try S3Store.open(config, environment: environment)
+        case .grid: throw StoreError(.permissionDenied, "A grid is opened from its members (`StoreRegistry.observeGrid`).")
         }
     }
 
@@ -62,6 +65,8 @@ public struct StoreRegistry: Sendable {
                                          created: Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down)), kind: .s3,
                                          copies: copies, filesystemUUID: nil, library: library, encryption: encryption)
             return try S3Store.create(config, identity: identity, environment: environment)
+        case .grid:
+            throw StoreError(.permissionDenied, "A grid is made with `trove grid create`.")
         }
     }
 

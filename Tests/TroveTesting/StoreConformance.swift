@@ -16,7 +16,7 @@ public struct StoreSubject: @unchecked Sendable {
 
 /// The kinds of store every conformance check runs against.
 public enum StoreKindUnderTest: String, CaseIterable, Sendable, CustomStringConvertible {
-    case local, memory, s3, encryptedLocal = "encrypted-local", encryptedS3 = "encrypted-s3"
+    case local, memory, s3, encryptedLocal = "encrypted-local", encryptedS3 = "encrypted-s3", grid
     public var description: String { rawValue }
 
     /// A fresh, empty store of this kind.
@@ -55,6 +55,16 @@ public enum StoreKindUnderTest: String, CaseIterable, Sendable, CustomStringConv
                                                           chunkSize: ContentHash.leafSize)
             let wrap = { (base: any Store) in EncryptedStore(base, keys: keys, chunkSize: encryption.chunkSize) }
             return StoreSubject(store: wrap(inner.store), unreachable: { wrap(try inner.unreachable()) }, keepAlive: inner.keepAlive)
+        case .grid:
+            // 3-of-5 over five folder stores; gone = every member's drive unplugged.
+            let fixture = try GridFixture(k: 3, n: 5, members: 5)
+            let grid = try fixture.open()
+            return StoreSubject(store: grid, unreachable: {
+                for member in fixture.memberRecords {
+                    try FileManager.default.moveItem(atPath: member.location, toPath: member.location + ".gone")
+                }
+                return grid
+            }, keepAlive: [fixture])
         }
     }
 }
