@@ -39,6 +39,21 @@ public struct GridFixture: @unchecked Sendable {
         return grid
     }
 
+    /// The grid with some members' share stores replaced (fault injection): `wrap[i]` gets
+    /// member i's share store and returns what the grid uses instead.
+    public func open(wrapping wrap: [Int: (any Store) -> any Store], members count: Int? = nil) throws -> GridStore {
+        let registry = self.registry, original = record
+        let members = try memberRecords.prefix(count ?? memberRecords.count).enumerated().map { index, member in
+            let shares = try registry.shareStore(of: member, grid: original, create: true)!
+            return GridStore.Member(record: member, shares: wrap[index].map { $0(shares) } ?? shares, connected: true)
+        }
+        var changed = original
+        changed.config.grid?.members = members.map(\.record.id)
+        changed.config.grid?.happy = min(original.config.grid!.happy, members.count)
+        let record = changed
+        return try GridStore(record: record, members: members) { try registry.shareStore(of: $0, grid: record, create: true)! }
+    }
+
     /// Where member `index` keeps this grid's shares.
     public func shareFolder(_ index: Int) -> String { StoreRegistry.shareLocation(of: memberRecords[index], grid: record.id).location }
 
