@@ -20,7 +20,8 @@ extension PostgresCatalog {
             disk: try row.get("disk"), diskName: try row.get("disk_name"), declaredDisk: try row.get("declared_disk"),
             readOnly: try row.get("read_only"),
             config: (try? JSONCoding.decoder.decode(StoreConfig.self, from: Data(config.utf8))) ?? StoreConfig(),
-            encrypted: try row.get("encrypted"), machine: try row.get("machine"), removable: try row.get("removable"))
+            encrypted: try row.get("encrypted"), machine: try row.get("machine"), removable: try row.get("removable"),
+            shareDomains: StoreRecord.shareDomains(column: try row.get("grid_domains")))
     }
 
     static func file(_ row: PostgresRandomAccessRow) throws -> FileRecord? {
@@ -173,26 +174,29 @@ extension PostgresCatalog {
             try s.send("""
                 INSERT INTO stores (id, label, kind, location, copies, filesystem_uuid, created, trust,
                                     no_new_copies, last_seen, capacity, free, disk, disk_name, declared_disk, read_only,
-                                    config, encrypted, machine, removable)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+                                    config, encrypted, machine, removable, grid_domains)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
                 ON CONFLICT (id) DO UPDATE SET label = excluded.label, kind = excluded.kind,
                   location = excluded.location, copies = excluded.copies, filesystem_uuid = excluded.filesystem_uuid,
                   trust = excluded.trust, no_new_copies = excluded.no_new_copies, last_seen = excluded.last_seen,
                   capacity = excluded.capacity, free = excluded.free, disk = excluded.disk, disk_name = excluded.disk_name,
                   declared_disk = excluded.declared_disk, read_only = excluded.read_only,
                   config = excluded.config, encrypted = excluded.encrypted, machine = excluded.machine,
-                  removable = excluded.removable
+                  removable = excluded.removable, grid_domains = excluded.grid_domains
                 """, [r.id, r.label, r.kind.rawValue, r.location, r.copies, r.filesystemUUID,
                       r.created.timeIntervalSince1970, r.trust.rawValue, r.noNewCopies,
                       r.lastSeen?.timeIntervalSince1970, r.capacity.map { Int64($0) }, r.free.map { Int64($0) },
                       r.disk, r.diskName, r.declaredDisk, r.readOnly,
-                      String(decoding: try JSONCoding.encoder.encode(r.config), as: UTF8.self), r.encrypted, r.machine, r.removable])
+                      String(decoding: try JSONCoding.encoder.encode(r.config), as: UTF8.self), r.encrypted, r.machine, r.removable,
+                      r.shareDomainsColumn])
         case .removeCopy(let file, let store):
             try s.send("DELETE FROM copies WHERE file_id = $1 AND store_id = $2", [file.description, store])
         case .removeCopies(let store):
             try s.send("DELETE FROM copies WHERE store_id = $1", [store])
         case .setCopyWeights(let store, let copies):
             try s.send("UPDATE copies SET copies = $1 WHERE store_id = $2 AND copies > 0", [copies, store])
+        case .capCopyWeights(let store, let copies):
+            try s.send("UPDATE copies SET copies = $1 WHERE store_id = $2 AND copies > $1", [copies, store])
         case .replaceStuck(let all):
             // The last record of a file wins, as SQLite's INSERT OR REPLACE.
             var seen = Set<ContentID>()

@@ -4,10 +4,36 @@ import TroveCore
 extension PostgresCatalog {
     /// Schema versions in order, each applied once under a lock (machines may open a new
     /// library at the same moment). Never edit a released one; add another.
-    static let migrations: [(name: String, sql: String)] = [("pg1", schemaV1)]
+    static let migrations: [(name: String, sql: String)] = [("pg1", schemaV1), ("pg2", schemaV2)]
 
     /// The schema version this build knows (the last migration's name).
-    public static let schemaVersion = "pg1"
+    public static let schemaVersion = "pg2"
+
+    /// SQLite's v11: grids. A whole copy on a disk that holds one of a grid copy's shares adds
+    /// nothing (`durability(of:)`); a grid's member domains changing recounts its files.
+    static let schemaV2 = #"""
+        ALTER TABLE stores ADD COLUMN grid_domains TEXT;
+        CREATE OR REPLACE FUNCTION trove_durability(f TEXT) RETURNS BIGINT LANGUAGE sql STABLE AS $$
+          SELECT COALESCE(SUM(w), 0)::BIGINT FROM (
+            SELECT MAX(c.copies) AS w FROM copies c JOIN stores s ON s.id = c.store_id
+            WHERE c.file_id = f AND s.trust = 'trusted'
+              AND (s.grid_domains IS NOT NULL OR NOT EXISTS (
+                SELECT 1 FROM copies gc JOIN stores gs ON gs.id = gc.store_id
+                WHERE gc.file_id = f AND gc.copies > 0 AND gs.trust = 'trusted' AND gs.grid_domains IS NOT NULL
+                  AND strpos(gs.grid_domains, '|' || COALESCE('declared:' || s.declared_disk, s.disk, 'store:' || s.id) || '|') > 0))
+            GROUP BY COALESCE('declared:' || s.declared_disk, s.disk, 'store:' || s.id)) d
+        $$;
+        CREATE OR REPLACE FUNCTION trove_store_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF OLD.trust IS DISTINCT FROM NEW.trust OR COALESCE(OLD.disk, '') <> COALESCE(NEW.disk, '')
+             OR COALESCE(OLD.declared_disk, '') <> COALESCE(NEW.declared_disk, '')
+             OR COALESCE(OLD.grid_domains, '') <> COALESCE(NEW.grid_domains, '') THEN
+            UPDATE files SET durability = trove_durability(files.id)
+              WHERE id IN (SELECT file_id FROM copies WHERE store_id = NEW.id);
+          END IF;
+          RETURN NULL;
+        END $$;
+        """#
 
     /// Tables as SQLite's v10 schema, with the same derived totals kept by triggers
     /// (`files.durability`, the stores' held totals) and the same journal rows. Text that is

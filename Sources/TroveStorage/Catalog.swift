@@ -14,6 +14,9 @@ public enum CatalogChange: Sendable {
     case removeCopies(store: String)
     /// Sets the durability weight of every copy on a store.
     case setCopyWeights(store: String, copies: Int)
+    /// Lowers every copy on a store worth more than `copies` to `copies` (a grid that lost a
+    /// member: each object's shares are worth at most what the grid can still hold).
+    case capCopyWeights(store: String, copies: Int)
     case setSetting(key: String, value: String)
     case removeSetting(key: String)
     /// Drops a file record and its copies (gc, once its objects are gone).
@@ -148,5 +151,16 @@ extension Event {
         default:
             logger.info("data-safety event", metadata: metadata)
         }
+    }
+}
+
+extension StoreRecord {
+    /// `shareDomains` as the catalogs keep it: `|domain|domain|`, so SQL can ask whether a
+    /// domain is among them with one substring test. Nil for stores other than grids.
+    public var shareDomainsColumn: String? { shareDomains.map { "|" + $0.joined(separator: "|") + "|" } }
+
+    /// The column back as domains.
+    public static func shareDomains(column: String?) -> [String]? {
+        column.map { $0.split(separator: "|").map(String.init) }
     }
 }

@@ -155,14 +155,14 @@ extension SQLiteCatalog {
                 DROP TRIGGER copies_deleted;
                 DROP TRIGGER copies_weight_changed;
                 DROP TRIGGER store_trust_changed;
-                \(durabilityTriggers(durabilityOf))
+                \(durabilityTriggers(durabilityV6))
                 CREATE TRIGGER store_domain_changed AFTER UPDATE OF disk, declared_disk ON stores
                 WHEN COALESCE(OLD.disk, '') != COALESCE(NEW.disk, '') OR COALESCE(OLD.declared_disk, '') != COALESCE(NEW.declared_disk, '')
                 BEGIN
-                  UPDATE files SET durability = \(durabilityOf("files.id"))
+                  UPDATE files SET durability = \(durabilityV6("files.id"))
                     WHERE id IN (SELECT file_id FROM copies WHERE store_id = NEW.id);
                 END;
-                UPDATE files SET durability = \(durabilityOf("files.id"));
+                UPDATE files SET durability = \(durabilityV6("files.id"));
                 CREATE TABLE stuck_files (
                   file_id TEXT PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
                   kind TEXT NOT NULL,
@@ -189,6 +189,26 @@ extension SQLiteCatalog {
         migrator.registerMigration("v10-store-machine") { db in
             // The machine each store was last seen on, and whether its drive is removable.
             try db.execute(sql: "ALTER TABLE stores ADD COLUMN machine TEXT; ALTER TABLE stores ADD COLUMN removable INTEGER")
+        }
+        migrator.registerMigration("v11-grids") { db in
+            // Grids: a whole copy on a disk that holds one of a grid copy's shares adds nothing.
+            // No grid exists before this version, so no durability changes.
+            try db.execute(sql: """
+                ALTER TABLE stores ADD COLUMN grid_domains TEXT;
+                DROP TRIGGER copies_inserted;
+                DROP TRIGGER copies_deleted;
+                DROP TRIGGER copies_weight_changed;
+                DROP TRIGGER store_trust_changed;
+                DROP TRIGGER store_domain_changed;
+                \(durabilityTriggers(durabilityOf))
+                CREATE TRIGGER store_domain_changed AFTER UPDATE OF disk, declared_disk, grid_domains ON stores
+                WHEN COALESCE(OLD.disk, '') != COALESCE(NEW.disk, '') OR COALESCE(OLD.declared_disk, '') != COALESCE(NEW.declared_disk, '')
+                  OR COALESCE(OLD.grid_domains, '') != COALESCE(NEW.grid_domains, '')
+                BEGIN
+                  UPDATE files SET durability = \(durabilityOf("files.id"))
+                    WHERE id IN (SELECT file_id FROM copies WHERE store_id = NEW.id);
+                END;
+                """)
         }
         return migrator
     }
@@ -227,17 +247,31 @@ extension SQLiteCatalog {
     /// A store's failure domain in SQL: the same rule as `StoreRecord.domain`.
     static let domainOf = "COALESCE('declared:' || s.declared_disk, s.disk, 'store:' || s.id)"
 
-    /// SQL for the durability of a file, as `durability(of:)` in TroveCore: counted copies on
-    /// trusted stores, the largest weight of each failure domain.
-    static func durabilityOf(_ file: String) -> String {
+    /// Schema v6 to v10's durability (before grids): kept so that migration never changes.
+    static func durabilityV6(_ file: String) -> String {
         """
         (SELECT COALESCE(SUM(w), 0) FROM (SELECT MAX(c.copies) AS w FROM copies c JOIN stores s ON s.id = c.store_id
          WHERE c.file_id = \(file) AND s.trust = 'trusted' GROUP BY \(domainOf)))
         """
     }
 
+    /// SQL for the durability of a file, as `durability(of:)` in TroveCore: counted copies on
+    /// trusted stores, the largest weight of each failure domain, leaving out whole copies on a
+    /// domain that holds a share of a counted grid copy of the file.
+    static func durabilityOf(_ file: String) -> String {
+        """
+        (SELECT COALESCE(SUM(w), 0) FROM (SELECT MAX(c.copies) AS w FROM copies c JOIN stores s ON s.id = c.store_id
+         WHERE c.file_id = \(file) AND s.trust = 'trusted'
+           AND (s.grid_domains IS NOT NULL OR NOT EXISTS (
+             SELECT 1 FROM copies gc JOIN stores gs ON gs.id = gc.store_id
+             WHERE gc.file_id = \(file) AND gc.copies > 0 AND gs.trust = 'trusted' AND gs.grid_domains IS NOT NULL
+               AND instr(gs.grid_domains, '|' || \(domainOf) || '|') > 0))
+         GROUP BY \(domainOf)))
+        """
+    }
+
     /// The schema version this build knows (the last migration's name).
-    public static let schemaVersion = "v10-store-machine"
+    public static let schemaVersion = "v11-grids"
 
     /// Applies one change with cached (prepared once) statements: imports apply thousands.
     static func apply(_ change: CatalogChange, in db: Database) throws {
@@ -246,21 +280,21 @@ extension SQLiteCatalog {
             try db.cachedStatement(sql: """
                 INSERT INTO stores (id, label, kind, location, copies, filesystem_uuid, created, trust,
                                     no_new_copies, last_seen, capacity, free, disk, disk_name, declared_disk, read_only,
-                                    config, encrypted, machine, removable)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                    config, encrypted, machine, removable, grid_domains)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET label = excluded.label, kind = excluded.kind,
                   location = excluded.location, copies = excluded.copies, filesystem_uuid = excluded.filesystem_uuid,
                   trust = excluded.trust, no_new_copies = excluded.no_new_copies, last_seen = excluded.last_seen,
                   capacity = excluded.capacity, free = excluded.free, disk = excluded.disk, disk_name = excluded.disk_name,
                   declared_disk = excluded.declared_disk, read_only = excluded.read_only,
                   config = excluded.config, encrypted = excluded.encrypted, machine = excluded.machine,
-                  removable = excluded.removable
+                  removable = excluded.removable, grid_domains = excluded.grid_domains
                 """).execute(arguments: [s.id, s.label, s.kind.rawValue, s.location, s.copies, s.filesystemUUID,
                                  s.created.timeIntervalSince1970, s.trust.rawValue, s.noNewCopies,
                                  s.lastSeen?.timeIntervalSince1970, s.capacity, s.free, s.disk, s.diskName,
                                  s.declaredDisk, s.readOnly,
                                  String(decoding: try JSONCoding.encoder.encode(s.config), as: UTF8.self), s.encrypted,
-                                 s.machine, s.removable])
+                                 s.machine, s.removable, s.shareDomainsColumn])
         case .insertFile(let f):
             try db.cachedStatement(sql: "INSERT OR IGNORE INTO files (id, size, leaf_hashes, first_seen) VALUES (?, ?, ?, ?)").execute(arguments: [f.id.description, Int64(f.size), Data(LeafHash.pack(f.leafHashes)),
                                        f.firstSeen.timeIntervalSince1970])
@@ -280,6 +314,8 @@ extension SQLiteCatalog {
             try db.cachedStatement(sql: "DELETE FROM copies WHERE store_id = ?").execute(arguments: [store])
         case .setCopyWeights(let store, let copies):
             try db.cachedStatement(sql: "UPDATE copies SET copies = ? WHERE store_id = ? AND copies > 0").execute(arguments: [copies, store])
+        case .capCopyWeights(let store, let copies):
+            try db.cachedStatement(sql: "UPDATE copies SET copies = ? WHERE store_id = ? AND copies > ?").execute(arguments: [copies, store, copies])
         case .replaceStuck(let stuck):
             try db.execute(sql: "DELETE FROM stuck_files")
             let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO stuck_files (file_id, kind, store_label, detail) VALUES (?, ?, ?, ?)")
@@ -317,7 +353,8 @@ extension SQLiteCatalog {
                     readOnly: row["read_only"] ?? false,
                     config: (row["config"] as String?).flatMap { try? JSONCoding.decoder.decode(StoreConfig.self, from: Data($0.utf8)) }
                         ?? StoreConfig(),
-                    encrypted: row["encrypted"] ?? false, machine: row["machine"], removable: row["removable"])
+                    encrypted: row["encrypted"] ?? false, machine: row["machine"], removable: row["removable"],
+                    shareDomains: StoreRecord.shareDomains(column: row["grid_domains"]))
     }
 
     static func file(_ row: Row) -> FileRecord? {

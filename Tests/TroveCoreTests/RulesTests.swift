@@ -228,3 +228,65 @@ struct RecoveryPacerTests {
         #expect(backlog < 0)
     }
 }
+
+struct GridRuleTests {
+    @Test func sharesAreWorthTheLossesTheySurvive() {
+        // 3-of-10 on ten disks: any 7 may go.
+        #expect(gridWeight(sharesPerDomain: Array(repeating: 1, count: 10), k: 3) == 8)
+        // Two members on one disk: losing it takes two shares at once.
+        #expect(gridWeight(shareDomains: ["a", "a", "b", "c", "d"], k: 3) == 2)
+        #expect(gridWeight(sharesPerDomain: [1, 1], k: 3) == 0)
+        #expect(gridWeight(sharesPerDomain: [1, 1, 1], k: 3) == 1)
+        #expect(gridWeight(sharesPerDomain: [], k: 1) == 0)
+    }
+
+    @Test func theWeightAlwaysEqualsTheFewestLossesThatLeaveFewerThanKShares() {
+        // Against brute force over every set of lost domains.
+        var random = SplitMix64(seed: 3)
+        for _ in 0..<300 {
+            let domains = Int(random.next() % 6) + 1
+            let counts = (0..<domains).map { _ in Int(random.next() % 3) }
+            let k = Int(random.next() % 5) + 1
+            var fewest = counts.reduce(0, +) < k ? 0 : Int.max
+            for mask in 0..<(1 << domains) {
+                let left = counts.indices.filter { mask & (1 << $0) == 0 }.reduce(0) { $0 + counts[$1] }
+                if left < k { fewest = min(fewest, mask.nonzeroBitCount) }
+            }
+            #expect(gridWeight(sharesPerDomain: counts, k: k) == fewest, "\(counts) k=\(k)")
+        }
+    }
+
+    @Test func aWholeCopyOnAMemberDiskAddsNothingToTheGridCopy() {
+        let grid = CountedCopy(storeID: "family", weight: 8, domain: "store:family", absorbs: Set((0..<10).map { "disk:\($0)" }))
+        // A copy on member disk 0 falls with share 0: the file survives 7 losses either way, not 8.
+        #expect(durability(of: [grid, CountedCopy(storeID: "usb0", weight: 1, domain: "disk:0")]) == 8)
+        // A copy elsewhere adds its own disk.
+        #expect(durability(of: [grid, CountedCopy(storeID: "cloud", weight: 1, domain: "net:cloud")]) == 9)
+        // And placement gains nothing from a member disk.
+        let held = byDomain([grid])
+        #expect(held.gain(weight: 1, domain: "disk:3") == 0 && held.gain(weight: 1, domain: "net:x") == 1)
+        // A grid copy that does not count (downgraded) absorbs nothing.
+        var untrusted = grid
+        untrusted.trusted = false
+        #expect(durability(of: [untrusted, CountedCopy(storeID: "usb0", weight: 1, domain: "disk:0")]) == 1)
+    }
+
+    @Test func theStoreWeightIsWhatHappinessGuarantees() {
+        let ten = (0..<10).map { "disk:\($0)" }
+        #expect(gridStoreWeight(GridConfig(k: 3, n: 10, members: ten), trustedMemberDomains: ten) == 8)
+        #expect(gridStoreWeight(GridConfig(k: 3, n: 10, happy: 7, members: ten), trustedMemberDomains: ten) == 5)
+        // A member downgraded: nine trusted disks.
+        #expect(gridStoreWeight(GridConfig(k: 3, n: 10, members: ten), trustedMemberDomains: Array(ten.prefix(9))) == 7)
+        #expect(GridConfig(k: 3, n: 10, members: ten).repairAt == 7)
+        #expect(GridConfig.problem(k: 3, n: 10, happy: 10, repairAt: 7, members: 10, domains: 9) != nil)
+        #expect(GridConfig.problem(k: 3, n: 10, happy: 9, repairAt: 7, members: 10, domains: 9) == nil)
+    }
+
+    @Test func eachObjectSpreadsItsSharesInItsOwnOrder() {
+        let members = (0..<10).map { "m\($0)" }
+        let a = permutedMembers(members, objectID: ContentID(bytes: Array(repeating: 1, count: 32))!)
+        let b = permutedMembers(members, objectID: ContentID(bytes: Array(repeating: 2, count: 32))!)
+        #expect(Set(a) == Set(members) && a != b)
+        #expect(a == permutedMembers(members.reversed(), objectID: ContentID(bytes: Array(repeating: 1, count: 32))!))
+    }
+}

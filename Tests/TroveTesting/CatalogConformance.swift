@@ -108,11 +108,18 @@ public enum CatalogConformance {
         var random = SplitMix64(seed: 11)
         let files = (0..<12).map { sampleFile(100 + $0, seed: UInt64($0)) }
         var stores = (0..<6).map { store("s\($0)") }
+        // A grid whose members sit on disk:a and on s2's own domain: whole copies there add nothing.
+        stores[5].kind = .grid
+        stores[5].shareDomains = ["disk:a", "store:s2"]
         try catalog.apply(stores.map { .saveStore($0) } + files.map { .insertFile($0) })
-        for step in 0..<200 {
+        for step in 0..<300 {
             let file = files[Int(random.next() % UInt64(files.count))]
             let index = Int(random.next() % UInt64(stores.count))
-            switch random.next() % 6 {
+            switch random.next() % 8 {
+            case 6:
+                stores[5].shareDomains = [["disk:a", "store:s2"], ["disk:b"], ["declared", "store:s0", "store:s1"]][Int(random.next() % 3)]
+                try catalog.apply([.saveStore(stores[5])])
+            case 7: try catalog.apply([.capCopyWeights(store: stores[index].id, copies: Int(random.next() % 3))])
             case 0, 1: try catalog.apply([copy(file, stores[index].id, Int(random.next() % 3))])
             case 2: try catalog.apply([.removeCopy(file: file.id, store: stores[index].id)])
             case 3:
@@ -126,8 +133,7 @@ public enum CatalogConformance {
             }
             for file in files {
                 let copies = try catalog.copies(of: file.id).map { copy in
-                    let record = stores.first { $0.id == copy.storeID }!
-                    return CountedCopy(storeID: copy.storeID, weight: copy.copies, domain: record.domain, trusted: record.trust == .trusted)
+                    stores.first { $0.id == copy.storeID }!.counted(weight: copy.copies)
                 }
                 let below = try catalog.filesBelow(target: 100, limit: 100).first { $0.file.id == file.id }?.durability
                 #expect(below == durability(of: copies), "step \(step)")
