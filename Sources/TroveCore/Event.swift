@@ -33,6 +33,8 @@ public enum EventKind: String, Codable, Sendable, CaseIterable {
     case catalogRebuilt = "catalog_rebuilt"
     /// The catalog moved to another database (`trove catalog migrate`).
     case catalogMigrated = "catalog_migrated"
+    /// A grid copy's shares were found bad or missing and new ones were written.
+    case sharesRepaired = "shares_repaired"
 }
 
 /// A value in an event's details: text or a whole number.

@@ -15,6 +15,8 @@ public struct GridConfig: Codable, Sendable, Equatable {
     public var repairAt: Int
     /// Member store IDs, in the order they joined.
     public var members: [String]
+    /// Members were added: the next heal places shares on every member that holds none.
+    public var rebalance: Bool?
 
     public init(k: Int, n: Int, happy: Int? = nil, repairAt: Int? = nil, members: [String]) {
         self.k = k
@@ -33,6 +35,9 @@ public struct GridConfig: Codable, Sendable, Equatable {
         if !(1...256).contains(n) || !(1...n).contains(k) { return "k and n must satisfy 1 ≤ k ≤ n ≤ 256 (got \(k)-of-\(n))." }
         if members < k { return "A \(k)-of-\(n) grid needs at least \(k) member stores (got \(members))." }
         if members > n { return "A grid of n = \(n) places one share per member: give at most \(n) members, or a larger --n." }
+        if domains < k {
+            return "The members live on \(domains) disk\(domains == 1 ? "" : "s"), but a \(k)-of-\(n) grid needs members on at least \(k) different disks (stores on one disk fail together); add members on other disks, or declare each store's disk with `trove store set LABEL --disk NAME`."
+        }
         if !(k...n).contains(happy) { return "--happy must lie between k (\(k)) and n (\(n))." }
         if happy > domains {
             return "--happy \(happy) needs shares on \(happy) different disks, but the members live on \(domains); add members on other disks or lower --happy."
@@ -42,7 +47,7 @@ public struct GridConfig: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case k, n, happy, members
+        case k, n, happy, members, rebalance
         case repairAt = "repair_at"
     }
 }
@@ -83,4 +88,14 @@ public func permutedMembers(_ members: [String], objectID: ContentID) -> [String
     members.map { ($0, Array(SHA256.hash(data: Array("trove grid ring\u{0}".utf8) + objectID.bytes + Array($0.utf8)))) }
         .sorted { $0.1.lexicographicallyPrecedes($1.1) }
         .map(\.0)
+}
+
+/// A grid copy's durability as people read it: "survives the loss of any 7 of its 10 member
+/// stores". `weight` is the copy's weight (`gridWeight`).
+public func gridSentence(weight: Int, members: Int) -> String {
+    switch weight {
+    case 0: "cannot be read back: fewer good shares than it needs"
+    case 1: "survives no loss: every one of its \(members) member stores is needed"
+    default: "survives the loss of any \(weight - 1) of its \(members) member stores"
+    }
 }

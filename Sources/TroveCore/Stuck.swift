@@ -30,9 +30,12 @@ public struct StoreOption: Sendable {
     public var readOnly: Bool
     /// Free bytes above the reserve.
     public var available: Int64
+    /// A grid's member domains (`CountedCopy.absorbs`).
+    public var absorbs: Set<String>
 
     public init(storeID: String, label: String, weight: Int, domain: String, connected: Bool, trusted: Bool,
-                noNewCopies: Bool, readOnly: Bool, available: Int64) {
+                noNewCopies: Bool, readOnly: Bool, available: Int64, absorbs: Set<String> = []) {
+        self.absorbs = absorbs
         self.storeID = storeID
         self.label = label
         self.weight = weight

@@ -8,6 +8,8 @@ public struct HealReport: Sendable, Codable {
     public var filesBelowTarget = 0
     public var copiesMade = 0
     public var copiesReverified = 0
+    /// Grid shares written by repair or rebalancing.
+    public var sharesWritten = 0
     public var bytes: UInt64 = 0
     public var seconds: Double = 0
     /// Files still below target after the pass (no room, no source connected, …).
@@ -52,6 +54,13 @@ extension Library {
         let started = Date()
         let observed = try observe()
         var report = HealReport()
+        // Grids first: repair shares that fell to the threshold, rebalance onto new members, and
+        // let each grid copy count what its shares survive before deciding what is below target.
+        for item in observed where item.record.kind == .grid && item.isConnected {
+            let pass = try passOverGrid(item)
+            report.sharesWritten += pass.sharesWritten
+            report.problems += pass.problems
+        }
         report.target = try targetCopies()
         let pacer = RecoveryPacer(limit: options.bandwidthLimit, credit: options.credit, target: report.target)
         let below = try catalog.filesBelow(target: report.target, limit: Int.max)
@@ -67,7 +76,7 @@ extension Library {
             return StoreOption(storeID: record.id, label: record.label, weight: record.copies, domain: record.domain,
                                connected: item != nil, trusted: record.trust == .trusted, noNewCopies: record.noNewCopies,
                                readOnly: item?.record.readOnly ?? record.readOnly,
-                               available: free - reserve)
+                               available: free - reserve, absorbs: Set(record.shareDomains ?? []))
         }
         let candidates = storeOptions.filter { $0.connected && $0.trusted && !$0.noNewCopies && !$0.readOnly }.map {
             PlacementCandidate(storeID: $0.storeID, weight: $0.weight, available: $0.available, domain: $0.domain)
@@ -150,7 +159,7 @@ extension Library {
         try catalog.copies(of: id).map { copy in
             let option = state.options.first { $0.storeID == copy.storeID }
             return CountedCopy(storeID: copy.storeID, weight: copy.copies, domain: option?.domain ?? "store:" + copy.storeID,
-                               trusted: option?.trusted ?? false)
+                               trusted: option?.trusted ?? false, absorbs: option?.absorbs ?? [])
         }
     }
 

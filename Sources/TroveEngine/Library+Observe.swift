@@ -71,6 +71,7 @@ extension Library {
                 if let index = observed.firstIndex(where: { $0.record.id == id }) { observed[index].record = record }
             }
         }
+        try refreshGrids(&observed)
         return observed
     }
 }

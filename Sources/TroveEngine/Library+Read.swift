@@ -81,9 +81,7 @@ extension Library {
                 guard let observed = stores.first(where: { $0.record.id == copy.storeID }) else { return nil }
                 return WhereIs.Copy(record: copy, store: observed.record, connected: observed.isConnected)
             }
-            let durability = TroveCore.durability(of: copies.map {
-                CountedCopy(storeID: $0.store.id, weight: $0.record.copies, domain: $0.store.domain, trusted: $0.store.trust == .trusted)
-            })
+            let durability = TroveCore.durability(of: copies.map { $0.store.counted(weight: $0.record.copies) })
             return WhereIs(file: file, durability: durability, copies: copies, origins: try catalog.imports(of: id))
         }
     }

@@ -179,19 +179,33 @@ extension Library {
     /// Looks for every known store in parallel; one that does not answer within
     /// `storeTimeout` counts as missing, so a dead drive never blocks start-up.
     public func observeStores(_ records: [StoreRecord]? = nil) throws -> [ObservedStore] {
-        let records = try records ?? catalog.stores().filter { $0.trust != .purged }
-        let results = ObservationBox(count: records.count)
+        let all = try catalog.stores()
+        let records = records ?? all.filter { $0.trust != .purged }
+        // A grid is built from its members as they are found: look for those too.
+        let memberIDs = Set(records.flatMap { $0.config.grid?.members ?? [] })
+        let plain = records.filter { $0.kind != .grid }
+        let looked = plain + all.filter { member in
+            memberIDs.contains(member.id) && member.trust != .purged && !plain.contains { $0.id == member.id }
+        }
+        let results = ObservationBox(count: looked.count)
         let group = DispatchGroup()
         let locate = self.locate
-        for (index, record) in records.enumerated() {
+        for (index, record) in looked.enumerated() {
             DispatchQueue.global().async(group: group) {
                 results.set(index, locate(record))
             }
         }
         _ = group.wait(timeout: .now() + storeTimeout)
-        let observed = records.enumerated().map { index, record in
-            ObservedStore(record: record, observation: results.get(index) ??
-                .missing(reason: "did not answer within \(Int(storeTimeout)) s"))
+        var found: [String: StoreObservation] = [:]
+        for (index, record) in looked.enumerated() {
+            found[record.id] = results.get(index) ?? .missing(reason: "did not answer within \(Int(storeTimeout)) s")
+        }
+        let observed = records.map { record in
+            guard record.kind == .grid else { return ObservedStore(record: record, observation: found[record.id]!) }
+            let members = (record.config.grid?.members ?? []).compactMap { id in all.first { $0.id == id && $0.trust != .purged } }
+            return ObservedStore(record: record, observation: registry.observeGrid(record, members: members.map {
+                ($0, found[$0.id] ?? .missing(reason: "not looked for"))
+            }))
         }
         // Temporaries a killed Trove left behind (their process is gone) go whenever a store is
         // opened, not only at gc: a crash never leaves space taken for long.

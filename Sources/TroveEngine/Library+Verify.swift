@@ -16,6 +16,10 @@ public struct VerifyReport: Sendable, Codable {
     public var seconds: Double = 0
     /// Why the store stopped answering part-way (its remaining copies were not checked).
     public var unreachable: String?
+    /// A grid's bad or missing shares, one line each (file, member, what is wrong).
+    public var shareProblems: [String] = []
+    /// Grid shares written because an object's good shares had fallen to the repair threshold.
+    public var sharesWritten = 0
 
     /// A bad copy and the leaf that failed.
     public struct Problem: Sendable, Codable {
@@ -61,14 +65,25 @@ extension Library {
             var verified: [CatalogChange] = []
             let now = clock.now()
             for ((file, copy), result) in zip(chunk, verdicts) {
-                let verdict = try result.get()
+                let (verdict, audit) = try result.get()
+                if let audit {
+                    report.shareProblems += audit.problems.map { "\(file.id): \($0)" }
+                    report.sharesWritten += audit.repaired.count
+                    if !audit.repaired.isEmpty {
+                        verified.append(.event(Event(time: now, kind: .sharesRepaired, storeID: observed.record.id, fileID: file.id, details: [
+                            "label": .text(observed.record.label), "good": DetailValue(audit.good),
+                            "repaired": .text(audit.repaired.joined(separator: ",")), "problems": .text(audit.problems.joined(separator: "; ")),
+                        ])))
+                    }
+                }
                 try settle(verdict, of: file, on: observed)
                 switch verdict {
                 case .good:
                     report.checked += 1
                     report.good += 1
                     report.bytes += file.size
-                    verified.append(.saveCopy(CopyRecord(fileID: file.id, storeID: copy.storeID, copies: observed.record.copies,
+                    // A grid copy counts what its shares survive now.
+                    verified.append(.saveCopy(CopyRecord(fileID: file.id, storeID: copy.storeID, copies: audit?.weight ?? observed.record.copies,
                                                          mtime: copy.mtime, verified: now)))
                 case .missing:
                     report.checked += 1
@@ -95,12 +110,21 @@ extension Library {
     }
 
     /// Checks several copies at once (small files would otherwise leave a core idle); each
-    /// large file's leaves are already hashed in parallel by the pipeline.
-    func checkConcurrently(_ files: [FileRecord], on store: any Store, counter: ProgressCounter) -> [Result<CopyCheck, Error>] {
-        let results = ResultBox<Result<CopyCheck, Error>>(count: files.count)
+    /// large file's leaves are already hashed in parallel by the pipeline. On a grid every
+    /// share is checked first (and repaired at the threshold), then the object is read back
+    /// from k of them against its leaf hashes.
+    func checkConcurrently(_ files: [FileRecord], on store: any Store, counter: ProgressCounter)
+        -> [Result<(CopyCheck, ShareAudit?), Error>] {
+        let results = ResultBox<Result<(CopyCheck, ShareAudit?), Error>>(count: files.count)
         runConcurrently(files.count, lanes: ioLanes) { index in
             results.set(index, Result {
-                try self.check(files[index], on: store, fromMedia: true, progress: nil)
+                var audit: ShareAudit?
+                if let grid = store as? ShareStore {
+                    do { audit = try grid.audit(files[index].id, fromMedia: true, repair: .atThreshold) } catch let error as StoreError {
+                        return (error.kind == .unavailable ? .unavailable(reason: error.message) : .unreadable(leaf: nil, reason: error.message), nil)
+                    }
+                }
+                return (try self.check(files[index], on: store, fromMedia: true, progress: nil), audit)
             })
             counter.add(files[index].size)
         }

@@ -24,6 +24,9 @@ struct WhereIs: ParsableCommand {
                 if result.copies.isEmpty { Output.line("  no copies on any known store") }
                 for copy in result.copies {
                     Output.line("  \(copy.store.label)  \(copy.store.trust.rawValue)  \(copy.connected ? "connected" : "not connected")  disk \(copy.store.diskShown ?? "?")  copies \(copy.record.copies)  verified \(Output.date(copy.record.verified))")
+                    if let grid = copy.store.config.grid {
+                        Output.line("    grid \(grid.k)-of-\(grid.n): \(gridSentence(weight: copy.record.copies, members: grid.members.count))")
+                    }
                 }
                 for group in sharedDisks(result.copies.map(\.store)) {
                     Output.line("  \(group.map { "'\($0.label)'" }.joined(separator: " and ")) share one disk\(group[0].diskShown.map { " (\($0))" } ?? ""): those copies count once")
