@@ -415,6 +415,47 @@ def main():
                            setup=lose_catalog), add)
         cleanup()
 
+    # A 3-of-10 grid over ten folder stores next to whole copies on three: heal of the mixed
+    # tree onto it (encode, write 3.3x the bytes, read back and verify), then a restore of the
+    # snapshot with the first store gone (every file decoded from shares).
+    if wanted("grid"):
+        lib_state = {}
+
+        def grid_setup(grid):
+            def setup():
+                fresh_library(1, copies=3)()
+                subprocess.run([trove, "snapshot", mixed], env=env, check=True, stdout=subprocess.DEVNULL)
+                root = os.path.dirname(current["lib"])
+                names = []
+                for i in range(10 if grid else 3):
+                    folder = os.path.join(root, f"m{i}")
+                    os.makedirs(folder)
+                    subprocess.run([trove, "store", "add", folder, "--label", f"m{i}", "--disk", f"member{i}"],
+                                   env=env, check=True, stdout=subprocess.DEVNULL)
+                    names.append(f"m{i}")
+                if grid:
+                    subprocess.run([trove, "grid", "create", "family", "--k", "3", "--n", "10", "--stores", ",".join(names)],
+                                   env=env, check=True, stdout=subprocess.DEVNULL)
+                lib_state["root"] = root
+            return setup
+
+        def restore_setup():
+            shutil.rmtree(current["stores"][0], ignore_errors=True)
+            shutil.rmtree(os.path.join(lib_state["root"], "restored"), ignore_errors=True)
+
+        restore = lambda: [trove, "restore", "latest", "--to", os.path.join(lib_state["root"], "restored")]
+        case = "heal mixed tree: 3 whole copies vs 3-of-10 grid"
+        ref = measure([trove, "heal"], runs, env=env, setup=grid_setup(False))
+        report.add(case, "trove heal to 3 stores (whole copies)", mixed_bytes, ref)
+        whole_restore = measure(restore, runs, env=env, setup=lambda: (restore_setup(), None))
+        cleanup()
+        report.add(case, "trove heal to a 3-of-10 grid", mixed_bytes, measure([trove, "heal"], runs, env=env, setup=grid_setup(True)), ref)
+        case = "restore mixed tree: whole copy vs 3-of-10 grid"
+        report.add(case, "trove restore from whole copies", mixed_bytes, whole_restore)
+        report.add(case, "trove restore from the grid (decoding)", mixed_bytes, measure(restore, runs, env=env, setup=restore_setup),
+                   whole_restore)
+        cleanup()
+
     # Erasure coding, file to share files and back, against zfec's own tools on the same file
     # (both write and read the same share-file format; decoding uses parity shares only, so
     # every byte is computed). Trove on one thread and on every core.

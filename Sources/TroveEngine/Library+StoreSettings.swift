@@ -30,6 +30,9 @@ extension Library {
         var record = try storeRecord(name)
         var changes: [CatalogChange] = []
         var details: [String: DetailValue] = [:]
+        if record.kind == .grid && (change.copies != nil || change.declaredDisk != nil || change.limit != nil) {
+            throw TroveError(.usage, "'\(record.label)' is a grid: its copies count what their shares survive, and its disks are its members' (set those on the member stores).")
+        }
         if let copies = change.copies {
             guard (0...16).contains(copies) else { throw TroveError(.usage, "--copies must be between 0 and 16.") }
             record.copies = copies
@@ -79,6 +82,9 @@ extension Library {
     /// some file would be left with no copy anywhere, unless `force`.
     public func removeStore(_ name: String, force: Bool) throws -> (record: StoreRecord, copies: Int) {
         var record = try storeRecord(name)
+        if let grid = try catalog.stores().first(where: { $0.trust != .purged && $0.config.grid?.members.contains(record.id) == true }) {
+            throw TroveError(.usage, "Store '\(record.label)' is a member of the grid '\(grid.label)', which keeps shares on it; a grid's members cannot be removed yet (remove the grid first).")
+        }
         let copies = try catalog.copies(onStore: record.id)
         var orphans = 0
         for copy in copies where try catalog.copies(of: copy.fileID).count == 1 { orphans += 1 }

@@ -97,7 +97,8 @@ struct StoreList: ParsableCommand {
             var rows = [["LABEL", "KIND", "STATE", "CONNECTED", "DISK", "COPIES", "FILES", "HELD", "FREE", "LOCATION"]]
             for store in status.stores {
                 let r = store.record
-                rows.append([r.label, r.kind.rawValue + (r.encrypted ? ",encrypted" : ""), r.trust.rawValue + (r.noNewCopies ? ",no-new-copies" : "") + (r.readOnly ? ",read-only" : ""),
+                let kind = r.config.grid.map { "grid \($0.k)-of-\($0.n)" } ?? r.kind.rawValue
+                rows.append([r.label, kind + (r.encrypted ? ",encrypted" : ""), r.trust.rawValue + (r.noNewCopies ? ",no-new-copies" : "") + (r.readOnly ? ",read-only" : ""),
                              store.connected ? "yes" : "no (\(store.problem ?? "not found"))", r.diskShown ?? "?",
                              String(r.copies), String(store.files), formatBytes(store.bytes),
                              r.free.map { formatBytes(UInt64($0)) } ?? "?", r.location])

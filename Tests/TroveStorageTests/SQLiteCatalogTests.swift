@@ -100,7 +100,7 @@ struct SQLiteCatalogTests {
         let catalog = try SQLiteCatalog(path: path)
         try catalog.apply([.event(Event(time: now, kind: .storeAdded, details: ["label": "x", "count": 3]))])
         let events = try catalog.events(after: nil, kind: nil, limit: nil)
-        #expect(events.count == 1)
+        try #require(events.count == 1)
         #expect(events[0].details["count"] == .number(3))
         let db = try DatabaseQueue(path: path)
         #expect(throws: (any Error).self) { try db.write { try $0.execute(sql: "DELETE FROM events") } }
