@@ -121,7 +121,7 @@ public final class GridStore: ShareStore, @unchecked Sendable {
             order = Array(usable[start...] + usable[..<start])
         }
         let targets = order.prefix(config.n).enumerated().map { (member: $0.element, share: $0.offset) }
-        return try GridWriter(grid: self, id: id, targets: targets, happy: config.happy)
+        return try GridWriter(grid: self, id: id, targets: targets, happy: config.happy, expectedSize: expectedSize)
     }
 
     public func openReader(_ id: ContentID, range: Range<UInt64>?, fromMedia: Bool) throws -> ObjectReader {
@@ -182,8 +182,31 @@ public final class GridStore: ShareStore, @unchecked Sendable {
         members.reduce(0) { $0 + ((try? $1.shares?.cleanTemporary()) ?? 0 ?? 0) }
     }
 
+    /// Commits many objects' shares with one batched commit per member (shared syncs), then
+    /// checks each object's happiness. Throws the first object's failure, after committing all.
     public func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws {
-        for item in items { try item.writer.commit(as: item.id) }
+        var writers: [(GridWriter, ContentID)] = []
+        var perMember: [Int: [(writer: any ObjectWriter, id: ContentID, owner: Int)]] = [:]
+        var failure: Error?
+        for item in items {
+            guard let writer = item.writer as? GridWriter else { throw StoreError(.media, "a writer of another store was given to \(location)") }
+            do {
+                for share in try writer.finish(as: item.id) {
+                    perMember[share.member, default: []].append((share.writer, item.id, writers.count))
+                }
+                writers.append((writer, item.id))
+            } catch { failure = failure ?? error }
+        }
+        for (member, shares) in perMember {
+            guard let store = members[member].shares else { continue }
+            var error: Error?
+            do { try store.commitBatch(shares.map { ($0.writer, $0.id) }) } catch let thrown { error = thrown }
+            for share in shares { writers[share.owner].0.settle(member: member, error: error) }
+        }
+        for (writer, id) in writers {
+            do { try writer.checkHappiness(id) } catch { failure = failure ?? error }
+        }
+        if let failure { throw failure }
     }
 
     /// A record is kept whole on every reachable member; reading takes the version most members

@@ -19,6 +19,8 @@ final class GridWriter: ObjectWriter {
     let id: ContentID?
     let happy: Int
     private(set) var targets: [Target]
+    /// One segment at most; no bigger than the object when its size is known (a batch of small
+    /// objects then holds small buffers), and freed once the object is finished.
     private var buffer: [UInt8]
     private var filled = 0
     private var size: UInt64 = 0
@@ -30,7 +32,7 @@ final class GridWriter: ObjectWriter {
         self.grid = grid
         self.id = id
         self.happy = happy
-        buffer = [UInt8](repeating: 0, count: grid.segmentSize)
+        buffer = [UInt8](repeating: 0, count: Int(min(UInt64(grid.segmentSize), max(1, expectedSize ?? UInt64(grid.segmentSize)))))
         let shareSize = expectedSize.map {
             GridShareHeader(k: grid.config.k, n: grid.config.n, share: 0, segmentSize: grid.segmentSize, objectSize: $0,
                             objectID: ContentID(bytes: [UInt8](repeating: 0, count: 32))!).shareSize
@@ -52,12 +54,16 @@ final class GridWriter: ObjectWriter {
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         var offset = 0
         while offset < bytes.count {
+            if filled == buffer.count && buffer.count < grid.segmentSize {
+                // More than the expected size arrived: grow to a whole segment.
+                buffer += [UInt8](repeating: 0, count: grid.segmentSize - buffer.count)
+            }
             let count = min(bytes.count - offset, buffer.count - filled)
             buffer.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: filled).copyMemory(from: bytes.baseAddress!.advanced(by: offset), byteCount: count) }
             filled += count
             offset += count
             size += UInt64(count)
-            if filled == buffer.count { try encodeSegment() }
+            if filled == grid.segmentSize { try encodeSegment() }
         }
     }
 
@@ -94,23 +100,48 @@ final class GridWriter: ObjectWriter {
         targets[index].error = error
     }
 
-    func commit(as id: ContentID) throws {
+    /// Encodes what is left and gives every live share its hash list and footer; returns the
+    /// member writers ready to commit under `id`.
+    func finish(as id: ContentID) throws -> [(member: Int, writer: any ObjectWriter)] {
         if let expected = self.id, expected != id {
             abort()
             throw StoreError(.permissionDenied, "A grid writer for \(expected) was committed as \(id).")
         }
         if filled > 0 { try encodeSegment() }
+        buffer = []
+        var ready: [(member: Int, writer: any ObjectWriter)] = []
         for index in targets.indices where targets[index].writer != nil {
             let footer = GridShareHeader(k: grid.config.k, n: grid.config.n, share: targets[index].share, segmentSize: grid.segmentSize,
                                          objectSize: size, objectID: id)
             let tail = targets[index].hashes + footer.listRoot(targets[index].hashes) + footer.encoded
             do {
                 try tail.withUnsafeBytes { try targets[index].writer!.write($0) }
-                try targets[index].writer!.commit(as: id)
-                committed.append(targets[index].member)
-            } catch { targets[index].error = error }
-            targets[index].writer = nil
+                ready.append((targets[index].member, targets[index].writer!))
+            } catch { drop(index, error) }
         }
+        if ready.isEmpty { throw firstError ?? StoreError(.unavailable, "Every grid member failed.") }
+        return ready
+    }
+
+    /// Notes how committing one member's share went.
+    func settle(member: Int, error: Error?) {
+        guard let index = targets.firstIndex(where: { $0.member == member }) else { return }
+        if let error { targets[index].error = error } else { committed.append(member) }
+        targets[index].writer = nil
+    }
+
+    func commit(as id: ContentID) throws {
+        for (member, writer) in try finish(as: id) {
+            do {
+                try writer.commit(as: id)
+                settle(member: member, error: nil)
+            } catch { settle(member: member, error: error) }
+        }
+        try checkHappiness(id)
+    }
+
+    /// Throws unless the committed shares sit on `happy` distinct failure domains.
+    func checkHappiness(_ id: ContentID) throws {
         let members = grid.members
         let domains = Set(committed.map { members[$0].record.domain })
         guard domains.count >= happy else {
