@@ -110,6 +110,25 @@ public final class LocalStore: Store, @unchecked Sendable {
         }
     }
 
+    public func createRecord(_ name: RecordName, _ bytes: [UInt8]) throws -> Bool {
+        do {
+            if (try POSIX.stat(recordsDir)) == nil {
+                try? POSIX.mkdir(recordsDir)
+                try POSIX.fsyncDirectory(meta)
+            }
+            return try AtomicFile.create(Data(bytes), at: recordsDir + "/" + name.description, in: recordsDir)
+        } catch let failure as POSIX.Failure {
+            throw translate(failure)
+        }
+    }
+
+    public func removeRecord(_ name: RecordName) throws {
+        do { try POSIX.unlink(recordsDir + "/" + name.description) } catch let failure as POSIX.Failure {
+            if failure.errno == ENOENT && (try? POSIX.stat(objectsDir)) != nil { return }
+            throw translate(failure)
+        }
+    }
+
     public func objectPath(_ id: ContentID) -> String {
         let text = id.description
         return "\(objectsDir)/\(text.prefix(2))/\(text.dropFirst(2))"

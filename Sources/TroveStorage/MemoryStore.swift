@@ -67,6 +67,14 @@ public final class MemoryStore: Store, @unchecked Sendable {
     public func cleanTemporary() throws -> Int { try locked { 0 } }
     public func readRecord(_ name: RecordName) throws -> [UInt8]? { try locked { records[name] } }
     public func writeRecord(_ name: RecordName, _ bytes: [UInt8]) throws { try locked { records[name] = bytes } }
+    public func createRecord(_ name: RecordName, _ bytes: [UInt8]) throws -> Bool {
+        try locked {
+            guard records[name] == nil else { return false }
+            records[name] = bytes
+            return true
+        }
+    }
+    public func removeRecord(_ name: RecordName) throws { try locked { records[name] = nil } }
     public func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws {
         for item in items { try item.writer.commit(as: item.id) }
     }

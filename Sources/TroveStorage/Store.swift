@@ -55,6 +55,11 @@ public protocol Store: AnyObject, Sendable {
     func readRecord(_ name: RecordName) throws -> [UInt8]?
     /// Replaces a named record atomically: a reader sees the old bytes or the new, never a mix.
     func writeRecord(_ name: RecordName, _ bytes: [UInt8]) throws
+    /// Writes a named record only if none of that name exists (test-and-set: of two writers at
+    /// once, exactly one gets true). False when the name was taken; the record is then unchanged.
+    func createRecord(_ name: RecordName, _ bytes: [UInt8]) throws -> Bool
+    /// Deletes a named record; deleting one that is not there is not an error.
+    func removeRecord(_ name: RecordName) throws
 }
 
 /// The name of a record a store keeps beside its objects: 1–64 of `a-z`, `0-9` and `-`, so it

@@ -151,10 +151,20 @@ public final class EncryptedStore: Store, @unchecked Sendable {
     }
 
     public func writeRecord(_ name: RecordName, _ bytes: [UInt8]) throws {
+        try base.writeRecord(name, try sealRecord(name, bytes))
+    }
+
+    public func createRecord(_ name: RecordName, _ bytes: [UInt8]) throws -> Bool {
+        try base.createRecord(name, try sealRecord(name, bytes))
+    }
+
+    public func removeRecord(_ name: RecordName) throws { try base.removeRecord(name) }
+
+    func sealRecord(_ name: RecordName, _ bytes: [UInt8]) throws -> [UInt8] {
         do {
             let box = try AES.GCM.seal(bytes, using: keys.dataKey, authenticating: Self.recordAD(name))
             guard let combined = box.combined else { throw StoreError(.permissionDenied, "Cannot seal the record '\(name)'.") }
-            try base.writeRecord(name, Self.recordMagic + Array(combined))
+            return Self.recordMagic + Array(combined)
         } catch let error as StoreError { throw error } catch {
             throw StoreError(.permissionDenied, "Cannot seal the record '\(name)' (\(error)).")
         }

@@ -64,6 +64,9 @@ public final class RetryingStore: Store, @unchecked Sendable {
     public func readRecord(_ name: RecordName) throws -> [UInt8]? { try retrying { try base.readRecord(name) } }
     /// Replacing a record is idempotent, so a failed replace is simply tried again.
     public func writeRecord(_ name: RecordName, _ bytes: [UInt8]) throws { try retrying { try base.writeRecord(name, bytes) } }
+    /// Not retried: a first try that landed would make the retry answer false.
+    public func createRecord(_ name: RecordName, _ bytes: [UInt8]) throws -> Bool { try base.createRecord(name, bytes) }
+    public func removeRecord(_ name: RecordName) throws { try retrying { try base.removeRecord(name) } }
     public func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws { try base.commitBatch(items) }
 
     /// Reads on; after an unavailable failure, re-opens the object from the next byte.

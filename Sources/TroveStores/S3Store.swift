@@ -161,6 +161,13 @@ public final class S3Store: Store, @unchecked Sendable {
     }
 
     /// One PUT: S3 replaces an object atomically.
+    /// `If-None-Match: *`: the service lets exactly one of two writers create it.
+    public func createRecord(_ name: RecordName, _ bytes: [UInt8]) throws -> Bool {
+        try request { try client.put(prefix + ".trove/records/" + name.description, body: bytes, ifNoneMatch: true) }
+    }
+
+    public func removeRecord(_ name: RecordName) throws { try request { try client.delete(prefix + ".trove/records/" + name.description) } }
+
     public func writeRecord(_ name: RecordName, _ bytes: [UInt8]) throws {
         try request { _ = try client.put(prefix + ".trove/records/" + name.description, body: bytes, ifNoneMatch: false) }
     }

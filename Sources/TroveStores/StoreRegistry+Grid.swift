@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import TroveCore
 import TroveStorage
@@ -15,6 +16,28 @@ extension StoreRegistry {
         case .local, .grid:
             return (member.location + "/.trove/grid/" + gridID, config)
         }
+    }
+
+    /// Where the library keeps the Ed25519 key that signs its heads on grids (mode 0600).
+    public var headKeyPath: String { libraryPath + "/keys/head-signing.key" }
+
+    /// The library's head-signing key, made on first use.
+    public func headKey() throws -> Curve25519.Signing.PrivateKey {
+        if let data = FileManager.default.contents(atPath: headKeyPath) {
+            do { return try Curve25519.Signing.PrivateKey(rawRepresentation: data) } catch {
+                throw StoreError(.permissionDenied, "The head-signing key \(headKeyPath) is damaged (\(error)); restore it from a backup of the library folder.")
+            }
+        }
+        let key = Curve25519.Signing.PrivateKey()
+        let folder = (headKeyPath as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            // Two processes at once: one key wins, the other reads it.
+            guard try AtomicFile.create(key.rawRepresentation, at: headKeyPath, in: folder, mode: 0o600) else { return try headKey() }
+        } catch let error as StoreError { throw error } catch {
+            throw StoreError(.permissionDenied, "Cannot make the head-signing key \(headKeyPath) (\(error)).")
+        }
+        return key
     }
 
     /// A member's share store for a grid, unlocked and wrapped like the member (an encrypted
@@ -66,7 +89,7 @@ extension StoreRegistry {
         }
         do {
             let registry = self
-            let grid = try GridStore(record: record, members: list) { member in
+            let grid = try GridStore(record: record, members: list, headKey: try headKey()) { member in
                 guard let made = try registry.shareStore(of: member, grid: record, create: true) else {
                     throw StoreError(.unavailable, "The grid member '\(member.label)' holds no share store.")
                 }

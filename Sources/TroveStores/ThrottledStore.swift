@@ -48,6 +48,8 @@ public final class ThrottledStore: Store, @unchecked Sendable {
     public func cleanTemporary() throws -> Int { try base.cleanTemporary() }
     public func readRecord(_ name: RecordName) throws -> [UInt8]? { try base.readRecord(name) }
     public func writeRecord(_ name: RecordName, _ bytes: [UInt8]) throws { try base.writeRecord(name, bytes) }
+    public func createRecord(_ name: RecordName, _ bytes: [UInt8]) throws -> Bool { try base.createRecord(name, bytes) }
+    public func removeRecord(_ name: RecordName) throws { try base.removeRecord(name) }
     public func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws {
         try base.commitBatch(items.map { (($0.writer as? ThrottledWriter)?.base ?? $0.writer, $0.id) })
     }

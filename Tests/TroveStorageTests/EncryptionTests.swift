@@ -199,6 +199,8 @@ final class DropsOnce: Store, @unchecked Sendable {
     func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws { try base.commitBatch(items) }
     func readRecord(_ name: RecordName) throws -> [UInt8]? { try base.readRecord(name) }
     func writeRecord(_ name: RecordName, _ bytes: [UInt8]) throws { try base.writeRecord(name, bytes) }
+    func createRecord(_ name: RecordName, _ bytes: [UInt8]) throws -> Bool { try base.createRecord(name, bytes) }
+    func removeRecord(_ name: RecordName) throws { try base.removeRecord(name) }
 
     final class Dropping: ObjectReader {
         let owner: DropsOnce

@@ -78,6 +78,8 @@ public final class FaultyStore: Store, @unchecked Sendable {
     public func cleanTemporary() throws -> Int { try base.cleanTemporary() }
     public func readRecord(_ name: RecordName) throws -> [UInt8]? { try call(); return try base.readRecord(name) }
     public func writeRecord(_ name: RecordName, _ bytes: [UInt8]) throws { try call(); try base.writeRecord(name, bytes) }
+    public func createRecord(_ name: RecordName, _ bytes: [UInt8]) throws -> Bool { try call(); return try base.createRecord(name, bytes) }
+    public func removeRecord(_ name: RecordName) throws { try call(); try base.removeRecord(name) }
 
     public func makeWriter(for id: ContentID?, expectedSize: UInt64?) throws -> ObjectWriter {
         try call()

@@ -51,7 +51,9 @@ public struct GridFixture: @unchecked Sendable {
         changed.config.grid?.members = members.map(\.record.id)
         changed.config.grid?.happy = min(original.config.grid!.happy, members.count)
         let record = changed
-        return try GridStore(record: record, members: members) { try registry.shareStore(of: $0, grid: record, create: true)! }
+        return try GridStore(record: record, members: members, headKey: try registry.headKey()) {
+            try registry.shareStore(of: $0, grid: record, create: true)!
+        }
     }
 
     /// Where member `index` keeps this grid's shares.

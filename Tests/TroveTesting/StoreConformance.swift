@@ -208,10 +208,27 @@ public enum StoreConformance {
         #expect(try store.readRecord(head) == Array("second".utf8), "a record is replaced, not appended to")
         #expect(try store.readRecord(other) == [])
         #expect(try store.objectIDs().isEmpty, "records are not objects")
+        // Test-and-set: only the first create of a name wins, and leaves the record as it wrote it.
+        let slot = RecordName("slot-1")!
+        #expect(try store.createRecord(slot, Array("first".utf8)))
+        #expect(try !store.createRecord(slot, Array("second".utf8)))
+        #expect(try store.readRecord(slot) == Array("first".utf8))
+        try store.removeRecord(slot)
+        #expect(try store.readRecord(slot) == nil)
+        try store.removeRecord(slot)
+        #expect(try store.createRecord(slot, Array("again".utf8)), "a removed name can be created again")
+        // Racing writers: exactly one create wins.
+        let race = RecordName("slot-race")!
+        let wins = ErrorBox()
+        DispatchQueue.concurrentPerform(iterations: 4) { index in
+            if (try? store.createRecord(race, [UInt8(index)])) == true { wins.add(StoreError(.notFound, "won \(index)")) }
+        }
+        #expect(wins.all.count == 1, "\(wins.all)")
         #expect(RecordName("../store.json") == nil && RecordName("Head") == nil && RecordName("") == nil)
         let gone = try subject.unreachable()
         #expect(kind { _ = try gone.readRecord(head) } == .unavailable)
         #expect(kind { try gone.writeRecord(head, [1]) } == .unavailable)
+        #expect(kind { _ = try gone.createRecord(RecordName("slot-2")!, [1]) } == .unavailable)
     }
 
     /// Each failure comes back as its kind: a missing object is notFound; a store that cannot

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import TroveCore
 import TroveFEC
@@ -40,11 +41,14 @@ public final class GridStore: ShareStore, @unchecked Sendable {
     let segmentSize: Int
     /// Makes a member's share store when it holds none yet (repair, rebalance, a first write).
     let makeShares: @Sendable (StoreRecord) throws -> any Store
+    /// The library's key for signing heads (`StoreRegistry.headKey`).
+    let headKey: Curve25519.Signing.PrivateKey
     private let lock = NSLock()
     private var memberList: [Member]
 
-    public init(record: StoreRecord, members: [Member], segmentSize: Int = ContentHash.leafSize,
+    public init(record: StoreRecord, members: [Member], segmentSize: Int = ContentHash.leafSize, headKey: Curve25519.Signing.PrivateKey,
                 makeShares: @escaping @Sendable (StoreRecord) throws -> any Store) throws {
+        self.headKey = headKey
         guard let config = record.config.grid else { throw StoreError(.permissionDenied, "\(record.label) is not a grid.") }
         self.record = record
         self.config = config
@@ -209,39 +213,35 @@ public final class GridStore: ShareStore, @unchecked Sendable {
         if let failure { throw failure }
     }
 
-    /// A record is kept whole on every reachable member; reading takes the version most members
-    /// hold (ties: the first member's).
+    /// Records on a grid are signed heads (`publishHead`): shares on the members, the newest
+    /// valid one wins, and a member cannot forge one or hide a newer one alone.
     public func readRecord(_ name: RecordName) throws -> [UInt8]? {
-        var versions: [[UInt8]: Int] = [:]
-        var order: [[UInt8]] = []
-        var unreachable: String?
-        for member in members {
-            guard let shares = member.shares else { continue }
-            do {
-                guard let bytes = try shares.readRecord(name) else { continue }
-                if versions[bytes] == nil { order.append(bytes) }
-                versions[bytes, default: 0] += 1
-            } catch let error as StoreError where error.kind == .unavailable { unreachable = error.message }
-        }
-        guard let best = order.max(by: { versions[$0]! < versions[$1]! }) else {
-            if let unreachable { throw StoreError(.unavailable, unreachable) }
-            return nil
-        }
-        return best
+        try readHead(name, publicKey: Array(headKey.publicKey.rawRepresentation)).head?.payload
     }
 
-    /// Writes a record to every reachable member; at least k must take it.
     public func writeRecord(_ name: RecordName, _ bytes: [UInt8]) throws {
-        var written = 0
-        var last: Error?
-        for index in members.indices where members[index].writable {
-            do {
-                try sharesForWriting(index).writeRecord(name, bytes)
-                written += 1
-            } catch { last = error }
+        _ = try publishHead(name, payload: bytes, key: headKey)
+    }
+
+    /// Publishes the first head of that name (sequence number 1, a test-and-set on every member).
+    public func createRecord(_ name: RecordName, _ bytes: [UInt8]) throws -> Bool {
+        let reading = try readHead(name, publicKey: Array(headKey.publicKey.rawRepresentation))
+        guard reading.head == nil && reading.highestSeen == 0 else { return false }
+        var trips = 0
+        if case .placed = try place(try SignedHead.make(name: name.description, seq: 1, payload: bytes, key: headKey), name: name, trips: &trips) {
+            return true
         }
-        guard written >= config.k else {
-            throw (last as? StoreError) ?? StoreError(.unavailable, "Only \(written) grid members took the record '\(name)'; \(config.k) must.")
+        return false
+    }
+
+    /// Removes the head's pointer and every slot from each reachable member.
+    public func removeRecord(_ name: RecordName) throws {
+        for member in members {
+            guard let store = member.shares else { continue }
+            var trips = 0
+            let top = try latestShare(of: name, on: store, trips: &trips)?.seq ?? 0
+            if top > 0 { for seq in 1...top { try store.removeRecord(Self.slot(name, seq)) } }
+            try store.removeRecord(name)
         }
     }
 }
