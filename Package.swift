@@ -55,6 +55,7 @@ let package = Package(
         // S3, grids of k-of-n shares, encryption, retries, bandwidth limits.
         .target(name: "TroveStores", dependencies: [
             "TroveCore", "TroveStorage", "TroveS3", "TroveFEC",
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "CryptoExtras", package: "swift-crypto"),

@@ -112,6 +112,28 @@ struct GridScenarioTests {
         #expect(ok)
     }
 
+    @Test func aGridThatGrowsFromFiveToTenRebalances() throws {
+        #expect(try run(["init", "--copies", "2"]).status == 0)
+        #expect(try run(["store", "add", dir.folder("work"), "--label", "work", "--disk", "laptop"]).status == 0)
+        for i in 0..<10 { #expect(try run(["store", "add", dir.folder("m\(i)"), "--label", "m\(i)", "--disk", "d\(i)"]).status == 0) }
+        let create = try run(["grid", "create", "family", "--k", "3", "--n", "10", "--stores", "m0,m1,m2,m3,m4", "--json"])
+        #expect(create.status == 0, "\(create.stderr)")
+        #expect(try create.json()["weight"] as? Int == 3, "five members: any 2 may go")
+        for i in 0..<4 { dir.file("docs/d\(i).txt", testBytes(100_000 + i, seed: UInt64(i))) }
+        #expect(try run(["add", dir.at("docs"), "--store", "work"]).status == 0)
+        #expect(try run(["heal"]).status == 0)
+        #expect(try durabilities() == [4: 4])
+        let grow = try run(["grid", "add", "family", "--stores", "m5,m6,m7,m8,m9", "--json"])
+        #expect(grow.status == 0, "\(grow.stderr)")
+        #expect(try grow.json()["rebalance_pending"] as? Bool == true)
+        let heal = try run(["heal", "--json"])
+        #expect(try heal.json()["shares_written"] as? Int == 5 * 4, "one share per new member and file")
+        #expect(try durabilities() == [9: 4])
+        #expect(try run(["grid", "show", "family", "--json"]).json()["rebalance_pending"] as? Bool == false)
+        // A second heal has nothing to rebalance.
+        #expect(try run(["heal", "--json"]).json()["shares_written"] as? Int == 0)
+    }
+
     @Test func badGridRequestsAreRefusedAndNothingIsMade() throws {
         #expect(try run(["init"]).status == 0)
         for i in 0..<3 { _ = try run(["store", "add", dir.folder("m\(i)"), "--label", "m\(i)"]) }

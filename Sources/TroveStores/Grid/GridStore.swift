@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Logging
 import TroveCore
 import TroveFEC
 import TroveStorage
@@ -45,6 +46,7 @@ public final class GridStore: ShareStore, @unchecked Sendable {
     let headKey: Curve25519.Signing.PrivateKey
     private let lock = NSLock()
     private var memberList: [Member]
+    let logger = Logger(label: "trove.grid")
 
     public init(record: StoreRecord, members: [Member], segmentSize: Int = ContentHash.leafSize, headKey: Curve25519.Signing.PrivateKey,
                 makeShares: @escaping @Sendable (StoreRecord) throws -> any Store) throws {
@@ -220,7 +222,11 @@ public final class GridStore: ShareStore, @unchecked Sendable {
     }
 
     public func writeRecord(_ name: RecordName, _ bytes: [UInt8]) throws {
-        _ = try publishHead(name, payload: bytes, key: headKey)
+        let published = try publishHead(name, payload: bytes, key: headKey)
+        logger.info("published a head on a grid", metadata: [
+            "grid": "\(record.label)", "record": "\(name)", "seq": "\(published.head.seq)",
+            "round_trips": "\(published.roundTrips)", "collisions": "\(published.collisions)", "members": "\(published.members.count)",
+        ])
     }
 
     /// Publishes the first head of that name (sequence number 1, a test-and-set on every member).
