@@ -7,13 +7,7 @@ import Foundation
 public enum AtomicFile {
     public static func write(_ data: Data, to path: String, in folder: String) throws {
         let tmp = path + ".tmp-\(getpid())"
-        let fd = try POSIX.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
-        do {
-            try data.withUnsafeBytes { try POSIX.writeFully(fd, $0, path: tmp) }
-            try POSIX.fsync(fd, path: tmp)
-            Glibc.close(fd)
-        } catch {
-            Glibc.close(fd)
+        do { try writeSynced(data, to: tmp, flags: O_TRUNC, mode: 0o644) } catch {
             try? POSIX.unlink(tmp)
             throw error
         }
@@ -26,18 +20,18 @@ public enum AtomicFile {
     /// Returns false when the name was taken.
     public static func create(_ data: Data, at path: String, in folder: String, mode: mode_t = 0o644) throws -> Bool {
         let tmp = path + ".new-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = try POSIX.open(tmp, O_WRONLY | O_CREAT | O_EXCL, mode: mode)
         defer { try? POSIX.unlink(tmp) }
-        do {
-            try data.withUnsafeBytes { try POSIX.writeFully(fd, $0, path: tmp) }
-            try POSIX.fsync(fd, path: tmp)
-            Glibc.close(fd)
-        } catch {
-            Glibc.close(fd)
-            throw error
-        }
+        try writeSynced(data, to: tmp, flags: O_EXCL, mode: mode)
         do { try POSIX.link(tmp, as: path) } catch let failure as POSIX.Failure where failure.errno == EEXIST { return false }
         try POSIX.fsyncDirectory(folder)
         return true
+    }
+
+    /// Writes `data` into a new file at `path` and syncs it.
+    static func writeSynced(_ data: Data, to path: String, flags: Int32, mode: mode_t) throws {
+        let fd = try POSIX.open(path, O_WRONLY | O_CREAT | flags, mode: mode)
+        defer { Glibc.close(fd) }
+        try data.withUnsafeBytes { try POSIX.writeFully(fd, $0, path: path) }
+        try POSIX.fsync(fd, path: path)
     }
 }
