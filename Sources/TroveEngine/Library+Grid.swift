@@ -127,13 +127,25 @@ extension Library {
             let counting = members.filter { $0.trust == .trusted && !wiped.contains($0.id) }.map(\.domain)
             let weight = gridStoreWeight(config, trustedMemberDomains: counting)
             let domains = members.map(\.domain)
-            guard weight != record.copies || domains != record.shareDomains ?? [] else { continue }
+            // No copy counts for more than the members that count could hold (a no-op when none
+            // does: the members were as they are).
             let most = gridWeight(shareDomains: Array(counting.prefix(config.n)), k: config.k)
-            record.copies = weight
-            record.shareDomains = domains
-            try catalog.apply([.saveStore(record), .capCopyWeights(store: record.id, copies: most)])
-            observed[index].record = record
+            var changes: [CatalogChange] = [.capCopyWeights(store: record.id, copies: most)]
+            if weight != record.copies || domains != record.shareDomains ?? [] {
+                record.copies = weight
+                record.shareDomains = domains
+                changes.insert(.saveStore(record), at: 0)
+                observed[index].record = record
+            }
+            try catalog.apply(changes)
         }
+    }
+
+    /// What a grid copy counts for after an audit: what its shares survive, but never more than
+    /// before while some member could not be asked (its share is presumed there, which must not
+    /// raise a copy that may never have had one).
+    static func gridCopyWeight(_ audit: ShareAudit, before: Int) -> Int {
+        audit.unreachable.isEmpty ? audit.weight : min(before, audit.weight)
     }
 
     /// Audits the shares of a grid's copies that count for less than the grid can give (and
@@ -151,12 +163,18 @@ extension Library {
             do { audit = try grid.audit(copy.fileID, fromMedia: false, repair: rebalancing ? .fill : .atThreshold) } catch let error as StoreError where error.kind == .unavailable {
                 unreachable.note(record, reason: error.message)
                 break
+            } catch {
+                // One object's trouble (a member full, a repair that could not decode) never
+                // stops the pass: it is reported and the next copy is audited.
+                pass.problems.append("\(copy.fileID) on the grid '\(record.label)': \(TroveError.from(any: error).message)")
+                continue
             }
             pass.audited += 1
             pass.sharesWritten += audit.repaired.count
             var changes: [CatalogChange] = []
-            if audit.weight != copy.copies {
-                changes.append(.saveCopy(CopyRecord(fileID: copy.fileID, storeID: record.id, copies: audit.weight, mtime: copy.mtime,
+            let weight = Self.gridCopyWeight(audit, before: copy.copies)
+            if weight != copy.copies {
+                changes.append(.saveCopy(CopyRecord(fileID: copy.fileID, storeID: record.id, copies: weight, mtime: copy.mtime,
                                                     verified: copy.verified)))
             }
             if audit.good < audit.needed && audit.unreachable.isEmpty { pass.lost += 1 }

@@ -83,7 +83,8 @@ extension Library {
                     report.good += 1
                     report.bytes += file.size
                     // A grid copy counts what its shares survive now.
-                    verified.append(.saveCopy(CopyRecord(fileID: file.id, storeID: copy.storeID, copies: audit?.weight ?? observed.record.copies,
+                    verified.append(.saveCopy(CopyRecord(fileID: file.id, storeID: copy.storeID,
+                                                         copies: audit.map { Self.gridCopyWeight($0, before: copy.copies) } ?? observed.record.copies,
                                                          mtime: copy.mtime, verified: now)))
                 case .missing:
                     report.checked += 1
@@ -122,6 +123,9 @@ extension Library {
                 if let grid = store as? ShareStore {
                     do { audit = try grid.audit(files[index].id, fromMedia: true, repair: .atThreshold) } catch let error as StoreError {
                         return (error.kind == .unavailable ? .unavailable(reason: error.message) : .unreadable(leaf: nil, reason: error.message), nil)
+                    } catch {
+                        // A repair that could not decode: the copy's own check below says what it is.
+                        audit = nil
                     }
                 }
                 return (try self.check(files[index], on: store, fromMedia: true, progress: nil), audit)

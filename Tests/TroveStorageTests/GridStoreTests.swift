@@ -101,6 +101,42 @@ import TroveTesting
         #expect(try StoreConformance.get(id, from: grid) == bytes)
     }
 
+    @Test func tooFewSharesWithMembersAwayIsUnreachableNotCorrupt() throws {
+        let fixture = try GridFixture(k: 3, n: 5, members: 5)
+        let id = StoreConformance.randomID()
+        try StoreConformance.put(StoreConformance.bytes(50_000, seed: 2), as: id, in: try fixture.open())
+        try FileManager.default.removeItem(atPath: try fixture.sharePath(2, id))
+        // Two shares here, two members out of reach: the copy may be whole, so it is not corrupt.
+        let away = try fixture.open(wrapping: [3: { FaultyStore($0, fault: .unavailable) }, 4: { FaultyStore($0, fault: .unavailable) }])
+        #expect(StoreConformance.kind { _ = try StoreConformance.get(id, from: away) } == .unavailable)
+        // The same when a member goes away in the middle of the read.
+        let vanishing = FaultyStore(try #require(try LocalStore.open(at: fixture.shareFolder(0))), fault: .latency(seconds: 0))
+        let midway = try fixture.open(wrapping: [0: { _ in vanishing }, 4: { FaultyStore($0, fault: .unavailable) }])
+        let reader = try midway.openReader(id, range: nil, fromMedia: false)
+        vanishing.fault = .unavailable
+        var buffer = [UInt8](repeating: 0, count: 1000)
+        #expect(StoreConformance.kind { _ = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) } } == .unavailable)
+        #expect(throws: ObjectCorrupt.self) {
+            for index in [3, 4] { try FileManager.default.removeItem(atPath: try fixture.sharePath(index, id)) }
+            _ = try StoreConformance.get(id, from: try fixture.open())
+        }
+    }
+
+    @Test func repairNeverTakesTheNumberOfAMemberOutOfReach() throws {
+        // 3-of-8 repairs at 6 good shares.
+        let fixture = try GridFixture(k: 3, n: 8, members: 8)
+        let id = StoreConformance.randomID()
+        let bytes = StoreConformance.bytes(70_000, seed: 3)
+        try StoreConformance.put(bytes, as: id, in: try fixture.open())
+        for index in 0..<2 { try FileManager.default.removeItem(atPath: try fixture.sharePath(index, id)) }
+        let away = try fixture.open(wrapping: [7: { FaultyStore($0, fault: .unavailable) }])
+        let audit = try away.audit(id, fromMedia: false, repair: .atThreshold)
+        #expect(audit.good == 7 && audit.repaired == ["m0", "m1"] && audit.unreachable.count == 1, "\(audit)")
+        // Back in reach, member 7's share is still the only one of its number: eight distinct shares.
+        let back = try fixture.open().audit(id, fromMedia: true, repair: .none)
+        #expect(back.good == 8 && back.problems.isEmpty, "\(back.problems)")
+    }
+
     @Test func aGrowingGridRebalancesOntoNewMembers() throws {
         let fixture = try GridFixture(k: 3, n: 10, members: 10)
         let small = try fixture.open(wrapping: [:], members: 5)

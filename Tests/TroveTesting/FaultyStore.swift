@@ -31,13 +31,20 @@ public final class FaultyStore: Store, @unchecked Sendable {
     }
 
     public let base: any Store
-    public let fault: Fault
     private let lock = NSLock()
+    private let faultLock = NSLock()
     private var written = 0
+    private var currentFault: Fault
+    /// The fault injected now; a test may change it while the store is in use (a drive that
+    /// goes away in the middle of a read).
+    public var fault: Fault {
+        get { faultLock.withLock { currentFault } }
+        set { faultLock.withLock { currentFault = newValue } }
+    }
 
     public init(_ base: any Store, fault: Fault) {
         self.base = base
-        self.fault = fault
+        currentFault = fault
     }
 
     public var identity: StoreIdentity { base.identity }

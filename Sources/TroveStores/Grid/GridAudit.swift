@@ -11,7 +11,8 @@ extension GridStore {
         var good: [Int: Int] = [:]
         var problems: [String] = [], unreachable: [String] = []
         var presumed: [Int] = [], lacking: [Int] = []
-        var corrupt = Set<Int>()
+        // Members whose share must go before a new one is written (corrupt, or a duplicate number).
+        var clear = Set<Int>()
         var reference: GridShareHeader?
         for index in list.indices {
             let label = list[index].record.label
@@ -25,23 +26,34 @@ extension GridStore {
             case .corrupt(let why):
                 problems.append("\(label): share corrupt (\(why))")
                 lacking.append(index)
-                corrupt.insert(index)
+                clear.insert(index)
             case .good(let share):
                 if let reference, reference.objectSize != share.footer.objectSize || reference.segmentSize != share.footer.segmentSize {
                     problems.append("\(label): share corrupt (it disagrees with the others on the object's size)")
                     lacking.append(index)
-                    corrupt.insert(index)
+                    clear.insert(index)
                     continue
                 }
-                if fromMedia, let bad = firstBadBlock(share) {
-                    problems.append("\(label): share corrupt (\(bad))")
-                    lacking.append(index)
-                    corrupt.insert(index)
-                    continue
+                if fromMedia {
+                    switch checkBlocks(share) {
+                    case .good: break
+                    case .bad(let why):
+                        problems.append("\(label): share corrupt (\(why))")
+                        lacking.append(index)
+                        clear.insert(index)
+                        continue
+                    case .unreachable(let why):
+                        unreachable.append("\(label): \(why)")
+                        presumed.append(index)
+                        continue
+                    }
                 }
                 reference = reference ?? share.footer
                 if good[share.footer.share] == nil { good[share.footer.share] = index } else {
+                    // Adds nothing: it may take a number no member holds.
                     problems.append("\(label): holds share \(share.footer.share), which another member holds too")
+                    lacking.append(index)
+                    clear.insert(index)
                 }
             }
         }
@@ -54,9 +66,8 @@ extension GridStore {
         }
         let targets = lacking.filter { list[$0].writable }
         if due, good.count >= config.k, !targets.isEmpty, let reference {
-            let numbers = (0..<config.n).filter { good[$0] == nil }
-            let pairs = zip(targets, numbers).map { (member: $0, share: $1) }
-            for pair in pairs where corrupt.contains(pair.member) { _ = try? list[pair.member].shares?.quarantine(id) }
+            let pairs = repairPlan(id, targets: targets, good: Set(good.keys), away: presumed)
+            for pair in pairs where clear.contains(pair.member) { _ = try? list[pair.member].shares?.quarantine(id) }
             let done = try rewrite(id, size: reference.objectSize, pairs: pairs, fromMedia: fromMedia)
             for pair in pairs where done.contains(pair.member) {
                 good[pair.share] = pair.member
@@ -69,14 +80,46 @@ extension GridStore {
                           problems: problems, repaired: repaired, unreachable: unreachable)
     }
 
-    /// The first block of a share that does not match its hash or cannot be read, if any.
-    func firstBadBlock(_ share: FoundShare) -> String? {
+    enum BlockCheck {
+        case good
+        case bad(String)
+        case unreachable(String)
+    }
+
+    /// Reads every block of a share from the medium against its hash: the first that does not
+    /// match (or that the medium cannot read) makes it bad; a member that stops answering says
+    /// nothing about the share.
+    func checkBlocks(_ share: FoundShare) -> BlockCheck {
         for s in 0..<share.footer.segments {
-            do { _ = try readBlock(share, segment: s, fromMedia: true) } catch let error as BadShare { return error.reason } catch {
-                return "block \(s) cannot be read (\((error as? StoreError)?.message ?? "\(error)"))"
+            do { _ = try readBlock(share, segment: s, fromMedia: true) } catch let error as BadShare { return .bad(error.reason) } catch let error as StoreError {
+                if error.kind == .unavailable || error.kind == .permissionDenied { return .unreachable(error.message) }
+                return .bad("block \(s) cannot be read (\(error.message))")
+            } catch {
+                return .bad("block \(s) cannot be read (\((error as? ObjectCorrupt)?.reason ?? "\(error)"))")
             }
         }
-        return nil
+        return .good
+    }
+
+    /// Which share number each target member gets: its own number in the object's permuted
+    /// order when no member holds it, else a number nobody holds; never a number a member out
+    /// of reach is expected to hold (it may still have it).
+    func repairPlan(_ id: ContentID, targets: [Int], good: Set<Int>, away: [Int]) -> [(member: Int, share: Int)] {
+        let order = ring(for: id)
+        func number(_ member: Int) -> Int? { order.firstIndex(of: member).flatMap { $0 < config.n ? $0 : nil } }
+        let reserved = Set(away.compactMap(number))
+        var free = (0..<config.n).filter { !good.contains($0) && !reserved.contains($0) }
+        var plan: [(member: Int, share: Int)] = []
+        for target in targets {
+            if let own = number(target), let at = free.firstIndex(of: own) {
+                plan.append((target, own))
+                free.remove(at: at)
+            } else if let first = free.first {
+                plan.append((target, first))
+                free.removeFirst()
+            }
+        }
+        return plan
     }
 
     /// Decodes the object from its good shares and writes the given share numbers to the given

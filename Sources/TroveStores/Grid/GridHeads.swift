@@ -90,11 +90,13 @@ extension GridStore {
     func latestShare(of name: RecordName, on store: any Store, trips: inout Int) throws -> HeadShare? {
         trips += 1
         var latest = try store.readRecord(name).flatMap(HeadShare.init)
-        while true {
+        while (latest?.seq ?? 0) < Self.highestSeq {
             trips += 1
-            guard let next = try store.readRecord(Self.slot(name, (latest?.seq ?? 0) + 1)).flatMap(HeadShare.init) else { return latest }
+            guard let next = try store.readRecord(Self.slot(name, (latest?.seq ?? 0) + 1)).flatMap(HeadShare.init),
+                  next.seq == (latest?.seq ?? 0) + 1 else { return latest }
             latest = next
         }
+        return latest
     }
 
     /// Asks members (attached ones first) until `k + ε` have answered (ε = k), decodes each
@@ -110,14 +112,16 @@ extension GridStore {
             guard let store = member.shares else { answers.append((index, nil)); continue }
             do { answers.append((index, try latestShare(of: name, on: store, trips: &reading.roundTrips))) } catch let error as StoreError where error.kind == .unavailable {
                 reading.unreachable.append("\(member.record.label): \(error.message)")
+            } catch {
+                // A record that does not authenticate, a refused read: this member's trouble only.
+                reading.bad.append("\(member.record.label): its head cannot be read (\(TroveError.from(any: error).message))")
             }
         }
         reading.answered = answers.count
         guard answers.count >= config.k || answers.count == members.count else {
             throw StoreError(.unavailable, "Only \(answers.count) members of the grid '\(record.label)' answered for '\(name)'; \(config.k) are needed (out of reach: \(reading.unreachable.joined(separator: "; "))).")
         }
-        let held = answers.compactMap { answer in answer.share.map { (answer.member, $0) } }
-        reading.highestSeen = held.map(\.1.seq).max() ?? 0
+        let held = answers.compactMap { answer in answer.share.map { (answer.member, $0) } }.filter { $0.1.seq <= Self.highestSeq }
         // Every version, by (seq, version hash), with the members holding its shares.
         let versions = Dictionary(grouping: held) { VersionKey(seq: $0.1.seq, version: $0.1.version) }
         var valid: [(head: SignedHead, holders: [Int])] = []
@@ -133,13 +137,26 @@ extension GridStore {
             }
         }
         reading.collisions = Dictionary(grouping: valid, by: \.head.seq).filter { $0.value.count > 1 }.keys.sorted()
+        // A number no valid head carries is believed only a little above the newest valid one (a
+        // publish cut short); a member claiming far more is lying, and must not make writers
+        // skip ahead or removals walk forever.
+        let newestSeq = valid.map(\.head.seq).max() ?? 0
+        reading.highestSeen = held.map(\.1.seq).filter { $0 <= newestSeq + Self.slack }.max() ?? 0
+        for (member, share) in held where share.seq > newestSeq + Self.slack {
+            reading.bad.append("\(members[member].record.label): claims head \(share.seq), far above the newest valid one (\(newestSeq))")
+        }
         guard let newest = valid.map(\.head).max(by: { SignedHead.newer($1, $0) }) else { return reading }
         reading.head = newest
-        reading.unreadable = Set(held.map(\.1.seq).filter { $0 > newest.seq }).sorted()
+        reading.unreadable = Set(held.map(\.1.seq).filter { $0 > newest.seq && $0 <= newest.seq + Self.slack }).sorted()
         reading.behind = held.filter { $0.1.seq < newest.seq }.map { "\(members[$0.0].record.label) (head \($0.1.seq), newest \(newest.seq))" }
             + answers.filter { $0.share == nil }.map { "\(members[$0.member].record.label) (no head)" }
         return reading
     }
+
+    /// Sequence numbers above this are refused outright (no overflow one above them).
+    static let highestSeq: UInt64 = 1 << 62
+    /// How far above the newest valid head an unreadable one is believed.
+    static let slack: UInt64 = 64
 
     struct VersionKey: Hashable {
         var seq: UInt64
@@ -159,10 +176,7 @@ extension GridStore {
         var distinct: [(Int, HeadShare)] = []
         for share in shares where !distinct.contains(where: { $0.1.share == share.1.share }) { distinct.append(share) }
         guard distinct.count >= config.k else { return .tooFew }
-        var tried = 0
-        for subset in combinations(distinct.count, config.k) {
-            tried += 1
-            if tried > 256 { break }
+        for subset in subsets(distinct.count, config.k, tries: 256) {
             let chosen = subset.map { distinct[$0].1 }
             guard chosen.allSatisfy({ $0.k == config.k && $0.n == config.n && $0.length == chosen[0].length }),
                   let blocks = try? codec.decode(chosen.map { (index: $0.share, bytes: $0.block) }) else { continue }
@@ -211,6 +225,7 @@ extension GridStore {
                                            payload: payload, key: key)
             switch try place(head, name: name, trips: &trips) {
             case .placed(let holders):
+                prune(name, below: head.seq, trips: &trips)
                 return HeadPublication(head: head, roundTrips: trips, collisions: collisions, members: holders)
             case .collided:
                 collisions += 1
@@ -218,6 +233,20 @@ extension GridStore {
             }
         }
         throw StoreError(.unavailable, "Another writer kept publishing '\(name)' on the grid '\(record.label)' at the same time; retry.")
+    }
+
+    /// Slots kept below the newest head on each member (older ones are removed as heads are
+    /// published), enough to read back what two colliding writers left.
+    static let keptSlots: UInt64 = 8
+
+    /// Removes the slot `keptSlots` below a new head on every writable member (best effort).
+    func prune(_ name: RecordName, below seq: UInt64, trips: inout Int) {
+        guard seq > Self.keptSlots else { return }
+        for member in members where member.writable {
+            guard let store = member.shares else { continue }
+            trips += 1
+            try? store.removeRecord(Self.slot(name, seq - Self.keptSlots))
+        }
     }
 
     enum Placement {
@@ -275,29 +304,39 @@ extension GridStore {
             guard let store = member.shares, let share = try? latestShare(of: name, on: store, trips: &trips) else { continue }
             if share == headShares(head)[index] { holders.insert(index) }
         }
-        let missing = Set(members.indices.prefix(config.n)).subtracting(holders)
+        // Members that can take a share, whose slot for this number is empty or holds a share of
+        // this very version (a bad copy of it): a slot another writer's version took stays.
+        let version = Array(SHA256.hash(data: head.encoded))
+        let missing = Set(members.indices.prefix(config.n)).subtracting(holders).filter { index in
+            guard members[index].writable else { return false }
+            guard let store = members[index].shares, let slot = try? store.readRecord(Self.slot(name, head.seq)) else { return true }
+            return HeadShare(slot).map { $0.version == version } ?? true
+        }
         guard !missing.isEmpty else { return (reading, []) }
         var placed: [String] = []
-        if case .placed(let labels) = try place(head, name: name, trips: &trips, only: missing, overwrite: true) { placed = labels }
+        if case .placed(let labels) = try place(head, name: name, trips: &trips, only: Set(missing), overwrite: true) { placed = labels }
         return (reading, placed)
     }
 }
 
-/// Every k-element subset of 0..<n, in order.
-func combinations(_ n: Int, _ k: Int) -> [[Int]] {
-    guard k > 0, k <= n else { return k == 0 ? [[]] : [] }
-    var result: [[Int]] = []
-    var current: [Int] = []
-    func walk(_ start: Int) {
-        if current.count == k { result.append(current); return }
-        guard result.count < 256 else { return }
-        for i in start..<n where n - i >= k - current.count {
-            current.append(i)
-            walk(i + 1)
-            current.removeLast()
-        }
+/// k-element subsets of 0..<n to try decoding from: the first k, then every one that leaves out
+/// a single element when that is all there are to try, else `tries` drawn at random (seeded, so
+/// a reading is repeatable). A bad share among m cannot hide a version: half or more of random
+/// subsets leave it out when m ≥ 2k.
+func subsets(_ n: Int, _ k: Int, tries: Int) -> [[Int]] {
+    guard k > 0, k <= n else { return [] }
+    var result: [[Int]] = [Array(0..<k)]
+    var seen: Set<[Int]> = [result[0]]
+    var random = SplitMix64(seed: UInt64(n) << 32 | UInt64(k))
+    var attempts = 0
+    while result.count < tries && attempts < 8 * tries {
+        attempts += 1
+        var pool = Array(0..<n)
+        var pick: [Int] = []
+        for _ in 0..<k { pick.append(pool.remove(at: Int(random.next() % UInt64(pool.count)))) }
+        pick.sort()
+        if seen.insert(pick).inserted { result.append(pick) }
     }
-    walk(0)
     return result
 }
 

@@ -14,8 +14,10 @@ final class GridReader: ObjectReader {
     private var shares: [FoundShare]
     private var tried: Set<Int>
     private let reference: GridShareHeader
-    /// Shares dropped while reading, one line each.
+    /// Shares dropped while reading as bad, one line each.
     private(set) var problems: [String] = []
+    /// Members that stopped answering or could not be asked.
+    private var unreachable: [String] = []
     private var segment: (index: Int, bytes: [UInt8])?
 
     init(grid: GridStore, id: ContentID, range: Range<UInt64>?, fromMedia: Bool) throws {
@@ -29,18 +31,21 @@ final class GridReader: ObjectReader {
         shares = found.shares
         tried = found.tried
         problems = found.bad
+        unreachable = found.unreachable
         reference = first.footer
         size = first.footer.objectSize
         position = min(range?.lowerBound ?? 0, size)
         end = min(range?.upperBound ?? size, size)
     }
 
-    /// The error for an object with fewer than k good shares: not held at all, out of reach, or corrupt.
+    /// The error for an object with fewer than k good shares: not held at all, out of reach
+    /// (while a member that did not answer may hold a share, the copy is not called corrupt),
+    /// or corrupt.
     static func tooFew(_ count: Int, grid: GridStore, id: ContentID, unreachable: [String], bad: [String], offset: UInt64) -> Error {
         if count == 0 && bad.isEmpty && unreachable.isEmpty {
             return StoreError(.notFound, "The grid '\(grid.record.label)' holds no share of \(id).")
         }
-        if bad.isEmpty && !unreachable.isEmpty {
+        if !unreachable.isEmpty {
             return StoreError(.unavailable, "Only \(count) of the \(grid.config.k) shares of \(id) needed could be read from the grid '\(grid.record.label)'; out of reach: \(unreachable.joined(separator: "; ")).")
         }
         return ObjectCorrupt(offset: offset, reason: "only \(count) good shares of the \(grid.config.k) needed are left on the grid '\(grid.record.label)' (\((bad + unreachable).joined(separator: "; ")))")
@@ -70,25 +75,31 @@ final class GridReader: ObjectReader {
             var blocks: [(index: Int, bytes: [UInt8])] = []
             var dropped: Int?
             for (position, share) in shares.prefix(grid.config.k).enumerated() {
+                let label = grid.members[share.member].record.label
                 do {
                     blocks.append((share.footer.share, try grid.readBlock(share, segment: s, fromMedia: fromMedia)))
+                } catch let error as StoreError where error.kind == .unavailable || error.kind == .permissionDenied {
+                    unreachable.append("\(label): \(error.message)")
+                    dropped = position
+                    break
                 } catch {
                     let reason = (error as? BadShare)?.reason ?? (error as? StoreError)?.message ?? (error as? ObjectCorrupt)?.reason ?? "\(error)"
-                    problems.append("\(grid.members[share.member].record.label): \(reason)")
+                    problems.append("\(label): \(reason)")
                     dropped = position
                     break
                 }
             }
             if let dropped {
                 shares.remove(at: dropped)
+                // Another member's share, of a number not held yet (a duplicate would not help).
                 let more = try grid.locate(id, fromMedia: fromMedia, wanted: grid.config.k - shares.count, skipping: tried.union(shares.map(\.member)),
-                                           agreeing: reference)
+                                           agreeing: reference, holding: Set(shares.map(\.footer.share)))
                 tried.formUnion(more.tried)
                 problems += more.bad
-                let numbers = Set(shares.map(\.footer.share))
-                shares += more.shares.filter { !numbers.contains($0.footer.share) }
+                unreachable += more.unreachable
+                shares += more.shares
                 if shares.count < grid.config.k {
-                    throw Self.tooFew(shares.count, grid: grid, id: id, unreachable: more.unreachable, bad: problems,
+                    throw Self.tooFew(shares.count, grid: grid, id: id, unreachable: unreachable, bad: problems,
                                       offset: UInt64(s) * UInt64(reference.segmentSize))
                 }
                 continue

@@ -62,7 +62,8 @@ struct GridShareHeader: Equatable, Sendable {
         segmentSize = Int(unbe(bytes[16..<20]))
         objectSize = unbe(bytes[20..<28])
         objectID = id
-        guard k <= n, n <= 256, share < n, segmentSize > 0 else { return nil }
+        // Sizes a real object can have (no overflow in the layout arithmetic).
+        guard k <= n, n <= 256, share < n, segmentSize > 0, objectSize < 1 << 56 else { return nil }
     }
 
     init(k: Int, n: Int, share: Int, segmentSize: Int, objectSize: UInt64, objectID: ContentID) {

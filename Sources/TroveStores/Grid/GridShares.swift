@@ -51,8 +51,9 @@ extension GridStore {
         } catch let error as StoreError {
             switch error.kind {
             case .notFound: return .missing
-            case .unavailable: return .unreachable(error.message)
-            default: return .corrupt("unreadable: \(error.message)")
+            // Out of reach, or refused now (credentials, permissions): nothing proves the share bad.
+            case .unavailable, .permissionDenied: return .unreachable(error.message)
+            case .media, .noSpace: return .corrupt("unreadable: \(error.message)")
             }
         } catch let error as ObjectCorrupt {
             return .corrupt(error.reason)
@@ -66,13 +67,13 @@ extension GridStore {
     /// Finds up to `wanted` good shares with distinct numbers that agree on the object, trying
     /// members in read order and skipping `skipping`; says which members were out of reach or
     /// held a bad share.
-    func locate(_ id: ContentID, fromMedia: Bool, wanted: Int, skipping: Set<Int> = [], agreeing reference: GridShareHeader? = nil)
-        throws -> (shares: [FoundShare], tried: Set<Int>, unreachable: [String], bad: [String]) {
+    func locate(_ id: ContentID, fromMedia: Bool, wanted: Int, skipping: Set<Int> = [], agreeing reference: GridShareHeader? = nil,
+                holding: Set<Int> = []) throws -> (shares: [FoundShare], tried: Set<Int>, unreachable: [String], bad: [String]) {
         var shares: [FoundShare] = []
         var tried = skipping
         var unreachable: [String] = [], bad: [String] = []
         var reference = reference
-        var numbers = Set<Int>()
+        var numbers = holding
         for index in readOrder where !tried.contains(index) && shares.count < wanted {
             tried.insert(index)
             let label = members[index].record.label

@@ -45,6 +45,7 @@ public final class GridStore: ShareStore, @unchecked Sendable {
     /// The library's key for signing heads (`StoreRegistry.headKey`).
     let headKey: Curve25519.Signing.PrivateKey
     private let lock = NSLock()
+    private let creating = NSLock()
     private var memberList: [Member]
     let logger = Logger(label: "trove.grid")
 
@@ -71,8 +72,16 @@ public final class GridStore: ShareStore, @unchecked Sendable {
 
     public var location: String { "grid \(config.k)-of-\(config.n) over " + members.map(\.record.label).joined(separator: ", ") }
 
+    /// What a copy is worth once every member that counts holds a share (what repair and
+    /// rebalancing aim at: a copy below it is audited).
     public var fullWeight: Int {
         gridWeight(shareDomains: members.filter(\.counts).prefix(config.n).map(\.record.domain), k: config.k)
+    }
+
+    /// Member indices in the object's permuted order: the i-th holds share i.
+    func ring(for id: ContentID) -> [Int] {
+        let list = members
+        return permutedMembers(list.map(\.record.id), objectID: id).compactMap { key in list.firstIndex { $0.record.id == key } }
     }
 
     /// Members in the order reads try them: drives attached here first, then the rest.
@@ -90,6 +99,13 @@ public final class GridStore: ShareStore, @unchecked Sendable {
         guard member.connected else {
             throw StoreError(.unavailable, "The grid member '\(member.record.label)' is not reachable\(member.reason.map { " (\($0))" } ?? "").")
         }
+        // One at a time: two audits repairing at once must not both make the store.
+        creating.lock()
+        defer { creating.unlock() }
+        lock.lock()
+        let again = memberList[index].shares
+        lock.unlock()
+        if let again { return again }
         let made = try makeShares(member.record)
         lock.lock()
         memberList[index].shares = made
@@ -116,17 +132,17 @@ public final class GridStore: ShareStore, @unchecked Sendable {
             let away = list.filter { !$0.writable }.map(\.record.label)
             throw StoreError(.unavailable, "The grid '\(record.label)' can reach members on \(domains.count) disk\(domains.count == 1 ? "" : "s") that take shares, but an upload must reach \(config.happy) (happiness); \(away.isEmpty ? "" : "not usable now: \(away.joined(separator: ", ")). ")Connect more members, or lower --happy.")
         }
-        // Share i goes to the i-th member in the object's permuted order (a random rotation when
-        // the ID is not known yet: reads never rely on where a share sits).
+        // Share i goes to the i-th member in the object's permuted order over all members (a
+        // member out of reach keeps its number free, so a later repair gives it the same one); a
+        // random rotation when the ID is not known yet (reads never rely on where a share sits).
         let order: [Int]
         if let id {
-            let ids = permutedMembers(usable.map { list[$0].record.id }, objectID: id)
-            order = ids.compactMap { key in usable.first { list[$0].record.id == key } }
+            order = ring(for: id)
         } else {
-            let start = usable.isEmpty ? 0 : Int.random(in: 0..<usable.count)
-            order = Array(usable[start...] + usable[..<start])
+            let start = Int.random(in: 0..<max(1, list.count))
+            order = Array(start..<list.count) + Array(0..<start)
         }
-        let targets = order.prefix(config.n).enumerated().map { (member: $0.element, share: $0.offset) }
+        let targets = order.prefix(config.n).enumerated().filter { usable.contains($0.element) }.map { (member: $0.element, share: $0.offset) }
         return try GridWriter(grid: self, id: id, targets: targets, happy: config.happy, expectedSize: expectedSize)
     }
 
@@ -240,13 +256,14 @@ public final class GridStore: ShareStore, @unchecked Sendable {
         return false
     }
 
-    /// Removes the head's pointer and every slot from each reachable member.
+    /// Removes the head's pointer and its slots (publishing keeps the last `keptSlots`) from
+    /// each reachable member.
     public func removeRecord(_ name: RecordName) throws {
+        let top = try readHead(name, publicKey: Array(headKey.publicKey.rawRepresentation), askAll: true).highestSeen
+        let low = top > Self.keptSlots + Self.slack ? top - Self.keptSlots - Self.slack : 1
         for member in members {
             guard let store = member.shares else { continue }
-            var trips = 0
-            let top = try latestShare(of: name, on: store, trips: &trips)?.seq ?? 0
-            if top > 0 { for seq in 1...top { try store.removeRecord(Self.slot(name, seq)) } }
+            if top > 0 { for seq in low...top { try store.removeRecord(Self.slot(name, seq)) } }
             try store.removeRecord(name)
         }
     }
