@@ -31,6 +31,15 @@ struct Status: ParsableCommand {
         for store in report.stores {
             let r = store.record
             let state = store.connected ? "connected" + (r.readOnly ? " READ-ONLY" : "") : "NOT CONNECTED (\(store.problem ?? "not found"))"
+            if let grid = r.config.grid {
+                // A grid has no disk of its own: say what it is and what a copy there survives.
+                let members = grid.members.compactMap { id in report.stores.first { $0.record.id == id } }
+                let away = members.filter { !$0.connected }.map(\.record.label)
+                Output.line("  \(r.label)  \(r.trust.rawValue)  \(state)  grid \(grid.k)-of-\(grid.n) over \(members.map(\.record.label).joined(separator: ", "))  \(store.files) copies")
+                Output.line("    a new copy there \(gridSentence(weight: r.copies, members: grid.members.count))"
+                            + (away.isEmpty ? "" : "; not connected now: \(away.joined(separator: ", "))"))
+                continue
+            }
             Output.line("  \(r.label)  \(r.trust.rawValue)\(r.noNewCopies ? " no-new-copies" : "")  \(state)  disk \(r.diskShown ?? "?")  \(store.files) copies  free \(r.free.map { formatBytes(UInt64($0)) } ?? "?")  \(r.location)")
         }
         for group in sharedDisks(report.stores.map(\.record)) {

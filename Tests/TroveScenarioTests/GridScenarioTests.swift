@@ -56,9 +56,13 @@ struct GridScenarioTests {
         #expect(try durabilities() == [9: files.count])
         let whereis = try run(["whereis", files[4].id])
         #expect(whereis.stdout.contains("grid 3-of-10: survives the loss of any 7 of its 10 member stores"), "\(whereis.stdout)")
+        let status = try run(["status"]).stdout
+        #expect(status.contains("family  trusted  connected  grid 3-of-10 over m0, m1, m2, m3, m4, m5, m6, m7, m8, m9"), "\(status)")
+        #expect(status.contains("a new copy there survives the loss of any 7 of its 10 member stores"))
         // The laptop and seven members are gone for good.
         try FileManager.default.removeItem(atPath: dir.at("work"))
         for i in 0..<7 { try FileManager.default.removeItem(atPath: dir.at("m\(i)")) }
+        #expect(try run(["status"]).stdout.contains("not connected now: m0, m1, m2, m3, m4, m5, m6"))
         for (index, file) in files.enumerated() {
             let out = dir.folder("back") + "/f\(index)"
             let get = try run(["get", file.id, "--to", out])
