@@ -90,6 +90,21 @@ extension Library {
         return record
     }
 
+    /// The catalog records the public half of the library's head-signing key the first time a
+    /// grid needs it; from then on every machine must sign with that key (copied to it), never
+    /// with one of its own that readers elsewhere would refuse.
+    func pinHeadKey() throws {
+        if let pinned = try catalog.setting(Self.headKeySetting), let bytes = Data(base64Encoded: pinned) {
+            registry.headPublicKey = [UInt8](bytes)
+            return
+        }
+        let key = try storeCall { try registry.headKey() }
+        registry.headPublicKey = Array(key.publicKey.rawRepresentation)
+        try catalog.apply([.setSetting(key: Self.headKeySetting, value: key.publicKey.rawRepresentation.base64EncodedString())])
+    }
+
+    static let headKeySetting = "head_public_key"
+
     /// The member stores named, checked: known, not grids, not purged, each named once.
     func gridMembers(_ labels: [String], known: [StoreRecord]) throws -> [StoreRecord] {
         var members: [StoreRecord] = []

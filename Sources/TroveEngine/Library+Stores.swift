@@ -181,6 +181,7 @@ extension Library {
     public func observeStores(_ records: [StoreRecord]? = nil) throws -> [ObservedStore] {
         let all = try catalog.stores()
         let records = records ?? all.filter { $0.trust != .purged }
+        if records.contains(where: { $0.kind == .grid }) { try pinHeadKey() }
         // A grid is built from its members as they are found: look for those too.
         let memberIDs = Set(records.flatMap { $0.config.grid?.members ?? [] })
         let plain = records.filter { $0.kind != .grid }

@@ -21,12 +21,21 @@ extension StoreRegistry {
     /// Where the library keeps the Ed25519 key that signs its heads on grids (mode 0600).
     public var headKeyPath: String { libraryPath + "/keys/head-signing.key" }
 
-    /// The library's head-signing key, made on first use.
+    /// The library's head-signing key, made on first use; refused when the catalog names another
+    /// (a library shared between machines signs with one key, copied to each).
     public func headKey() throws -> Curve25519.Signing.PrivateKey {
         if let data = FileManager.default.contents(atPath: headKeyPath) {
-            do { return try Curve25519.Signing.PrivateKey(rawRepresentation: data) } catch {
+            let key: Curve25519.Signing.PrivateKey
+            do { key = try Curve25519.Signing.PrivateKey(rawRepresentation: data) } catch {
                 throw StoreError(.permissionDenied, "The head-signing key \(headKeyPath) is damaged (\(error)); restore it from a backup of the library folder.")
             }
+            if let expected = headPublicKey, Array(key.publicKey.rawRepresentation) != expected {
+                throw StoreError(.permissionDenied, "\(headKeyPath) is not the library's head-signing key; copy keys/head-signing.key from a machine that uses this library.")
+            }
+            return key
+        }
+        if headPublicKey != nil {
+            throw StoreError(.permissionDenied, "This machine does not have the library's head-signing key (needed to write on grids); copy keys/head-signing.key from a machine that uses this library into \((headKeyPath as NSString).deletingLastPathComponent)/ (mode 0600).")
         }
         let key = Curve25519.Signing.PrivateKey()
         let folder = (headKeyPath as NSString).deletingLastPathComponent
@@ -89,7 +98,8 @@ extension StoreRegistry {
         }
         do {
             let registry = self
-            let grid = try GridStore(record: record, members: list, headKey: try headKey()) { member in
+            let grid = try GridStore(record: record, members: list, headKey: { try registry.headKey() },
+                                     headPublicKey: headPublicKey) { member in
                 guard let made = try registry.shareStore(of: member, grid: record, create: true) else {
                     throw StoreError(.unavailable, "The grid member '\(member.label)' holds no share store.")
                 }

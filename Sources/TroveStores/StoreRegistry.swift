@@ -13,6 +13,9 @@ public struct StoreRegistry: Sendable {
     public let environment: [String: String]
     /// Asks the user for a passphrase (the prompt is given); nil when nobody can be asked.
     public let askPassphrase: @Sendable (String) -> String?
+    /// The public half of the library's head-signing key as the catalog records it: a machine
+    /// whose key file differs (or is missing) must not sign heads with a key of its own.
+    public var headPublicKey: [UInt8]?
 
     public init(libraryPath: String, environment: [String: String] = ProcessInfo.processInfo.environment,
                 askPassphrase: @escaping @Sendable (String) -> String? = { _ in nil }) {

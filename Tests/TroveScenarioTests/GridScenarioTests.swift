@@ -138,6 +138,27 @@ struct GridScenarioTests {
         #expect(try run(["heal", "--json"]).json()["shares_written"] as? Int == 0)
     }
 
+    @Test func onlyTheLibrarysKeySignsHeadsOnAGrid() throws {
+        let files = try setUp()
+        #expect(try run(["catalog", "backup"]).stdout.contains("head on family"))
+        // Another machine sharing the catalog without the key file: the grid reads on, but no
+        // head of its own key is written there (readers elsewhere would refuse it).
+        let key = lib + "/keys/head-signing.key"
+        try FileManager.default.moveItem(atPath: key, toPath: dir.at("key.away"))
+        dir.file("photos/new.txt", testBytes(10, seed: 99))
+        #expect(try run(["add", dir.at("photos"), "--store", "work"]).status == 0)
+        let without = try run(["catalog", "backup"])
+        #expect(without.stdout.contains("not on family: This machine does not have the library's head-signing key"), "\(without.stdout)")
+        let out = dir.folder("back") + "/f4"
+        #expect(try run(["get", files[4].id, "--to", out]).status == 0)
+        // A key of its own is refused too.
+        FileManager.default.createFile(atPath: key, contents: Data(repeating: 7, count: 32), attributes: [.posixPermissions: 0o600])
+        #expect(try run(["catalog", "backup"]).stdout.contains("is not the library's head-signing key"))
+        try FileManager.default.removeItem(atPath: key)
+        try FileManager.default.moveItem(atPath: dir.at("key.away"), toPath: key)
+        #expect(try run(["catalog", "backup"]).stdout.contains("head on family"))
+    }
+
     @Test func badGridRequestsAreRefusedAndNothingIsMade() throws {
         #expect(try run(["init"]).status == 0)
         for i in 0..<3 { _ = try run(["store", "add", dir.folder("m\(i)"), "--label", "m\(i)"]) }

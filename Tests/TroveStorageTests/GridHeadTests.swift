@@ -26,13 +26,13 @@ import TroveTesting
         let fixture = try GridFixture(k: 3, n: 6, members: 6)
         let grid = try fixture.open()
         #expect(try grid.readRecord(name) == nil)
-        let first = try grid.publishHead(name, payload: Array("one".utf8), key: grid.headKey)
+        let first = try grid.publishHead(name, payload: Array("one".utf8), key: try grid.signingKey())
         #expect(first.head.seq == 1 && first.members.count == 6 && first.collisions == 0)
         // A read of the pointer and a probe above it on 2k members, then a slot and a pointer per member.
         #expect(first.roundTrips == 6 * 2 + 6 * 2, "\(first.roundTrips)")
-        let second = try grid.publishHead(name, payload: Array("two".utf8), key: grid.headKey)
+        let second = try grid.publishHead(name, payload: Array("two".utf8), key: try grid.signingKey())
         #expect(second.head.seq == 2)
-        let reading = try fixture.open().readHead(name, publicKey: Array(grid.headKey.publicKey.rawRepresentation))
+        let reading = try fixture.open().readHead(name, publicKey: Array(try grid.signingKey().publicKey.rawRepresentation))
         #expect(reading.head?.payload == Array("two".utf8) && reading.behind.isEmpty && reading.bad.isEmpty)
         #expect(reading.answered == 6 && reading.roundTrips == 12)
         // Another key's heads do not count.
@@ -43,31 +43,31 @@ import TroveTesting
     @Test func rolledBackMembersAreOutvotedAndNamed() throws {
         let fixture = try GridFixture(k: 3, n: 6, members: 6)
         let grid = try fixture.open()
-        _ = try grid.publishHead(name, payload: Array("old".utf8), key: grid.headKey)
+        _ = try grid.publishHead(name, payload: Array("old".utf8), key: try grid.signingKey())
         for index in 0..<2 { try copyRecords(of: fixture, index, to: fixture.folder.at("old\(index)")) }
-        _ = try grid.publishHead(name, payload: Array("new".utf8), key: grid.headKey)
+        _ = try grid.publishHead(name, payload: Array("new".utf8), key: try grid.signingKey())
         // Two members (fewer than k = 3) collude to roll the head back.
         for index in 0..<2 { try restoreRecords(of: fixture, index, from: fixture.folder.at("old\(index)")) }
-        let reading = try fixture.open().readHead(name, publicKey: Array(grid.headKey.publicKey.rawRepresentation))
+        let reading = try fixture.open().readHead(name, publicKey: Array(try grid.signingKey().publicKey.rawRepresentation))
         #expect(reading.head?.payload == Array("new".utf8))
         #expect(reading.behind == ["m0 (head 1, newest 2)", "m1 (head 1, newest 2)"], "\(reading.behind)")
         // Repair puts the newest head back on them under the same sequence number.
-        let repair = try fixture.open().repairHead(name, publicKey: Array(grid.headKey.publicKey.rawRepresentation))
+        let repair = try fixture.open().repairHead(name, publicKey: Array(try grid.signingKey().publicKey.rawRepresentation))
         #expect(Set(repair.replaced) == ["m0", "m1"])
-        let after = try fixture.open().readHead(name, publicKey: Array(grid.headKey.publicKey.rawRepresentation), askAll: true)
+        let after = try fixture.open().readHead(name, publicKey: Array(try grid.signingKey().publicKey.rawRepresentation), askAll: true)
         #expect(after.head?.seq == 2 && after.behind.isEmpty)
     }
 
     @Test func aTamperedShareIsNamedAndRepaired() throws {
         let fixture = try GridFixture(k: 2, n: 4, members: 4)
         let grid = try fixture.open()
-        _ = try grid.publishHead(name, payload: Array(repeating: 7, count: 500), key: grid.headKey)
+        _ = try grid.publishHead(name, payload: Array(repeating: 7, count: 500), key: try grid.signingKey())
         let store = try #require(try LocalStore.open(at: fixture.shareFolder(3)))
         var share = try #require(try store.readRecord(name))
         share[share.count - 10] ^= 0xFF
         try store.writeRecord(name, share)
         try store.writeRecord(GridStore.slot(name, 1), share)
-        let key = Array(grid.headKey.publicKey.rawRepresentation)
+        let key = Array(try grid.signingKey().publicKey.rawRepresentation)
         let reading = try fixture.open().readHead(name, publicKey: key, askAll: true)
         #expect(reading.head?.payload == Array(repeating: 7, count: 500))
         #expect(reading.bad.count == 1 && reading.bad[0].hasPrefix("m3:"), "\(reading.bad)")

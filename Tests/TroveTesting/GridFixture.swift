@@ -51,7 +51,7 @@ public struct GridFixture: @unchecked Sendable {
         changed.config.grid?.members = members.map(\.record.id)
         changed.config.grid?.happy = min(original.config.grid!.happy, members.count)
         let record = changed
-        return try GridStore(record: record, members: members, headKey: try registry.headKey()) {
+        return try GridStore(record: record, members: members, headKey: { try registry.headKey() }) {
             try registry.shareStore(of: $0, grid: record, create: true)!
         }
     }

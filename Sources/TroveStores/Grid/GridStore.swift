@@ -42,16 +42,21 @@ public final class GridStore: ShareStore, @unchecked Sendable {
     let segmentSize: Int
     /// Makes a member's share store when it holds none yet (repair, rebalance, a first write).
     let makeShares: @Sendable (StoreRecord) throws -> any Store
-    /// The library's key for signing heads (`StoreRegistry.headKey`).
-    let headKey: Curve25519.Signing.PrivateKey
+    /// The library's key for signing heads (`StoreRegistry.headKey`), asked for only when a head
+    /// is written: a machine without it still reads the grid.
+    let signingKey: @Sendable () throws -> Curve25519.Signing.PrivateKey
+    /// The public half the catalog pinned, which is all reading needs.
+    let pinnedPublicKey: [UInt8]?
     private let lock = NSLock()
     private let creating = NSLock()
     private var memberList: [Member]
     let logger = Logger(label: "trove.grid")
 
-    public init(record: StoreRecord, members: [Member], segmentSize: Int = ContentHash.leafSize, headKey: Curve25519.Signing.PrivateKey,
+    public init(record: StoreRecord, members: [Member], segmentSize: Int = ContentHash.leafSize,
+                headKey: @escaping @Sendable () throws -> Curve25519.Signing.PrivateKey, headPublicKey: [UInt8]? = nil,
                 makeShares: @escaping @Sendable (StoreRecord) throws -> any Store) throws {
-        self.headKey = headKey
+        signingKey = headKey
+        pinnedPublicKey = headPublicKey
         guard let config = record.config.grid else { throw StoreError(.permissionDenied, "\(record.label) is not a grid.") }
         self.record = record
         self.config = config
@@ -76,6 +81,12 @@ public final class GridStore: ShareStore, @unchecked Sendable {
     /// rebalancing aim at: a copy below it is audited).
     public var fullWeight: Int {
         gridWeight(shareDomains: members.filter(\.counts).prefix(config.n).map(\.record.domain), k: config.k)
+    }
+
+    /// The public key heads must be signed with.
+    public func headPublicKey() throws -> [UInt8] {
+        if let pinnedPublicKey { return pinnedPublicKey }
+        return Array(try signingKey().publicKey.rawRepresentation)
     }
 
     /// Member indices in the object's permuted order: the i-th holds share i.
@@ -234,11 +245,11 @@ public final class GridStore: ShareStore, @unchecked Sendable {
     /// Records on a grid are signed heads (`publishHead`): shares on the members, the newest
     /// valid one wins, and a member cannot forge one or hide a newer one alone.
     public func readRecord(_ name: RecordName) throws -> [UInt8]? {
-        try readHead(name, publicKey: Array(headKey.publicKey.rawRepresentation)).head?.payload
+        try readHead(name, publicKey: try headPublicKey()).head?.payload
     }
 
     public func writeRecord(_ name: RecordName, _ bytes: [UInt8]) throws {
-        let published = try publishHead(name, payload: bytes, key: headKey)
+        let published = try publishHead(name, payload: bytes, key: try signingKey())
         logger.info("published a head on a grid", metadata: [
             "grid": "\(record.label)", "record": "\(name)", "seq": "\(published.head.seq)",
             "round_trips": "\(published.roundTrips)", "collisions": "\(published.collisions)", "members": "\(published.members.count)",
@@ -247,10 +258,11 @@ public final class GridStore: ShareStore, @unchecked Sendable {
 
     /// Publishes the first head of that name (sequence number 1, a test-and-set on every member).
     public func createRecord(_ name: RecordName, _ bytes: [UInt8]) throws -> Bool {
-        let reading = try readHead(name, publicKey: Array(headKey.publicKey.rawRepresentation))
+        let key = try signingKey()
+        let reading = try readHead(name, publicKey: Array(key.publicKey.rawRepresentation))
         guard reading.head == nil && reading.highestSeen == 0 else { return false }
         var trips = 0
-        if case .placed = try place(try SignedHead.make(name: name.description, seq: 1, payload: bytes, key: headKey), name: name, trips: &trips) {
+        if case .placed = try place(try SignedHead.make(name: name.description, seq: 1, payload: bytes, key: key), name: name, trips: &trips) {
             return true
         }
         return false
@@ -259,7 +271,7 @@ public final class GridStore: ShareStore, @unchecked Sendable {
     /// Removes the head's pointer and its slots (publishing keeps the last `keptSlots`) from
     /// each reachable member.
     public func removeRecord(_ name: RecordName) throws {
-        let top = try readHead(name, publicKey: Array(headKey.publicKey.rawRepresentation), askAll: true).highestSeen
+        let top = try readHead(name, publicKey: try headPublicKey(), askAll: true).highestSeen
         let low = top > Self.keptSlots + Self.slack ? top - Self.keptSlots - Self.slack : 1
         for member in members {
             guard let store = member.shares else { continue }
