@@ -161,9 +161,12 @@ public final class S3Store: Store, @unchecked Sendable {
     }
 
     /// One PUT: S3 replaces an object atomically.
-    /// `If-None-Match: *`: the service lets exactly one of two writers create it.
+    /// `If-None-Match: *`: the service lets exactly one of two writers create it. A retried PUT
+    /// whose first try landed answers 412 too, so a refusal is checked against what is there:
+    /// the very bytes this writer sent mean its own write landed.
     public func createRecord(_ name: RecordName, _ bytes: [UInt8]) throws -> Bool {
-        try request { try client.put(prefix + ".trove/records/" + name.description, body: bytes, ifNoneMatch: true) }
+        if try request({ try client.put(prefix + ".trove/records/" + name.description, body: bytes, ifNoneMatch: true) }) { return true }
+        return try readRecord(name) == bytes
     }
 
     public func removeRecord(_ name: RecordName) throws { try request { try client.delete(prefix + ".trove/records/" + name.description) } }
