@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.36.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Pure model and rules: content address, records, durability, alerts, lifecycle.
@@ -66,9 +67,14 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The library's state as Prometheus metrics (swift-prometheus).
+        .target(name: "TroveMetrics", dependencies: [
+            "TroveCore", "TroveEngine",
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         // The command line, thin: parse, call the engine, print.
         .executableTarget(name: "trove", dependencies: [
-            "TroveEngine", "TroveStores", "TroveFEC", "TrovePostgres",
+            "TroveEngine", "TroveStores", "TroveFEC", "TrovePostgres", "TroveMetrics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
