@@ -27,8 +27,6 @@ public struct GridRequest: Sendable {
 public struct GridPass: Sendable, Codable, Equatable {
     public var audited = 0
     public var sharesWritten = 0
-    /// Copies whose shares fell below k (they no longer count).
-    public var lost = 0
     public var problems: [String] = []
 }
 
@@ -53,7 +51,7 @@ extension Library {
         var record = StoreRecord(id: StoreIdentity.newID(), label: label, kind: .grid, location: "grid:" + label, copies: 0,
                                  created: now, lastSeen: now, config: StoreConfig(grid: config), shareDomains: members.map(\.domain))
         try makeShareStores(for: record, on: members)
-        record.copies = gridStoreWeight(config, trustedMemberDomains: members.filter { $0.trust == .trusted }.map(\.domain))
+        record.copies = Self.newCopyWeight(config, members: members)
         try catalog.apply([
             .saveStore(record), .replaceStuck([]),
             .event(Event(time: now, kind: .storeAdded, storeID: record.id, details: [
@@ -82,7 +80,7 @@ extension Library {
         record.config.grid = config
         let members = config.members.compactMap { id in known.first { $0.id == id } }
         record.shareDomains = members.map(\.domain)
-        record.copies = gridStoreWeight(config, trustedMemberDomains: members.filter { $0.trust == .trusted }.map(\.domain))
+        record.copies = Self.newCopyWeight(config, members: members)
         try catalog.apply([.saveStore(record), .replaceStuck([]),
                            .event(Event(time: clock.now(), kind: .storeChanged, storeID: record.id, details: [
                                "label": .text(record.label), "members_added": .text(added.map(\.label).joined(separator: ",")),
@@ -142,18 +140,31 @@ extension Library {
             let counting = members.filter { $0.trust == .trusted && !wiped.contains($0.id) }.map(\.domain)
             let weight = gridStoreWeight(config, trustedMemberDomains: counting)
             let domains = members.map(\.domain)
-            // No copy counts for more than the members that count could hold (a no-op when none
-            // does: the members were as they are).
+            // While some member does not count (downgraded, purged, wiped), no copy counts for more than the members that
+            // do could hold (when all count, no audit can have given more: nothing to write).
             let most = gridWeight(shareDomains: Array(counting.prefix(config.n)), k: config.k)
-            var changes: [CatalogChange] = [.capCopyWeights(store: record.id, copies: most)]
+            var changes: [CatalogChange] = counting.count < config.members.count ? [.capCopyWeights(store: record.id, copies: most)] : []
             if weight != record.copies || domains != record.shareDomains ?? [] {
                 record.copies = weight
                 record.shareDomains = domains
                 changes.insert(.saveStore(record), at: 0)
                 observed[index].record = record
             }
-            try catalog.apply(changes)
+            if !changes.isEmpty { try catalog.apply(changes) }
         }
+    }
+
+    /// The event for an audit that wrote shares (or found too few to read the object).
+    static func sharesRepaired(_ audit: ShareAudit, of id: ContentID, on record: StoreRecord, at now: Date) -> CatalogChange {
+        .event(Event(time: now, kind: .sharesRepaired, storeID: record.id, fileID: id, details: [
+            "label": .text(record.label), "good": DetailValue(audit.good), "repaired": .text(audit.repaired.joined(separator: ",")),
+            "problems": .text(audit.problems.joined(separator: "; ")),
+        ]))
+    }
+
+    /// What a new copy on a grid counts for, with the members' trust as it is.
+    static func newCopyWeight(_ config: GridConfig, members: [StoreRecord]) -> Int {
+        gridStoreWeight(config, trustedMemberDomains: members.filter { $0.trust == .trusted }.map(\.domain))
     }
 
     /// What a grid copy counts for after an audit: what its shares survive, but never more than
@@ -192,13 +203,9 @@ extension Library {
                 changes.append(.saveCopy(CopyRecord(fileID: copy.fileID, storeID: record.id, copies: weight, mtime: copy.mtime,
                                                     verified: copy.verified)))
             }
-            if audit.good < audit.needed && audit.unreachable.isEmpty { pass.lost += 1 }
             if !audit.repaired.isEmpty || (audit.good < audit.needed && audit.unreachable.isEmpty) {
                 pass.problems += audit.problems.map { "\(copy.fileID): \($0)" }
-                changes.append(.event(Event(time: clock.now(), kind: .sharesRepaired, storeID: record.id, fileID: copy.fileID, details: [
-                    "label": .text(record.label), "good": DetailValue(audit.good), "repaired": .text(audit.repaired.joined(separator: ",")),
-                    "problems": .text(audit.problems.joined(separator: "; ")),
-                ])))
+                changes.append(Self.sharesRepaired(audit, of: copy.fileID, on: record, at: clock.now()))
             }
             if !changes.isEmpty { try catalog.apply(changes) }
         }

@@ -69,12 +69,7 @@ extension Library {
                 if let audit {
                     report.shareProblems += audit.problems.map { "\(file.id): \($0)" }
                     report.sharesWritten += audit.repaired.count
-                    if !audit.repaired.isEmpty {
-                        verified.append(.event(Event(time: now, kind: .sharesRepaired, storeID: observed.record.id, fileID: file.id, details: [
-                            "label": .text(observed.record.label), "good": DetailValue(audit.good),
-                            "repaired": .text(audit.repaired.joined(separator: ",")), "problems": .text(audit.problems.joined(separator: "; ")),
-                        ])))
-                    }
+                    if !audit.repaired.isEmpty { verified.append(Self.sharesRepaired(audit, of: file.id, on: observed.record, at: now)) }
                 }
                 try settle(verdict, of: file, on: observed)
                 switch verdict {

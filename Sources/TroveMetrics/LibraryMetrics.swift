@@ -66,7 +66,7 @@ extension Library {
     public func lastEvents(_ kinds: [EventKind]) throws -> [EventKind: Date] {
         var latest: [EventKind: Date] = [:]
         for kind in kinds {
-            if let event = try catalog.events(after: nil, kind: kind, limit: nil).last { latest[kind] = event.time }
+            if let event = try catalog.latestEvent(kind: kind) { latest[kind] = event.time }
         }
         return latest
     }

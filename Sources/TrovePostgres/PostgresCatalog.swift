@@ -216,6 +216,10 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
         }
     }
 
+    public func latestEvent(kind: EventKind) throws -> Event? {
+        try read { s in try s.query("SELECT * FROM events WHERE kind = $1 ORDER BY seq DESC LIMIT 1", [kind.rawValue]).map(Self.event).first }
+    }
+
     public func summary() throws -> CatalogSummary {
         try read(consistent: true) { s in
             var summary = CatalogSummary()

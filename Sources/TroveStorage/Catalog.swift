@@ -86,6 +86,8 @@ public protocol Catalog: AnyObject, Sendable {
     func imports(of id: ContentID) throws -> [ImportRecord]
     /// Events after `seq`, oldest first.
     func events(after seq: Int64?, kind: EventKind?, limit: Int?) throws -> [Event]
+    /// The newest event of a kind (one index lookup, however long the log).
+    func latestEvent(kind: EventKind) throws -> Event?
     func summary() throws -> CatalogSummary
     /// Files whose durability (counted copies on trusted stores) is below `target`, most fragile first.
     func filesBelow(target: Int, limit: Int) throws -> [(file: FileRecord, durability: Int)]

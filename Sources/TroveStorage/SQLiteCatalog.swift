@@ -171,6 +171,12 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
         }
     }
 
+    public func latestEvent(kind: EventKind) throws -> Event? {
+        try read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM events WHERE kind = ? ORDER BY seq DESC LIMIT 1", arguments: [kind.rawValue]).map(Self.event)
+        }
+    }
+
     public func summary() throws -> CatalogSummary {
         try read { db in
             var summary = CatalogSummary()

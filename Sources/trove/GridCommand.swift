@@ -36,7 +36,7 @@ struct GridCreate: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let library = try global.openLibrary()
-            let members = stores.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            let members = labels(stores)
             let record = try library.createGrid(GridRequest(label: label, k: k, n: n, happy: happy, repairAt: repairAt, members: members))
             if json { Output.json(GridJSON(record, stores: try library.catalog.stores())); return }
             let config = record.config.grid!
@@ -58,7 +58,7 @@ struct GridAdd: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let library = try global.openLibrary()
-            let members = stores.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            let members = labels(stores)
             let record = try library.addGridMembers(label, members: members)
             if json { Output.json(GridJSON(record, stores: try library.catalog.stores())); return }
             Output.line("Added \(members.joined(separator: ", ")) to the grid '\(record.label)' (\(record.config.grid!.members.count) members); `trove heal` places shares on them.")
@@ -90,6 +90,11 @@ struct GridShow: ParsableCommand {
             Output.line(Output.table(rows))
         }
     }
+}
+
+/// Store labels from a comma-separated list.
+func labels(_ list: String) -> [String] {
+    list.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
 }
 
 /// A grid as `--json` shows it.

@@ -100,6 +100,8 @@ public enum CatalogConformance {
         #expect(zip(all, all.dropFirst()).allSatisfy { ($0.seq ?? 0) < ($1.seq ?? 0) })
         #expect(try catalog.events(after: all[1].seq, kind: .storeAdded, limit: 1).map { $0.details["n"] } == [.number(2)])
         #expect(try catalog.recordCounts().events == 5)
+        #expect(try catalog.latestEvent(kind: .fileImported)?.details["n"] == .number(3))
+        #expect(try catalog.latestEvent(kind: .gcFinished) == nil)
     }
 
     /// The maintained durability and per-store totals equal the rule in TroveCore after any

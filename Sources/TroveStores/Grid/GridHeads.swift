@@ -179,8 +179,7 @@ extension GridStore {
         for subset in subsets(distinct.count, config.k, tries: 256) {
             let chosen = subset.map { distinct[$0].1 }
             guard chosen.allSatisfy({ $0.k == config.k && $0.n == config.n && $0.length == chosen[0].length }),
-                  let blocks = try? codec.decode(chosen.map { (index: $0.share, bytes: $0.block) }) else { continue }
-            let bytes = Array(blocks.joined().prefix(chosen[0].length))
+                  let bytes = try? assemble(chosen.map { (index: $0.share, bytes: $0.block) }, length: chosen[0].length) else { continue }
             guard Array(SHA256.hash(data: bytes)) == key.version, let head = SignedHead(decoding: bytes), head.seq == key.seq else { continue }
             guard head.isValid(name: name.description, publicKey: publicKey) else { return .invalid("is not signed by this library's key") }
             let expected = headShares(head)
@@ -193,16 +192,10 @@ extension GridStore {
     /// The n shares of a head.
     func headShares(_ head: SignedHead) -> [HeadShare] {
         let bytes = head.encoded
-        let k = config.k
-        let blockLength = (bytes.count + k - 1) / k
-        let blocks = (0..<k).map { i -> [UInt8] in
-            let start = min(i * blockLength, bytes.count), stop = min(start + blockLength, bytes.count)
-            return Array(bytes[start..<stop]) + [UInt8](repeating: 0, count: blockLength - (stop - start))
-        }
         let version = Array(SHA256.hash(data: bytes))
-        let coded = (try? codec.encode(blocks, shares: Array(0..<config.n))) ?? []
+        let coded = (try? codec.encode(split(bytes[...]), shares: Array(0..<config.n))) ?? []
         return coded.enumerated().map {
-            HeadShare(seq: head.seq, version: version, k: k, n: config.n, share: $0.offset, length: bytes.count, block: $0.element)
+            HeadShare(seq: head.seq, version: version, k: config.k, n: config.n, share: $0.offset, length: bytes.count, block: $0.element)
         }
     }
 

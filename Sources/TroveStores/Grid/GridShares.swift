@@ -120,6 +120,16 @@ extension GridStore {
         return block
     }
 
+    /// A segment as k equal blocks, the last padded with zeros (as zfec pads): what is encoded.
+    func split(_ bytes: ArraySlice<UInt8>) -> [[UInt8]] {
+        let k = config.k
+        let blockLength = (bytes.count + k - 1) / k
+        return (0..<k).map { i in
+            let start = bytes.startIndex + min(i * blockLength, bytes.count), stop = min(start + blockLength, bytes.endIndex)
+            return Array(bytes[start..<stop]) + [UInt8](repeating: 0, count: blockLength - (stop - start))
+        }
+    }
+
     /// A segment's bytes from k blocks of it (number and bytes): the data blocks side by side
     /// when they are all there (no arithmetic), else decoded.
     func assemble(_ blocks: [(index: Int, bytes: [UInt8])], length: Int) throws -> [UInt8] {

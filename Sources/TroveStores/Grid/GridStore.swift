@@ -141,7 +141,7 @@ public final class GridStore: ShareStore, @unchecked Sendable {
         let domains = Set(usable.map { list[$0].record.domain })
         guard domains.count >= config.happy else {
             let away = list.filter { !$0.writable }.map(\.record.label)
-            throw StoreError(.unavailable, "The grid '\(record.label)' can reach members on \(domains.count) disk\(domains.count == 1 ? "" : "s") that take shares, but an upload must reach \(config.happy) (happiness); \(away.isEmpty ? "" : "not usable now: \(away.joined(separator: ", ")). ")Connect more members, or lower --happy.")
+            throw StoreError(.unavailable, "The grid '\(record.label)' can reach members on \(domains.count) disk\(domains.count == 1 ? "" : "s") that take shares, but an upload must reach \(config.happy) (happiness); \(away.isEmpty ? "" : "not usable now: \(away.joined(separator: ", ")). ")Connect more members; a grid made with a lower --happy would take it now.")
         }
         // Share i goes to the i-th member in the object's permuted order over all members (a
         // member out of reach keeps its number free, so a later repair gives it the same one); a

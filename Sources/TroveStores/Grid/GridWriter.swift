@@ -69,14 +69,7 @@ final class GridWriter: ObjectWriter {
 
     /// Encodes the buffered segment and hands each share its block.
     private func encodeSegment() throws {
-        let k = grid.config.k
-        let blockLength = (filled + k - 1) / k
-        let blocks = (0..<k).map { i -> [UInt8] in
-            let start = min(i * blockLength, filled), stop = min(start + blockLength, filled)
-            var block = Array(buffer[start..<stop])
-            if block.count < blockLength { block += [UInt8](repeating: 0, count: blockLength - block.count) }
-            return block
-        }
+        let blocks = grid.split(buffer[0..<filled])
         let wanted = targets.filter { $0.writer != nil }.map(\.share)
         let shares = try grid.codec.encode(blocks, shares: wanted)
         var next = 0
