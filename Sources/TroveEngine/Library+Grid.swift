@@ -140,8 +140,9 @@ extension Library {
             let counting = members.filter { $0.trust == .trusted && !wiped.contains($0.id) }.map(\.domain)
             let weight = gridStoreWeight(config, trustedMemberDomains: counting)
             let domains = members.map(\.domain)
-            // While some member does not count (downgraded, purged, wiped), no copy counts for more than the members that
-            // do could hold (when all count, no audit can have given more: nothing to write).
+            // While some member does not count (downgraded, purged, wiped), no copy counts for
+            // more than the members that do could hold; when all count, no audit can have given
+            // more, so nothing is written.
             let most = gridWeight(shareDomains: Array(counting.prefix(config.n)), k: config.k)
             var changes: [CatalogChange] = counting.count < config.members.count ? [.capCopyWeights(store: record.id, copies: most)] : []
             if weight != record.copies || domains != record.shareDomains ?? [] {
