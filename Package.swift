@@ -18,6 +18,11 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.36.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // Pure model and rules: content address, records, durability, alerts, lifecycle.
@@ -52,10 +57,24 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Machines together: the library's key and certificate, pinned peers, pairing codes, and
+        // the client side of a store hosted by another machine's `trove serve` (mutual TLS).
+        .target(name: "TrovePeer", dependencies: [
+            "TroveCore", "TroveStorage",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Every kind of store and wrapper, and the registry that builds them from configuration:
         // S3, grids of k-of-n shares, encryption, retries, bandwidth limits.
         .target(name: "TroveStores", dependencies: [
-            "TroveCore", "TroveStorage", "TroveS3", "TroveFEC",
+            "TroveCore", "TroveStorage", "TroveS3", "TroveFEC", "TrovePeer",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -72,9 +91,20 @@ let package = Package(
             "TroveCore", "TroveEngine",
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
+        // `trove serve`'s HTTPS face (Hummingbird): the JSON API, hosted stores, pairing, /metrics.
+        .target(name: "TroveServer", dependencies: [
+            "TroveCore", "TroveStorage", "TroveEngine", "TrovePeer", "TroveMetrics",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The command line, thin: parse, call the engine, print.
         .executableTarget(name: "trove", dependencies: [
-            "TroveEngine", "TroveStores", "TroveFEC", "TrovePostgres", "TroveMetrics",
+            "TroveEngine", "TroveStores", "TroveFEC", "TrovePostgres", "TroveMetrics", "TrovePeer", "TroveServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -18,6 +18,8 @@ public enum StoreKind: String, Codable, Sendable, CaseIterable {
     case s3
     /// k-of-n erasure-coded shares spread over other stores (`GridConfig`).
     case grid
+    /// A store another machine's `trove serve` hosts (`peer://PEER/NAME`), over mutual TLS.
+    case peer
 
     /// Whether a corrupt or unreadable copy there suggests the medium is failing, so the whole
     /// store is downgraded: yes for a drive (bit rot and read errors come in clusters); no for
@@ -28,7 +30,7 @@ public enum StoreKind: String, Codable, Sendable, CaseIterable {
 
     public var badCopySuggestsFailingMedium: Bool {
         switch self {
-        case .local: true
+        case .local, .peer: true
         case .s3, .grid: false
         }
     }
@@ -55,6 +57,9 @@ public struct StoreConfig: Codable, Sendable, Equatable {
     public var limit: Int64?
     /// A grid's coding parameters and members.
     public var grid: GridConfig?
+    /// A peer store: the paired machine (its label in `peers.json`) and the hosted store's name there.
+    public var peer: String?
+    public var hostedStore: String?
 
     public init(endpoint: String? = nil, region: String? = nil, bucket: String? = nil, prefix: String? = nil,
                 pathStyle: Bool? = nil, profile: String? = nil, keyFile: String? = nil, limit: Int64? = nil, grid: GridConfig? = nil) {
@@ -70,7 +75,8 @@ public struct StoreConfig: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case endpoint, region, bucket, prefix, profile, limit, grid
+        case endpoint, region, bucket, prefix, profile, limit, grid, peer
+        case hostedStore = "hosted_store"
         case pathStyle = "path_style"
         case keyFile = "key_file"
     }

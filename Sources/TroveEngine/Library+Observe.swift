@@ -38,7 +38,7 @@ extension Library {
                         record.removable = disk.removable
                     }
                     // Where it was seen: the alert for a drive gone says which machine to turn on.
-                    record.machine = DiskIdentity.machineName()
+                    record.machine = store.hostMachine ?? DiskIdentity.machineName()
                     record.readOnly = store.isReadOnly()
                 }
                 try catalog.apply([.saveStore(record)])

@@ -13,6 +13,8 @@ public struct ServeOptions: Sendable {
     public var heal = HealOptions()
     /// Stop after this many passes (nil = until stopped).
     public var passes: Int?
+    /// Told each pass's observation of the stores (the HTTPS API answers from it).
+    public var observed: (@Sendable ([ObservedStore]) -> Void)?
     public init() {}
 }
 
@@ -28,7 +30,9 @@ extension Library {
         while !shouldStop() {
             pass += 1
             do {
-                let status = try status()
+                let observation = try observe()
+                options.observed?(observation)
+                let status = try report(observed: observation)
                 do { try snapshotDueFolders() } catch {
                     logger.error("scheduled snapshots failed", metadata: ["error": "\(error)"])
                 }

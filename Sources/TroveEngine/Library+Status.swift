@@ -57,8 +57,11 @@ func freeBytes(_ store: (any Store)?) -> Int64 {
 
 extension Library {
     /// Observes the stores, applies the lifecycle rules, and answers "should I worry?".
-    public func status() throws -> StatusReport {
-        let observed = try observe()
+    public func status() throws -> StatusReport { try report(observed: try observe()) }
+
+    /// The status as the given observation of the stores shows it, reading the catalog only:
+    /// what the HTTPS API serves between the background loop's passes.
+    public func report(observed: [ObservedStore]) throws -> StatusReport {
         let summary = try catalog.summary()
         let all = try catalog.stores()
         let online = observed.filter(\.isConnected).map(\.record.id)

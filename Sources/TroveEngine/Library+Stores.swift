@@ -65,10 +65,12 @@ extension Library {
             throw TroveError(.storeConflict, "\(location) is where the store '\(same.label)' lives, but it holds no store now; check the endpoint and credentials, or `trove store remove \(same.label)` first.")
         }
         if let existing = found {
-            if let label = request.label, label != existing.identity.label {
+            // A store another machine hosts carries that machine's name for it; here it may have its own.
+            let label = kind == .peer ? (request.label ?? existing.identity.label) : existing.identity.label
+            if kind != .peer, let asked = request.label, asked != existing.identity.label {
                 throw TroveError(.storeConflict, "\(location) already holds the store '\(existing.identity.label)'; re-attach it without --label, or under that label.")
             }
-            if let other = known.first(where: { $0.label == existing.identity.label && $0.id != existing.identity.id }) {
+            if let other = known.first(where: { $0.label == label && $0.id != existing.identity.id }) {
                 throw TroveError(.storeConflict, "Another store is already called '\(other.label)'; rename one with `trove store set`.")
             }
             if existing.identity.encryption != nil {
@@ -77,7 +79,8 @@ extension Library {
                 throw TroveError(.storeConflict, "\(location) already holds the unencrypted store '\(existing.identity.label)'; encryption is chosen when a store is made. Add an empty folder or prefix with --encrypt instead.")
             }
             let wrapped = try storeCall { try registry.wrap(existing, config: config) }
-            return try adopt(wrapped, location: location, config: config, fileSystemUUID: registry.filesystemUUID(of: existing),
+            return try adopt(wrapped, kind: kind, label: label, location: location, config: config,
+                             fileSystemUUID: registry.filesystemUUID(of: existing),
                              known: known.first { $0.id == existing.identity.id }, now: now, declaredDisk: request.disk, progress: progress)
         }
         let name = request.label ?? (kind == .local ? (location as NSString).lastPathComponent : config.bucket ?? "")

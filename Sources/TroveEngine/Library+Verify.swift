@@ -140,12 +140,13 @@ extension Library {
 
     /// Enters the objects of a store found on a drive into the catalog. Known files are checked
     /// against their leaf hashes; unknown objects are hashed and kept only if they match their name.
-    func adopt(_ store: any Store, location: String, config: StoreConfig, fileSystemUUID: String?, known: StoreRecord?, now: Date,
+    func adopt(_ store: any Store, kind: StoreKind? = nil, label: String? = nil, location: String, config: StoreConfig,
+               fileSystemUUID: String?, known: StoreRecord?, now: Date,
                declaredDisk: String? = nil, progress: any ProgressReporter) throws -> (record: StoreRecord, adopted: AdoptionReport?) {
         var report = AdoptionReport()
         report.cleanedTemporary = try storeCall { try store.cleanTemporary() }
         let space = try? store.space()
-        var record = known ?? StoreRecord(id: store.identity.id, label: store.identity.label, kind: store.identity.kind,
+        var record = known ?? StoreRecord(id: store.identity.id, label: label ?? store.identity.label, kind: kind ?? store.identity.kind,
                                           location: location, copies: store.identity.copies,
                                           filesystemUUID: store.identity.filesystemUUID, created: store.identity.created)
         record.location = location
@@ -161,7 +162,7 @@ extension Library {
             record.diskName = disk.name
             record.removable = disk.removable
         }
-        record.machine = DiskIdentity.machineName()
+        record.machine = store.hostMachine ?? DiskIdentity.machineName()
         record.readOnly = store.isReadOnly()
         if let declaredDisk { record.declaredDisk = declaredDisk }
         try catalog.apply([.saveStore(record), .replaceStuck([])])

@@ -129,6 +129,29 @@ public final class LocalStore: Store, @unchecked Sendable {
         }
     }
 
+    /// Where uploads from peers wait until complete (`.trove/uploads`): beside the objects, on
+    /// the same drive, so a finished upload becomes an object by a rename.
+    public var uploadsDir: String { meta + "/uploads" }
+
+    /// Takes a complete file in `uploadsDir` as the object `id`: made read-only, synced, renamed
+    /// into place and the folder synced. The caller has checked its bytes against `id`.
+    public func adopt(_ path: String, as id: ContentID) throws {
+        do {
+            let target = objectPath(id)
+            let fan = (target as NSString).deletingLastPathComponent
+            let fd = try POSIX.open(path, O_RDONLY)
+            defer { Glibc.close(fd) }
+            fchmod(fd, 0o444)
+            try POSIX.fsync(fd, path: path)
+            do { try POSIX.rename(path, target) } catch let failure as POSIX.Failure where failure.isMissing {
+                try POSIX.mkdir(fan)
+                try POSIX.fsyncDirectory(objectsDir)
+                try POSIX.rename(path, target)
+            }
+            try POSIX.fsyncDirectory(fan)
+        } catch let failure as POSIX.Failure { throw translate(failure) }
+    }
+
     public func objectPath(_ id: ContentID) -> String {
         let text = id.description
         return "\(objectsDir)/\(text.prefix(2))/\(text.dropFirst(2))"
@@ -207,6 +230,26 @@ public final class LocalStore: Store, @unchecked Sendable {
                 if let id = ContentID(fan + name), try !body(id) { return }
             }
         }
+    }
+
+    /// Up to `limit` object IDs after `after`, in sorted order: a page of a listing that can be
+    /// continued from its last ID (what a hosting server answers a peer with).
+    public func objectPage(after: ContentID?, limit: Int) throws -> [ContentID] {
+        let fm = FileManager.default
+        guard let fans = try? fm.contentsOfDirectory(atPath: objectsDir) else {
+            throw StoreError(.unavailable, "Cannot list \(objectsDir) of store '\(identity.label)'; check that the drive is mounted and readable.")
+        }
+        let afterText = after?.description ?? ""
+        var page: [ContentID] = []
+        for fan in fans.sorted() where fan.utf8.count == 2 && fan >= String(afterText.prefix(2)) {
+            let names = ((try? fm.contentsOfDirectory(atPath: objectsDir + "/" + fan)) ?? []).sorted()
+            for name in names {
+                guard let id = ContentID(fan + name), id.description > afterText else { continue }
+                page.append(id)
+                if page.count == limit { return page }
+            }
+        }
+        return page
     }
 
     public func space() throws -> StoreSpace? {

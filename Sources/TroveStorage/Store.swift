@@ -45,6 +45,9 @@ public protocol Store: AnyObject, Sendable {
     /// the write succeeds, without reading it back. A drive checks nothing, so a new copy there
     /// is read back from the medium.
     var checksWritesOnArrival: Bool { get }
+    /// The machine whose drive holds the store, when that is another machine (a store hosted
+    /// by a peer); nil for a store this machine reaches itself. Alerts name it.
+    var hostMachine: String? { get }
     /// Commits many finished writers at once with the same guarantees as `commit(as:)`, but
     /// sharing the syncs (small files would otherwise cost a journal commit each). On error some
     /// objects may already be in place; they are complete, merely not yet in the catalog.
@@ -77,6 +80,7 @@ public struct RecordName: Sendable, Hashable, CustomStringConvertible {
 
 extension Store {
     public var checksWritesOnArrival: Bool { false }
+    public var hostMachine: String? { nil }
 
     /// Opens a whole object for a read that may be served from a cache.
     public func openReader(_ id: ContentID) throws -> ObjectReader { try openReader(id, range: nil, fromMedia: false) }

@@ -133,6 +133,7 @@ public final class EncryptedStore: Store, @unchecked Sendable {
     /// No: the store checks the ciphertext it received, not that it decrypts to the leaves that
     /// were verified (sealing and staging happen after that check), so new copies are read back.
     public var checksWritesOnArrival: Bool { false }
+    public var hostMachine: String? { base.hostMachine }
     public func disk() -> DiskIdentity.Disk? { base.disk() }
     public func cleanTemporary() throws -> Int { try base.cleanTemporary() }
 

@@ -13,7 +13,7 @@ extension StoreRegistry {
             let prefix = (config.prefix ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
             config.prefix = (prefix.isEmpty ? "" : prefix + "/") + ".trove/grid/" + gridID
             return (S3Store.location(config), config)
-        case .local, .grid:
+        case .local, .grid, .peer:
             return (member.location + "/.trove/grid/" + gridID, config)
         }
     }
@@ -54,6 +54,9 @@ extension StoreRegistry {
     /// member holds none; otherwise nil then.
     public func shareStore(of member: StoreRecord, grid: StoreRecord, create: Bool) throws -> (any Store)? {
         guard member.kind != .grid else { throw StoreError(.permissionDenied, "A grid cannot be a member of a grid.") }
+        guard member.kind != .peer else {
+            throw StoreError(.permissionDenied, "A store on another machine cannot hold grid shares yet; make the grid from stores this machine reaches directly (folders, S3).")
+        }
         let (location, config) = Self.shareLocation(of: member, grid: grid.id)
         if let raw = try openRaw(kind: member.kind, location: location, config: config) { return try wrap(raw, config: config) }
         guard create else { return nil }

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import TroveCore
 import TroveStorage
+import TrovePeer
 
 /// Builds any store from its record: the kind's own store (a folder, a bucket), unlocked and
 /// wrapped as its configuration says (encryption, retries, a bandwidth limit). The engine
@@ -24,8 +25,10 @@ public struct StoreRegistry: Sendable {
         self.askPassphrase = askPassphrase
     }
 
-    /// The kind a location names: `s3://…` or a folder.
-    public static func kind(of location: String) -> StoreKind { location.hasPrefix("s3://") ? .s3 : .local }
+    /// The kind a location names: `s3://…`, `peer://…` or a folder.
+    public static func kind(of location: String) -> StoreKind {
+        location.hasPrefix("s3://") ? .s3 : location.hasPrefix("peer://") ? .peer : .local
+    }
 
     /// The kind a location names and its canonical form; an S3 location's bucket and prefix go
     /// into the configuration.
@@ -42,6 +45,13 @@ public struct StoreRegistry: Sendable {
             return (.s3, S3Store.location(config))
         case .grid:
             throw TroveError(.usage, "A grid is made with `trove grid create`, not `trove store add`.")
+        case .peer:
+            guard let parsed = PeerStore.parse(text) else {
+                throw TroveError(.usage, "\(text) is not a peer store; write peer://PEER/NAME (PEER as `trove peer list` shows it, NAME as that machine's `serve --host-store` names it).")
+            }
+            config.peer = parsed.peer
+            config.hostedStore = parsed.name
+            return (.peer, PeerStore.location(peer: parsed.peer, name: parsed.name))
         }
     }
 
@@ -51,6 +61,7 @@ public struct StoreRegistry: Sendable {
         case .local: return try LocalStore.open(at: location)
         case .s3: return try S3Store.open(config, environment: environment)
         case .grid: throw StoreError(.permissionDenied, "A grid is opened from its members (`StoreRegistry.observeGrid`).")
+        case .peer: return try PeerStore.open(client: try peerClient(config), name: config.hostedStore ?? "")
         }
     }
 
@@ -70,7 +81,21 @@ public struct StoreRegistry: Sendable {
             return try S3Store.create(config, identity: identity, environment: environment)
         case .grid:
             throw StoreError(.permissionDenied, "A grid is made with `trove grid create`.")
+        case .peer:
+            throw TroveError(.pathMissing, "'\(config.peer ?? "")' hosts no store named '\(config.hostedStore ?? "")'. Run `trove serve --host-store \(config.hostedStore ?? "NAME")=FOLDER` on that machine, then add the store again.")
         }
+    }
+
+    /// A client for the paired machine a peer store's configuration names.
+    func peerClient(_ config: StoreConfig) throws -> PeerClient {
+        let label = config.peer ?? ""
+        guard let peer = try PeerBookFile(library: libraryPath).load().peer(label: label) else {
+            throw StoreError(.permissionDenied, "This library is not paired with '\(label)' (or the pairing was revoked); run `trove peer join` with a code from that machine.")
+        }
+        guard let identity = try PeerIdentity.load(library: libraryPath) else {
+            throw StoreError(.permissionDenied, "This library has no peer identity (keys/peer-cert.pem); pair again with `trove peer join`.")
+        }
+        return try PeerClient(peer: peer, identity: identity)
     }
 
     /// Rewrites a store's identity (to add a key that unlocks it).

@@ -43,17 +43,3 @@ struct Events: ParsableCommand {
     }
 }
 
-struct EventJSON: Encodable {
-    var seq: Int64
-    var time: Date
-    var kind: String
-    var storeId: String?
-    var storeLabel: String?
-    var fileId: String?
-    var details: [String: DetailValue]
-
-    init(_ e: Event, labels: [String: String]) {
-        seq = e.seq ?? 0; time = e.time; kind = e.kind.rawValue; storeId = e.storeID
-        storeLabel = e.storeID.flatMap { labels[$0] }; fileId = e.fileID?.description; details = e.details
-    }
-}

@@ -1,24 +1,48 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import Logging
 import TroveEngine
+import TroveCore
+import TrovePeer
+import TroveServer
+import TroveStorage
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run in the background: watch stores, heal, scrub and check, pass after pass.",
-        discussion: "Stops cleanly on SIGINT or SIGTERM. Logs go to stderr through swift-log (use -v for each pass).")
+        abstract: "Run in the background: watch stores, heal, scrub and check, pass after pass; with --listen, also serve HTTPS.",
+        discussion: """
+            With --listen HOST:PORT, serves the library's status, stores, events and /metrics, and the stores
+            given with --host-store, to paired machines only (mutual TLS with pinned certificates; pair with
+            `trove peer invite` here and `trove peer join` there). See docs/peers.md and docs/api.yaml.
+            Stops cleanly on SIGINT or SIGTERM. Logs go to stderr through swift-log (use -v for each pass).
+            """)
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "Seconds between passes.") var interval: Double = 300
     @Option(help: "Copies re-verified per pass.") var scrubCopies = 200
     @Option(help: "Healing bandwidth limit in MB/s while nothing is imported.") var limit: Double?
-    @Option(help: "Stop after this many passes (for testing and cron).") var passes: Int?
+    @Option(help: "Stop after this many passes (for testing and cron; with --listen, serving goes on until stopped).") var passes: Int?
+    @Option(help: "Serve HTTPS on HOST:PORT (e.g. 0.0.0.0:7860; port 0 picks a free one).") var listen: String?
+    @Option(name: .customLong("host-store"), help: "Host a store for paired peers: NAME=FOLDER (made if missing). Repeatable.")
+    var hostStores: [String] = []
 
     func validate() throws {
         try requireRange(interval, 0...604_800, "interval")
         try requireRange(scrubCopies, 0...10_000_000, "scrub-copies")
         try requireRange(limit, 0.01...1_000_000, "limit")
         try requireRange(passes, 1...Int.max, "passes")
+        if let listen { _ = try Self.parseListen(listen) }
+        if !hostStores.isEmpty && listen == nil { throw ValidationError("--host-store needs --listen HOST:PORT.") }
+        for spec in hostStores { _ = try HostedStores.parseSpec(spec) }
+    }
+
+    static func parseListen(_ text: String) throws -> (host: String, port: Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
+            throw ValidationError("--listen takes HOST:PORT, e.g. 0.0.0.0:7860 or 127.0.0.1:0.")
+        }
+        let host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        return (host.isEmpty ? "0.0.0.0" : host, port)
     }
 
     func run() throws {
@@ -37,7 +61,37 @@ struct Serve: ParsableCommand {
                 source.resume()
                 stop.keep(source)
             }
+            guard let listen else {
+                library.serve(options, shouldStop: { stop.isSet })
+                return
+            }
+            let (host, port) = try Self.parseListen(listen)
+            let identity = try PeerIdentity.loadOrCreate(library: library.path, name: DiskIdentity.machineName())
+            let hosted = HostedStores()
+            for spec in hostStores {
+                let (name, folder) = try HostedStores.parseSpec(spec)
+                try hosted.host(name: name, folder: LibraryLocation.absolute(folder))
+            }
+            let server = TroveServer(library: library, identity: identity, hosted: hosted, logger: Logger(label: "trove.server"))
+            options.observed = { server.observed($0) }
+            let finished = DispatchSemaphore(value: 0)
+            let failure = FirstError()
+            Task.detached {
+                do {
+                    try await server.run(host: host, port: port, shouldStop: { stop.isSet }) { port in
+                        Output.line("trove serve: listening on https://\(host):\(port) (certificate SHA-256 \(identity.fingerprint))")
+                    }
+                } catch {
+                    failure.record(error)
+                    stop.set()
+                }
+                finished.signal()
+            }
             library.serve(options, shouldStop: { stop.isSet })
+            finished.wait()
+            if let error = failure.value {
+                throw TroveError(.io, "The HTTPS server on \(listen) stopped: \(error). Is the port in use?")
+            }
         }
     }
 }

@@ -64,27 +64,3 @@ struct Status: ParsableCommand {
     }
 }
 
-struct StatusJSON: Encodable {
-    struct Bucket: Encodable {
-        var durability: Int
-        var files: Int
-        var bytes: UInt64
-    }
-    var state: String
-    var target: Int
-    var files: Int
-    var bytes: UInt64
-    var durability: [Bucket]
-    var stores: [StoreJSON]
-    var alerts: [Alert]
-    var records: RecordsStatus
-
-    init(_ r: StatusReport) {
-        state = ["ok", "warning", "critical"][Int(r.exitCode)]
-        target = r.target; files = r.files; bytes = r.bytes
-        durability = r.durability.sorted { $0.key < $1.key }.map { Bucket(durability: $0.key, files: $0.value.files, bytes: $0.value.bytes) }
-        stores = r.stores.map { StoreJSON($0, all: r.stores) }
-        alerts = r.alerts
-        records = r.records
-    }
-}

@@ -108,61 +108,6 @@ struct StoreList: ParsableCommand {
     }
 }
 
-/// A store as `--json` shows it.
-struct StoreJSON: Encodable {
-    var id, label, kind, location, trust: String
-    var copies: Int
-    var noNewCopies, connected: Bool
-    var filesystemUuid: String?
-    var created: Date
-    var lastSeen: Date?
-    var capacity, free: Int64?
-    var files: Int
-    var bytes: UInt64
-    var problem: String?
-    var disk: String?
-    var diskName: String?
-    var declaredDisk: String?
-    var readOnly: Bool
-    var sharesDiskWith: [String]
-    var encrypted: Bool
-    var endpoint: String?
-    var limit: Int64?
-    var machine: String?
-    var removable: Bool?
-
-    init(_ s: StoreStatus, all: [StoreStatus] = []) {
-        let r = s.record
-        id = r.id; label = r.label; kind = r.kind.rawValue; location = r.location; trust = r.trust.rawValue
-        copies = r.copies; noNewCopies = r.noNewCopies; connected = s.connected; filesystemUuid = r.filesystemUUID
-        created = r.created; lastSeen = r.lastSeen; capacity = r.capacity; free = r.free
-        files = s.files; bytes = s.bytes; problem = s.problem
-        disk = r.disk; diskName = r.diskName; declaredDisk = r.declaredDisk; readOnly = r.readOnly
-        sharesDiskWith = all.filter { $0.record.id != r.id && $0.record.domain == r.domain }.map(\.record.label)
-        encrypted = r.encrypted; endpoint = r.config.endpoint; limit = r.config.limit
-        machine = r.machine; removable = r.removable
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case id, label, kind, location, trust, copies, noNewCopies, connected, filesystemUuid, created, lastSeen, capacity, free,
-             files, bytes, problem, disk, diskName, declaredDisk, readOnly, sharesDiskWith, encrypted, endpoint, limit, machine, removable
-    }
-
-    /// Every documented field is present; unknown values are `null`, never left out.
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id); try c.encode(label, forKey: .label); try c.encode(kind, forKey: .kind)
-        try c.encode(location, forKey: .location); try c.encode(trust, forKey: .trust); try c.encode(copies, forKey: .copies)
-        try c.encode(noNewCopies, forKey: .noNewCopies); try c.encode(connected, forKey: .connected)
-        try c.encode(filesystemUuid, forKey: .filesystemUuid); try c.encode(created, forKey: .created)
-        try c.encode(lastSeen, forKey: .lastSeen); try c.encode(capacity, forKey: .capacity); try c.encode(free, forKey: .free)
-        try c.encode(files, forKey: .files); try c.encode(bytes, forKey: .bytes); try c.encode(problem, forKey: .problem)
-        try c.encode(disk, forKey: .disk); try c.encode(diskName, forKey: .diskName); try c.encode(declaredDisk, forKey: .declaredDisk)
-        try c.encode(readOnly, forKey: .readOnly); try c.encode(sharesDiskWith, forKey: .sharesDiskWith)
-        try c.encode(encrypted, forKey: .encrypted); try c.encode(endpoint, forKey: .endpoint); try c.encode(limit, forKey: .limit)
-        try c.encode(machine, forKey: .machine); try c.encode(removable, forKey: .removable)
-    }
-}
 
 struct StoreAck: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "ack", abstract: "Acknowledge a drive failure alert once the drive has been dealt with.")

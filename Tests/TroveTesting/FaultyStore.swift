@@ -81,6 +81,7 @@ public final class FaultyStore: Store, @unchecked Sendable {
     public func isReadOnly() -> Bool { base.isReadOnly() }
     /// No: injected read faults must reach the read-back of a new copy.
     public var checksWritesOnArrival: Bool { false }
+    public var hostMachine: String? { base.hostMachine }
     public func disk() -> DiskIdentity.Disk? { base.disk() }
     public func cleanTemporary() throws -> Int { try base.cleanTemporary() }
     public func readRecord(_ name: RecordName) throws -> [UInt8]? { try call(); return try base.readRecord(name) }

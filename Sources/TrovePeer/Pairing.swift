@@ -1,0 +1,32 @@
+import Foundation
+
+/// `POST /v1/pair`: the secret half of the pairing code and the joining machine's name (for
+/// the server's log). Its certificate is the one it presents in the TLS handshake.
+public struct PairRequest: Codable, Sendable {
+    public var secret: String
+    public var name: String
+    public init(secret: String, name: String) { self.secret = secret; self.name = name }
+}
+
+/// The answer to a pairing: the server's name and fingerprint, and what the new peer may do.
+public struct PairReply: Codable, Sendable {
+    public var name: String
+    public var fingerprint: String
+    /// The label the server gave the joining machine.
+    public var label: String
+    public var rights: PeerRights
+    public var appendOnly: Bool
+
+    public init(name: String, fingerprint: String, label: String, rights: PeerRights, appendOnly: Bool) {
+        self.name = name
+        self.fingerprint = fingerprint
+        self.label = label
+        self.rights = rights
+        self.appendOnly = appendOnly
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, fingerprint, label, rights
+        case appendOnly = "append_only"
+    }
+}

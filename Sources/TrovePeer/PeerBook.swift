@@ -1,0 +1,151 @@
+import Foundation
+import TroveCore
+import TroveStorage
+
+/// A machine this library paired with, pinned by its certificate.
+public struct PinnedPeer: Codable, Sendable, Equatable {
+    /// The name this machine knows it by (`nas`, `desktop`).
+    public var label: String
+    /// SHA-256 of its certificate (hex): the only thing a connection is checked against.
+    public var fingerprint: String
+    /// Its certificate in PEM (a client needs it as the one trusted root).
+    public var certificate: String
+    /// What it may do here (nothing, for a server this machine only talks to).
+    public var rights: PeerRights
+    /// May add objects and records but never delete or replace them.
+    public var appendOnly: Bool
+    /// Where its `trove serve` listens (`https://nas.local:7860`), when this machine joined it.
+    public var address: String?
+    public var added: Date
+
+    enum CodingKeys: String, CodingKey {
+        case label, fingerprint, certificate, rights, address, added
+        case appendOnly = "append_only"
+    }
+}
+
+/// A pairing code not used yet: only its secret's digest is kept.
+public struct PendingInvite: Codable, Sendable, Equatable {
+    public var label: String
+    public var secretDigest: String
+    public var rights: PeerRights
+    public var appendOnly: Bool
+    public var expires: Date
+
+    public init(label: String, secretDigest: String, rights: PeerRights, appendOnly: Bool, expires: Date) {
+        self.label = label
+        self.secretDigest = secretDigest
+        self.rights = rights
+        self.appendOnly = appendOnly
+        self.expires = expires
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case label, rights, expires
+        case secretDigest = "secret_sha256"
+        case appendOnly = "append_only"
+    }
+}
+
+/// The machines this library trusts, its open invitations and recent wrong pairing codes:
+/// `peers.json` in the library folder, replaced atomically under a lock, so `peer revoke` run
+/// beside `trove serve` takes effect on the server's next handshake or request.
+public struct PeerBook: Codable, Sendable, Equatable {
+    public var format = 1
+    public var peers: [PinnedPeer] = []
+    public var invites: [PendingInvite] = []
+    /// When wrong codes were tried (the last 10 minutes' worth).
+    public var failures: [Date] = []
+
+    public init() {}
+
+    /// How long a pairing code stays valid.
+    public static let inviteLifetime: TimeInterval = 600
+    /// Wrong codes allowed in `failureWindow` before pairing is refused until the window passes.
+    public static let failureLimit = 5
+    public static let failureWindow: TimeInterval = 600
+
+    public func peer(fingerprint: String) -> PinnedPeer? { peers.first { $0.fingerprint == fingerprint } }
+    public func peer(label: String) -> PinnedPeer? { peers.first { $0.label == label } }
+
+    /// True while some code is still valid: the server then lets unknown certificates through
+    /// the handshake, to the pairing request only.
+    public func hasOpenInvite(now: Date) -> Bool { invites.contains { $0.expires > now } }
+
+    /// Whether too many wrong codes were tried lately.
+    public func pairingLocked(now: Date) -> Bool {
+        failures.filter { now.timeIntervalSince($0) < Self.failureWindow }.count >= Self.failureLimit
+    }
+
+    /// The outcome of a pairing request.
+    public enum PairOutcome: Sendable, Equatable {
+        case paired(PinnedPeer)
+        /// Wrong, used or expired code.
+        case refused
+        /// Too many wrong codes lately.
+        case locked
+    }
+
+    /// Checks a pairing secret; on success pins `certificate` with the invitation's label and
+    /// rights and spends the invitation. A wrong code is counted.
+    public mutating func pair(secret: [UInt8], certificatePEM: String, fingerprint: String, now: Date) -> PairOutcome {
+        failures.removeAll { now.timeIntervalSince($0) >= Self.failureWindow }
+        invites.removeAll { $0.expires <= now }
+        if pairingLocked(now: now) { return .locked }
+        let digest = PairingCode.secretDigest(secret)
+        guard let index = invites.firstIndex(where: { $0.secretDigest == digest }) else {
+            failures.append(now)
+            return .refused
+        }
+        let invite = invites.remove(at: index)
+        peers.removeAll { $0.fingerprint == fingerprint || $0.label == invite.label }
+        let peer = PinnedPeer(label: invite.label, fingerprint: fingerprint, certificate: certificatePEM, rights: invite.rights,
+                              appendOnly: invite.appendOnly, address: nil, added: now)
+        peers.append(peer)
+        return .paired(peer)
+    }
+}
+
+/// Reads and changes a library's `peers.json`.
+public struct PeerBookFile: Sendable {
+    public let library: String
+    public init(library: String) { self.library = library }
+
+    public var path: String { library + "/peers.json" }
+
+    /// The book as it is on disk (empty when there is none yet).
+    public func load() throws -> PeerBook {
+        guard let data = FileManager.default.contents(atPath: path) else { return PeerBook() }
+        do { return try JSONCoding.decoder.decode(PeerBook.self, from: data) } catch {
+            throw TroveError(.io, "\(path) is damaged (\(error)); restore it from a backup, or remove it and pair again.")
+        }
+    }
+
+    /// Changes the book under an exclusive lock and writes it back atomically (mode 0600: it
+    /// holds invitation digests).
+    @discardableResult
+    public func update<T>(_ change: (inout PeerBook) throws -> T) throws -> T {
+        let lockPath = library + "/peers.lock"
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw TroveError(.io, "Cannot open \(lockPath): \(String(cString: strerror(errno))).") }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX) == 0 else { throw TroveError(.io, "Cannot lock \(lockPath).") }
+        var book = try load()
+        let before = book
+        let result = try change(&book)
+        if book != before {
+            let data = try JSONCoding.prettyEncoder.encode(book)
+            try AtomicFile.write(data, to: path, in: library)
+            chmod(path, 0o600)
+        }
+        return result
+    }
+
+    /// A stamp that changes whenever the file is replaced (inode and modification time), so a
+    /// server can keep the parsed book and re-read it only when it changed.
+    public func stamp() -> String {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return "none" }
+        return "\(info.st_ino)-\(info.st_mtim.tv_sec)-\(info.st_mtim.tv_nsec)-\(info.st_size)"
+    }
+}

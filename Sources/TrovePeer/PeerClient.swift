@@ -1,0 +1,141 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import TroveCore
+import TroveStorage
+
+/// A synchronous HTTPS client for one paired machine: every connection presents this library's
+/// certificate and accepts only the peer's pinned one (no certificate authority, no host names).
+///
+/// Calls block their thread; call from store lanes, never from an event loop. Connection
+/// failures, timeouts and 5xx answers are retried a few times; then the call fails with
+/// `StoreError(.unavailable)` — a peer that is off never hangs a run.
+public final class PeerClient: @unchecked Sendable {
+    /// `https://host:port`, without a trailing slash.
+    public let address: String
+    public let peer: PinnedPeer
+    let http: HTTPClient
+    let requestTimeout: TimeAmount
+    private let lock = NSLock()
+    private var isShutDown = false
+
+    /// The answer to one request.
+    public struct Reply: Sendable {
+        public var status: Int
+        public var headers: HTTPHeaders
+        public var body: [UInt8]
+    }
+
+    public init(peer: PinnedPeer, identity: PeerIdentity, address: String? = nil, connectTimeout: TimeInterval = 5,
+                requestTimeout: TimeInterval = 60) throws {
+        guard let address = (address ?? peer.address).map({ $0.hasSuffix("/") ? String($0.dropLast()) : $0 }) else {
+            throw TroveError(.usage, "The peer '\(peer.label)' has no address: pair with it by `trove peer join URL CODE`.")
+        }
+        self.address = address
+        self.peer = peer
+        self.requestTimeout = .milliseconds(Int64(requestTimeout * 1000))
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.certificateChain = [.certificate(try identity.nioCertificate())]
+        tls.privateKey = .privateKey(try identity.nioPrivateKey())
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(peer.certificate.utf8)))
+        // The pinned certificate is the only root: the host name it is reached by does not matter.
+        tls.certificateVerification = .noHostnameVerification
+        tls.minimumTLSVersion = .tlsv12
+        var configuration = HTTPClient.Configuration(
+            tlsConfiguration: tls, redirectConfiguration: .disallow,
+            timeout: .init(connect: .milliseconds(Int64(connectTimeout * 1000)), read: .milliseconds(Int64(requestTimeout * 1000))),
+            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 8),
+            decompression: .disabled)
+        configuration.httpVersion = .http1Only
+        configuration.connectionPool.retryConnectionEstablishment = false
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    deinit { shutdown() }
+
+    public func shutdown() {
+        let already = lock.withLock { () -> Bool in
+            defer { isShutDown = true }
+            return isShutDown
+        }
+        if !already { try? http.syncShutdown() }
+    }
+
+    /// Sends a request and collects the answer (at most `maxBody` bytes of it: a peer that sends
+    /// more is lying, and the call fails). Answers with a status in `accept`, or 2xx, are returned;
+    /// others throw a `StoreError` carrying the server's message.
+    public func send(_ method: HTTPMethod, _ path: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
+                     accept: Set<Int> = [], maxBody: Int = 1 << 20, attempts: Int = 3) throws -> Reply {
+        var attempt = 1
+        while true {
+            do {
+                let reply = try sendOnce(method, path, headers: headers, body: body, maxBody: maxBody)
+                if accept.contains(reply.status) || (200..<300).contains(reply.status) { return reply }
+                throw failure(reply, method: method, path: path)
+            } catch let error as StoreError where error.kind == .unavailable && attempt < attempts {
+                Thread.sleep(forTimeInterval: [0.2, 1, 3][min(attempt - 1, 2)])
+                attempt += 1
+            }
+        }
+    }
+
+    func sendOnce(_ method: HTTPMethod, _ path: String, headers: [(String, String)], body: [UInt8]?, maxBody: Int) throws -> Reply {
+        let already = lock.withLock { isShutDown }
+        if already { throw StoreError(.unavailable, "The connection to '\(peer.label)' is closed.") }
+        do {
+            let request = try HTTPClient.Request(url: address + path, method: method, headers: HTTPHeaders(headers),
+                                                 body: body.map { .bytes($0) })
+            // The deadline grows with the bytes moved (at least 64 KiB/s): slow is not down.
+            let allowance = requestTimeout + .milliseconds(Int64(max(body?.count ?? 0, maxBody > 1 << 20 ? maxBody : 0)) * 1000 / 65_536)
+            let delegate = ResponseAccumulator(request: request, maxBodySize: maxBody)
+            let response = try http.execute(request: request, delegate: delegate, deadline: .now() + allowance).wait()
+            return Reply(status: Int(response.status.code), headers: response.headers,
+                         body: response.body.map { Array($0.readableBytesView) } ?? [])
+        } catch let error as StoreError {
+            throw error
+        } catch is ResponseAccumulator.ResponseTooBigError {
+            throw StoreError(.media, "'\(peer.label)' (\(address)) sent more than the \(maxBody) bytes asked for \(method) \(path); it is not behaving like a Trove server, so nothing it sent counts.")
+        } catch {
+            throw StoreError(.unavailable, "Cannot reach '\(peer.label)' at \(address) (\(Self.describe(error))). Check that `trove serve` runs there and the network; Trove tries again next run.")
+        }
+    }
+
+    /// The store error an answer means.
+    func failure(_ reply: Reply, method: HTTPMethod, path: String) -> StoreError {
+        let message = (try? JSONDecoder().decode(ServerError.self, from: Data(reply.body)).error)
+            ?? HTTPResponseStatus(statusCode: reply.status).reasonPhrase
+        let text = "'\(peer.label)' refused \(method) \(path) (HTTP \(reply.status)): \(message)"
+        switch reply.status {
+        case 404: return StoreError(.notFound, text)
+        case 401, 403: return StoreError(.permissionDenied, text + " Ask its owner for the right (`trove peer invite --can …`).")
+        case 507: return StoreError(.noSpace, text)
+        case 409, 412, 422: return StoreError(.media, text)
+        case 429, 500...: return StoreError(.unavailable, text)
+        default: return StoreError(.permissionDenied, text)
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let ssl = error as? NIOSSLError { return "TLS: \(ssl)" }
+        if let client = error as? HTTPClientError { return "\(client)" }
+        return "\(error)"
+    }
+
+    /// Decodes a JSON answer.
+    public func json<T: Decodable>(_ type: T.Type, _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil,
+                                   headers: [(String, String)] = []) throws -> T {
+        let reply = try send(method, path, headers: headers + [("content-type", "application/json")], body: body)
+        do { return try JSONCoding.decoder.decode(T.self, from: Data(reply.body)) } catch {
+            throw StoreError(.media, "'\(peer.label)' answered \(method) \(path) with a document Trove cannot read (\(error)).")
+        }
+    }
+}
+
+/// The body of every error answer: `{"error": "what happened and what to do"}`.
+public struct ServerError: Codable, Sendable {
+    public var error: String
+    public init(error: String) { self.error = error }
+}

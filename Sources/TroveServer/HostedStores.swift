@@ -1,0 +1,126 @@
+import Foundation
+import TroveCore
+import TroveStorage
+import TrovePeer
+
+/// The stores this machine keeps for paired peers (`trove serve --host-store tank=/tank/trove`).
+/// They belong to no library's catalog: this machine checks their objects against their
+/// content IDs, which needs no catalog, and never deletes from them by itself; only a peer with
+/// the right to delete does.
+public final class HostedStores: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stores: [String: LocalStore] = [:]
+
+    public init() {}
+
+    /// Opens the store in `folder` as `name`, or makes one there (the folder is created).
+    @discardableResult
+    public func host(name: String, folder: String, now: Date = Date()) throws -> LocalStore {
+        guard HostedName.isValid(name) else {
+            throw TroveError(.usage, "'\(name)' cannot name a hosted store: use 1-64 of a-z, 0-9, - and _.")
+        }
+        let store: LocalStore
+        do {
+            if let existing = try LocalStore.open(at: folder) {
+                store = existing
+            } else {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                store = try LocalStore.create(at: folder, label: name, copies: 1, now: now, library: nil)
+            }
+        } catch let failure as POSIX.Failure {
+            throw TroveError.from(failure)
+        }
+        try? FileManager.default.createDirectory(atPath: store.uploadsDir, withIntermediateDirectories: true)
+        lock.withLock { stores[name] = store }
+        return store
+    }
+
+    /// Stops hosting `name` (its folder is left as it is).
+    public func unhost(_ name: String) { _ = lock.withLock { stores.removeValue(forKey: name) } }
+
+    public func store(_ name: String) -> LocalStore? { lock.withLock { stores[name] } }
+    public var names: [String] { lock.withLock { stores.keys.sorted() } }
+
+    /// Parses `NAME=FOLDER`.
+    public static func parseSpec(_ text: String) throws -> (name: String, folder: String) {
+        let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2, HostedName.isValid(parts[0]), !parts[1].isEmpty else {
+            throw TroveError(.usage, "'\(text)' is not NAME=FOLDER (e.g. --host-store tank=/tank/trove; names use a-z, 0-9, - and _).")
+        }
+        return (parts[0], parts[1])
+    }
+}
+
+/// Uploads a peer sends in parts (`.trove/uploads/<upload>` in the hosted store): appended
+/// only at the byte the server holds, cut back to it when a part's connection drops, and taken
+/// as an object only when its bytes hash to the ID the peer names.
+enum Uploads {
+    /// A fresh upload name (a UUID in lowercase).
+    static func create(in store: LocalStore) throws -> String {
+        let name = UUID().uuidString.lowercased()
+        let path = store.uploadsDir + "/" + name
+        try? FileManager.default.createDirectory(atPath: store.uploadsDir, withIntermediateDirectories: true)
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw StoreError(.noSpace, "Cannot start an upload in \(store.uploadsDir): \(String(cString: strerror(errno))).") }
+        close(fd)
+        return name
+    }
+
+    /// Whether `text` can name an upload (a UUID): nothing else reaches the file system.
+    static func isValid(_ text: String) -> Bool {
+        text.utf8.count == 36 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) || $0 == 0x2d }
+    }
+
+    static func path(_ store: LocalStore, _ upload: String) -> String { store.uploadsDir + "/" + upload }
+
+    /// Bytes received so far, or nil when there is no such upload.
+    static func received(_ store: LocalStore, _ upload: String) -> UInt64? {
+        var info = stat()
+        guard stat(path(store, upload), &info) == 0 else { return nil }
+        return UInt64(info.st_size)
+    }
+
+    /// Hashes the finished upload; when it is `id`, it becomes that object. False when its
+    /// bytes are something else (the upload is then deleted).
+    static func commit(_ store: LocalStore, _ upload: String, as id: ContentID) throws -> Bool {
+        let file = path(store, upload)
+        let fd = open(file, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw StoreError(.notFound, "No upload \(upload).") }
+        var hasher = ContentHasher()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                close(fd)
+                throw StoreError(.media, "Cannot read the upload \(upload): \(String(cString: strerror(errno))).")
+            }
+            if count == 0 { break }
+            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+        }
+        close(fd)
+        guard hasher.finish() == id else {
+            unlink(file)
+            return false
+        }
+        if try store.objectSize(id) != nil {
+            unlink(file)
+            return true
+        }
+        try store.adopt(file, as: id)
+        return true
+    }
+
+    /// Deletes uploads untouched for a day (a peer that never came back).
+    static func cleanStale(_ store: LocalStore, now: Date = Date()) -> Int {
+        var removed = 0
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: store.uploadsDir)) ?? [] where isValid(name) {
+            var info = stat()
+            let file = store.uploadsDir + "/" + name
+            if stat(file, &info) == 0, now.timeIntervalSince1970 - Double(info.st_mtim.tv_sec) > 86_400 {
+                unlink(file)
+                removed += 1
+            }
+        }
+        return removed
+    }
+}
