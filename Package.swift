@@ -111,9 +111,15 @@ let package = Package(
         // In-memory erasure-coding throughput next to zfec's Python API (`swift run -c release fec-bench`).
         .executableTarget(name: "fec-bench", dependencies: ["TroveFEC"], path: "Benchmarks/FECBench"),
         // Test helpers shared by every test target (fault-injecting stores, temp folders).
-        .target(name: "TroveTesting", dependencies: ["TroveCore", "TroveStorage", "TrovePostgres", "TroveStores", "TroveS3", "TroveEngine"], path: "Tests/TroveTesting"),
+        .target(name: "TroveTesting", dependencies: ["TroveCore", "TroveStorage", "TrovePostgres", "TroveStores", "TroveS3", "TroveEngine", "TrovePeer"], path: "Tests/TroveTesting"),
         .testTarget(name: "TroveCoreTests", dependencies: ["TroveCore", "TroveTesting"]),
-        .testTarget(name: "TroveStorageTests", dependencies: ["TroveStorage", "TroveStores", "TroveS3", "TroveTesting", "TrovePostgres"]),
+        // (the peer store kind runs against the real `trove serve`.)
+        .testTarget(name: "TroveStorageTests", dependencies: ["trove", "TroveStorage", "TroveStores", "TroveS3", "TroveTesting", "TrovePostgres"]),
+        .testTarget(name: "TrovePeerTests", dependencies: [
+            "trove", "TrovePeer", "TroveStorage", "TroveCore", "TroveTesting",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         .testTarget(name: "TroveFECTests", dependencies: ["TroveFEC", "CTroveGF", "TroveCore", "TroveTesting"]),
         .testTarget(name: "TroveS3Tests", dependencies: ["TroveS3", "TroveCore", "TroveTesting"]),
         .testTarget(name: "TroveEngineTests", dependencies: [

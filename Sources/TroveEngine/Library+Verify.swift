@@ -61,7 +61,8 @@ extension Library {
         progress.begin("verify \(observed.record.label)", total: total, unit: .bytes)
         let counter = ProgressCounter(progress)
         for chunk in stride(from: 0, to: files.count, by: 128).map({ Array(files[$0..<min($0 + 128, files.count)]) }) {
-            let verdicts = checkConcurrently(chunk.map(\.0), on: store, counter: counter)
+            let verdicts = try checkOnHost(chunk.map(\.0), on: store, counter: counter)
+                ?? checkConcurrently(chunk.map(\.0), on: store, counter: counter)
             var verified: [CatalogChange] = []
             let now = clock.now()
             for ((file, copy), result) in zip(chunk, verdicts) {
@@ -103,6 +104,27 @@ extension Library {
             "corrupt": DetailValue(report.corrupt.count), "missing": DetailValue(report.missing.count),
         ]))])
         return report
+    }
+
+    /// On a store whose host checks its own drive (a peer's): the host's verdicts, with no
+    /// bytes crossing the network; nil for other stores.
+    func checkOnHost(_ files: [FileRecord], on store: any Store, counter: ProgressCounter) throws
+        -> [Result<(CopyCheck, ShareAudit?), Error>]? {
+        guard let remote = store as? RemoteVerifier else { return nil }
+        let verdicts: [ContentID: RemoteVerdict]
+        do { verdicts = try remote.verifyOnHost(files.map(\.id)) } catch let error as StoreError {
+            // A host that cannot answer (or answers nonsense) says nothing about the copies.
+            return files.map { _ in .success((.unavailable(reason: error.message), nil)) }
+        }
+        return files.map { file in
+            counter.add(file.size)
+            switch verdicts[file.id] {
+            case .good?: return .success((.good, nil))
+            case .missing?: return .success((.missing, nil))
+            case .corrupt?, nil:
+                return .success((.corrupt(leaf: nil, reason: "the machine holding the drive read it back and it does not match its content ID"), nil))
+            }
+        }
     }
 
     /// Checks several copies at once (small files would otherwise leave a core idle); each

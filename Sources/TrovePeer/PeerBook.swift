@@ -18,6 +18,17 @@ public struct PinnedPeer: Codable, Sendable, Equatable {
     public var address: String?
     public var added: Date
 
+    public init(label: String, fingerprint: String, certificate: String, rights: PeerRights, appendOnly: Bool, address: String?,
+                added: Date) {
+        self.label = label
+        self.fingerprint = fingerprint
+        self.certificate = certificate
+        self.rights = rights
+        self.appendOnly = appendOnly
+        self.address = address
+        self.added = added
+    }
+
     enum CodingKeys: String, CodingKey {
         case label, fingerprint, certificate, rights, address, added
         case appendOnly = "append_only"

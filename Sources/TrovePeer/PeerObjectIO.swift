@@ -109,10 +109,14 @@ final class PeerObjectReader: ObjectReader, @unchecked Sendable {
     static func get(store: PeerStore, id: ContentID, range: Range<UInt64>, fromMedia: Bool, knownSize: UInt64?)
         throws -> ([UInt8], UInt64)
     {
-        let path = store.objectPath(id) + (fromMedia ? "?media=1" : "")
-        let headers = range.isEmpty ? [] : [("range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)")]
-        let reply = try store.client.send(.GET, path, headers: headers, maxBody: max(range.count, 0) + 1)
         let peer = store.client.peer.label
+        if range.isEmpty {
+            guard let size = try store.objectSize(id) else { throw StoreError(.notFound, "'\(peer)' holds no \(id).") }
+            return ([], size)
+        }
+        let path = store.objectPath(id) + (fromMedia ? "?media=1" : "")
+        let headers = [("range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)")]
+        let reply = try store.client.send(.GET, path, headers: headers, maxBody: range.count)
         guard let size = reply.headers.first(name: "x-object-size").flatMap(UInt64.init) else {
             throw StoreError(.media, "'\(peer)' sent \(id) without its size; it is not behaving like a Trove server.")
         }

@@ -8,7 +8,7 @@ import TroveStorage
 /// before it takes it, so a copy that arrived is a verified copy; every read is checked here
 /// against the leaf hashes as from any store, and a server sending more or fewer bytes than
 /// asked is caught at once. See docs/peers.md.
-public final class PeerStore: Store, @unchecked Sendable {
+public final class PeerStore: Store, RemoteVerifier, @unchecked Sendable {
     public let identity: StoreIdentity
     public let client: PeerClient
     /// The hosted store's name on the serving machine.
@@ -162,9 +162,20 @@ public final class PeerStore: Store, @unchecked Sendable {
 
     /// Has the hosting machine read `ids` from its drive and check each against its content ID:
     /// the bytes never cross the network.
-    public func verifyRemotely(_ ids: [ContentID]) throws -> RemoteVerifyReport {
-        let body = try JSONCoding.encoder.encode(RemoteVerifyRequest(ids: ids.map(\.description)))
-        return try client.json(RemoteVerifyReport.self, .POST, base + "/verify", body: Array(body))
+    public func verifyOnHost(_ ids: [ContentID]) throws -> [ContentID: RemoteVerdict] {
+        var verdicts: [ContentID: RemoteVerdict] = [:]
+        for batch in stride(from: 0, to: ids.count, by: 1000).map({ Array(ids[$0..<min($0 + 1000, ids.count)]) }) {
+            let body = try JSONCoding.encoder.encode(RemoteVerifyRequest(ids: batch.map(\.description)))
+            let report = try client.json(RemoteVerifyReport.self, .POST, base + "/verify", body: Array(body))
+            for (texts, verdict) in [(report.good, RemoteVerdict.good), (report.corrupt, .corrupt), (report.missing, .missing)] {
+                for text in texts { if let id = ContentID(text) { verdicts[id] = verdict } }
+            }
+        }
+        // An ID the host did not answer for was not checked: it is not called good.
+        guard Set(ids).isSubset(of: verdicts.keys) else {
+            throw StoreError(.media, "'\(client.peer.label)' did not give a verdict on every object asked about.")
+        }
+        return verdicts
     }
 }
 

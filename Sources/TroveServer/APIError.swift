@@ -20,6 +20,7 @@ struct APIError: Error, HTTPResponseError {
     init(_ error: any Error) {
         switch error {
         case let api as APIError: self = api
+        case is NIOTooManyBytesError: self.init(.contentTooLarge, "The request body is larger than this endpoint takes.")
         case let store as StoreError:
             switch store.kind {
             case .notFound: self.init(.notFound, store.message)

@@ -234,3 +234,12 @@ public struct KeyWrap: Codable, Sendable, Equatable {
         case keyID = "key_id"
     }
 }
+
+/// A store whose host checks objects against their content IDs itself, reading its own drive,
+/// so `verify` moves verdicts over the network rather than bytes (a store a peer hosts).
+public protocol RemoteVerifier: Sendable {
+    /// The host's verdict on each ID: good, corrupt (its bytes do not hash to it) or missing.
+    func verifyOnHost(_ ids: [ContentID]) throws -> [ContentID: RemoteVerdict]
+}
+
+public enum RemoteVerdict: Sendable, Equatable { case good, corrupt, missing }

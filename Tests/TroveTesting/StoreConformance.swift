@@ -16,7 +16,7 @@ public struct StoreSubject: @unchecked Sendable {
 
 /// The kinds of store every conformance check runs against.
 public enum StoreKindUnderTest: String, CaseIterable, Sendable, CustomStringConvertible {
-    case local, memory, s3, encryptedLocal = "encrypted-local", encryptedS3 = "encrypted-s3", grid
+    case local, memory, s3, encryptedLocal = "encrypted-local", encryptedS3 = "encrypted-s3", grid, peer
     public var description: String { rawValue }
 
     /// A fresh, empty store of this kind.
@@ -65,6 +65,15 @@ public enum StoreKindUnderTest: String, CaseIterable, Sendable, CustomStringConv
                 }
                 return grid
             }, keepAlive: [fixture])
+        case .peer:
+            // A store another machine's `trove serve` hosts, over loopback mutual TLS; gone = that server stopped.
+            let fixture = try PeerFixture()
+            let store = try fixture.peerStore()
+            store.listPageSize = 7
+            return StoreSubject(store: store, unreachable: {
+                fixture.stopServer()
+                return store
+            }, keepAlive: [fixture])
         }
     }
 }
@@ -73,8 +82,12 @@ public enum StoreKindUnderTest: String, CaseIterable, Sendable, CustomStringConv
 public enum StoreConformance {
     static let leaf = ContentHash.leafSize
 
-    /// A random ID (stores do not check that bytes hash to their ID; the engine does).
+    /// A random ID, for objects that are not there.
     public static func randomID() -> ContentID { ContentID(bytes: (0..<32).map { _ in UInt8.random(in: 0...255) })! }
+
+    /// The content ID of `bytes`: objects are stored under their true IDs, since a store may
+    /// check each write against its ID (a peer's server does) and refuse anything else.
+    public static func idOf(_ bytes: [UInt8]) -> ContentID { ContentHash.hash(bytes).id }
 
     public static func bytes(_ count: Int, seed: UInt64) -> [UInt8] {
         var generator = SplitMix64(seed: seed)
@@ -113,7 +126,7 @@ public enum StoreConformance {
     public static func roundTripAtLeafBoundaries(_ store: any Store) throws {
         for (index, size) in [0, 1, leaf - 1, leaf, leaf + 1, 2 * leaf + 3].enumerated() {
             let bytes = bytes(size, seed: UInt64(index))
-            let id = randomID()
+            let id = idOf(bytes)
             try put(bytes, as: id, in: store, knownID: index % 2 == 0)
             #expect(try store.objectSize(id) == UInt64(size), "size \(size)")
             #expect(try get(id, from: store) == bytes, "size \(size)")
@@ -123,7 +136,7 @@ public enum StoreConformance {
     /// Ranged reads return exactly the bytes asked for, across leaf boundaries and at the end.
     public static func rangedReads(_ store: any Store) throws {
         let bytes = bytes(2 * leaf + 5, seed: 7)
-        let id = randomID()
+        let id = idOf(bytes)
         try put(bytes, as: id, in: store)
         let l = UInt64(leaf)
         for range in [0..<10, l - 3..<l + 3, l..<2 * l, 2 * l..<2 * l + 5, 5..<5, 2 * l + 4..<2 * l + 5] as [Range<UInt64>] {
@@ -136,7 +149,7 @@ public enum StoreConformance {
     public static func listingWithPagination(_ store: any Store) throws {
         var ids = Set<ContentID>()
         for index in 0..<23 {
-            let id = randomID()
+            let id = idOf(bytes(index, seed: UInt64(index)))
             try put(bytes(index, seed: UInt64(index)), as: id, in: store, knownID: index % 2 == 0)
             ids.insert(id)
         }
@@ -152,8 +165,8 @@ public enum StoreConformance {
     /// A reader never sees a partial object under a real ID: not while it is written, not after an abort.
     public static func atomicVisibility(_ store: any Store) throws {
         for knownID in [true, false] {
-            let id = randomID()
-            let bytes = bytes(leaf + leaf / 2, seed: 3)
+            let bytes = bytes(leaf + leaf / 2, seed: knownID ? 3 : 4)
+            let id = idOf(bytes)
             let writer = try store.makeWriter(for: knownID ? id : nil, expectedSize: UInt64(bytes.count))
             try bytes.withUnsafeBytes { try writer.write($0) }
             #expect(try store.objectSize(id) == nil, "visible before commit")
@@ -169,8 +182,8 @@ public enum StoreConformance {
 
     /// Two writers of one ID at once: both succeed and the object is whole.
     public static func concurrentWritersOfOneID(_ store: any Store) throws {
-        let id = randomID()
         let bytes = bytes(leaf + 17, seed: 11)
+        let id = idOf(bytes)
         let errors = ErrorBox()
         DispatchQueue.concurrentPerform(iterations: 2) { index in
             do { try put(bytes, as: id, in: store, knownID: index == 0) } catch { errors.add(error) }
@@ -181,7 +194,7 @@ public enum StoreConformance {
 
     /// Removal and quarantine take the object away; removing what is not there is fine.
     public static func removalAndQuarantine(_ store: any Store) throws {
-        let id = randomID(), other = randomID()
+        let id = idOf(bytes(100, seed: 1)), other = idOf(bytes(100, seed: 2))
         try put(bytes(100, seed: 1), as: id, in: store)
         try put(bytes(100, seed: 2), as: other, in: store)
         try store.remove(id)
@@ -239,13 +252,13 @@ public enum StoreConformance {
         #expect(try store.objectSize(missing) == nil)
         #expect(kind { _ = try store.openReader(missing, range: nil, fromMedia: false) } == .notFound)
         #expect(kind { _ = try store.quarantine(missing) } == .notFound)
-        let id = randomID()
+        let id = idOf(bytes(1000, seed: 5))
         try put(bytes(1000, seed: 5), as: id, in: store)
         let gone = try subject.unreachable()
         #expect(kind { _ = try gone.objectSize(id) } == .unavailable)
         #expect(kind { _ = try gone.openReader(id, range: nil, fromMedia: false) } == .unavailable)
         #expect(kind { try gone.listObjects { _ in true } } == .unavailable)
-        #expect(kind { try put(bytes(1000, seed: 6), as: randomID(), in: gone) } == .unavailable)
+        #expect(kind { try put(bytes(1000, seed: 6), as: idOf(bytes(1000, seed: 6)), in: gone) } == .unavailable)
     }
 
     /// The kind of store error `body` throws (nil when it throws none or another error).
