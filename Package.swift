@@ -119,6 +119,7 @@ let package = Package(
             "trove", "TrovePeer", "TroveStorage", "TroveCore", "TroveTesting",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
         ]),
         .testTarget(name: "TroveFECTests", dependencies: ["TroveFEC", "CTroveGF", "TroveCore", "TroveTesting"]),
         .testTarget(name: "TroveS3Tests", dependencies: ["TroveS3", "TroveCore", "TroveTesting"]),

@@ -46,10 +46,7 @@ extension TroveServer {
         }
         router.get("/metrics") { _, context in
             _ = try context.require(.read)
-            let text = try await self.blocking { () -> String in
-                let report = try self.status.current().report
-                return LibraryMetrics.render(report, lastEvents: try self.library.lastEvents(LibraryMetrics.timedEvents))
-            }
+            let text = try await self.metricsText()
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                             body: .init(byteBuffer: ByteBuffer(string: text)))
         }

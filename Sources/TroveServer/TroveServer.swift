@@ -6,6 +6,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import TroveEngine
+import TroveMetrics
 import TrovePeer
 import ServiceLifecycle
 import TroveStorage
@@ -50,6 +51,13 @@ public final class TroveServer: Sendable {
     /// `onListening` gets the port (useful with port 0).
     public func run(host: String, port: Int, shouldStop: @escaping @Sendable () -> Bool,
                     onListening: @escaping @Sendable (Int) -> Void) async throws {
+        try await run(host: host, port: port, localPort: nil, shouldStop: shouldStop, onListening: onListening, onLocal: { _ in })
+    }
+
+    /// With `localPort`, also serves /metrics and GET /v1/status over plain HTTP on 127.0.0.1
+    /// only (for Prometheus and local monitors, which present no client certificate).
+    public func run(host: String, port: Int, localPort: Int?, shouldStop: @escaping @Sendable () -> Bool,
+                    onListening: @escaping @Sendable (Int) -> Void, onLocal: @escaping @Sendable (Int) -> Void) async throws {
         let router = Router(context: PeerContext.self)
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: PeerGateMiddleware(gate: gate))
@@ -73,7 +81,9 @@ public final class TroveServer: Sendable {
             configuration: .init(address: .hostname(host, port: port), serverName: "trove"),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? port) },
             logger: logger)
-        let group = ServiceGroup(services: [app], logger: logger)
+        var services: [any Service] = [app]
+        if let localPort { services.append(localApplication(port: localPort, onListening: onLocal)) }
+        let group = ServiceGroup(services: services, logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             tasks.addTask {
@@ -82,6 +92,31 @@ public final class TroveServer: Sendable {
             }
             try await tasks.next()
             tasks.cancelAll()
+        }
+    }
+}
+
+extension TroveServer {
+    /// The loopback-only plain-HTTP face: read-only documents, no hosted stores, no pairing.
+    func localApplication(port: Int, onListening: @escaping @Sendable (Int) -> Void) -> some Service {
+        let router = Router(context: BasicRequestContext.self)
+        router.get("/v1/status") { _, _ in
+            let json = try await self.blocking { try self.status.current().json }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json)))
+        }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: .init(byteBuffer: ByteBuffer(string: try await self.metricsText())))
+        }
+        return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "trove"),
+                           onServerRunning: { channel in onListening(channel.localAddress?.port ?? port) }, logger: logger)
+    }
+
+    /// The Prometheus text for the current status.
+    func metricsText() async throws -> String {
+        try await blocking {
+            let report = try self.status.current().report
+            return LibraryMetrics.render(report, lastEvents: try self.library.lastEvents(LibraryMetrics.timedEvents))
         }
     }
 }

@@ -26,6 +26,8 @@ struct Serve: ParsableCommand {
     @Option(help: "Serve HTTPS on HOST:PORT (e.g. 0.0.0.0:7860; port 0 picks a free one).") var listen: String?
     @Option(name: .customLong("host-store"), help: "Host a store for paired peers: NAME=FOLDER (made if missing). Repeatable.")
     var hostStores: [String] = []
+    @Option(help: "Also serve /metrics and GET /v1/status over plain HTTP on 127.0.0.1:PORT (loopback only; for Prometheus).")
+    var metricsPort: Int?
 
     func validate() throws {
         try requireRange(interval, 0...604_800, "interval")
@@ -34,6 +36,8 @@ struct Serve: ParsableCommand {
         try requireRange(passes, 1...Int.max, "passes")
         if let listen { _ = try Self.parseListen(listen) }
         if !hostStores.isEmpty && listen == nil { throw ValidationError("--host-store needs --listen HOST:PORT.") }
+        if metricsPort != nil && listen == nil { throw ValidationError("--metrics-port needs --listen HOST:PORT.") }
+        try requireRange(metricsPort, 0...65_535, "metrics-port")
         for spec in hostStores { _ = try HostedStores.parseSpec(spec) }
     }
 
@@ -78,9 +82,11 @@ struct Serve: ParsableCommand {
             let failure = FirstError()
             Task.detached {
                 do {
-                    try await server.run(host: host, port: port, shouldStop: { stop.isSet }) { port in
+                    try await server.run(host: host, port: port, localPort: metricsPort, shouldStop: { stop.isSet }, onListening: { port in
                         Output.line("trove serve: listening on https://\(host):\(port) (certificate SHA-256 \(identity.fingerprint))")
-                    }
+                    }, onLocal: { port in
+                        Output.line("trove serve: metrics on http://127.0.0.1:\(port)/metrics (loopback only)")
+                    })
                 } catch {
                     failure.record(error)
                     stop.set()

@@ -19,10 +19,12 @@ public final class PeerFixture: @unchecked Sendable {
     public var clientPath: String { clientLibrary.path }
     public let clientIdentity: PeerIdentity
     public private(set) var port = 0
+    /// The loopback plain-HTTP port (`--metrics-port`), when asked for.
+    public private(set) var metricsPort = 0
     private var process: Process?
 
     /// `rights` and `appendOnly`: what the server grants the client.
-    public init(rights: PeerRights = [.read, .write], appendOnly: Bool = false) throws {
+    public init(rights: PeerRights = [.read, .write], appendOnly: Bool = false, serverArguments: [String] = []) throws {
         serverPath = try Library.create(at: folder.at("server-library"), copies: 1).path
         serverIdentity = try PeerIdentity.loadOrCreate(library: serverPath, name: "server")
         clientLibrary = try Library.create(at: folder.at("client-library"), copies: 2)
@@ -31,7 +33,7 @@ public final class PeerFixture: @unchecked Sendable {
             book.peers.append(PinnedPeer(label: "client", fingerprint: clientIdentity.fingerprint, certificate: clientIdentity.certificatePEM,
                                          rights: rights, appendOnly: appendOnly, address: nil, added: Date()))
         }
-        try startServer()
+        try startServer(extraArguments: serverArguments)
     }
 
     deinit { stopServer() }
@@ -61,7 +63,11 @@ public final class PeerFixture: @unchecked Sendable {
             text += String(decoding: data, as: UTF8.self)
             if let match = text.range(of: #"https://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
                 port = Int(text[match].split(separator: ":").last!)!
-                break
+                guard extraArguments.contains("--metrics-port") else { break }
+                if let local = text.range(of: #"http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                    metricsPort = Int(text[local].split(separator: ":").last!)!
+                    break
+                }
             }
         }
         guard port > 0 else {
