@@ -253,6 +253,21 @@ func ago(_ seconds: TimeInterval) -> String {
     return "\(Int(seconds / 86_400)) days ago"
 }
 
+/// A store on another machine's drive that cannot be reached: the machine is off, its
+/// `trove serve` is not running, or (removable) the drive was unplugged from it.
+func disconnectedPeerAlert(_ store: LibraryFacts.StoreFacts, files: String, now: Date) -> Alert {
+    let record = store.record, label = record.label
+    let machine = record.machine ?? "the machine serving it"
+    let what = record.removable == true ? "the removable drive on \(machine)" : "the drive inside \(machine)"
+    let lastSeen = record.lastSeen.map { ", last seen \(ago(now.timeIntervalSince($0)))" } ?? ""
+    let action = record.removable == true
+        ? "Plug the drive holding '\(label)' into \(machine) (or any machine that serves it with `trove serve --host-store`), then run `trove heal`."
+        : "Turn on \(machine) and check that `trove serve --listen` runs there (the drive holding '\(label)' is inside it), then run `trove heal`."
+    return Alert(kind: "disconnected_drive", severity: .critical,
+                 message: "\(files) \(store.dependentFiles == 1 ? "has" : "have") no good copy on any connected store except on '\(label)', \(what)\(lastSeen), which cannot be reached.",
+                 action: action, storeID: record.id, storeLabel: label, files: store.dependentFiles)
+}
+
 /// Dmedia's "disconnected drive": the only good copies of some files are on a store that is
 /// not connected. Says which drive, which machine it was last seen on and when, and the one
 /// action: plug a removable drive into any machine, turn on the machine an internal one is in,
@@ -260,6 +275,7 @@ func ago(_ seconds: TimeInterval) -> String {
 func disconnectedAlert(_ store: LibraryFacts.StoreFacts, thisMachine: String?, now: Date) -> Alert {
     let record = store.record, label = record.label
     let files = "\(store.dependentFiles) file\(store.dependentFiles == 1 ? "" : "s")"
+    if record.kind == .peer { return disconnectedPeerAlert(store, files: files, now: now) }
     let what: String
     switch (record.kind.isAttached, record.removable) {
     case (false, _): what = "the \(record.kind.rawValue) store"

@@ -97,6 +97,8 @@ public enum DiskIdentity {
 
     /// This machine's name, as alerts name where a drive was last seen.
     public static func machineName() -> String {
+        // TROVE_MACHINE_NAME names it when the host name says nothing (containers, test nodes).
+        if let name = ProcessInfo.processInfo.environment["TROVE_MACHINE_NAME"], !name.isEmpty { return name }
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count) == 0 else { return "this machine" }
         let name = String(cString: buffer)

@@ -1,5 +1,7 @@
 import ArgumentParser
 import TroveEngine
+import TrovePeer
+import TroveStorage
 import TrovePostgres
 
 struct Init: ParsableCommand {
@@ -18,6 +20,8 @@ struct Init: ParsableCommand {
             global.bootstrapLogging()
             let shared = try catalog.map(PostgresURL.init)
             let library = try Library.create(at: global.libraryPath, copies: copies ?? 3, shared: shared, clock: .fromEnvironment())
+            // The identity other machines pin when they pair with this one (keys/peer-*.pem).
+            _ = try PeerIdentity.loadOrCreate(library: library.path, name: DiskIdentity.machineName())
             if let shared {
                 Output.line("Library folder \(library.path) uses the catalog in \(shared) (target: \(try library.targetCopies()) copies).")
             } else {

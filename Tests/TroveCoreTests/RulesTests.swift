@@ -117,6 +117,13 @@ struct AlertTests {
         let cloud = alert(removable: nil, machine: "desktop", kind: .s3)
         #expect(cloud.message.contains("the s3 store") && cloud.action.hasPrefix("Check that /mnt/usb2 can be reached"))
         #expect(alert(removable: nil, machine: nil).action.hasPrefix("Plug in the drive holding 'usb2'"))
+        // A store another machine hosts: that machine is named, whichever machine asks.
+        let nasInternal = alert(removable: false, machine: "nas", kind: .peer)
+        #expect(nasInternal.message.contains("the drive inside nas, last seen 2 days ago, which cannot be reached"))
+        #expect(nasInternal.action.hasPrefix("Turn on nas and check that `trove serve --listen` runs there"))
+        let nasUSB = alert(removable: true, machine: "nas", kind: .peer)
+        #expect(nasUSB.message.contains("the removable drive on nas"))
+        #expect(nasUSB.action.hasPrefix("Plug the drive holding 'usb2' into nas"))
     }
 
     @Test func disconnectedDriveNamesTheStoreAndCount() {
