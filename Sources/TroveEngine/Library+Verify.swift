@@ -107,7 +107,9 @@ extension Library {
     }
 
     /// On a store whose host checks its own drive (a peer's): the host's verdicts, with no
-    /// bytes crossing the network; nil for other stores.
+    /// bytes crossing the network; nil for other stores (and for a host caught lying, whose
+    /// copies are then read back here like any store's). The host's word is spot-checked: one
+    /// random leaf of one file it calls good is read here against its leaf hash.
     func checkOnHost(_ files: [FileRecord], on store: any Store, counter: ProgressCounter) throws
         -> [Result<(CopyCheck, ShareAudit?), Error>]? {
         guard let remote = store as? RemoteVerifier else { return nil }
@@ -115,6 +117,13 @@ extension Library {
         do { verdicts = try remote.verifyOnHost(files.map(\.id)) } catch let error as StoreError {
             // A host that cannot answer (or answers nonsense) says nothing about the copies.
             return files.map { _ in .success((.unavailable(reason: error.message), nil)) }
+        }
+        if let sample = files.filter({ verdicts[$0.id] == .good && $0.size > 0 }).randomElement() {
+            let leaf = Int.random(in: 0..<ContentHash.leafCount(size: sample.size))
+            guard spotCheck(sample, leaf: leaf, on: store) else {
+                logger.error("a peer called a copy good that is not", metadata: ["file": "\(sample.id)", "leaf": "\(leaf)"])
+                return nil
+            }
         }
         return files.map { file in
             counter.add(file.size)
@@ -125,6 +134,23 @@ extension Library {
                 return .success((.corrupt(leaf: nil, reason: "the machine holding the drive read it back and it does not match its content ID"), nil))
             }
         }
+    }
+
+    /// Reads one leaf of a copy and checks it against the file's leaf hash.
+    func spotCheck(_ file: FileRecord, leaf: Int, on store: any Store) -> Bool {
+        let start = UInt64(leaf) * UInt64(ContentHash.leafSize)
+        let end = min(file.size, start + UInt64(ContentHash.leafSize))
+        guard leaf < file.leafHashes.count,
+              let reader = try? store.openReader(file.id, range: start..<end, fromMedia: false) else { return false }
+        defer { reader.close() }
+        var bytes = [UInt8](repeating: 0, count: Int(end - start))
+        var filled = 0
+        while filled < bytes.count {
+            guard let count = try? bytes.withUnsafeMutableBytes({ try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...])) }),
+                  count > 0 else { return false }
+            filled += count
+        }
+        return ContentHash.leafHash(index: leaf, leaf: bytes) == file.leafHashes[leaf]
     }
 
     /// Checks several copies at once (small files would otherwise leave a core idle); each

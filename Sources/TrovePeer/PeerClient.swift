@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import NIOConcurrencyHelpers
 import TroveCore
 import TroveStorage
 
@@ -46,7 +47,8 @@ public final class PeerClient: @unchecked Sendable {
         tls.minimumTLSVersion = .tlsv12
         var configuration = HTTPClient.Configuration(
             tlsConfiguration: tls, redirectConfiguration: .disallow,
-            timeout: .init(connect: .milliseconds(Int64(connectTimeout * 1000)), read: .milliseconds(Int64(requestTimeout * 1000))),
+            // No idle read timeout: each call's own watchdog judges whether the peer still answers.
+            timeout: .init(connect: .milliseconds(Int64(connectTimeout * 1000))),
             connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 8),
             decompression: .disabled)
         configuration.httpVersion = .http1Only
@@ -68,11 +70,11 @@ public final class PeerClient: @unchecked Sendable {
     /// more is lying, and the call fails). Answers with a status in `accept`, or 2xx, are returned;
     /// others throw a `StoreError` carrying the server's message.
     public func send(_ method: HTTPMethod, _ path: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
-                     accept: Set<Int> = [], maxBody: Int = 1 << 20, attempts: Int = 3) throws -> Reply {
+                     accept: Set<Int> = [], maxBody: Int = 1 << 20, attempts: Int = 3, serverWork: TimeInterval = 0) throws -> Reply {
         var attempt = 1
         while true {
             do {
-                let reply = try sendOnce(method, path, headers: headers, body: body, maxBody: maxBody)
+                let reply = try sendOnce(method, path, headers: headers, body: body, maxBody: maxBody, serverWork: serverWork)
                 if accept.contains(reply.status) || (200..<300).contains(reply.status) { return reply }
                 throw failure(reply, method: method, path: path)
             } catch let error as StoreError where error.kind == .unavailable && attempt < attempts {
@@ -82,21 +84,37 @@ public final class PeerClient: @unchecked Sendable {
         }
     }
 
-    func sendOnce(_ method: HTTPMethod, _ path: String, headers: [(String, String)], body: [UInt8]?, maxBody: Int) throws -> Reply {
+    /// `serverWork`: seconds the server may need before it answers (hashing a large upload).
+    func sendOnce(_ method: HTTPMethod, _ path: String, headers: [(String, String)], body: [UInt8]?, maxBody: Int,
+                  serverWork: TimeInterval) throws -> Reply {
         let already = lock.withLock { isShutDown }
         if already { throw StoreError(.unavailable, "The connection to '\(peer.label)' is closed.") }
         do {
             let request = try HTTPClient.Request(url: address + path, method: method, headers: HTTPHeaders(headers),
                                                  body: body.map { .bytes($0) })
-            // The deadline grows with the bytes moved (at least 64 KiB/s): slow is not down.
-            let allowance = requestTimeout + .milliseconds(Int64(max(body?.count ?? 0, maxBody > 1 << 20 ? maxBody : 0)) * 1000 / 65_536)
-            let delegate = ResponseAccumulator(request: request, maxBodySize: maxBody)
-            let response = try http.execute(request: request, delegate: delegate, deadline: .now() + allowance).wait()
-            return Reply(status: Int(response.status.code), headers: response.headers,
-                         body: response.body.map { Array($0.readableBytesView) } ?? [])
+            // The head must come within the request timeout, plus the time to send the body at
+            // 64 KiB/s at least (a slow uplink is slow, not down); then the body must keep moving.
+            let headLimit = requestTimeout + .milliseconds(Int64(body?.count ?? 0) * 1000 / 65_536 + Int64(serverWork * 1000))
+            let collector = PeerResponseCollector(maxBody: maxBody)
+            let task = http.execute(request: request, delegate: collector, deadline: .now() + headLimit)
+            let started = NIODeadline.now()
+            let stalled = NIOLockedValueBox<String?>(nil)
+            let watchdog = task.futureResult.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+                if let reason = collector.stall(now: .now(), started: started, headLimit: headLimit) {
+                    stalled.withLockedValue { $0 = reason }
+                    task.cancel()
+                }
+            }
+            defer { watchdog.cancel() }
+            do { return try task.futureResult.wait() } catch {
+                if let reason = stalled.withLockedValue({ $0 }) {
+                    throw StoreError(.unavailable, "'\(peer.label)' (\(address)) \(reason) for \(method) \(path); Trove tries again next run.")
+                }
+                throw error
+            }
         } catch let error as StoreError {
             throw error
-        } catch is ResponseAccumulator.ResponseTooBigError {
+        } catch is PeerResponseCollector.TooBig {
             throw StoreError(.media, "'\(peer.label)' (\(address)) sent more than the \(maxBody) bytes asked for \(method) \(path); it is not behaving like a Trove server, so nothing it sent counts.")
         } catch {
             throw StoreError(.unavailable, "Cannot reach '\(peer.label)' at \(address) (\(Self.describe(error))). Check that `trove serve` runs there and the network; Trove tries again next run.")
