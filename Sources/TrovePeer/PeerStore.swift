@@ -126,8 +126,10 @@ public final class PeerStore: Store, RemoteVerifier, @unchecked Sendable {
     /// The machine the hosted store's drive is in.
     public var hostMachine: String? { lock.withLock { info.machine } }
 
+    /// Leftovers on the hosting machine; a peer that may not write there has none to clean.
     public func cleanTemporary() throws -> Int {
         struct Cleaned: Decodable { var removed: Int }
+        guard !isReadOnly() else { return 0 }
         return try client.json(Cleaned.self, .POST, base + "/clean").removed
     }
 

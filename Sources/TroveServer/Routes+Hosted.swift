@@ -15,14 +15,14 @@ extension TroveServer {
 
     func addHostedRoutes(to router: Router<PeerContext>) {
         router.get("/v1/hosted") { _, context in
-            _ = try context.require(.read)
-            let infos = try await self.blocking { try self.hosted.names.compactMap { try self.info($0) } }
+            let peer = try context.require(.read)
+            let infos = try await self.blocking { try self.hosted.names.compactMap { try self.info($0, for: peer) } }
             return try jsonResponse(["stores": infos])
         }
         router.get("/v1/hosted/:name") { _, context in
-            _ = try context.require(.read)
+            let peer = try context.require(.read)
             let name = try self.storeName(context)
-            guard let info = try await self.blocking({ try self.info(name) }) else { throw Self.noStore(name) }
+            guard let info = try await self.blocking({ try self.info(name, for: peer) }) else { throw Self.noStore(name) }
             return try jsonResponse(info)
         }
         router.get("/v1/hosted/:name/objects") { request, context in
@@ -188,9 +188,11 @@ extension TroveServer {
         return (try store(context), name)
     }
 
-    func info(_ name: String) throws -> HostedStoreInfo? {
+    /// A hosted store as `peer` sees it: read-only too when the peer may not write.
+    func info(_ name: String, for peer: PinnedPeer) throws -> HostedStoreInfo? {
         guard let store = hosted.store(name) else { return nil }
-        return HostedStoreInfo(name: name, identity: store.identity, space: try? store.space(), readOnly: store.isReadOnly(),
+        let writable = peer.rights.contains(.write) || peer.rights.contains(.admin)
+        return HostedStoreInfo(name: name, identity: store.identity, space: try? store.space(), readOnly: store.isReadOnly() || !writable,
                                disk: store.disk(), machine: DiskIdentity.machineName())
     }
 }
