@@ -110,6 +110,8 @@ let package = Package(
         ]),
         // In-memory erasure-coding throughput next to zfec's Python API (`swift run -c release fec-bench`).
         .executableTarget(name: "fec-bench", dependencies: ["TroveFEC"], path: "Benchmarks/FECBench"),
+        // Requests per second against `trove serve --listen` over mutual TLS, as a paired client.
+        .executableTarget(name: "peer-load", dependencies: ["TrovePeer"], path: "Benchmarks/PeerLoad"),
         // Test helpers shared by every test target (fault-injecting stores, temp folders).
         .target(name: "TroveTesting", dependencies: ["TroveCore", "TroveStorage", "TrovePostgres", "TroveStores", "TroveS3", "TroveEngine", "TrovePeer"], path: "Tests/TroveTesting"),
         .testTarget(name: "TroveCoreTests", dependencies: ["TroveCore", "TroveTesting"]),

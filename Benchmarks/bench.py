@@ -169,6 +169,67 @@ def fill_catalog(path, n):
     db.close()
 
 
+class Peer:
+    """A second machine on loopback: a library running `trove serve --listen` that hosts
+    "tank", restarted with a fresh tank folder per run, and pairing for client libraries."""
+
+    def __init__(self, trove, data, env):
+        self.trove, self.env = trove, dict(env, TROVE_MACHINE_NAME="nas")
+        self.lib = os.path.join(data, "peer-server")
+        shutil.rmtree(self.lib, ignore_errors=True)
+        subprocess.run([trove, "init"], env=dict(self.env, TROVE_LIBRARY=self.lib), check=True, stdout=subprocess.DEVNULL)
+        self.proc = None
+        self.port = None
+        self.count = 0
+
+    def restart(self, tank):
+        self.stop()
+        shutil.rmtree(tank, ignore_errors=True)
+        self.out = open(os.path.join(self.lib, "serve.out"), "w+")
+        self.proc = subprocess.Popen([self.trove, "serve", "--library", self.lib, "--listen", "127.0.0.1:0",
+                                      "--host-store", f"tank={tank}", "--interval", "3600"],
+                                     env=self.env, stdout=self.out, stderr=subprocess.DEVNULL)
+        for _ in range(300):
+            self.out.seek(0)
+            text = self.out.read()
+            if "listening on" in text:
+                self.port = int(text.split("127.0.0.1:")[1].split()[0])
+                return
+            time.sleep(0.05)
+        raise RuntimeError("trove serve did not start")
+
+    def pair(self, lib):
+        self.count += 1
+        out = subprocess.run([self.trove, "peer", "invite", "--library", self.lib, "--label", f"c{self.count}", "--json"],
+                             env=self.env, check=True, capture_output=True, text=True).stdout
+        import json as _json
+        code = _json.loads(out)["code"]
+        subprocess.run([self.trove, "peer", "join", "--library", lib, f"https://127.0.0.1:{self.port}", code, "--label", "nas"],
+                       env=self.env, check=True, stdout=subprocess.DEVNULL)
+
+    def rss(self):
+        return self._status("VmRSS")
+
+    def hwm(self):
+        return self._status("VmHWM")
+
+    def _status(self, key):
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith(key + ":"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        return 0
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait()
+            self.proc = None
+
+
 def machine():
     cpu = "?"
     try:
@@ -728,12 +789,87 @@ def main():
                    measure([trove, "add", mixed], runs, env=env, setup=fresh_library(encrypt=True)), ref)
         cleanup()
 
+    # Machines together: heal to a store another machine's `trove serve` hosts, over loopback
+    # mutual TLS, next to heal between two local folders; the server's memory while three
+    # clients upload 4 GiB at once; requests per second of GET /v1/status.
+    if wanted("peer"):
+        peer = Peer(trove, data, env)
+        case = "heal mixed tree to a second store"
+
+        def local_setup():
+            fresh_library(2, copies=2)()
+            subprocess.run([trove, "add", mixed, "--store", "s0"], env=env, check=True, stdout=subprocess.DEVNULL)
+        ref = measure([trove, "heal"], runs, env=env, setup=local_setup)
+        report.add(case, "trove heal, local folder (reference)", mixed_bytes, ref, reference=True)
+
+        def peer_setup():
+            fresh_library(1, copies=2)()
+            subprocess.run([trove, "add", mixed, "--store", "s0"], env=env, check=True, stdout=subprocess.DEVNULL)
+            peer.restart(os.path.join(os.path.dirname(current["lib"]), "tank"))
+            peer.pair(current["lib"])
+            subprocess.run([trove, "store", "add", "peer://nas/tank", "--label", "nas-tank"], env=env, check=True,
+                           stdout=subprocess.DEVNULL)
+        report.add(case, "trove heal to a peer (loopback mTLS)", mixed_bytes, measure([trove, "heal"], runs, env=env, setup=peer_setup), ref)
+        if have("rsync") and have("sshd"):
+            report.notes.append("rsync over ssh: see the rsync row")
+        else:
+            report.skipped.append("rsync -a over ssh to localhost (rsync/sshd not installed here)")
+        cleanup()
+
+        if not args.quick:
+            size = 4 * GiB
+            source = os.path.join(data, "upload-4g.bin")
+            if not os.path.exists(source) or os.path.getsize(source) != size:
+                keystream(source, size, 44)
+            root = os.path.join(data, "three-clients")
+            shutil.rmtree(root, ignore_errors=True)
+            peer.restart(os.path.join(root, "tank"))
+            clients = []
+            for i in range(3):
+                lib = os.path.join(root, f"client{i}")
+                cenv = dict(env, TROVE_LIBRARY=lib)
+                subprocess.run([trove, "init", "--copies", "1"], env=cenv, check=True, stdout=subprocess.DEVNULL)
+                peer.pair(lib)
+                subprocess.run([trove, "store", "add", "peer://nas/tank", "--label", "nas-tank"], env=cenv, check=True,
+                               stdout=subprocess.DEVNULL)
+                clients.append(cenv)
+            start = time.perf_counter()
+            procs = [subprocess.Popen([trove, "add", source], env=c, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for c in clients]
+            peak = 0
+            while any(p.poll() is None for p in procs):
+                peak = max(peak, peer.rss())
+                time.sleep(0.2)
+            wall = time.perf_counter() - start
+            for p in procs:
+                if p.returncode != 0:
+                    raise RuntimeError(f"upload failed: {p.stderr.read().decode()[-500:]}")
+            peak = max(peak, peer.hwm())
+            report.add("3 clients upload 4 GiB each at once", "trove serve (server peak RSS)", 3 * size, (wall, 0.0, peak))
+            shutil.rmtree(root, ignore_errors=True)
+
+        status_lib = os.path.join(data, "load-client")
+        shutil.rmtree(status_lib, ignore_errors=True)
+        subprocess.run([trove, "init"], env=dict(env, TROVE_LIBRARY=status_lib), check=True, stdout=subprocess.DEVNULL)
+        peer.pair(status_lib)
+        load = os.path.join(os.path.dirname(trove), "peer-load")
+        for threads in (16, 64):
+            out = subprocess.run([load, status_lib, "nas", "/v1/status", "10", str(threads)], check=True, capture_output=True, text=True)
+            import json as _json
+            result = _json.loads(out.stdout)
+            report.notes.append(f"GET /v1/status over mutual TLS, {threads} client threads (8 connections): "
+                                f"{result['rps']:.0f} requests/s, {result['errors']} errors (peer-load and server on the same 2 cores)")
+            print(report.notes[-1], flush=True)
+        shutil.rmtree(status_lib, ignore_errors=True)
+        peer.stop()
+
     cleanup()
     md = [f"# Trove benchmark results", "",
           f"Machine: {machine()}. Data on `{data}` ({os.statvfs(data).f_bsize}-byte blocks).",
           f"Command: `Benchmarks/run.sh{' --quick' if args.quick else ''}{' --only ' + args.only if args.only else ''}`; {runs} runs after a warm-up, medians; "
           f"the ratio column is reference time ÷ Trove time (above 1: Trove is faster).", "",
           report.markdown(), ""]
+    if report.notes:
+        md += ["Notes:", ""] + [f"- {note}" for note in report.notes] + [""]
     if report.skipped:
         md += ["Skipped references: " + "; ".join(report.skipped), ""]
     results = args.out or os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")

@@ -7,4 +7,5 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here/.."
 swift build -c release --product trove >&2
+swift build -c release --product peer-load >&2
 exec python3 "$here/bench.py" --trove "$PWD/.build/release/trove" "$@"
