@@ -123,12 +123,13 @@ public final class PeerClient: @unchecked Sendable {
 
     /// The store error an answer means.
     func failure(_ reply: Reply, method: HTTPMethod, path: String) -> StoreError {
-        let message = (try? JSONDecoder().decode(ServerError.self, from: Data(reply.body)).error)
-            ?? HTTPResponseStatus(statusCode: reply.status).reasonPhrase
-        let text = "'\(peer.label)' refused \(method) \(path) (HTTP \(reply.status)): \(message)"
+        let explained = try? JSONDecoder().decode(ServerError.self, from: Data(reply.body)).error
+        let text = "'\(peer.label)' refused \(method) \(path) (HTTP \(reply.status)): "
+            + (explained ?? HTTPResponseStatus(statusCode: reply.status).reasonPhrase)
         switch reply.status {
         case 404: return StoreError(.notFound, text)
-        case 401, 403: return StoreError(.permissionDenied, text + " Ask its owner for the right (`trove peer invite --can …`).")
+        // A Trove server says what to do; anything else gets the usual advice.
+        case 401, 403: return StoreError(.permissionDenied, explained != nil ? text : text + ". Ask its owner for the right (`trove peer invite --can …`).")
         case 507: return StoreError(.noSpace, text)
         case 409, 412, 422: return StoreError(.media, text)
         case 429, 500...: return StoreError(.unavailable, text)

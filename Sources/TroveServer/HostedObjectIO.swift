@@ -46,12 +46,9 @@ extension TroveServer {
     }
 
     /// `PUT …/objects/{id}`: one object of at most a part, hashed as it arrives and kept only
-    /// when it is `id`. An object already held is not written again (same ID, same bytes).
+    /// when it is `id`. An object already held is replaced by the verified bytes (the same
+    /// content, so no overwrite even for an append-only peer; a held copy that rotted is healed).
     func put(_ store: LocalStore, _ id: ContentID, request: Request) async throws -> Response {
-        if try await blocking({ try store.objectSize(id) }) != nil {
-            for try await _ in request.body {}
-            return Response(status: .ok)
-        }
         let expected = request.headers[.contentLength].flatMap(UInt64.init)
         let writer = try await blocking { SendableWriter(try store.makeWriter(for: id, expectedSize: expected)) }
         var hasher = ContentHasher()
@@ -86,6 +83,7 @@ extension TroveServer {
         let fd = open(path, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { throw APIError(.notFound, "No upload \(upload).") }
         defer { close(fd) }
+        try Uploads.lock(fd, path)
         var info = stat()
         fstat(fd, &info)
         guard UInt64(info.st_size) == offset else {
@@ -134,19 +132,33 @@ struct SendableWriter: @unchecked Sendable {
 /// `POST …/verify`: the hosting machine reads each object from its drive and checks it against
 /// its content ID; only the verdicts cross the network.
 enum HostedVerify {
-    static func run(_ store: LocalStore, _ ids: [ContentID]) -> RemoteVerifyReport {
+    /// Only bytes that do not hash to their ID (or a media error reading them) make a copy
+    /// corrupt; a store that cannot be read now fails the request (503) instead.
+    static func run(_ store: LocalStore, _ ids: [ContentID]) throws -> RemoteVerifyReport {
         var report = RemoteVerifyReport()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         for id in ids {
-            guard let reader = try? store.openReader(id, range: nil, fromMedia: true) else {
-                if (try? store.objectSize(id)) == nil { report.missing.append(id.description) } else { report.corrupt.append(id.description) }
-                continue
+            let reader: any ObjectReader
+            do { reader = try store.openReader(id, range: nil, fromMedia: true) } catch let error as StoreError {
+                switch error.kind {
+                case .notFound: report.missing.append(id.description); continue
+                case .media: report.corrupt.append(id.description); continue
+                // The drive gone, out of descriptors, no permission: that says nothing about the copies.
+                case .unavailable, .noSpace, .permissionDenied: throw error
+                }
             }
             defer { reader.close() }
             var hasher = ContentHasher()
             var failed = false
             while true {
-                guard let count = try? buffer.withUnsafeMutableBytes({ try reader.read(into: $0) }) else { failed = true; break }
+                let count: Int
+                do { count = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) } } catch let error as StoreError
+                    where error.kind != .media {
+                    throw error
+                } catch {
+                    failed = true
+                    break
+                }
                 if count == 0 { break }
                 buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
             }

@@ -86,28 +86,38 @@ enum Uploads {
         let file = path(store, upload)
         let fd = open(file, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw StoreError(.notFound, "No upload \(upload).") }
+        defer { close(fd) }
+        // Held until the rename: no part can be appended or cut away meanwhile.
+        try lock(fd, file)
         var hasher = ContentHasher()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if count < 0 {
-                close(fd)
                 throw StoreError(.media, "Cannot read the upload \(upload): \(String(cString: strerror(errno))).")
             }
             if count == 0 { break }
             buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
         }
-        close(fd)
         guard hasher.finish() == id else {
             unlink(file)
             return false
         }
-        if try store.objectSize(id) != nil {
-            unlink(file)
-            return true
-        }
+        // Replaces a copy already held (the same content, verified just now).
         try store.adopt(file, as: id)
         return true
+    }
+
+    /// Takes the upload's lock (a part being appended and a commit exclude each other) and
+    /// checks the name still refers to the file opened: a commit may have renamed it meanwhile.
+    static func lock(_ fd: Int32, _ path: String) throws {
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            throw APIError(.conflict, "The upload is busy (a part is still arriving or it is being committed); ask for its state and try again.")
+        }
+        var opened = stat(), named = stat()
+        guard fstat(fd, &opened) == 0, stat(path, &named) == 0, opened.st_ino == named.st_ino, opened.st_dev == named.st_dev else {
+            throw APIError(.notFound, "The upload is gone (committed or abandoned).")
+        }
     }
 
     /// Deletes uploads untouched for a day (a peer that never came back).

@@ -146,7 +146,7 @@ extension TroveServer {
                 throw APIError(.badRequest, "A verify request is {\"ids\": [CONTENT_ID, …]} with at most 10000 IDs.")
             }
             let ids = try asked.ids.map { try Self.contentID($0) }
-            let report = try await self.blocking { HostedVerify.run(store, ids) }
+            let report = try await self.blocking { try HostedVerify.run(store, ids) }
             return try jsonResponse(report)
         }
     }
