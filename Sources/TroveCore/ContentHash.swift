@@ -52,7 +52,7 @@ public enum ContentHash {
         return (root(size: UInt64(data.count), leafHashes: leaves), leaves)
     }
 
-    static func bigEndian(_ value: UInt64) -> [UInt8] {
+    public static func bigEndian(_ value: UInt64) -> [UInt8] {
         (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * UInt64($0))) }
     }
 }

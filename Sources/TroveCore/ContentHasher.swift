@@ -11,13 +11,21 @@ public struct ContentHasher: Sendable {
 
     public init() {}
 
+    /// Hashes bytes that start at leaf `index` of a larger object (a part of an upload): its
+    /// leaves come out of `finishLeaves()`.
+    public init(startingAtLeaf index: Int) {
+        leafBase = index
+    }
+
+    private var leafBase = 0
+
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         var offset = 0
         while offset < bytes.count {
             if current == nil {
                 var hasher = SHA256()
                 hasher.update(data: ContentHash.leafDomain)
-                hasher.update(data: ContentHash.bigEndian(UInt64(leaves.count)))
+                hasher.update(data: ContentHash.bigEndian(UInt64(leafBase + leaves.count)))
                 current = hasher
             }
             let take = min(ContentHash.leafSize - inLeaf, bytes.count - offset)
@@ -36,6 +44,12 @@ public struct ContentHasher: Sendable {
         leaves.append(LeafHash(bytes: Array(hasher.finalize())))
         current = nil
         inLeaf = 0
+    }
+
+    /// The leaf hashes of everything given (the last leaf may be short).
+    public mutating func finishLeaves() -> [LeafHash] {
+        closeLeaf()
+        return leaves
     }
 
     /// The content ID of everything given.

@@ -31,22 +31,35 @@ extension Library {
         }
         let work = jobs
         let prepared = ResultBox<PreparedCopy>(count: work.count)
-        // Preparing a copy reads and checks it on a few lanes; a store that writes only at commit
-        // (object storage) overlaps its round trips in its own commitBatch. Reading from a remote
-        // source is a round trip per file, so more lanes overlap those.
-        let lanes = work.contains { $0.sources.contains { !$0.record.kind.isAttached } } ? remoteLanes : ioLanes
+        /// Copies already committed in their lane (stores that commit each object alone), or why not.
+        let early = ResultBox<TroveError?>(count: work.count)
+        // Preparing a copy reads and checks it on a few lanes. A store that commits each object
+        // alone (object storage, a peer) commits it right there, so its round trip overlaps the
+        // other lanes' reading; more lanes overlap those waits, as they do reads from a remote source.
+        let remote = work.contains { $0.destination.store?.commitsEachAlone == true || $0.sources.contains { !$0.record.kind.isAttached } }
+        let lanes = remote ? remoteLanes : ioLanes
         runConcurrently(work.count, lanes: lanes) { index in
             let job = work[index]
-            prepared.set(index, self.prepareCopy(job.file, from: job.sources, to: job.destination))
+            let outcome = self.prepareCopy(job.file, from: job.sources, to: job.destination)
+            prepared.set(index, outcome)
+            guard case .written(let writer, _) = outcome, let store = job.destination.store, store.commitsEachAlone else { return }
+            do { try store.commitBatch([(writer: writer, id: job.file.id)]); early.set(index, nil) } catch {
+                early.set(index, TroveError.from(any: error))
+            }
         }
         let outcomes = prepared.values
+        let committedEarly = early.slots
         var failures: [Int: TroveError] = [:]
-        // Each destination commits its new copies together.
         var committed: [(job: Int, source: ObservedStore)] = []
+        for (index, result) in committedEarly.enumerated() {
+            guard let result, case .written(_, let source) = outcomes[index] else { continue }
+            if let error = result { failures[index] = error } else { committed.append((index, source)) }
+        }
+        // Every other destination commits its new copies together, sharing the syncs.
         let destinations = Array(Set(work.map(\.destination.record.id))).sorted()
         for destinationID in destinations {
             var batch: [(job: Int, writer: any ObjectWriter, source: ObservedStore)] = []
-            for (index, outcome) in outcomes.enumerated() where work[index].destination.record.id == destinationID {
+            for (index, outcome) in outcomes.enumerated() where work[index].destination.record.id == destinationID && committedEarly[index] == nil {
                 if case .written(let writer, let source) = outcome { batch.append((index, writer, source)) }
             }
             guard !batch.isEmpty, let store = work[batch[0].job].destination.store else { continue }

@@ -269,10 +269,12 @@ extension Library {
 /// Results written by concurrent workers, one slot each.
 final class ResultBox<T>: @unchecked Sendable {
     private let lock = NSLock()
-    private var slots: [T?]
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ index: Int, _ value: T) { lock.lock(); slots[index] = value; lock.unlock() }
-    var values: [T] { lock.lock(); defer { lock.unlock() }; return slots.compactMap { $0 } }
+    private var stored: [T?]
+    init(count: Int) { stored = Array(repeating: nil, count: count) }
+    func set(_ index: Int, _ value: T) { lock.lock(); stored[index] = value; lock.unlock() }
+    var values: [T] { lock.lock(); defer { lock.unlock() }; return stored.compactMap { $0 } }
+    /// Every slot in order, nil where nothing was set.
+    var slots: [T?] { lock.lock(); defer { lock.unlock() }; return stored }
 }
 
 /// Adds up bytes done by concurrent workers for one progress bar.

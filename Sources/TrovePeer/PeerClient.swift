@@ -49,7 +49,7 @@ public final class PeerClient: @unchecked Sendable {
             tlsConfiguration: tls, redirectConfiguration: .disallow,
             // No idle read timeout: each call's own watchdog judges whether the peer still answers.
             timeout: .init(connect: .milliseconds(Int64(connectTimeout * 1000))),
-            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 8),
+            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 16),
             decompression: .disabled)
         configuration.httpVersion = .http1Only
         configuration.connectionPool.retryConnectionEstablishment = false
@@ -69,7 +69,7 @@ public final class PeerClient: @unchecked Sendable {
     /// Sends a request and collects the answer (at most `maxBody` bytes of it: a peer that sends
     /// more is lying, and the call fails). Answers with a status in `accept`, or 2xx, are returned;
     /// others throw a `StoreError` carrying the server's message.
-    public func send(_ method: HTTPMethod, _ path: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
+    public func send(_ method: HTTPMethod, _ path: String, headers: [(String, String)] = [], body: ByteBuffer? = nil,
                      accept: Set<Int> = [], maxBody: Int = 1 << 20, attempts: Int = 3, serverWork: TimeInterval = 0) throws -> Reply {
         var attempt = 1
         while true {
@@ -84,17 +84,24 @@ public final class PeerClient: @unchecked Sendable {
         }
     }
 
+    /// Sends bytes held in an array.
+    public func send(_ method: HTTPMethod, _ path: String, headers: [(String, String)] = [], body: [UInt8],
+                     accept: Set<Int> = [], maxBody: Int = 1 << 20, attempts: Int = 3, serverWork: TimeInterval = 0) throws -> Reply {
+        try send(method, path, headers: headers, body: ByteBuffer(bytes: body), accept: accept, maxBody: maxBody,
+                 attempts: attempts, serverWork: serverWork)
+    }
+
     /// `serverWork`: seconds the server may need before it answers (hashing a large upload).
-    func sendOnce(_ method: HTTPMethod, _ path: String, headers: [(String, String)], body: [UInt8]?, maxBody: Int,
+    func sendOnce(_ method: HTTPMethod, _ path: String, headers: [(String, String)], body: ByteBuffer?, maxBody: Int,
                   serverWork: TimeInterval) throws -> Reply {
         let already = lock.withLock { isShutDown }
         if already { throw StoreError(.unavailable, "The connection to '\(peer.label)' is closed.") }
         do {
             let request = try HTTPClient.Request(url: address + path, method: method, headers: HTTPHeaders(headers),
-                                                 body: body.map { .bytes($0) })
+                                                 body: body.map { .byteBuffer($0) })
             // The head must come within the request timeout, plus the time to send the body at
             // 64 KiB/s at least (a slow uplink is slow, not down); then the body must keep moving.
-            let headLimit = requestTimeout + .milliseconds(Int64(body?.count ?? 0) * 1000 / 65_536 + Int64(serverWork * 1000))
+            let headLimit = requestTimeout + .milliseconds(Int64(body?.readableBytes ?? 0) * 1000 / 65_536 + Int64(serverWork * 1000))
             let collector = PeerResponseCollector(maxBody: maxBody)
             let task = http.execute(request: request, delegate: collector, deadline: .now() + headLimit)
             let started = NIODeadline.now()
@@ -146,7 +153,7 @@ public final class PeerClient: @unchecked Sendable {
     /// Decodes a JSON answer.
     public func json<T: Decodable>(_ type: T.Type, _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil,
                                    headers: [(String, String)] = []) throws -> T {
-        let reply = try send(method, path, headers: headers + [("content-type", "application/json")], body: body)
+        let reply = try send(method, path, headers: headers + [("content-type", "application/json")], body: body.map { ByteBuffer(bytes: $0) } as ByteBuffer?)
         do { return try JSONCoding.decoder.decode(T.self, from: Data(reply.body)) } catch {
             throw StoreError(.media, "'\(peer.label)' answered \(method) \(path) with a document Trove cannot read (\(error)).")
         }

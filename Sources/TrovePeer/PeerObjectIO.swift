@@ -1,22 +1,27 @@
 import Foundation
+import NIOCore
 import NIOHTTP1
 import TroveCore
 import TroveStorage
 
 /// Uploads one object to a peer. An object of at most one part is one PUT with its ID. A larger
-/// one is an upload on the server: each full part goes out as soon as it is written (memory
-/// stays one part), and a part whose connection dropped is sent again from where the server
-/// says it stopped, so a transfer resumes per part (a leaf) rather than from the start. At
-/// `commit(as:)` the server hashes what it holds and takes it only when it matches the ID.
+/// one is an upload on the server: each full part goes out as soon as it is written, on a thread
+/// of its own while the next part fills (memory stays two parts), and a part whose connection
+/// dropped is sent again from where the server says it stopped, so a transfer resumes per part
+/// (a leaf) rather than from the start. At `commit(as:)` the server hashes what it holds and
+/// takes it only when it matches the ID.
 final class PeerObjectWriter: ObjectWriter, @unchecked Sendable {
     let store: PeerStore
-    private var buffer: [UInt8] = []
+    private var buffer: ByteBuffer
     private var upload: String?
+    /// Bytes the server has taken, and the part on its way (if any).
     private var sent: UInt64 = 0
+    private var inFlight: (group: DispatchGroup, failure: FirstError, bytes: Int)?
     private var done = false
 
     init(store: PeerStore, expectedSize: UInt64?) {
         self.store = store
+        buffer = ByteBuffer()
         buffer.reserveCapacity(Int(min(expectedSize ?? UInt64(PeerStore.partSize), UInt64(PeerStore.partSize))))
     }
 
@@ -26,38 +31,60 @@ final class PeerObjectWriter: ObjectWriter, @unchecked Sendable {
         var offset = 0
         while offset < bytes.count {
             // A full part goes out only once more bytes follow, so a one-part object is one PUT.
-            if buffer.count == PeerStore.partSize { try sendPart() }
-            let take = min(PeerStore.partSize - buffer.count, bytes.count - offset)
-            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + take]))
+            if buffer.readableBytes == PeerStore.partSize { try startPart() }
+            let take = min(PeerStore.partSize - buffer.readableBytes, bytes.count - offset)
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + take]))
             offset += take
         }
     }
 
     private var uploadPath: String { store.base + "/uploads/" + (upload ?? "") }
 
-    /// Sends the buffered part, resuming after a dropped connection from the server's count.
-    private func sendPart() throws {
+    /// Sends the buffered part in the background once the previous one has landed.
+    private func startPart() throws {
+        try finishPart()
         if upload == nil {
             upload = try store.client.json(UploadState.self, .POST, store.base + "/uploads").upload
         }
+        let part = buffer
+        buffer = ByteBuffer()
+        buffer.reserveCapacity(PeerStore.partSize)
+        let group = DispatchGroup()
+        let failure = FirstError()
+        let (path, offset) = (uploadPath, sent)
+        runDetached(group) { [store] in
+            do { try Self.send(part, at: offset, to: path, store: store) } catch { failure.record(error) }
+        }
+        inFlight = (group, failure, part.readableBytes)
+    }
+
+    /// Waits for the part on its way; its failure is this writer's.
+    private func finishPart() throws {
+        guard let (group, failure, bytes) = inFlight else { return }
+        inFlight = nil
+        group.wait()
+        if let error = failure.value { throw error }
+        sent += UInt64(bytes)
+    }
+
+    /// Puts one part at `offset`, resuming after a dropped connection from the server's count.
+    private static func send(_ part: ByteBuffer, at offset: UInt64, to path: String, store: PeerStore) throws {
         var tries = 0
         while true {
             do {
-                _ = try store.client.send(.PUT, uploadPath + "?offset=\(sent)", body: buffer, attempts: 1)
-                break
+                _ = try store.client.send(.PUT, path + "?offset=\(offset)", body: part, attempts: 1)
+                return
             } catch let error as StoreError where error.kind == .unavailable && tries < 5 {
                 tries += 1
                 Thread.sleep(forTimeInterval: [0.2, 0.5, 1, 2, 4][tries - 1])
                 // The part may have landed before the connection dropped.
-                guard let state = try? store.client.json(UploadState.self, .GET, uploadPath) else { continue }
-                if state.received == sent + UInt64(buffer.count) { break }
-                guard state.received == sent else {
-                    throw StoreError(.media, "'\(store.client.peer.label)' holds \(state.received) bytes of an upload this machine sent \(sent) bytes of; the upload is abandoned.")
+                guard let state = try? store.client.json(UploadState.self, .GET, path) else { continue }
+                if state.received == offset + UInt64(part.readableBytes) { return }
+                guard state.received == offset else {
+                    throw StoreError(.media, "'\(store.client.peer.label)' holds \(state.received) bytes of an upload this machine sent \(offset) bytes of; the upload is abandoned.")
                 }
             }
         }
-        sent += UInt64(buffer.count)
-        buffer.removeAll(keepingCapacity: true)
     }
 
     func commit(as id: ContentID) throws {
@@ -65,16 +92,20 @@ final class PeerObjectWriter: ObjectWriter, @unchecked Sendable {
         if upload == nil {
             _ = try store.client.send(.PUT, store.objectPath(id), body: buffer)
         } else {
-            if !buffer.isEmpty { try sendPart() }
+            if buffer.readableBytes > 0 { try startPart() }
+            try finishPart()
             // The server hashes the whole upload before it answers (at 20 MB/s at worst).
             _ = try store.client.send(.POST, uploadPath + "/commit?id=\(id)", maxBody: 1 << 16, serverWork: Double(sent) / 20e6)
         }
-        buffer = []
+        buffer = ByteBuffer()
     }
 
     func abort() {
         done = true
-        buffer = []
+        buffer = ByteBuffer()
+        // A part on its way lands or fails first, so the upload is not deleted under it.
+        if let (group, _, _) = inFlight { group.wait() }
+        inFlight = nil
         if upload != nil { _ = try? store.client.send(.DELETE, uploadPath, attempts: 1) }
         upload = nil
     }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import NIOHTTP1
 import TroveCore
 import TroveStorage
@@ -137,8 +138,11 @@ public final class PeerStore: Store, RemoteVerifier, @unchecked Sendable {
     /// its ID, so an accepted write is a verified copy.
     public var checksWritesOnArrival: Bool { true }
 
+    public var commitsEachAlone: Bool { true }
+
+    /// Each object is its own PUT (or upload commit): many go at once.
     public func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws {
-        for item in items { try item.writer.commit(as: item.id) }
+        try commitIndependently(items)
     }
 
     func recordPath(_ name: RecordName) -> String { base + "/records/" + name.description }

@@ -65,7 +65,13 @@ extension TroveServer {
             guard hasher.finish() == id else {
                 throw APIError(.unprocessableContent, "The bytes sent are not \(id) (they hash to something else); nothing was kept.")
             }
-            try await blocking { try writer.writer.commit(as: id) }
+            if let committer = hosted.committer(for: store) {
+                do { try await committer.commit(writer, as: id) } catch let error as APIError { throw error } catch {
+                    throw APIError(error)
+                }
+            } else {
+                try await blocking { try writer.writer.commit(as: id) }
+            }
         } catch {
             writer.writer.abort()
             throw error
@@ -90,12 +96,14 @@ extension TroveServer {
             throw APIError(.conflict, "The upload holds \(info.st_size) bytes, not \(offset); continue from \(info.st_size).")
         }
         var written: UInt64 = 0
+        var leaf = UploadLeaves.hasher(forPartAt: offset)
         do {
             for try await buffer in request.body {
                 guard written + UInt64(buffer.readableBytes) <= UInt64(Self.maxPart) else {
                     throw APIError(.contentTooLarge, "A part is at most \(Self.maxPart) bytes.")
                 }
                 try buffer.withUnsafeReadableBytes { raw in
+                    leaf?.update(raw)
                     var done = 0
                     while done < raw.count {
                         let count = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(offset + written) + off_t(done))
@@ -114,6 +122,7 @@ extension TroveServer {
             ftruncate(fd, off_t(offset))
             throw error
         }
+        if let leaf { UploadLeaves.record(store, upload, offset: offset, hasher: leaf) }
         return try jsonResponse(UploadState(upload: upload, received: offset + written))
     }
 }

@@ -10,6 +10,7 @@ import TrovePeer
 public final class HostedStores: @unchecked Sendable {
     private let lock = NSLock()
     private var stores: [String: LocalStore] = [:]
+    private var committers: [String: GroupCommit] = [:]
 
     public init() {}
 
@@ -31,14 +32,27 @@ public final class HostedStores: @unchecked Sendable {
             throw TroveError.from(failure)
         }
         try? FileManager.default.createDirectory(atPath: store.uploadsDir, withIntermediateDirectories: true)
-        lock.withLock { stores[name] = store }
+        let committer = GroupCommit(store: store, pool: FileWork.pool)
+        lock.withLock {
+            stores[name] = store
+            committers[name] = committer
+        }
         return store
     }
 
     /// Stops hosting `name` (its folder is left as it is).
-    public func unhost(_ name: String) { _ = lock.withLock { stores.removeValue(forKey: name) } }
+    public func unhost(_ name: String) {
+        lock.withLock {
+            stores[name] = nil
+            committers[name] = nil
+        }
+    }
 
     public func store(_ name: String) -> LocalStore? { lock.withLock { stores[name] } }
+    /// Commits the objects of requests to `store` together (nil: no longer hosted).
+    func committer(for store: LocalStore) -> GroupCommit? {
+        lock.withLock { stores.first { $0.value === store }.flatMap { committers[$0.key] } }
+    }
     public var names: [String] { lock.withLock { stores.keys.sorted() } }
 
     /// Parses `NAME=FOLDER`.
@@ -80,8 +94,9 @@ enum Uploads {
         return UInt64(info.st_size)
     }
 
-    /// Hashes the finished upload; when it is `id`, it becomes that object. False when its
-    /// bytes are something else (the upload is then deleted).
+    /// Checks the finished upload against `id` (from the leaves hashed as its parts arrived, or
+    /// by reading it again); when it is `id`, it becomes that object. False when its bytes are
+    /// something else (the upload is then deleted).
     static func commit(_ store: LocalStore, _ upload: String, as id: ContentID) throws -> Bool {
         let file = path(store, upload)
         let fd = open(file, O_RDONLY | O_CLOEXEC)
@@ -89,6 +104,21 @@ enum Uploads {
         defer { close(fd) }
         // Held until the rename: no part can be appended or cut away meanwhile.
         try lock(fd, file)
+        defer { UploadLeaves.remove(store, upload) }
+        var info = stat()
+        fstat(fd, &info)
+        let matches = try UploadLeaves.id(store, upload, size: UInt64(info.st_size)).map { $0 == id } ?? hashes(fd, upload, to: id)
+        guard matches else {
+            unlink(file)
+            return false
+        }
+        // Replaces a copy already held (the same content, verified just now).
+        try store.adopt(file, as: id)
+        return true
+    }
+
+    /// Reads the upload from the start and tells whether it hashes to `id`.
+    private static func hashes(_ fd: Int32, _ upload: String, to id: ContentID) throws -> Bool {
         var hasher = ContentHasher()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
@@ -99,13 +129,7 @@ enum Uploads {
             if count == 0 { break }
             buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
         }
-        guard hasher.finish() == id else {
-            unlink(file)
-            return false
-        }
-        // Replaces a copy already held (the same content, verified just now).
-        try store.adopt(file, as: id)
-        return true
+        return hasher.finish() == id
     }
 
     /// Takes the upload's lock (a part being appended and a commit exclude each other) and
@@ -123,7 +147,8 @@ enum Uploads {
     /// Deletes uploads untouched for a day (a peer that never came back).
     static func cleanStale(_ store: LocalStore, now: Date = Date()) -> Int {
         var removed = 0
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: store.uploadsDir)) ?? [] where isValid(name) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: store.uploadsDir)) ?? []
+        where isValid(name.hasSuffix(".leaves") ? String(name.dropLast(7)) : name) {
             var info = stat()
             let file = store.uploadsDir + "/" + name
             if stat(file, &info) == 0, now.timeIntervalSince1970 - Double(info.st_mtim.tv_sec) > 86_400 {

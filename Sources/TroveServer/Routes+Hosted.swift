@@ -97,6 +97,7 @@ extension TroveServer {
             _ = try context.require(.write)
             let (store, upload) = try self.upload(context)
             unlink(Uploads.path(store, upload))
+            UploadLeaves.remove(store, upload)
             return Response(status: .noContent)
         }
         router.get("/v1/hosted/:name/records/:record") { _, context in

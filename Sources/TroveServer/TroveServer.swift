@@ -42,7 +42,7 @@ public final class TroveServer: Sendable {
 
     /// Runs blocking work (the catalog, the drives) off the event loops and the concurrency pool.
     func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        do { return try await NIOThreadPool.singleton.runIfActive(body) } catch let error as APIError { throw error } catch {
+        do { return try await FileWork.pool.runIfActive(body) } catch let error as APIError { throw error } catch {
             throw APIError(error)
         }
     }

@@ -48,6 +48,10 @@ public protocol Store: AnyObject, Sendable {
     /// The machine whose drive holds the store, when that is another machine (a store hosted
     /// by a peer); nil for a store this machine reaches itself. Alerts name it.
     var hostMachine: String? { get }
+    /// True when each object commits on its own (a PUT or an upload per object, nothing shared
+    /// between them): the engine then commits each copy as soon as it is written, so waiting on
+    /// one commit overlaps reading the next, instead of holding a batch to commit together.
+    var commitsEachAlone: Bool { get }
     /// Commits many finished writers at once with the same guarantees as `commit(as:)`, but
     /// sharing the syncs (small files would otherwise cost a journal commit each). On error some
     /// objects may already be in place; they are complete, merely not yet in the catalog.
@@ -81,6 +85,7 @@ public struct RecordName: Sendable, Hashable, CustomStringConvertible {
 extension Store {
     public var checksWritesOnArrival: Bool { false }
     public var hostMachine: String? { nil }
+    public var commitsEachAlone: Bool { false }
 
     /// Opens a whole object for a read that may be served from a cache.
     public func openReader(_ id: ContentID) throws -> ObjectReader { try openReader(id, range: nil, fromMedia: false) }
@@ -96,6 +101,18 @@ extension Store {
         var ids: [ContentID] = []
         try listObjects { ids.append($0); return true }
         return ids.sorted()
+    }
+
+    /// Commits writers that are each complete on their own (an upload per object) many at a
+    /// time: each commit is a round trip, and a batch of them in a row would wait for each.
+    /// Lanes are threads of their own, so the waiting starves nothing.
+    public func commitIndependently(_ items: [(writer: any ObjectWriter, id: ContentID)], lanes: Int = remoteLanes) throws {
+        let failure = FirstError()
+        nonisolated(unsafe) let items = items
+        runConcurrently(items.count, lanes: lanes) { index in
+            do { try items[index].writer.commit(as: items[index].id) } catch { failure.record(error) }
+        }
+        if let error = failure.value { throw error }
     }
 }
 

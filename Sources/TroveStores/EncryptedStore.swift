@@ -134,6 +134,7 @@ public final class EncryptedStore: Store, @unchecked Sendable {
     /// were verified (sealing and staging happen after that check), so new copies are read back.
     public var checksWritesOnArrival: Bool { false }
     public var hostMachine: String? { base.hostMachine }
+    public var commitsEachAlone: Bool { base.commitsEachAlone }
     public func disk() -> DiskIdentity.Disk? { base.disk() }
     public func cleanTemporary() throws -> Int { try base.cleanTemporary() }
 

@@ -293,14 +293,10 @@ public final class S3Store: Store, @unchecked Sendable {
         return aborted
     }
 
-    /// Each writer is already complete on its own: uploads commit independently, many at once
-    /// (each is a round trip; threads of their own, so waiting starves nothing).
+    public var commitsEachAlone: Bool { true }
+
+    /// Each writer is already complete on its own: uploads commit independently, many at once.
     public func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws {
-        let failure = FirstError()
-        nonisolated(unsafe) let items = items
-        runConcurrently(items.count, lanes: remoteLanes) { index in
-            do { try items[index].writer.commit(as: items[index].id) } catch { failure.record(error) }
-        }
-        if let error = failure.value { throw error }
+        try commitIndependently(items)
     }
 }

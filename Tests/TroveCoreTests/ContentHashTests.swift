@@ -31,6 +31,29 @@ struct ContentHashTests {
         #expect(leaves.count == ContentHash.leafCount(size: UInt64(vector.size)))
     }
 
+    /// Property: bytes fed in random pieces give the one-shot ID, and a part hashed on its own
+    /// from its leaf index gives exactly that leaf's hash (what a server records per upload part).
+    @Test(arguments: [UInt64(1), 2, 3])
+    func hasherMatchesOneShotHashingInAnyPieces(_ seed: UInt64) {
+        var random = SplitMix64(seed: seed)
+        let size = Int(random.next() % UInt64(3 * Self.leaf))
+        let bytes = Self.pattern(size)
+        let (id, leaves) = ContentHash.hash(bytes)
+        var hasher = ContentHasher()
+        var offset = 0
+        while offset < size {
+            let piece = min(size - offset, 1 + Int(random.next() % 3_000_000))
+            hasher.update(Array(bytes[offset..<offset + piece]))
+            offset += piece
+        }
+        #expect(hasher.finish() == id)
+        for (index, leaf) in leaves.enumerated() {
+            var part = ContentHasher(startingAtLeaf: index)
+            part.update(Array(bytes[index * Self.leaf..<min(size, (index + 1) * Self.leaf)]))
+            #expect(part.finishLeaves() == [leaf], "leaf \(index) of \(size) bytes")
+        }
+    }
+
     @Test func leafHashesOfVectors() {
         let (_, leaves) = ContentHash.hash(Self.pattern(3 * Self.leaf + 5))
         #expect(leaves.first?.description == "tfwrjgjwtw6it3jtnrwersmdmlqq5qrht3fnswawgcswjwczlqmq")

@@ -116,6 +116,23 @@ struct DurabilityTests {
         #expect(try t.library.verify().allSatisfy(\.clean))
     }
 
+    /// A store that commits each object alone (object storage, a peer) has each copy committed
+    /// as soon as it is written; one refused upload costs that copy only, not the other small
+    /// files healed with it.
+    @Test func oneRefusedUploadCostsOnlyItsOwnCopy() throws {
+        let t = try TestLibrary(stores: 2)
+        let src = t.folder.folder("src")
+        for i in 0..<30 { t.folder.file("src/f\(i)", testBytes(2_000 + i, seed: UInt64(i + 1))) }
+        let imported = try t.library.importPaths([src], options: ImportOptions(store: "drive0")).imported
+        let refused = imported[7].id
+        t.inject(.failCommitOf(try #require(ContentID(refused))), into: "drive1")
+        let report = try t.library.heal()
+        #expect(report.copiesMade == 29)
+        #expect(report.problems.count == 1 && report.problems[0].contains(refused.description), "\(report.problems)")
+        #expect(try t.events(.copyCreated).count == 29)
+        #expect(try t.library.checkCatalog().ok)
+    }
+
     @Test func sourceVanishingMidCopyLeavesNoPartialCopy() throws {
         let t = try TestLibrary(stores: 2)
         let id = try t.library.importPaths([t.folder.file("big", testBytes(3 * ContentHash.leafSize))],

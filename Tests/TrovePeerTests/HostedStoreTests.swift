@@ -37,4 +37,67 @@ import TroveTesting
         try FileManager.default.moveItem(atPath: fixture.tankFolder, toPath: fixture.tankFolder + ".gone")
         #expect(StoreConformance.kind { _ = try store.verifyOnHost([Self.id]) } == .unavailable)
     }
+
+    /// Sends `parts` of an upload to tank by hand, as a peer store does; returns the upload's name.
+    static func upload(_ parts: [[UInt8]], to store: PeerStore, from start: UInt64 = 0, upload: String? = nil) throws -> String {
+        let name = try upload ?? store.client.json(UploadState.self, .POST, "/v1/hosted/tank/uploads").upload
+        var offset = start
+        for part in parts {
+            _ = try store.client.send(.PUT, "/v1/hosted/tank/uploads/\(name)?offset=\(offset)", body: part, attempts: 1)
+            offset += UInt64(part.count)
+        }
+        return name
+    }
+
+    static func commit(_ upload: String, as id: ContentID, on store: PeerStore) throws -> Int {
+        try store.client.send(.POST, "/v1/hosted/tank/uploads/\(upload)/commit?id=\(id)", accept: [422], attempts: 1).status
+    }
+
+    /// Leaf-sized parts are hashed as they arrive, so a large upload commits without a second
+    /// pass; but after the server restarts, what is on its drive may not be what it hashed (a
+    /// crash loses unsynced pages), so the upload is read again, and bytes that changed are refused.
+    @Test func aServerRestartedMidUploadHashesTheUploadAgainAtCommit() throws {
+        let leaf = ContentHash.leafSize
+        let bytes = StoreConformance.bytes(2 * leaf + 1000, seed: 21)
+        let id = StoreConformance.idOf(bytes)
+        let parts = [Array(bytes[0..<leaf]), Array(bytes[leaf..<2 * leaf]), Array(bytes[(2 * leaf)...])]
+        let fixture = try PeerFixture()
+        var store = try fixture.peerStore()
+        // Whole, in one server's lifetime: taken from the leaves hashed on arrival.
+        let whole = try Self.upload(parts, to: store)
+        #expect(try Self.commit(whole, as: id, on: store) == 201)
+        #expect(try store.objectSize(id) == UInt64(bytes.count))
+        try store.remove(id)
+
+        // The first part arrives; the machine loses power; the part's bytes on the drive are
+        // not what arrived; the rest comes after the restart.
+        let upload = try Self.upload([parts[0]], to: store)
+        fixture.killServer()
+        let file = fixture.tankFolder + "/.trove/uploads/" + upload
+        let handle = try #require(FileHandle(forUpdatingAtPath: file))
+        try handle.seek(toOffset: 4096)
+        handle.write(Data(repeating: 0, count: 4096))
+        try handle.close()
+        try fixture.startServer()
+        store = try fixture.peerStore()
+        _ = try Self.upload(Array(parts[1...]), to: store, from: UInt64(leaf), upload: upload)
+        #expect(try Self.commit(upload, as: id, on: store) == 422, "the changed bytes were read again and refused")
+        #expect(try store.objectSize(id) == nil)
+        #expect(!FileManager.default.fileExists(atPath: file + ".leaves"), "the upload's leaf record went with it")
+    }
+
+    /// A part that is not one leaf (another client's part size) is not taken as a leaf: the
+    /// upload is read again at commit, and it still becomes the object.
+    @Test func partsOfAnotherSizeAreCheckedByReadingTheUploadAgain() throws {
+        let bytes = StoreConformance.bytes(ContentHash.leafSize + 5000, seed: 22)
+        let id = StoreConformance.idOf(bytes)
+        let half = ContentHash.leafSize / 2
+        let fixture = try PeerFixture()
+        let store = try fixture.peerStore()
+        let upload = try Self.upload([Array(bytes[0..<half]), Array(bytes[half..<2 * half]), Array(bytes[(2 * half)...])], to: store)
+        #expect(try Self.commit(upload, as: id, on: store) == 201)
+        #expect(try StoreConformance.get(id, from: store) == bytes)
+        let wrong = try Self.upload([Array(bytes[0..<half]), Array(bytes[half...].reversed())], to: store)
+        #expect(try Self.commit(wrong, as: id, on: store) == 422)
+    }
 }

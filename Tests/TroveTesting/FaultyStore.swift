@@ -14,6 +14,9 @@ public final class FaultyStore: Store, @unchecked Sendable {
         case failWrites
         /// Every commit fails as unavailable (the connection dropped at the last step).
         case failCommits
+        /// The store commits each object alone, as object storage and peers do, and refuses the
+        /// commit of this one object (one upload refused); the others land.
+        case failCommitOf(ContentID)
         /// Reads flip one bit at this offset of every object.
         case flipBit(offset: Int)
         /// Reads fail with a media error at this offset (a bad sector).
@@ -81,6 +84,10 @@ public final class FaultyStore: Store, @unchecked Sendable {
     public func isReadOnly() -> Bool { base.isReadOnly() }
     /// No: injected read faults must reach the read-back of a new copy.
     public var checksWritesOnArrival: Bool { false }
+    public var commitsEachAlone: Bool {
+        if case .failCommitOf = fault { return true }
+        return base.commitsEachAlone
+    }
     public var hostMachine: String? { base.hostMachine }
     public func disk() -> DiskIdentity.Disk? { base.disk() }
     public func cleanTemporary() throws -> Int { try base.cleanTemporary() }
@@ -103,6 +110,15 @@ public final class FaultyStore: Store, @unchecked Sendable {
     public func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws {
         try call()
         if case .failCommits = fault { throw StoreError(.unavailable, "store '\(identity.label)' dropped the connection at commit (injected)") }
+        if case .failCommitOf = fault {
+            // Each alone, the refused one last: the others are in place when the batch fails.
+            var refused: Error?
+            for item in items {
+                do { try item.writer.commit(as: item.id) } catch { refused = refused ?? error }
+            }
+            if let refused { throw refused }
+            return
+        }
         try base.commitBatch(items.map { item in ((item.writer as? FaultyWriter)?.base ?? item.writer, item.id) })
     }
 
@@ -132,6 +148,10 @@ public final class FaultyStore: Store, @unchecked Sendable {
             if case .failCommits = store.fault {
                 base.abort()
                 throw StoreError(.unavailable, "store '\(store.identity.label)' dropped the connection at commit (injected)")
+            }
+            if case .failCommitOf(let refused) = store.fault, refused == id {
+                base.abort()
+                throw StoreError(.media, "store '\(store.identity.label)' refused the upload of \(id) (injected)")
             }
             try base.commit(as: id)
         }
