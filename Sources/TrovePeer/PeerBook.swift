@@ -117,46 +117,26 @@ public struct PeerBook: Codable, Sendable, Equatable {
     }
 }
 
-/// Reads and changes a library's `peers.json`.
+/// Reads and changes a library's `peers.json` (mode 0600 from the start: it holds invitation digests).
 public struct PeerBookFile: Sendable {
     public let library: String
-    public init(library: String) { self.library = library }
+    let file: LockedJSONFile<PeerBook>
 
-    public var path: String { library + "/peers.json" }
+    public init(library: String) {
+        self.library = library
+        file = LockedJSONFile(folder: library, name: "peers.json", mode: 0o600,
+                              damagedAdvice: "restore it from a backup, or remove it and pair again.")
+    }
+
+    public var path: String { file.path }
 
     /// The book as it is on disk (empty when there is none yet).
-    public func load() throws -> PeerBook {
-        guard let data = FileManager.default.contents(atPath: path) else { return PeerBook() }
-        do { return try JSONCoding.decoder.decode(PeerBook.self, from: data) } catch {
-            throw TroveError(.io, "\(path) is damaged (\(error)); restore it from a backup, or remove it and pair again.")
-        }
-    }
+    public func load() throws -> PeerBook { try file.load(empty: PeerBook()) }
 
-    /// Changes the book under an exclusive lock and writes it back atomically (mode 0600: it
-    /// holds invitation digests).
+    /// Changes the book under an exclusive lock and writes it back atomically.
     @discardableResult
-    public func update<T>(_ change: (inout PeerBook) throws -> T) throws -> T {
-        let lockPath = library + "/peers.lock"
-        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw TroveError(.io, "Cannot open \(lockPath): \(String(cString: strerror(errno))).") }
-        defer { close(fd) }
-        guard flock(fd, LOCK_EX) == 0 else { throw TroveError(.io, "Cannot lock \(lockPath).") }
-        var book = try load()
-        let before = book
-        let result = try change(&book)
-        if book != before {
-            let data = try JSONCoding.prettyEncoder.encode(book)
-            try AtomicFile.write(data, to: path, in: library)
-            chmod(path, 0o600)
-        }
-        return result
-    }
+    public func update<T>(_ change: (inout PeerBook) throws -> T) throws -> T { try file.update(empty: PeerBook(), change) }
 
-    /// A stamp that changes whenever the file is replaced (inode and modification time), so a
-    /// server can keep the parsed book and re-read it only when it changed.
-    public func stamp() -> String {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return "none" }
-        return "\(info.st_ino)-\(info.st_mtim.tv_sec)-\(info.st_mtim.tv_nsec)-\(info.st_size)"
-    }
+    /// Changes whenever the file is replaced: a server re-reads the book only then.
+    public func stamp() -> String { file.stamp() }
 }

@@ -11,27 +11,23 @@ public final class HostedStores: @unchecked Sendable {
     private let lock = NSLock()
     private var stores: [String: LocalStore] = [:]
     private var committers: [String: GroupCommit] = [:]
+    /// Following `hosted.json`: its stamp when last read, the stores it lists, and why a listed
+    /// store is not open (its drive is not mounted), retried every few seconds.
+    private var list: HostedListFile?
+    private var listStamp = ""
+    private var listed: [String: String] = [:]
+    private var missing: [String: String] = [:]
+    private var retryAfter = Date.distantPast
+    private let refreshing = NSLock()
 
     public init() {}
 
-    /// Opens the store in `folder` as `name`, or makes one there (the folder is created).
+    /// Opens the store in `folder` as `name`; with `create`, makes one there when there is none
+    /// (the folder is created). Without, a folder holding no store is an error: a drive that is
+    /// not mounted leaves an empty mount point, and a new store there would hide that.
     @discardableResult
-    public func host(name: String, folder: String, now: Date = Date()) throws -> LocalStore {
-        guard HostedName.isValid(name) else {
-            throw TroveError(.usage, "'\(name)' cannot name a hosted store: use 1-64 of a-z, 0-9, - and _.")
-        }
-        let store: LocalStore
-        do {
-            if let existing = try LocalStore.open(at: folder) {
-                store = existing
-            } else {
-                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-                store = try LocalStore.create(at: folder, label: name, copies: 1, now: now, library: nil)
-            }
-        } catch let failure as POSIX.Failure {
-            throw TroveError.from(failure)
-        }
-        try? FileManager.default.createDirectory(atPath: store.uploadsDir, withIntermediateDirectories: true)
+    public func host(name: String, folder: String, create: Bool = true, now: Date = Date()) throws -> LocalStore {
+        let store = try Self.open(name: name, folder: folder, create: create, now: now)
         let committer = GroupCommit(store: store, pool: FileWork.pool)
         lock.withLock {
             stores[name] = store
@@ -48,12 +44,83 @@ public final class HostedStores: @unchecked Sendable {
         }
     }
 
-    public func store(_ name: String) -> LocalStore? { lock.withLock { stores[name] } }
+    /// The store in `folder` (made there with `create`).
+    public static func open(name: String, folder: String, create: Bool, now: Date = Date()) throws -> LocalStore {
+        guard HostedName.isValid(name) else {
+            throw TroveError(.usage, "'\(name)' cannot name a hosted store: use 1-64 of a-z, 0-9, - and _.")
+        }
+        let store: LocalStore
+        do {
+            if let existing = try LocalStore.open(at: folder) {
+                store = existing
+            } else if create {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                store = try LocalStore.create(at: folder, label: name, copies: 1, now: now, library: nil)
+            } else {
+                throw TroveError(.storeNotConnected, "\(folder) holds no Trove store now: is its drive mounted?")
+            }
+        } catch let failure as POSIX.Failure {
+            throw TroveError.from(failure)
+        }
+        try? FileManager.default.createDirectory(atPath: store.uploadsDir, withIntermediateDirectories: true)
+        return store
+    }
+
+    /// Hosts the stores `file` lists as well, and follows its changes: a store added there is
+    /// hosted, and one removed is no longer, while the server runs.
+    public func follow(_ file: HostedListFile) {
+        lock.withLock { list = file }
+        refresh()
+    }
+
+    /// Reads `hosted.json` again when it changed (a stat per call), and retries listed stores
+    /// that could not be opened every few seconds.
+    func refresh() {
+        guard refreshing.try() else { return }
+        defer { refreshing.unlock() }
+        let (file, stamp, due) = lock.withLock { (list, listStamp, !missing.isEmpty && Date() >= retryAfter) }
+        guard let file else { return }
+        let current = file.stamp()
+        guard current != stamp || due else { return }
+        // A damaged list changes nothing: the stores hosted stay hosted.
+        guard let entries = try? file.load().stores else { return }
+        let (before, open) = lock.withLock { (listed, Set(stores.keys)) }
+        // A store hosted by `--host-store` for this run keeps its name.
+        let wanted = Dictionary(entries.filter { before[$0.name] != nil || !open.contains($0.name) }.map { ($0.name, $0.folder) },
+                                uniquingKeysWith: { first, _ in first })
+        for (name, folder) in before where wanted[name] != folder && open.contains(name) { unhost(name) }
+        var failed: [String: String] = [:]
+        for (name, folder) in wanted where before[name] != folder || !open.contains(name) {
+            do { try host(name: name, folder: folder, create: false) } catch {
+                failed[name] = (error as? TroveError)?.message ?? "\(error)"
+            }
+        }
+        lock.withLock {
+            listed = wanted
+            missing = failed
+            listStamp = current
+            retryAfter = Date() + 5
+        }
+    }
+
+    /// Why a store this machine should host cannot be reached now (nil: it is open, or not hosted).
+    public func unavailable(_ name: String) -> String? {
+        refresh()
+        return lock.withLock { missing[name] }
+    }
+
+    public func store(_ name: String) -> LocalStore? {
+        refresh()
+        return lock.withLock { stores[name] }
+    }
     /// Commits the objects of requests to `store` together (nil: no longer hosted).
     func committer(for store: LocalStore) -> GroupCommit? {
         lock.withLock { stores.first { $0.value === store }.flatMap { committers[$0.key] } }
     }
-    public var names: [String] { lock.withLock { stores.keys.sorted() } }
+    public var names: [String] {
+        refresh()
+        return lock.withLock { stores.keys.sorted() }
+    }
 
     /// Parses `NAME=FOLDER`.
     public static func parseSpec(_ text: String) throws -> (name: String, folder: String) {

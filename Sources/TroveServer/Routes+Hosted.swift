@@ -22,7 +22,7 @@ extension TroveServer {
         router.get("/v1/hosted/:name") { _, context in
             let peer = try context.require(.read)
             let name = try self.storeName(context)
-            guard let info = try await self.blocking({ try self.info(name, for: peer) }) else { throw Self.noStore(name) }
+            guard let info = try await self.blocking({ try self.info(name, for: peer) }) else { throw self.missingStore(name) }
             return try jsonResponse(info)
         }
         router.get("/v1/hosted/:name/objects") { request, context in
@@ -156,6 +156,12 @@ extension TroveServer {
 
     static func noStore(_ name: String) -> APIError { APIError(.notFound, "This machine hosts no store named '\(name)'.") }
 
+    /// 503 for a store this machine hosts whose drive it cannot reach now, else 404.
+    func missingStore(_ name: String) -> APIError {
+        guard let why = hosted.unavailable(name) else { return Self.noStore(name) }
+        return APIError(.serviceUnavailable, "The store '\(name)' is hosted here, but \(why)")
+    }
+
     static func contentID(_ text: String) throws -> ContentID {
         guard let id = ContentID(text) else { throw APIError(.badRequest, "'\(text.prefix(80))' is not a content ID.") }
         return id
@@ -169,7 +175,7 @@ extension TroveServer {
 
     func store(_ context: PeerContext) throws -> LocalStore {
         let name = try storeName(context)
-        guard let store = hosted.store(name) else { throw Self.noStore(name) }
+        guard let store = hosted.store(name) else { throw missingStore(name) }
         return store
     }
 

@@ -5,9 +5,9 @@ import Foundation
 
 /// Replaces a small file atomically: write a temporary sibling, fsync, rename, fsync the folder.
 public enum AtomicFile {
-    public static func write(_ data: Data, to path: String, in folder: String) throws {
+    public static func write(_ data: Data, to path: String, in folder: String, mode: mode_t = 0o644) throws {
         let tmp = path + ".tmp-\(getpid())"
-        do { try writeSynced(data, to: tmp, flags: O_TRUNC, mode: 0o644) } catch {
+        do { try writeSynced(data, to: tmp, flags: O_TRUNC, mode: mode) } catch {
             try? POSIX.unlink(tmp)
             throw error
         }

@@ -13,7 +13,7 @@ struct Serve: ParsableCommand {
         abstract: "Run in the background: watch stores, heal, scrub and check, pass after pass; with --listen, also serve HTTPS.",
         discussion: """
             With --listen HOST:PORT, serves the library's status, stores, events and /metrics, and the stores
-            given with --host-store, to paired machines only (mutual TLS with pinned certificates; pair with
+            it hosts (`trove host add`, followed while it runs, and --host-store for this run), to paired machines only (mutual TLS with pinned certificates; pair with
             `trove peer invite` here and `trove peer join` there). See docs/peers.md and docs/api.yaml.
             Stops cleanly on SIGINT or SIGTERM. Logs go to stderr through swift-log (use -v for each pass).
             """)
@@ -24,7 +24,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Healing bandwidth limit in MB/s while nothing is imported.") var limit: Double?
     @Option(help: "Stop after this many passes (for testing and cron; with --listen, serving goes on until stopped).") var passes: Int?
     @Option(help: "Serve HTTPS on HOST:PORT (e.g. 0.0.0.0:7860; port 0 picks a free one).") var listen: String?
-    @Option(name: .customLong("host-store"), help: "Host a store for paired peers: NAME=FOLDER (made if missing). Repeatable.")
+    @Option(name: .customLong("host-store"), help: "Also host a store for paired peers in this run: NAME=FOLDER (made if missing). Repeatable; `trove host add` keeps one.")
     var hostStores: [String] = []
     @Option(help: "Also serve /metrics and GET /v1/status over plain HTTP on 127.0.0.1:PORT (loopback only; for Prometheus).")
     var metricsPort: Int?
@@ -72,6 +72,7 @@ struct Serve: ParsableCommand {
             let (host, port) = try Self.parseListen(listen)
             let identity = try PeerIdentity.loadOrCreate(library: library.path, name: DiskIdentity.machineName())
             let hosted = HostedStores()
+            hosted.follow(HostedListFile(library: library.path))
             for spec in hostStores {
                 let (name, folder) = try HostedStores.parseSpec(spec)
                 try hosted.host(name: name, folder: LibraryLocation.absolute(folder))

@@ -28,7 +28,7 @@ struct Trove: ParsableCommand {
             Init.self, StoreCommand.self, Add.self, Hash.self, Get.self, WhereIs.self, Verify.self,
             Status.self, Metrics.self, Events.self, Check.self, Heal.self, Scrub.self, Serve.self, GC.self,
             Track.self, SnapshotCommand.self, Snapshots.self, Ls.self, Find.self, Restore.self, Diff.self, Forget.self,
-            Dupes.self, Du.self, IndexSnapshots.self, CatalogCommand.self, GridCommand.self, PeerCommand.self, FEC.self, Demo.self,
+            Dupes.self, Du.self, IndexSnapshots.self, CatalogCommand.self, GridCommand.self, PeerCommand.self, HostCommand.self, FEC.self, Demo.self,
         ]
     )
 }

@@ -100,4 +100,41 @@ import TroveTesting
         let wrong = try Self.upload([Array(bytes[0..<half]), Array(bytes[half...].reversed())], to: store)
         #expect(try Self.commit(wrong, as: id, on: store) == 422)
     }
+
+    /// `trove host add` and `trove host remove` take effect on a running server; a listed store
+    /// whose drive is not mounted answers 503 (unavailable, so peers say "plug it in"), never a
+    /// new empty store on the mount point, and is picked up once the drive is back.
+    @Test func storesAreHostedAndUnhostedWhileTheServerRuns() throws {
+        let fixture = try PeerFixture()
+        let shelf = fixture.folder.at("shelf")
+        let client = try PeerClient(peer: try fixture.pinnedServer(), identity: fixture.clientIdentity)
+        #expect(try PeerStore.open(client: client, name: "shelf") == nil)
+        #expect(try trove(["host", "add", "shelf", shelf], library: fixture.serverPath).status == 0)
+        let store = try #require(try PeerStore.open(client: client, name: "shelf"), "hosted without a restart")
+        try StoreConformance.put(Self.bytes, as: Self.id, in: store)
+        let listed = try trove(["host", "list", "--json"], library: fixture.serverPath)
+        let rows = try #require(try listed.json()["stores"] as? [[String: Any]])
+        #expect(rows.count == 1 && rows[0]["name"] as? String == "shelf" && rows[0]["present"] as? Bool == true)
+
+        // The server restarts while the drive is away.
+        fixture.stopServer()
+        try FileManager.default.moveItem(atPath: shelf, toPath: shelf + ".away")
+        try fixture.startServer()
+        let again = try PeerClient(peer: try fixture.pinnedServer(), identity: fixture.clientIdentity)
+        #expect(StoreConformance.kind { _ = try PeerStore.open(client: again, name: "shelf") } == .unavailable)
+        #expect(!FileManager.default.fileExists(atPath: shelf), "no store was made where the drive should be")
+        #expect(try trove(["host", "list"], library: fixture.serverPath).status == 1)
+        try FileManager.default.moveItem(atPath: shelf + ".away", toPath: shelf)
+        var back: PeerStore?
+        for _ in 0..<40 where back == nil {
+            back = try? PeerStore.open(client: again, name: "shelf")
+            if back == nil { Thread.sleep(forTimeInterval: 0.25) }
+        }
+        #expect(try back?.objectSize(Self.id) == UInt64(Self.bytes.count), "served again once the drive is back")
+
+        #expect(try trove(["host", "remove", "shelf"], library: fixture.serverPath).status == 0)
+        #expect(try PeerStore.open(client: again, name: "shelf") == nil, "no longer hosted, without a restart")
+        #expect(FileManager.default.fileExists(atPath: shelf + "/.trove/objects"), "its folder is left as it is")
+        #expect(try trove(["host", "remove", "shelf"], library: fixture.serverPath).status != 0)
+    }
 }

@@ -98,7 +98,7 @@ public func startTrove(_ arguments: [String], library: String, environment: [Str
 /// `--library` goes after the subcommand path (e.g. `store add`), before other arguments.
 public func insertLibrary(_ arguments: [String], _ library: String) -> [String] {
     var args = arguments
-    let nested = ["store", "catalog", "grid", "peer"].contains(args.first ?? "") && args.count > 1 ? 2 : 1
+    let nested = ["store", "catalog", "grid", "peer", "host"].contains(args.first ?? "") && args.count > 1 ? 2 : 1
     args.insert(contentsOf: ["--library", library], at: min(nested, args.count))
     return args
 }
