@@ -140,10 +140,11 @@ extension Library {
             let records = try catalog.stores()
             holding = try observeStores(records.filter { record in copies.contains { $0.storeID == record.id } })
         }
-        // Trusted stores first, then those seen most recently.
-        let ordered = holding.filter(\.isConnected).sorted { a, b in
-            (a.record.trust == .trusted ? 0 : 1, -(a.record.lastSeen?.timeIntervalSince1970 ?? 0))
-                < (b.record.trust == .trusted ? 0 : 1, -(b.record.lastSeen?.timeIntervalSince1970 ?? 0))
+        // Trusted stores first, then the one that would deliver soonest (reads spread over the
+        // drives and machines that hold the file).
+        let connected = holding.filter(\.isConnected)
+        let ordered = readOrder(readLoad.sources(connected.map(\.record)), size: file.size).compactMap { id in
+            connected.first { $0.record.id == id }
         }
         var bad: [String] = []
         for observed in ordered {
@@ -161,7 +162,9 @@ extension Library {
             let fd = writer.fd
             let verdict: CopyCheck
             do {
-                verdict = try check(file, on: store, sink: { _, bytes in try writer.write(bytes) }, progress: progress)
+                verdict = try readLoad.reading(observed.record.id, bytes: file.size, {
+                    try check(file, on: store, sink: { _, bytes in try writer.write(bytes) }, progress: progress)
+                }, delivered: { $0 == .good })
                 if verdict == .good {
                     try writer.finish()
                     if let finish { problems = finish(fd, destination) }

@@ -33,6 +33,8 @@ public final class Library: @unchecked Sendable {
     let corruptionLock = NSLock()
     /// Stores that stopped answering during the current run (cleared when stores are observed).
     public let unreachable = UnreachableStores()
+    /// Reads in flight and delivery rates per store, to spread reads over the copies.
+    let readLoad = ReadLoad()
     /// The catalog file as opened (device, inode): a lock taken later checks it is still the one
     /// in place (a `catalog rebuild` replaces it).
     let catalogFile: (UInt64, UInt64)?

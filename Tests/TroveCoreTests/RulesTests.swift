@@ -297,3 +297,41 @@ struct GridRuleTests {
         #expect(a == permutedMembers(members.reversed(), objectID: ContentID(bytes: Array(repeating: 1, count: 32))!))
     }
 }
+
+/// Where a read goes: `readOrder`.
+struct ReadOrderTests {
+    static let seen = Date(timeIntervalSince1970: 1_800_000_000)
+
+    @Test func trustedCopiesComeFirstWhateverTheirSpeed() {
+        let order = readOrder([
+            ReadSource(storeID: "fast-downgraded", trusted: false, lastSeen: Self.seen, rate: 500e6),
+            ReadSource(storeID: "slow", trusted: true, lastSeen: Self.seen, rate: 1e6),
+        ], size: 10_000_000)
+        #expect(order == ["slow", "fast-downgraded"])
+    }
+
+    @Test func readsAtOnceSpreadOverCopies() {
+        let busy = ReadSource(storeID: "a", trusted: true, lastSeen: Self.seen + 60, inFlight: 8_000_000, rate: 100e6)
+        let idle = ReadSource(storeID: "b", trusted: true, lastSeen: Self.seen, rate: 100e6)
+        #expect(readOrder([busy, idle], size: 1_000_000) == ["b", "a"])
+        // Idle both: the one seen most recently.
+        var alsoIdle = busy
+        alsoIdle.inFlight = 0
+        #expect(readOrder([alsoIdle, idle], size: 1_000_000) == ["a", "b"])
+    }
+
+    @Test func aSlowLinkGetsAReadOnlyWhenTheFastOneIsBusyEnough() {
+        let slow = ReadSource(storeID: "peer", trusted: true, lastSeen: Self.seen, rate: 2e6)
+        var fast = ReadSource(storeID: "usb", trusted: true, lastSeen: Self.seen, inFlight: 50_000_000, rate: 200e6)
+        // usb finishes 1 MB behind 50 MB in 0.255 s; the peer would need 0.5 s.
+        #expect(readOrder([slow, fast], size: 1_000_000) == ["usb", "peer"])
+        fast.inFlight = 400_000_000
+        #expect(readOrder([slow, fast], size: 1_000_000) == ["peer", "usb"])
+    }
+
+    @Test func aStoreNotReadFromYetIsTriedBeforeKnownOnes() {
+        let known = ReadSource(storeID: "known", trusted: true, lastSeen: Self.seen + 60, rate: 300e6)
+        let new = ReadSource(storeID: "new", trusted: true, lastSeen: Self.seen)
+        #expect(readOrder([known, new], size: 1_000_000) == ["new", "known"])
+    }
+}

@@ -7,6 +7,33 @@ import TroveStorage
 import TroveTesting
 
 struct ReadVerifyTests {
+    /// A library whose two drives both hold every file of a snapshot of `count` files.
+    static func mirrored(count: Int, size: Int) throws -> (TestLibrary, String) {
+        let t = try TestLibrary(stores: 2)
+        for i in 0..<count { t.folder.file("docs/f\(i)", testBytes(size + i, seed: UInt64(i + 1))) }
+        let snapshot = try t.library.snapshot(t.folder.at("docs"))
+        _ = try t.library.heal()
+        return (t, snapshot.id)
+    }
+
+    /// Several files read at once go to both drives that hold them (ZEORaid spread its reads).
+    @Test func aRestoreSpreadsItsReadsOverTheDrivesHoldingTheFiles() throws {
+        let (t, snapshot) = try Self.mirrored(count: 24, size: 3_000)
+        for label in ["drive0", "drive1"] { t.inject(.latency(seconds: 0.02), into: label) }
+        let report = try t.library.restore(snapshot, to: t.folder.at("out"))
+        #expect(report.files == 24)
+        #expect(t.reads("drive0") >= 6 && t.reads("drive1") >= 6, "drive0 \(t.reads("drive0")), drive1 \(t.reads("drive1"))")
+    }
+
+    /// A copy that delivers slowly (a peer over a thin link) gets few reads once that is known.
+    @Test func aSlowCopyGetsFewReadsOnceItIsKnownToBeSlow() throws {
+        let (t, snapshot) = try Self.mirrored(count: 24, size: 300_000)
+        t.inject(.latency(seconds: 0), into: "drive0")
+        t.inject(.latency(seconds: 0.3), into: "drive1")
+        let report = try t.library.restore(snapshot, to: t.folder.at("out"))
+        #expect(report.files == 24)
+        #expect(t.reads("drive1") <= 6 && t.reads("drive0") >= 18, "drive0 \(t.reads("drive0")), drive1 \(t.reads("drive1"))")
+    }
     @Test func getReturnsIdenticalBytes() throws {
         let t = try TestLibrary(stores: 1)
         let bytes = testBytes(ContentHash.leafSize + 1234)

@@ -45,9 +45,13 @@ public final class FaultyStore: Store, @unchecked Sendable {
         set { faultLock.withLock { currentFault = newValue } }
     }
 
-    public init(_ base: any Store, fault: Fault) {
+    /// Called with each object opened for reading (tests count where reads went).
+    let onRead: (@Sendable (ContentID) -> Void)?
+
+    public init(_ base: any Store, fault: Fault, onRead: (@Sendable (ContentID) -> Void)? = nil) {
         self.base = base
         currentFault = fault
+        self.onRead = onRead
     }
 
     public var identity: StoreIdentity { base.identity }
@@ -102,6 +106,7 @@ public final class FaultyStore: Store, @unchecked Sendable {
     }
 
     public func openReader(_ id: ContentID, range: Range<UInt64>?, fromMedia: Bool) throws -> ObjectReader {
+        onRead?(id)
         try call()
         return FaultyReader(store: self, base: try base.openReader(id, range: range, fromMedia: fromMedia),
                             offset: Int(range?.lowerBound ?? 0))

@@ -30,7 +30,8 @@ public final class TestLibrary: @unchecked Sendable {
         library.locate = { [unowned self] record in
             let observation = registry.observe(record)
             guard case .connected(let store) = observation, let fault = self.fault(for: record.label) else { return observation }
-            return .connected(FaultyStore(store, fault: fault))
+            let label = record.label
+            return .connected(FaultyStore(store, fault: fault, onRead: { [unowned self] _ in self.countRead(label) }))
         }
         for index in 0..<count {
             let path = folder.folder("drive\(index)")
@@ -43,6 +44,11 @@ public final class TestLibrary: @unchecked Sendable {
     public func inject(_ fault: FaultyStore.Fault?, into label: String) {
         faultsLock.lock(); faults[label] = fault; faultsLock.unlock()
     }
+
+    /// Objects opened for reading per store label (counted while a fault is injected there).
+    public func reads(_ label: String) -> Int { faultsLock.withLock { readCounts[label] ?? 0 } }
+    func countRead(_ label: String) { faultsLock.withLock { readCounts[label, default: 0] += 1 } }
+    private var readCounts: [String: Int] = [:]
 
     func fault(for label: String) -> FaultyStore.Fault? {
         faultsLock.lock(); defer { faultsLock.unlock() }; return faults[label]
