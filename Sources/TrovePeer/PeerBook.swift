@@ -109,11 +109,28 @@ public struct PeerBook: Codable, Sendable, Equatable {
             return .refused
         }
         let invite = invites.remove(at: index)
-        peers.removeAll { $0.fingerprint == fingerprint || $0.label == invite.label }
         let peer = PinnedPeer(label: invite.label, fingerprint: fingerprint, certificate: certificatePEM, rights: invite.rights,
                               appendOnly: invite.appendOnly, address: nil, added: now)
-        peers.append(peer)
-        return .paired(peer)
+        return .paired(pin(peer, keepRights: false))
+    }
+
+    /// Pins `peer`, replacing any entry for the same machine (fingerprint) or label. Pairing
+    /// both ways merges: joining a machine that had joined here keeps the rights it has here
+    /// (`keepRights`), and a machine joining by invitation keeps the address this one reaches
+    /// it at. Returns the entry as pinned.
+    @discardableResult
+    public mutating func pin(_ peer: PinnedPeer, keepRights: Bool) -> PinnedPeer {
+        var merged = peer
+        if let previous = peers.first(where: { $0.fingerprint == peer.fingerprint }) {
+            if merged.address == nil { merged.address = previous.address }
+            if keepRights {
+                merged.rights = previous.rights
+                merged.appendOnly = previous.appendOnly
+            }
+        }
+        peers.removeAll { $0.fingerprint == peer.fingerprint || $0.label == peer.label }
+        peers.append(merged)
+        return merged
     }
 }
 

@@ -139,7 +139,10 @@ public final class PeerClient: @unchecked Sendable {
         case 401, 403: return StoreError(.permissionDenied, explained != nil ? text : text + ". Ask its owner for the right (`trove peer invite --can …`).")
         case 507: return StoreError(.noSpace, text)
         case 409, 412, 422: return StoreError(.media, text)
-        case 429, 500...: return StoreError(.unavailable, text)
+        // The server could not do it (its drive failed a write): a fault of that store, not a
+        // machine that is away. Overloaded, restarting or behind a proxy that lost it: away for now.
+        case 500, 501, 505...: return StoreError(.media, text)
+        case 429, 502, 503, 504: return StoreError(.unavailable, text)
         default: return StoreError(.permissionDenied, text)
         }
     }

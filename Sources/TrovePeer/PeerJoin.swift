@@ -38,11 +38,8 @@ public enum PeerJoin {
         } catch let error as StoreError {
             throw TroveError(error.kind == .unavailable ? .storeNotConnected : .usage, error.message)
         }
-        try PeerBookFile(library: library).update { book in
-            book.peers.removeAll { $0.label == label || $0.fingerprint == server.fingerprint }
-            book.peers.append(server)
-        }
-        return (server, reply)
+        let pinned = try PeerBookFile(library: library).update { book in book.pin(server, keepRights: true) }
+        return (pinned, reply)
     }
 
     /// The server's certificate, from a handshake that fails unless it is the one the code names.

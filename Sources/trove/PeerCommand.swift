@@ -31,6 +31,12 @@ struct PeerCommand: ParsableCommand {
                     throw TroveError(.usage, "'\(label)' cannot name a peer: use 1-64 of a-z, 0-9, - and _.")
                 }
                 let rights = try PeerRights(parsing: can)
+                if appendOnly && rights.contains(.admin) {
+                    throw TroveError(.usage, "An admin may delete, so it cannot also be append-only: drop admin from --can, or drop --append-only.")
+                }
+                if appendOnly && !rights.contains(.write) {
+                    throw TroveError(.usage, "--append-only limits writing, but --can gives no write right: add write to --can.")
+                }
                 let identity = try PeerIdentity.loadOrCreate(library: library.path, name: DiskIdentity.machineName())
                 let code = PairingCode(serverFingerprint: identity.fingerprint)
                 let now = library.clock.now()

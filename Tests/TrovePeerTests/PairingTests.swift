@@ -100,3 +100,43 @@ import TroveTesting
         #expect(book.peers.isEmpty)
     }
 }
+
+/// Pairing both ways (each machine invites the other) keeps what each side knew.
+struct PeerBookMergeTests {
+    static let now = Date(timeIntervalSince1970: 1_800_000_000)
+    static let desktop = PinnedPeer(label: "desktop", fingerprint: String(repeating: "d1", count: 32), certificate: "PEM",
+                                    rights: [.read, .write], appendOnly: true, address: nil, added: now)
+
+    @Test func joiningAMachineThatJoinedHereKeepsItsRightsHere() {
+        var book = PeerBook()
+        book.peers = [Self.desktop]
+        // This machine now joins the desktop: it learns the desktop's address.
+        var server = Self.desktop
+        server.label = "desk"
+        server.rights = []
+        server.appendOnly = false
+        server.address = "https://desktop.local:7860"
+        let pinned = book.pin(server, keepRights: true)
+        #expect(book.peers.count == 1)
+        #expect(pinned.rights == [.read, .write] && pinned.appendOnly, "the rights granted by the earlier invitation stay")
+        #expect(pinned.address == "https://desktop.local:7860" && pinned.label == "desk")
+    }
+
+    @Test func aMachineJoiningByInvitationKeepsTheAddressThisOneReachesItAt() {
+        var book = PeerBook()
+        var known = Self.desktop
+        known.rights = []
+        known.address = "https://desktop.local:7860"
+        book.peers = [known]
+        let code = PairingCode(serverFingerprint: String(repeating: "ee", count: 32))
+        book.invites = [PendingInvite(label: "desktop", secretDigest: PairingCode.secretDigest(code.secret), rights: [.read],
+                                      appendOnly: false, expires: Self.now + 600)]
+        guard case .paired(let pinned) = book.pair(secret: code.secret, certificatePEM: "PEM", fingerprint: known.fingerprint, now: Self.now) else {
+            Issue.record("not paired")
+            return
+        }
+        #expect(book.peers.count == 1)
+        #expect(pinned.rights == [.read] && !pinned.appendOnly, "the invitation's rights, not the old ones")
+        #expect(pinned.address == "https://desktop.local:7860")
+    }
+}

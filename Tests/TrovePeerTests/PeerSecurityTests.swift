@@ -4,7 +4,7 @@ import NIOHTTP1
 import NIOSSL
 import Testing
 import TroveCore
-import TrovePeer
+@testable import TrovePeer
 import TroveStorage
 import TroveTesting
 
@@ -122,5 +122,26 @@ import TroveTesting
         #expect(refused.status == 413)
         #expect(try Self.held(fixture).isEmpty)
         #expect(try #require(try LocalStore.open(at: fixture.tankFolder)).readRecord(.libraryHead) == nil)
+    }
+
+    /// A server that failed at the work (its drive refused a write) is a fault of that store,
+    /// not a machine that is away; an overloaded or restarting one is away for now.
+    @Test func serverErrorsAreMediaFaultsAndOverloadIsUnavailable() throws {
+        let fixture = try PeerFixture()
+        let client = try PeerClient(peer: try fixture.pinnedServer(), identity: fixture.clientIdentity)
+        defer { client.shutdown() }
+        let body = Array(#"{"error": "Writing the upload failed: Input/output error."}"#.utf8)
+        #expect(client.failure(.init(status: 500, headers: [:], body: body), method: .PUT, path: "/x").kind == .media)
+        for status in [429, 502, 503, 504] {
+            #expect(client.failure(.init(status: status, headers: [:], body: []), method: .PUT, path: "/x").kind == .unavailable)
+        }
+        #expect(client.failure(.init(status: 507, headers: [:], body: []), method: .PUT, path: "/x").kind == .noSpace)
+    }
+
+    @Test func anInvitationCannotBeAdminAndAppendOnly() throws {
+        let fixture = try PeerFixture()
+        let refused = try trove(["peer", "invite", "--label", "x", "--can", "read,write,admin", "--append-only"], library: fixture.serverPath)
+        #expect(refused.status == 64 && refused.stderr.contains("append-only"), "\(refused.stderr)")
+        #expect(try PeerBookFile(library: fixture.serverPath).load().invites.isEmpty)
     }
 }
