@@ -25,22 +25,7 @@ extension Library {
                 guard let index = observed.firstIndex(where: { $0.record.id == id }) else { continue }
                 var record = try catalog.stores().first { $0.id == id } ?? observed[index].record
                 record.lastSeen = now
-                if let store = observed[index].store {
-                    if let space = try? store.space() {
-                        record.capacity = space.capacity
-                        record.free = space.free
-                    }
-                    // The disk it is on now (a drive moved between machines or ports keeps its
-                    // identity), and whether it takes writes.
-                    if let disk = store.disk() {
-                        record.disk = disk.id
-                        record.diskName = disk.name
-                        record.removable = disk.removable
-                    }
-                    // Where it was seen: the alert for a drive gone says which machine to turn on.
-                    record.machine = store.hostMachine ?? DiskIdentity.machineName()
-                    record.readOnly = store.isReadOnly()
-                }
+                if let store = observed[index].store { record = Self.sighting(record, store) }
                 try catalog.apply([.saveStore(record)])
                 observed[index].record = record
             case .downgrade(let id, let reason):
@@ -73,5 +58,24 @@ extension Library {
         }
         try refreshGrids(&observed)
         return observed
+    }
+
+    /// A connected store's record as the store shows it now: space, the disk it is on (a drive
+    /// moved between machines or ports keeps its identity), the machine it was seen on (the
+    /// alert for a drive gone says which machine to turn on), and whether it takes writes.
+    static func sighting(_ record: StoreRecord, _ store: any Store) -> StoreRecord {
+        var record = record
+        if let space = try? store.space() {
+            record.capacity = space.capacity
+            record.free = space.free
+        }
+        if let disk = store.disk() {
+            record.disk = disk.id
+            record.diskName = disk.name
+            record.removable = disk.removable
+        }
+        record.machine = store.hostMachine ?? DiskIdentity.machineName()
+        record.readOnly = store.isReadOnly()
+        return record
     }
 }

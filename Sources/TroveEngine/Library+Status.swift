@@ -59,6 +59,19 @@ extension Library {
     /// Observes the stores, applies the lifecycle rules, and answers "should I worry?".
     public func status() throws -> StatusReport { try report(observed: try observe()) }
 
+    /// What `trove status` shows: the stores as they answer now, the catalog as it is. It only
+    /// reads: the lifecycle rules (last seen, downgrade, purge) are applied by the commands that
+    /// change the library (heal, verify, the background loop…), so a monitor polling status
+    /// never writes, and never waits on or holds up a running `trove serve`.
+    public func currentStatus() throws -> StatusReport {
+        let observed = try observeStores(cleaning: false).map { item in
+            var item = item
+            if let store = item.store { item.record = Self.sighting(item.record, store) }
+            return item
+        }
+        return try report(observed: observed)
+    }
+
     /// The status as the given observation of the stores shows it, reading the catalog only:
     /// what the HTTPS API serves between the background loop's passes.
     public func report(observed: [ObservedStore]) throws -> StatusReport {

@@ -181,7 +181,8 @@ extension Library {
 
     /// Looks for every known store in parallel; one that does not answer within
     /// `storeTimeout` counts as missing, so a dead drive never blocks start-up.
-    public func observeStores(_ records: [StoreRecord]? = nil) throws -> [ObservedStore] {
+    /// With `cleaning`, temporaries a killed Trove left in the stores are removed on the way.
+    public func observeStores(_ records: [StoreRecord]? = nil, cleaning: Bool = true) throws -> [ObservedStore] {
         let all = try catalog.stores()
         let records = records ?? all.filter { $0.trust != .purged }
         if records.contains(where: { $0.kind == .grid }) { try pinHeadKey() }
@@ -213,7 +214,7 @@ extension Library {
         }
         // Temporaries a killed Trove left behind (their process is gone) go whenever a store is
         // opened, not only at gc: a crash never leaves space taken for long.
-        for item in observed { _ = try? item.store?.cleanTemporary() }
+        if cleaning { for item in observed { _ = try? item.store?.cleanTemporary() } }
         return observed
     }
 

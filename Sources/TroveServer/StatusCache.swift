@@ -29,7 +29,7 @@ final class StatusCache: @unchecked Sendable {
         defer { lock.unlock() }
         if let cached, Date().timeIntervalSince(cached.at) < Self.freshness { return (cached.report, cached.json) }
         // Before the first pass: look at the stores without applying any lifecycle rule.
-        let observation = try observed ?? library.observeStores()
+        let observation = try observed ?? library.observeStores(cleaning: false)
         observed = observation
         let report = try library.report(observed: observation)
         let json = try JSONCoding.encoder.encode(StatusJSON(report))

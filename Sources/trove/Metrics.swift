@@ -18,7 +18,7 @@ struct Metrics: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let library = try global.openLibrary(readOnly: true)
-            let text = LibraryMetrics.render(try library.status(), lastEvents: try library.lastEvents(LibraryMetrics.timedEvents))
+            let text = LibraryMetrics.render(try library.currentStatus(), lastEvents: try library.lastEvents(LibraryMetrics.timedEvents))
             guard let textfile else { FileHandle.standardOutput.write(Data(text.utf8)); return }
             let path = LibraryLocation.absolute(textfile)
             let folder = (path as NSString).deletingLastPathComponent

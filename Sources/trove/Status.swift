@@ -14,7 +14,7 @@ struct Status: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let library = try global.openLibrary(readOnly: true)
-            let report = try library.status()
+            let report = try library.currentStatus()
             if json { Output.json(StatusJSON(report)) } else { printText(report) }
             if report.exitCode != 0 { throw ExitCode(report.exitCode) }
         }

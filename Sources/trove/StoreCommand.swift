@@ -88,7 +88,7 @@ struct StoreList: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let library = try global.openLibrary(readOnly: true)
-            let status = try library.status()
+            let status = try library.currentStatus()
             if json {
                 Output.json(["stores": status.stores.map { StoreJSON($0, all: status.stores) }])
                 return
