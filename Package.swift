@@ -93,7 +93,7 @@ let package = Package(
         ]),
         // `trove serve`'s HTTPS face (Hummingbird): the JSON API, hosted stores, pairing, /metrics.
         .target(name: "TroveServer", dependencies: [
-            "TroveCore", "TroveStorage", "TroveEngine", "TrovePeer", "TroveMetrics",
+            "TroveCore", "TroveStorage", "TroveStores", "TroveEngine", "TrovePeer", "TroveMetrics",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -22,7 +22,13 @@ public final class Library: @unchecked Sendable {
     /// Finds a store where the catalog last saw it (the registry's answer unless set); tests
     /// inject fault-injecting stores here.
     public var locate: @Sendable (StoreRecord) -> StoreObservation {
-        get { customLocate ?? { [registry] in registry.observe($0) } }
+        get {
+            customLocate ?? { [registry, catalog] record in
+                var registry = registry
+                registry.libraryID = { try? catalog.setting("library_id") }
+                return registry.observe(record)
+            }
+        }
         set { customLocate = newValue }
     }
     /// How leaves are streamed and hashed.

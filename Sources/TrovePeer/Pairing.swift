@@ -5,7 +5,14 @@ import Foundation
 public struct PairRequest: Codable, Sendable {
     public var secret: String
     public var name: String
-    public init(secret: String, name: String) { self.secret = secret; self.name = name }
+    /// The joining machine's library ID: machines of one library (a shared catalog) may reach
+    /// each other's own stores.
+    public var library: String?
+    public init(secret: String, name: String, library: String? = nil) {
+        self.secret = secret
+        self.name = name
+        self.library = library
+    }
 }
 
 /// The answer to a pairing: the server's name and fingerprint, and what the new peer may do.
@@ -16,8 +23,11 @@ public struct PairReply: Codable, Sendable {
     public var label: String
     public var rights: PeerRights
     public var appendOnly: Bool
+    /// The server's library ID.
+    public var library: String?
 
-    public init(name: String, fingerprint: String, label: String, rights: PeerRights, appendOnly: Bool) {
+    public init(name: String, fingerprint: String, label: String, rights: PeerRights, appendOnly: Bool, library: String? = nil) {
+        self.library = library
         self.name = name
         self.fingerprint = fingerprint
         self.label = label
@@ -26,7 +36,7 @@ public struct PairReply: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, fingerprint, label, rights
+        case name, fingerprint, label, rights, library
         case appendOnly = "append_only"
     }
 }

@@ -17,9 +17,15 @@ public struct PinnedPeer: Codable, Sendable, Equatable {
     /// Where its `trove serve` listens (`https://nas.local:7860`), when this machine joined it.
     public var address: String?
     public var added: Date
+    /// Its machine name (stores record the machine they were last seen on) and its library ID,
+    /// as it said when pairing: a machine of this very library may reach this one's own stores.
+    public var machine: String?
+    public var library: String?
 
     public init(label: String, fingerprint: String, certificate: String, rights: PeerRights, appendOnly: Bool, address: String?,
-                added: Date) {
+                added: Date, machine: String? = nil, library: String? = nil) {
+        self.machine = machine
+        self.library = library
         self.label = label
         self.fingerprint = fingerprint
         self.certificate = certificate
@@ -30,7 +36,7 @@ public struct PinnedPeer: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case label, fingerprint, certificate, rights, address, added
+        case label, fingerprint, certificate, rights, address, added, machine, library
         case appendOnly = "append_only"
     }
 }
@@ -99,7 +105,8 @@ public struct PeerBook: Codable, Sendable, Equatable {
 
     /// Checks a pairing secret; on success pins `certificate` with the invitation's label and
     /// rights and spends the invitation. A wrong code is counted.
-    public mutating func pair(secret: [UInt8], certificatePEM: String, fingerprint: String, now: Date) -> PairOutcome {
+    public mutating func pair(secret: [UInt8], certificatePEM: String, fingerprint: String, now: Date,
+                              machine: String? = nil, library: String? = nil) -> PairOutcome {
         failures.removeAll { now.timeIntervalSince($0) >= Self.failureWindow }
         invites.removeAll { $0.expires <= now }
         if pairingLocked(now: now) { return .locked }
@@ -110,7 +117,7 @@ public struct PeerBook: Codable, Sendable, Equatable {
         }
         let invite = invites.remove(at: index)
         let peer = PinnedPeer(label: invite.label, fingerprint: fingerprint, certificate: certificatePEM, rights: invite.rights,
-                              appendOnly: invite.appendOnly, address: nil, added: now)
+                              appendOnly: invite.appendOnly, address: nil, added: now, machine: machine, library: library)
         return .paired(pin(peer, keepRights: false))
     }
 
@@ -123,6 +130,8 @@ public struct PeerBook: Codable, Sendable, Equatable {
         var merged = peer
         if let previous = peers.first(where: { $0.fingerprint == peer.fingerprint }) {
             if merged.address == nil { merged.address = previous.address }
+            if merged.machine == nil { merged.machine = previous.machine }
+            if merged.library == nil { merged.library = previous.library }
             if keepRights {
                 merged.rights = previous.rights
                 merged.appendOnly = previous.appendOnly

@@ -13,8 +13,10 @@ import NIOConcurrencyHelpers
 /// the code's secret half and this machine's certificate go to `POST /v1/pair`. Each side
 /// ends up pinning the other's certificate.
 public enum PeerJoin {
+    /// `libraryID`: this library's ID, told to the server (machines of one library may reach
+    /// each other's own stores).
     public static func join(library: String, identity: PeerIdentity, address: String, code: PairingCode, label: String,
-                            now: Date = Date()) throws -> (PinnedPeer, PairReply) {
+                            now: Date = Date(), libraryID: String? = nil) throws -> (PinnedPeer, PairReply) {
         guard HostedName.isValid(label) else {
             throw TroveError(.usage, "'\(label)' cannot name a peer: use 1-64 of a-z, 0-9, - and _.")
         }
@@ -31,14 +33,17 @@ public enum PeerJoin {
                                 appendOnly: false, address: "https://\(host.contains(":") ? "[\(host)]" : host):\(port)", added: now)
         let client = try PeerClient(peer: server, identity: identity)
         defer { client.shutdown() }
-        let request = PairRequest(secret: Base32.encode(code.secret), name: DiskIdentity.machineName())
+        let request = PairRequest(secret: Base32.encode(code.secret), name: DiskIdentity.machineName(), library: libraryID)
         let reply: PairReply
         do {
             reply = try client.json(PairReply.self, .POST, "/v1/pair", body: Array(try JSONCoding.encoder.encode(request)))
         } catch let error as StoreError {
             throw TroveError(error.kind == .unavailable ? .storeNotConnected : .usage, error.message)
         }
-        let pinned = try PeerBookFile(library: library).update { book in book.pin(server, keepRights: true) }
+        var learned = server
+        learned.machine = reply.name
+        learned.library = reply.library
+        let pinned = try PeerBookFile(library: library).update { book in book.pin(learned, keepRights: true) }
         return (pinned, reply)
     }
 

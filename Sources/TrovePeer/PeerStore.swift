@@ -40,14 +40,22 @@ public final class PeerStore: Store, RemoteVerifier, @unchecked Sendable {
 
     var base: String { "/v1/hosted/\(name)" }
 
+    /// True for one of this library's own stores, attached to a machine of the same library:
+    /// its disk keeps the identity that machine records for it (one failure domain, whichever
+    /// machine reaches it).
+    public private(set) var ownStore = false
+
     /// Opens the hosted store `name` on the peer; nil when the peer hosts none of that name.
-    public static func open(client: PeerClient, name: String) throws -> PeerStore? {
+    /// `ownStore`: a store of this library that machine has attached (named by its store ID).
+    public static func open(client: PeerClient, name: String, ownStore: Bool = false) throws -> PeerStore? {
         guard HostedName.isValid(name) else { throw StoreError(.permissionDenied, "'\(name)' is not a hosted store name.") }
         let reply = try client.send(.GET, "/v1/hosted/\(name)", accept: [404])
         if reply.status == 404 { return nil }
         do {
             let info = try JSONCoding.decoder.decode(HostedStoreInfo.self, from: Data(reply.body))
-            return PeerStore(client: client, name: name, info: info)
+            let store = PeerStore(client: client, name: name, info: info)
+            store.ownStore = ownStore
+            return store
         } catch {
             throw StoreError(.media, "'\(client.peer.label)' described its store '\(name)' in a form Trove cannot read (\(error)).")
         }
@@ -120,6 +128,9 @@ public final class PeerStore: Store, RemoteVerifier, @unchecked Sendable {
     /// whichever machine reaches them.
     public func disk() -> DiskIdentity.Disk? {
         let current = lock.withLock { info }
+        if ownStore, let disk = current.disk {
+            return DiskIdentity.Disk(id: disk, name: current.diskName ?? disk, removable: current.removable)
+        }
         let id = current.disk.map { "peer:\(current.machine):\($0)" } ?? "peer:\(current.machine):\(name)"
         return DiskIdentity.Disk(id: id, name: "\(current.diskName ?? name) on \(current.machine)", removable: current.removable)
     }

@@ -5,6 +5,7 @@ import NIOCore
 import TroveCore
 import TrovePeer
 import TroveStorage
+import TroveStores
 
 /// The object and record endpoints of hosted stores: what a peer store on another machine calls.
 /// Every name and ID is checked before it reaches the file system.
@@ -154,6 +155,16 @@ extension TroveServer {
 
     static let objectSize = HTTPField.Name("x-object-size")!
 
+    /// One of this library's own folder stores, attached here, for a paired machine of the same
+    /// library (a shared catalog), named by its store ID: that machine reaches the drive through
+    /// this one. Encrypted stores are not served this way (their keys stay with each machine).
+    func ownStore(_ name: String, for peer: PinnedPeer?) -> LocalStore? {
+        guard let peer, let ours = libraryID, peer.library == ours, let item = status.store(id: name), !item.record.encrypted else {
+            return nil
+        }
+        return (item.store as? LocalStore) ?? ((item.store as? ThrottledStore)?.base as? LocalStore)
+    }
+
     static func noStore(_ name: String) -> APIError { APIError(.notFound, "This machine hosts no store named '\(name)'.") }
 
     /// 503 for a store this machine hosts whose drive it cannot reach now, else 404.
@@ -175,7 +186,7 @@ extension TroveServer {
 
     func store(_ context: PeerContext) throws -> LocalStore {
         let name = try storeName(context)
-        guard let store = hosted.store(name) else { throw missingStore(name) }
+        guard let store = hosted.store(name) ?? ownStore(name, for: context.peer) else { throw missingStore(name) }
         return store
     }
 
@@ -197,7 +208,7 @@ extension TroveServer {
 
     /// A hosted store as `peer` sees it: read-only too when the peer may not write.
     func info(_ name: String, for peer: PinnedPeer) throws -> HostedStoreInfo? {
-        guard let store = hosted.store(name) else { return nil }
+        guard let store = hosted.store(name) ?? ownStore(name, for: peer) else { return nil }
         let writable = peer.rights.contains(.write) || peer.rights.contains(.admin)
         return HostedStoreInfo(name: name, identity: store.identity, space: try? store.space(), readOnly: store.isReadOnly() || !writable,
                                disk: store.disk(), machine: DiskIdentity.machineName())

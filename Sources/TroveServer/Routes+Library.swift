@@ -66,13 +66,16 @@ extension TroveServer {
         }
         let pem = try Self.pem(certificate)
         let outcome = try await blocking {
-            try self.gate.file.update { $0.pair(secret: secret, certificatePEM: pem, fingerprint: fingerprint, now: self.gate.now()) }
+            try self.gate.file.update {
+                $0.pair(secret: secret, certificatePEM: pem, fingerprint: fingerprint, now: self.gate.now(), machine: pairing.name,
+                        library: pairing.library)
+            }
         }
         switch outcome {
         case .paired(let peer):
             logger.notice("paired", metadata: ["peer": "\(peer.label)", "rights": "\(peer.rights)", "name": "\(pairing.name)"])
             return try jsonResponse(PairReply(name: name, fingerprint: identity.fingerprint, label: peer.label, rights: peer.rights,
-                                              appendOnly: peer.appendOnly))
+                                              appendOnly: peer.appendOnly, library: libraryID))
         case .refused:
             logger.warning("wrong pairing code", metadata: ["name": "\(pairing.name)"])
             throw APIError(.forbidden, "That pairing code is wrong, used or expired. Run `trove peer invite` on this machine for a new one.")

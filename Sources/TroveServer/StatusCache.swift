@@ -23,17 +23,40 @@ final class StatusCache: @unchecked Sendable {
         }
     }
 
+    /// The library's stores as last observed (looked at once here, without applying any
+    /// lifecycle rule, before the loop's first pass). The lock is not held while stores answer.
+    func stores() throws -> [ObservedStore] {
+        if let known = lock.withLock({ observed }) { return known }
+        let observation = try library.observeStores(cleaning: false)
+        return lock.withLock {
+            if observed == nil { observed = observation }
+            return observed!
+        }
+    }
+
+    /// The observed store with this ID; a store the last observation does not show (attached
+    /// since) is looked for again, at most every few seconds.
+    func store(id: String) -> ObservedStore? {
+        if let found = try? stores().first(where: { $0.record.id == id }) { return found }
+        let due = lock.withLock { () -> Bool in
+            guard Date() >= lookAgain else { return false }
+            lookAgain = Date() + 5
+            return true
+        }
+        guard due, let fresh = try? library.observeStores(cleaning: false) else { return nil }
+        update(fresh)
+        return fresh.first { $0.record.id == id }
+    }
+    private var lookAgain = Date.distantPast
+
     /// The current report and its JSON document.
     func current() throws -> (report: StatusReport, json: Data) {
-        lock.lock()
-        defer { lock.unlock() }
-        if let cached, Date().timeIntervalSince(cached.at) < Self.freshness { return (cached.report, cached.json) }
-        // Before the first pass: look at the stores without applying any lifecycle rule.
-        let observation = try observed ?? library.observeStores(cleaning: false)
-        observed = observation
-        let report = try library.report(observed: observation)
+        if let cached = lock.withLock({ cached }), Date().timeIntervalSince(cached.at) < Self.freshness {
+            return (cached.report, cached.json)
+        }
+        let report = try library.report(observed: try stores())
         let json = try JSONCoding.encoder.encode(StatusJSON(report))
-        cached = (Date(), report, json)
+        lock.withLock { cached = (Date(), report, json) }
         return (report, json)
     }
 }

@@ -26,6 +26,8 @@ public final class TroveServer: Sendable {
     let logger: Logger
     /// This machine's name, as peers see it.
     let name: String
+    /// This library's ID: paired machines of the same library may reach its own stores.
+    let libraryID: String?
 
     public init(library: Library, identity: PeerIdentity, hosted: HostedStores, logger: Logger) {
         self.library = library
@@ -35,6 +37,7 @@ public final class TroveServer: Sendable {
         gate = PeerGate(file: PeerBookFile(library: library.path), now: { [clock = library.clock] in clock.now() })
         status = StatusCache(library: library)
         name = DiskIdentity.machineName()
+        libraryID = try? library.catalog.setting("library_id")
     }
 
     /// The background loop's latest observation of the stores (what status answers from).

@@ -17,6 +17,9 @@ public struct StoreRegistry: Sendable {
     /// The public half of the library's head-signing key as the catalog records it: a machine
     /// whose key file differs (or is missing) must not sign heads with a key of its own.
     public var headPublicKey: [UInt8]?
+    /// This library's ID (asked only when a store might be reached through a machine of the
+    /// same library).
+    public var libraryID: @Sendable () -> String? = { nil }
 
     public init(libraryPath: String, environment: [String: String] = ProcessInfo.processInfo.environment,
                 askPassphrase: @escaping @Sendable (String) -> String? = { _ in nil }) {
@@ -82,7 +85,7 @@ public struct StoreRegistry: Sendable {
         case .grid:
             throw StoreError(.permissionDenied, "A grid is made with `trove grid create`.")
         case .peer:
-            throw TroveError(.pathMissing, "'\(config.peer ?? "")' hosts no store named '\(config.hostedStore ?? "")'. Run `trove serve --host-store \(config.hostedStore ?? "NAME")=FOLDER` on that machine, then add the store again.")
+            throw TroveError(.pathMissing, "'\(config.peer ?? "")' hosts no store named '\(config.hostedStore ?? "")'. Run `trove host add \(config.hostedStore ?? "NAME") FOLDER` on that machine (its `trove serve --listen` picks it up), then add the store again.")
         }
     }
 
@@ -221,6 +224,32 @@ public struct StoreRegistry: Sendable {
             return .missing(reason: "\(error)")
         }
         guard record.kind == .local else { return .missing(reason: "\(record.location) holds no Trove store now") }
+        if let shared = throughMachineOfThisLibrary(record) { return shared }
         return StoreLocator.whyNoLocalStore(record)
+    }
+
+    /// A folder store of this library attached to another machine of the same library (a shared
+    /// catalog), reached through that machine's `trove serve --listen`: the catalog says which
+    /// machine it was last seen on, and a paired machine of that name and library serves it under
+    /// its store ID. Nil when no such machine is paired (then the folder is simply not here).
+    func throughMachineOfThisLibrary(_ record: StoreRecord) -> StoreObservation? {
+        guard let machine = record.machine, machine != DiskIdentity.machineName(), !record.encrypted,
+              let library = libraryID(),
+              let peer = try? PeerBookFile(library: libraryPath).load().peers.first(where: {
+                  $0.machine == machine && $0.library == library && $0.address != nil
+              }),
+              let identity = try? PeerIdentity.load(library: libraryPath) else { return nil }
+        do {
+            let client = try PeerClient(peer: peer, identity: identity)
+            guard let store = try PeerStore.open(client: client, name: record.id, ownStore: true) else {
+                return .missing(reason: "\(machine) ('\(peer.label)') does not have it attached now")
+            }
+            guard store.identity.id == record.id else {
+                return .missing(reason: "\(machine) ('\(peer.label)') serves another store under its ID")
+            }
+            return .connected(try wrap(store, config: record.config))
+        } catch {
+            return .missing(reason: "it is attached to \(machine), which did not answer (\(error))")
+        }
     }
 }

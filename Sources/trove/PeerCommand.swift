@@ -78,7 +78,7 @@ struct PeerCommand: ParsableCommand {
                 let parsed = try PairingCode(parsing: code)
                 let identity = try PeerIdentity.loadOrCreate(library: library.path, name: DiskIdentity.machineName())
                 let (peer, reply) = try PeerJoin.join(library: library.path, identity: identity, address: address, code: parsed, label: label,
-                                                      now: library.clock.now())
+                                                      now: library.clock.now(), libraryID: try library.catalog.setting("library_id"))
                 if json {
                     Output.json(JoinJSON(label: peer.label, address: peer.address ?? address, fingerprint: peer.fingerprint,
                                          serverName: reply.name, grantedRights: reply.rights.words, appendOnly: reply.appendOnly))

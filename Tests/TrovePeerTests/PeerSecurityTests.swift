@@ -144,4 +144,25 @@ import TroveTesting
         #expect(refused.status == 64 && refused.stderr.contains("append-only"), "\(refused.stderr)")
         #expect(try PeerBookFile(library: fixture.serverPath).load().invites.isEmpty)
     }
+
+    /// The serving library's own drives are reached only by paired machines of that very
+    /// library (a shared catalog); any other paired machine gets 404, as if they were not there.
+    @Test func aLibrarysOwnStoresAreOnlyForMachinesOfThatLibrary() throws {
+        let fixture = try PeerFixture()
+        let drive = fixture.folder.folder("server-usb")
+        #expect(try trove(["store", "add", drive, "--label", "usb"], library: fixture.serverPath).status == 0)
+        let storeID = try #require(try LocalStore.open(at: drive)?.identity.id)
+        let client = try PeerClient(peer: try fixture.pinnedServer(), identity: fixture.clientIdentity)
+        defer { client.shutdown() }
+        #expect(try client.send(.GET, "/v1/hosted/\(storeID)", accept: [404]).status == 404, "another library's machine")
+        // The same machine, now known as one of the server's own library.
+        let libraryID = try #require(try LocalStore.open(at: drive)?.identity.library)
+        try PeerBookFile(library: fixture.serverPath).update { book in
+            if let index = book.peers.firstIndex(where: { $0.label == "client" }) { book.peers[index].library = libraryID }
+        }
+        let store = try #require(try PeerStore.open(client: client, name: storeID, ownStore: true))
+        #expect(store.identity.id == storeID)
+        try StoreConformance.put(Self.bytes, as: Self.id, in: store)
+        #expect(FileManager.default.fileExists(atPath: drive + "/.trove/objects/\(Self.id.description.prefix(2))"))
+    }
 }

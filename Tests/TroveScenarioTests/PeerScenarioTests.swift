@@ -7,10 +7,11 @@ import TroveTesting
 /// reads back from it.
 @Suite(.serialized) struct PeerScenarioTests {
     /// `trove serve --listen` for a node named `machine`; stopped when the returned process is terminated.
-    static func serve(_ library: String, tank: String, machine: String) throws -> (Process, Int) {
+    static func serve(_ library: String, tank: String?, machine: String) throws -> (Process, Int) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: troveBinary())
-        process.arguments = ["serve", "--library", library, "--listen", "127.0.0.1:0", "--host-store", "tank=\(tank)", "--interval", "3600"]
+        process.arguments = ["serve", "--library", library, "--listen", "127.0.0.1:0", "--interval", "3600"]
+            + (tank.map { ["--host-store", "tank=\($0)"] } ?? [])
         process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TROVE_") }
             .merging(["TROVE_LOG_LEVEL": "error", "TROVE_MACHINE_NAME": machine]) { $1 }
         let out = Pipe()

@@ -71,6 +71,52 @@ struct SharedCatalogScenarioTests {
         #expect(events == events.sorted() && Set(events).count == events.count && events.count > 60)
     }
 
+    /// Machines of one library reach each other's drives: machine B reads, verifies and heals
+    /// onto machine A's own drive through A's `trove serve`, as if it were attached; when A goes
+    /// off, B's alert says to turn A on. B runs where A's drive folder is an empty mount (another
+    /// machine: the drive is not there), which needs a mount namespace, so root.
+    @Test(.enabled(if: isRoot)) func aMachineReachesTheOtherMachinesDriveThroughItsServer() throws {
+        let url = try PostgresServer.shared.get().newDatabase("own").description
+        let onA = ["TROVE_MACHINE_NAME": "alpha"], onB = ["TROVE_MACHINE_NAME": "beta"]
+        #expect(try trove(["init", "--catalog", url, "--copies", "2"], library: libA, environment: onA).status == 0)
+        #expect(try trove(["init", "--catalog", url], library: libB, environment: onB).status == 0)
+        let drive = dir.folder("alpha-usb"), spare = dir.folder("alpha-spare")
+        #expect(try trove(["store", "add", drive, "--label", "usbA", "--disk", "dA"], library: libA, environment: onA).status == 0)
+        let photo = dir.file("photos/raw.cr3", testBytes(3_000_000, seed: 5))
+        let added = try trove(["add", photo, "--store", "usbA", "--json"], library: libA, environment: onA)
+        let id = try #require((try added.json()["imported"] as? [[String: Any]])?.first?["id"] as? String)
+        let (server, port) = try PeerScenarioTests.serve(libA, tank: nil, machine: "alpha")
+        defer { if server.isRunning { server.terminate(); server.waitUntilExit() } }
+        let invite = try trove(["peer", "invite", "--label", "beta", "--can", "read,write", "--json"], library: libA, environment: onA)
+        let code = try #require(try invite.json()["code"] as? String)
+        #expect(try trove(["peer", "join", "https://127.0.0.1:\(port)", code, "--label", "alpha"], library: libB, environment: onB).status == 0)
+
+        let onBeta = { (args: [String]) throws -> TroveRun in
+            try trove(args, library: self.libB, environment: onB, hiding: [drive, spare])
+        }
+        // Reads come through alpha; verify runs on alpha; the store is connected from here.
+        let out = dir.at("restored.cr3")
+        let get = try onBeta(["get", id, "--to", out])
+        #expect(get.status == 0, "\(get.stdout)\(get.stderr)")
+        #expect(FileManager.default.contents(atPath: out) == FileManager.default.contents(atPath: photo))
+        #expect(try onBeta(["verify", "--store", "usbA"]).status == 0)
+        let stores = try onBeta(["store", "list", "--json"]).json()["stores"] as? [[String: Any]] ?? []
+        #expect(stores.first { $0["label"] as? String == "usbA" }?["connected"] as? Bool == true, "\(stores)")
+        // Alpha gets a second drive while serving; beta heals onto it, through alpha.
+        #expect(try trove(["store", "add", spare, "--label", "spareA", "--disk", "dS"], library: libA, environment: onA).status == 0)
+        let heal = try onBeta(["heal"])
+        #expect(heal.status == 0, "\(heal.stdout)\(heal.stderr)")
+        let whereis = try onBeta(["whereis", id, "--json"]).stdout
+        #expect(whereis.contains("spareA"), "\(whereis)")
+
+        // Alpha is switched off: beta's status says to turn it on.
+        server.terminate()
+        server.waitUntilExit()
+        let status = try onBeta(["status", "--json"])
+        let alert = (try status.json()["alerts"] as? [[String: Any]] ?? []).first { $0["kind"] as? String == "disconnected_drive" }
+        #expect((alert?["action"] as? String)?.contains("alpha") == true, "\(status.stdout)")
+    }
+
     @Test func aLibraryMovesToPostgreSQLAndBackAnsweringTheSame() throws {
         let url = try PostgresServer.shared.get().newDatabase("move").description
         let lib = libA

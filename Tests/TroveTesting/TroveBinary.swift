@@ -40,12 +40,18 @@ public func troveBinary() -> String {
 
 /// Runs `trove ARGS…` with a library and extra environment; never inherits TROVE_* from the caller.
 /// With `asNobody` (when running as root) the command runs as user and group 65534, so
-/// permission checks apply as they would for an ordinary user.
+/// permission checks apply as they would for an ordinary user. With `hiding` (root only) it runs
+/// in a mount namespace of its own where each of those folders is an empty mount: another
+/// machine, where that drive is not attached.
 public func trove(_ arguments: [String], library: String? = nil, environment: [String: String] = [:],
-                  cwd: String? = nil, asNobody: Bool = false) throws -> TroveRun {
+                  cwd: String? = nil, asNobody: Bool = false, hiding: [String] = []) throws -> TroveRun {
     let process = Process()
     let args = library.map { insertLibrary(arguments, $0) } ?? arguments
-    if asNobody && isRoot {
+    if !hiding.isEmpty {
+        let script = #"while [ "$1" != -- ]; do mount -t tmpfs none "$1" || exit 97; shift; done; shift; exec "$@""#
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+        process.arguments = ["--mount", "--propagation", "private", "/bin/sh", "-c", script, "sh"] + hiding + ["--", troveBinary()] + args
+    } else if asNobody && isRoot {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
         process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "--", troveBinary()] + args
     } else {
