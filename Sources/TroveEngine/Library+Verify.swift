@@ -114,7 +114,7 @@ extension Library {
         -> [Result<(CopyCheck, ShareAudit?), Error>]? {
         guard let remote = store as? RemoteVerifier else { return nil }
         let verdicts: [ContentID: RemoteVerdict]
-        do { verdicts = try remote.verifyOnHost(files.map(\.id)) } catch let error as StoreError {
+        do { verdicts = try remote.verifyOnHost(files.map { ($0.id, $0.size) }) } catch let error as StoreError {
             // A host that cannot answer (or answers nonsense) says nothing about the copies.
             return files.map { _ in .success((.unavailable(reason: error.message), nil)) }
         }

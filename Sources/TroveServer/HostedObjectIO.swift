@@ -141,9 +141,16 @@ struct SendableWriter: @unchecked Sendable {
 /// `POST …/verify`: the hosting machine reads each object from its drive and checks it against
 /// its content ID; only the verdicts cross the network.
 enum HostedVerify {
+    static let maxBytes: UInt64 = 16 << 30
+
     /// Only bytes that do not hash to their ID (or a media error reading them) make a copy
     /// corrupt; a store that cannot be read now fails the request (503) instead.
     static func run(_ store: LocalStore, _ ids: [ContentID]) throws -> RemoteVerifyReport {
+        // What one request may make this machine read: a peer asks for more in several.
+        let bytes = ids.reduce(UInt64(0)) { $0 + ((try? store.objectSize($1)) ?? nil ?? 0) }
+        guard bytes <= maxBytes else {
+            throw APIError(.contentTooLarge, "That is \(bytes) bytes to read; ask for at most \(maxBytes) bytes of objects per verify.")
+        }
         var report = RemoteVerifyReport()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         for id in ids {

@@ -148,6 +148,11 @@ extension TroveServer {
                 throw APIError(.badRequest, "A verify request is {\"ids\": [CONTENT_ID, …]} with at most 10000 IDs.")
             }
             let ids = try asked.ids.map { try Self.contentID($0) }
+            // At most two verifies read this machine's drives at once; more would only slow each.
+            guard self.verifies.enter() else {
+                throw APIError(.tooManyRequests, "Two verifies are already reading this machine's drives; try again in a minute.")
+            }
+            defer { self.verifies.leave() }
             let report = try await self.blocking { try HostedVerify.run(store, ids) }
             return try jsonResponse(report)
         }

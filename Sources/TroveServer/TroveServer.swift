@@ -26,6 +26,8 @@ public final class TroveServer: Sendable {
     let logger: Logger
     /// This machine's name, as peers see it.
     let name: String
+    /// Verify requests reading the drives now (at most two at once).
+    let verifies = Slots(2)
     /// This library's ID: paired machines of the same library may reach its own stores.
     let libraryID: String?
 
@@ -134,4 +136,13 @@ struct ErrorMiddleware: RouterMiddleware {
             return APIError(error).response()
         }
     }
+}
+
+/// A fixed number of slots, taken without waiting.
+final class Slots: @unchecked Sendable {
+    private let lock = NSLock()
+    private var free: Int
+    init(_ count: Int) { free = count }
+    func enter() -> Bool { lock.withLock { free > 0 ? { free -= 1; return true }() : false } }
+    func leave() { lock.withLock { free += 1 } }
 }

@@ -255,8 +255,9 @@ public struct KeyWrap: Codable, Sendable, Equatable {
 /// A store whose host checks objects against their content IDs itself, reading its own drive,
 /// so `verify` moves verdicts over the network rather than bytes (a store a peer hosts).
 public protocol RemoteVerifier: Sendable {
-    /// The host's verdict on each ID: good, corrupt (its bytes do not hash to it) or missing.
-    func verifyOnHost(_ ids: [ContentID]) throws -> [ContentID: RemoteVerdict]
+    /// The host's verdict on each object: good, corrupt (its bytes do not hash to its ID) or
+    /// missing. The sizes (the catalog's) let the asker give the host time to read them.
+    func verifyOnHost(_ objects: [(id: ContentID, size: UInt64)]) throws -> [ContentID: RemoteVerdict]
 }
 
 public enum RemoteVerdict: Sendable, Equatable { case good, corrupt, missing }

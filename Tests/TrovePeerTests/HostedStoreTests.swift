@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import TroveCore
-import TrovePeer
+@testable import TrovePeer
 import TroveStorage
 import TroveTesting
 
@@ -26,7 +26,7 @@ import TroveTesting
         try Data(rotten).write(to: URL(fileURLWithPath: path))
         try StoreConformance.put(Self.bytes, as: Self.id, in: store)
         #expect(FileManager.default.contents(atPath: path) == Data(Self.bytes), "the verified bytes replaced the rotten copy")
-        #expect(try store.verifyOnHost([Self.id]) == [Self.id: .good])
+        #expect(try store.verifyOnHost([(Self.id, UInt64(Self.bytes.count))]) == [Self.id: .good])
     }
 
     @Test func aDriveTheHostCannotReadIsUnavailableNotEveryCopyMissing() throws {
@@ -35,7 +35,7 @@ import TroveTesting
         try StoreConformance.put(Self.bytes, as: Self.id, in: store)
         // The NAS's drive is unmounted under the running server.
         try FileManager.default.moveItem(atPath: fixture.tankFolder, toPath: fixture.tankFolder + ".gone")
-        #expect(StoreConformance.kind { _ = try store.verifyOnHost([Self.id]) } == .unavailable)
+        #expect(StoreConformance.kind { _ = try store.verifyOnHost([(Self.id, UInt64(Self.bytes.count))]) } == .unavailable)
     }
 
     /// Sends `parts` of an upload to tank by hand, as a peer store does; returns the upload's name.
@@ -136,5 +136,32 @@ import TroveTesting
         #expect(try PeerStore.open(client: again, name: "shelf") == nil, "no longer hosted, without a restart")
         #expect(FileManager.default.fileExists(atPath: shelf + "/.trove/objects"), "its folder is left as it is")
         #expect(try trove(["host", "remove", "shelf"], library: fixture.serverPath).status != 0)
+    }
+
+    /// One verify request may make the host read at most 16 GiB; the client asks in batches of
+    /// at most 2 GiB or 1000 objects (a larger object alone), and gives the host time by bytes.
+    @Test func verifyOnTheHostIsBoundedByBytes() throws {
+        let fixture = try PeerFixture()
+        let store = try fixture.peerStore()
+        // Two 9 GiB objects (sparse files) on the host's drive: reading both is refused up front.
+        let ids = (0..<2).map { StoreConformance.idOf(StoreConformance.bytes(100, seed: UInt64(40 + $0))) }
+        for id in ids {
+            let text = id.description
+            let folder = fixture.tankFolder + "/.trove/objects/\(text.prefix(2))"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let path = folder + "/" + text.dropFirst(2)
+            #expect(FileManager.default.createFile(atPath: path, contents: nil))
+            #expect(truncate(path, 9 << 30) == 0)
+        }
+        let body = Array(#"{"ids": ["\#(ids[0])", "\#(ids[1])"]}"#.utf8)
+        let refused = try store.client.send(.POST, "/v1/hosted/tank/verify", headers: [("content-type", "application/json")],
+                                            body: body, accept: [413], attempts: 1)
+        #expect(refused.status == 413)
+
+        let objects = [(ids[0], UInt64(3) << 30)] + (0..<1500).map { (ids[1], UInt64($0 % 7) * 1_000_000) }
+        let batches = PeerStore.verifyBatches(objects)
+        #expect(batches.first?.count == 1, "an object over 2 GiB goes alone")
+        #expect(batches.dropFirst().allSatisfy { $0.count <= 1000 && $0.reduce(0) { $0 + $1.size } <= 2 << 30 })
+        #expect(batches.reduce(0) { $0 + $1.count } == 1501)
     }
 }
