@@ -103,7 +103,10 @@ public final class PeerClient: @unchecked Sendable {
             // 64 KiB/s at least (a slow uplink is slow, not down); then the body must keep moving.
             let headLimit = requestTimeout + .milliseconds(Int64(body?.readableBytes ?? 0) * 1000 / 65_536 + Int64(serverWork * 1000))
             let collector = PeerResponseCollector(maxBody: maxBody)
-            let task = http.execute(request: request, delegate: collector, deadline: .now() + headLimit)
+            // The whole exchange may also take the time to receive the largest answer allowed at
+            // 64 KiB/s (a slow but steady link); a stalled one is the watchdog's to cut off.
+            let bodyLimit = TimeAmount.milliseconds(Int64(maxBody) * 1000 / 65_536)
+            let task = http.execute(request: request, delegate: collector, deadline: .now() + headLimit + bodyLimit)
             let started = NIODeadline.now()
             let stalled = NIOLockedValueBox<String?>(nil)
             let watchdog = task.futureResult.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in

@@ -69,4 +69,17 @@ import TroveTesting
         #expect(Date().timeIntervalSince(started) < 30)
         withExtendedLifetime(liar) {}
     }
+
+    /// A slow but steady link (256 KiB/s) is slow, not down: an answer that takes longer than
+    /// the request timeout to arrive, but keeps moving, is received whole.
+    @Test func aSlowSteadyLinkIsNotCutOff() throws {
+        let fixture = try PeerFixture()
+        let (_, id, liar) = try Self.setUp(fixture, mode: .steady, size: 1_200_000)
+        let client = try PeerClient(peer: try fixture.pinnedServer(), identity: fixture.clientIdentity, requestTimeout: 2)
+        defer { client.shutdown() }
+        let reply = try client.send(.GET, "/v1/hosted/tank/objects/\(id)", headers: [("range", "bytes=0-1199999")], maxBody: 1_200_000,
+                                    attempts: 1)
+        #expect(reply.body.count == 1_200_000, "about 4.6 s at 256 KiB/s, against a 2 s request timeout")
+        withExtendedLifetime(liar) {}
+    }
 }

@@ -6,7 +6,8 @@ import TroveStorage
 /// broken) and lies about one object: wrong bytes, too few or too many, or dribbled out slowly;
 /// asked to verify, it calls everything good. Python's ssl and http.server, on loopback.
 public final class LyingPeer: @unchecked Sendable {
-    public enum Mode: String, Sendable { case wrongBytes = "wrong", short, long, slow }
+    /// `steady` is no liar: a slow link that keeps sending, 256 KiB a second.
+    public enum Mode: String, Sendable { case wrongBytes = "wrong", short, long, slow, steady }
     public let port: Int
     private let process: Process
 
@@ -77,6 +78,10 @@ public final class LyingPeer: @unchecked Sendable {
                     self.send_header("x-object-size", str(size))
                     self.send_header("content-length", str(n))
                     self.end_headers()
+                    if mode == "steady":
+                        for offset in range(0, n, 65536):
+                            self.wfile.write(b"x" * min(65536, n - offset)); self.wfile.flush(); time.sleep(0.25)
+                        return
                     for _ in range(n):
                         self.wfile.write(b"x"); self.wfile.flush(); time.sleep(1)
                     return
