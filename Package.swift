@@ -118,7 +118,7 @@ let package = Package(
         // (the peer store kind runs against the real `trove serve`.)
         .testTarget(name: "TroveStorageTests", dependencies: ["trove", "TroveStorage", "TroveStores", "TroveS3", "TroveTesting", "TrovePostgres"]),
         .testTarget(name: "TrovePeerTests", dependencies: [
-            "trove", "TrovePeer", "TroveServer", "TroveStorage", "TroveCore", "TroveTesting",
+            "trove", "TrovePeer", "TroveServer", "TroveStorage", "TroveStores", "TroveCore", "TroveTesting",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOFoundationCompat", package: "swift-nio"),

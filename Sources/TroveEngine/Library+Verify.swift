@@ -112,7 +112,7 @@ extension Library {
     /// random leaf of one file it calls good is read here against its leaf hash.
     func checkOnHost(_ files: [FileRecord], on store: any Store, counter: ProgressCounter) throws
         -> [Result<(CopyCheck, ShareAudit?), Error>]? {
-        guard let remote = store as? RemoteVerifier else { return nil }
+        guard let remote = store.remoteVerifier else { return nil }
         let verdicts: [ContentID: RemoteVerdict]
         do { verdicts = try remote.verifyOnHost(files.map { ($0.id, $0.size) }) } catch let error as StoreError {
             // A host that cannot answer (or answers nonsense) says nothing about the copies.

@@ -40,8 +40,16 @@ public struct PeerIdentity: Sendable {
         let folder = library + "/keys"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
-        // The key first: a certificate without its key is useless, a key alone is remade.
-        _ = try AtomicFile.create(Data(made.privateKeyPEM.utf8), at: keyPath(library: library), in: folder, mode: 0o600)
+        // The key first: a certificate without its key is useless. Only the process whose key
+        // landed writes the certificate; another one waits for that certificate (else it could
+        // pair its own certificate with the other's key).
+        guard try AtomicFile.create(Data(made.privateKeyPEM.utf8), at: keyPath(library: library), in: folder, mode: 0o600) else {
+            for _ in 0..<100 {
+                if let theirs = try? load(library: library) { return theirs }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            throw TroveError(.io, "\(keyPath(library: library)) has no certificate beside it; move it aside and run again to make a new identity.")
+        }
         guard try AtomicFile.create(Data(made.certificatePEM.utf8), at: certificatePath(library: library), in: folder) else {
             // Another process made one meanwhile: use theirs.
             guard let theirs = try load(library: library) else { throw TroveError(.io, "The peer identity in \(folder) is incomplete.") }

@@ -150,6 +150,7 @@ public final class PeerStore: Store, RemoteVerifier, @unchecked Sendable {
     public var checksWritesOnArrival: Bool { true }
 
     public var commitsEachAlone: Bool { true }
+    public var remoteVerifier: RemoteVerifier? { self }
 
     /// Each object is its own PUT (or upload commit): many go at once.
     public func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws {

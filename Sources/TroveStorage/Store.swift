@@ -52,6 +52,9 @@ public protocol Store: AnyObject, Sendable {
     /// between them): the engine then commits each copy as soon as it is written, so waiting on
     /// one commit overlaps reading the next, instead of holding a batch to commit together.
     var commitsEachAlone: Bool { get }
+    /// The store's host, when it checks its own drive (`verify` then moves verdicts, not
+    /// bytes); wrappers that keep object names and bytes pass their store's through.
+    var remoteVerifier: RemoteVerifier? { get }
     /// Commits many finished writers at once with the same guarantees as `commit(as:)`, but
     /// sharing the syncs (small files would otherwise cost a journal commit each). On error some
     /// objects may already be in place; they are complete, merely not yet in the catalog.
@@ -86,6 +89,7 @@ extension Store {
     public var checksWritesOnArrival: Bool { false }
     public var hostMachine: String? { nil }
     public var commitsEachAlone: Bool { false }
+    public var remoteVerifier: RemoteVerifier? { nil }
 
     /// Opens a whole object for a read that may be served from a cache.
     public func openReader(_ id: ContentID) throws -> ObjectReader { try openReader(id, range: nil, fromMedia: false) }

@@ -61,6 +61,7 @@ public final class RetryingStore: Store, @unchecked Sendable {
     public var checksWritesOnArrival: Bool { base.checksWritesOnArrival }
     public var hostMachine: String? { base.hostMachine }
     public var commitsEachAlone: Bool { base.commitsEachAlone }
+    public var remoteVerifier: RemoteVerifier? { base.remoteVerifier }
     public func disk() -> DiskIdentity.Disk? { base.disk() }
     public func cleanTemporary() throws -> Int { try retrying { try base.cleanTemporary() } }
     public func readRecord(_ name: RecordName) throws -> [UInt8]? { try retrying { try base.readRecord(name) } }

@@ -3,6 +3,7 @@ import Testing
 import TroveCore
 @testable import TrovePeer
 import TroveStorage
+import TroveStores
 import TroveTesting
 
 /// What the hosting machine does with objects it already holds and drives it cannot read.
@@ -163,5 +164,16 @@ import TroveTesting
         #expect(batches.first?.count == 1, "an object over 2 GiB goes alone")
         #expect(batches.dropFirst().allSatisfy { $0.count <= 1000 && $0.reduce(0) { $0 + $1.size } <= 2 << 30 })
         #expect(batches.reduce(0) { $0 + $1.count } == 1501)
+    }
+
+    /// A peer store behind a bandwidth limit (`store add … --limit`) is still verified on its
+    /// host: the limit wraps the store, and verify asks through it.
+    @Test func aLimitedPeerStoreIsStillVerifiedOnItsHost() throws {
+        let fixture = try PeerFixture()
+        let store = try fixture.peerStore()
+        try StoreConformance.put(Self.bytes, as: Self.id, in: store)
+        let limited = ThrottledStore(store, bytesPerSecond: 1_000)
+        let remote = try #require(limited.remoteVerifier)
+        #expect(try remote.verifyOnHost([(Self.id, UInt64(Self.bytes.count))]) == [Self.id: .good])
     }
 }
