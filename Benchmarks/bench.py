@@ -182,18 +182,22 @@ class Peer:
         self.port = None
         self.count = 0
 
-    def restart(self, tank):
+    def restart(self, tank, metrics=False):
+        """metrics: also serve GET /v1/status and /metrics over plain HTTP on loopback (self.metrics_port)."""
         self.stop()
         shutil.rmtree(tank, ignore_errors=True)
         self.out = open(os.path.join(self.lib, "serve.out"), "w+")
         self.proc = subprocess.Popen([self.trove, "serve", "--library", self.lib, "--listen", "127.0.0.1:0",
-                                      "--host-store", f"tank={tank}", "--interval", "3600"],
+                                      "--host-store", f"tank={tank}", "--interval", "3600"]
+                                     + (["--metrics-port", "0"] if metrics else []),
                                      env=self.env, stdout=self.out, stderr=subprocess.DEVNULL)
         for _ in range(300):
             self.out.seek(0)
             text = self.out.read()
-            if "listening on" in text:
-                self.port = int(text.split("127.0.0.1:")[1].split()[0])
+            if "listening on" in text and (not metrics or "metrics on" in text):
+                self.port = int(text.split("https://127.0.0.1:")[1].split()[0])
+                if metrics:
+                    self.metrics_port = int(text.split("http://127.0.0.1:")[1].split("/")[0])
                 return
             time.sleep(0.05)
         raise RuntimeError("trove serve did not start")
@@ -228,6 +232,42 @@ class Peer:
             self.proc.terminate()
             self.proc.wait()
             self.proc = None
+
+
+class Sshd:
+    """A private sshd on a free loopback port with throwaway keys, for rsync over ssh."""
+
+    def __init__(self, data):
+        self.dir = os.path.join(data, "sshd")
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        os.makedirs("/run/sshd", exist_ok=True)
+        for name in ("host", "user"):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", os.path.join(self.dir, name)], check=True)
+        shutil.copy(os.path.join(self.dir, "user.pub"), os.path.join(self.dir, "authorized_keys"))
+        import socket
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        config = os.path.join(self.dir, "sshd_config")
+        with open(config, "w") as f:
+            f.write(f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {self.dir}/host\n"
+                    f"AuthorizedKeysFile {self.dir}/authorized_keys\nPasswordAuthentication no\nUsePAM no\n"
+                    f"StrictModes no\nPermitRootLogin yes\nPidFile {self.dir}/pid\n")
+        self.proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", config], stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            if subprocess.run(self.command().split() + ["root@127.0.0.1", "true"], capture_output=True).returncode == 0:
+                return
+            time.sleep(0.1)
+        raise RuntimeError("sshd did not start")
+
+    def command(self):
+        return (f"ssh -p {self.port} -i {self.dir}/user -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+                f"-o BatchMode=yes -o LogLevel=ERROR")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
 
 
 def machine():
@@ -809,9 +849,24 @@ def main():
             peer.pair(current["lib"])
             subprocess.run([trove, "store", "add", "peer://nas/tank", "--label", "nas-tank"], env=env, check=True,
                            stdout=subprocess.DEVNULL)
-        report.add(case, "trove heal to a peer (loopback mTLS)", mixed_bytes, measure([trove, "heal"], runs, env=env, setup=peer_setup), ref)
-        if have("rsync") and have("sshd"):
-            report.notes.append("rsync over ssh: see the rsync row")
+        to_peer = measure([trove, "heal"], runs, env=env, setup=peer_setup)
+        report.add(case, "trove heal to a peer (loopback mTLS)", mixed_bytes, to_peer, ref)
+        if have("rsync") and have("sshd") and have("ssh-keygen"):
+            ssh = Sshd(data)
+            try:
+                dest = os.path.join(data, "rsync-dest")
+
+                def rsync_setup():
+                    shutil.rmtree(dest, ignore_errors=True)
+                    os.makedirs(dest)
+                rsync = measure(["rsync", "-a", "-e", ssh.command(), mixed + "/", f"root@127.0.0.1:{dest}/"], runs,
+                                setup=rsync_setup)
+                report.add(case, "rsync -a over ssh to localhost", mixed_bytes, rsync, reference=True)
+                report.notes.append(f"heal to a peer against rsync -a over ssh (which verifies nothing end to end): "
+                                    f"{rsync[0] / to_peer[0]:.2f}x (above 1: Trove faster)")
+                shutil.rmtree(dest, ignore_errors=True)
+            finally:
+                ssh.stop()
         else:
             report.skipped.append("rsync -a over ssh to localhost (rsync/sshd not installed here)")
         cleanup()
@@ -860,6 +915,18 @@ def main():
                                 f"{result['rps']:.0f} requests/s, {result['errors']} errors (peer-load and server on the same 2 cores)")
             print(report.notes[-1], flush=True)
         shutil.rmtree(status_lib, ignore_errors=True)
+        if have("wrk"):
+            # wrk presents no client certificate: the loopback plain-HTTP face (--metrics-port)
+            # serves the same status document, so this is the server without TLS.
+            peer.restart(os.path.join(data, "wrk-tank"), metrics=True)
+            out = subprocess.run(["wrk", "-t2", "-c16", "-d10s", f"http://127.0.0.1:{peer.metrics_port}/v1/status"],
+                                 capture_output=True, text=True, check=True).stdout
+            rps = float(out.split("Requests/sec:")[1].split()[0])
+            report.notes.append(f"GET /v1/status with wrk -t2 -c16 over loopback plain HTTP (--metrics-port; wrk cannot present "
+                                f"a client certificate): {rps:.0f} requests/s (wrk and server on the same 2 cores)")
+            print(report.notes[-1], flush=True)
+        else:
+            report.skipped.append("wrk (not installed): GET /v1/status over plain loopback HTTP")
         peer.stop()
 
     cleanup()

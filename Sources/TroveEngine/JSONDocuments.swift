@@ -103,3 +103,71 @@ public struct EventJSON: Encodable, Sendable {
         storeLabel = e.storeID.flatMap { labels[$0] }; fileId = e.fileID?.description; details = e.details
     }
 }
+
+/// `GET /v1/progress`: what `trove serve`'s loop is doing now, and the last run of each phase.
+public struct ProgressJSON: Encodable {
+    public var running: WorkBoard.Phase?
+    public var finished: [WorkBoard.Phase]
+    public init(_ board: WorkBoard) { (running, finished) = board.state }
+}
+
+/// `trove whereis --json` and `GET /v1/whereis`.
+public struct WhereIsJSON: Encodable, Sendable {
+    public struct Copy: Encodable, Sendable {
+        var storeId, storeLabel, trust: String
+        var disk: String?
+        var connected: Bool
+        var copies: Int
+        var mtime: Date
+        var verified: Date?
+    }
+    public struct Origin: Encodable, Sendable {
+        var path, name: String
+        var mtime, time: Date
+    }
+    public var id: String
+    public var size: UInt64
+    public var durability: Int
+    public var leaves: Int
+    public var firstSeen: Date
+    public var copies: [Copy]
+    public var origins: [Origin]
+
+    public init(_ w: WhereIs) {
+        id = w.file.id.description; size = w.file.size; durability = w.durability; leaves = w.file.leafHashes.count
+        firstSeen = w.file.firstSeen
+        copies = w.copies.map { Copy(storeId: $0.store.id, storeLabel: $0.store.label, trust: $0.store.trust.rawValue, disk: $0.store.diskShown,
+                                     connected: $0.connected, copies: $0.record.copies, mtime: $0.record.mtime,
+                                     verified: $0.record.verified) }
+        origins = w.origins.map { Origin(path: $0.path, name: $0.name, mtime: $0.mtime, time: $0.time) }
+    }
+}
+
+/// A hit of `trove find --json` and `GET /v1/find`.
+public struct FindJSON: Encodable, Sendable {
+    public var snapshot: String
+    public var time: Date
+    public var root, path, type: String
+    public var size: UInt64
+    public var mtime: Date
+    public var id: String?
+    public var latest: Bool
+    public init(_ h: FindHit, latest: Bool) {
+        snapshot = h.snapshotID; time = h.snapshotTime; root = h.root; path = h.path; size = h.size
+        type = entryTypeName(h.type)
+        mtime = h.mtime.date; id = h.fileID?.description
+        self.latest = latest
+    }
+}
+
+/// The name of an entry type in JSON documents.
+public func entryTypeName(_ type: EntryType) -> String {
+    switch type {
+    case .file: "file"
+    case .directory: "directory"
+    case .symlink: "symlink"
+    case .fifo: "fifo"
+    case .charDevice: "char_device"
+    case .blockDevice: "block_device"
+    }
+}

@@ -59,12 +59,14 @@ extension Library {
     }
 
     /// Where a file is: by ID, or by a path (hashed if it exists, else looked up among import origins).
-    public func whereIs(_ argument: String) throws -> [WhereIs] {
+    /// With `hashingFiles` false (a request from another machine) an argument is only ever an
+    /// ID or an imported path, never a file here to read; `observed` reuses an observation.
+    public func whereIs(_ argument: String, hashingFiles: Bool = true, observed: [ObservedStore]? = nil) throws -> [WhereIs] {
         var ids: [ContentID] = []
         let path = LibraryLocation.absolute(argument)
-        if let info = try? POSIX.stat(path), POSIX.isRegular(info) {
+        if hashingFiles, let info = try? POSIX.stat(path), POSIX.isRegular(info) {
             ids = [try Self.hash(path: path, pipeline: pipeline).id]
-        } else if let info = try? POSIX.stat(path), POSIX.isDirectory(info) {
+        } else if hashingFiles, let info = try? POSIX.stat(path), POSIX.isDirectory(info) {
             throw TroveError(.usage, "\(argument) is a folder; give a file or an ID.")
         } else if ContentID(argument.lowercased()) != nil || (try? resolveID(argument)) != nil {
             ids = [try resolveID(argument)]
@@ -74,7 +76,7 @@ extension Library {
                 throw TroveError(.unknownFile, "\(argument) is neither an existing file, an ID, nor a path Trove imported; check the spelling.")
             }
         }
-        let stores = try observeStores(try catalog.stores())
+        let stores = try observed ?? observeStores(try catalog.stores(), cleaning: false)
         return try ids.map { id in
             let file = try fileRecord(id)
             let copies = try catalog.copies(of: id).compactMap { copy -> WhereIs.Copy? in

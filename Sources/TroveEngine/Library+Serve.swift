@@ -15,6 +15,8 @@ public struct ServeOptions: Sendable {
     public var passes: Int?
     /// Told each pass's observation of the stores (the HTTPS API answers from it).
     public var observed: (@Sendable ([ObservedStore]) -> Void)?
+    /// Told how far each heal and scrub has come (the HTTPS API's `/v1/progress`).
+    public var progress: any ProgressReporter = SilentProgress()
     public init() {}
 }
 
@@ -36,8 +38,8 @@ extension Library {
                 do { try snapshotDueFolders() } catch {
                     logger.error("scheduled snapshots failed", metadata: ["error": "\(error)"])
                 }
-                let heal = try heal(options: options.heal)
-                let scrub = try scrub(maxCopies: options.scrubCopies)
+                let heal = try heal(options: options.heal, progress: options.progress)
+                let scrub = try scrub(maxCopies: options.scrubCopies, progress: options.progress)
                 // The library's records follow the changes into the stores (debounced).
                 backupIfDue()
                 if Date().timeIntervalSince(lastCheck) >= options.checkInterval {

@@ -10,7 +10,9 @@ public enum LibraryMetrics {
     public static let timedEvents: [EventKind] = [.recoveryFinished, .verifyFinished, .snapshotCreated, .gcFinished, .checkFinished]
 
     /// The exposition text for a status report and the latest time of each timed event kind.
-    public static func render(_ report: StatusReport, lastEvents: [EventKind: Date]) -> String {
+    /// `work`: what the background loop is doing and how its phases last ended (`trove serve`).
+    public static func render(_ report: StatusReport, lastEvents: [EventKind: Date],
+                              work: (running: WorkBoard.Phase?, finished: [WorkBoard.Phase])? = nil) -> String {
         let registry = PrometheusCollectorRegistry()
         func gauge(_ name: String, _ unit: String, _ help: String, _ labels: [(String, String)] = []) -> Gauge {
             registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "trove", metricName: name, unitName: unit, helpText: help),
@@ -56,6 +58,18 @@ public enum LibraryMetrics {
             guard let time = lastEvents[kind] else { continue }
             gauge("last_event_timestamp", "seconds", "When each kind of work last finished.", [("kind", kind.rawValue)])
                 .set(time.timeIntervalSince1970)
+        }
+        if let work {
+            for phase in work.finished + (work.running.map { [$0] } ?? []) {
+                let labels = [("phase", phase.name), ("unit", phase.unit)]
+                let running = phase.finished == nil
+                gauge("work_running", "", "1 while the background loop runs this phase (heal, scrub…).", [("phase", phase.name)])
+                    .set(running ? 1.0 : 0.0)
+                gauge("work_done", "", "How far the phase's current (or last) run came, in its unit.", labels).set(Double(phase.done))
+                if let total = phase.total {
+                    gauge("work_total", "", "What the phase's current (or last) run had to do, in its unit.", labels).set(Double(total))
+                }
+            }
         }
         return registry.emitToString()
     }

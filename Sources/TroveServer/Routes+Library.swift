@@ -44,6 +44,45 @@ extension TroveServer {
             }
             return try jsonResponse(["events": events])
         }
+        router.get("/v1/whereis") { request, context in
+            _ = try context.require(.read)
+            // An ID (or a prefix of one) or a path imported on this machine; never a file read here.
+            guard let target = request.uri.queryParameters.get("target"), !target.isEmpty, target.utf8.count <= 4096 else {
+                throw APIError(.badRequest, "whereis needs ?target=ID (or an ID prefix, or an imported path).")
+            }
+            let files = try await self.blocking {
+                try self.library.whereIs(String(target), hashingFiles: false, observed: try self.status.stores()).map(WhereIsJSON.init)
+            }
+            return try jsonResponse(["files": files])
+        }
+        router.get("/v1/snapshots") { request, context in
+            _ = try context.require(.read)
+            let root: String? = request.uri.queryParameters.get("root").map { String($0) }
+            let list = try await self.blocking { try self.library.snapshotIndex.snapshots(root: root) }
+            return try jsonResponse(["snapshots": list])
+        }
+        router.get("/v1/find") { request, context in
+            _ = try context.require(.read)
+            let query = request.uri.queryParameters
+            guard let pattern = query.get("pattern"), !pattern.isEmpty, pattern.utf8.count <= 4096 else {
+                throw APIError(.badRequest, "find needs ?pattern=NAME, a path fragment or a glob.")
+            }
+            let limit = try query.get("limit").map { text -> Int in
+                guard let value = Int(text), (1...100_000).contains(value) else { throw APIError(.badRequest, "limit must be 1-100000.") }
+                return value
+            } ?? 1000
+            let hits = try await self.blocking { () -> [FindJSON] in
+                let hits = try self.library.find(String(pattern), limit: limit)
+                let latest = Dictionary(try self.library.snapshotIndex.snapshots(root: nil).map { ($0.root, $0.id) },
+                                        uniquingKeysWith: { _, newer in newer })
+                return hits.map { FindJSON($0, latest: latest[$0.root] == $0.snapshotID) }
+            }
+            return try jsonResponse(["hits": hits])
+        }
+        router.get("/v1/progress") { _, context in
+            _ = try context.require(.read)
+            return try jsonResponse(ProgressJSON(self.work))
+        }
         router.get("/metrics") { _, context in
             _ = try context.require(.read)
             let text = try await self.metricsText()

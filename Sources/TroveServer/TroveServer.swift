@@ -26,6 +26,10 @@ public final class TroveServer: Sendable {
     let logger: Logger
     /// This machine's name, as peers see it.
     let name: String
+    /// What the background loop is doing (`/v1/progress`, /metrics); `trove serve` reports into it.
+    public let work = WorkBoard()
+    /// Request latencies for /metrics.
+    let requests = RequestMetrics()
     /// Verify requests reading the drives now (at most two at once).
     let verifies = Slots(2)
     /// This library's ID: paired machines of the same library may reach its own stores.
@@ -64,6 +68,7 @@ public final class TroveServer: Sendable {
     public func run(host: String, port: Int, localPort: Int?, shouldStop: @escaping @Sendable () -> Bool,
                     onListening: @escaping @Sendable (Int) -> Void, onLocal: @escaping @Sendable (Int) -> Void) async throws {
         let router = Router(context: PeerContext.self)
+        router.add(middleware: RequestMetricsMiddleware(metrics: requests))
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: PeerGateMiddleware(gate: gate))
         addLibraryRoutes(to: router)
@@ -121,7 +126,9 @@ extension TroveServer {
     func metricsText() async throws -> String {
         try await blocking {
             let report = try self.status.current().report
-            return LibraryMetrics.render(report, lastEvents: try self.library.lastEvents(LibraryMetrics.timedEvents))
+            return LibraryMetrics.render(report, lastEvents: try self.library.lastEvents(LibraryMetrics.timedEvents),
+                                         work: self.work.state)
+                + self.requests.text()
         }
     }
 }

@@ -44,22 +44,6 @@ struct Find: ParsableCommand {
     }
 }
 
-struct FindJSON: Encodable {
-    var snapshot: String
-    var time: Date
-    var root, path, type: String
-    var size: UInt64
-    var mtime: Date
-    var id: String?
-    var latest: Bool
-    init(_ h: FindHit, latest: Bool) {
-        snapshot = h.snapshotID; time = h.snapshotTime; root = h.root; path = h.path; size = h.size
-        type = EntryJSON.typeName(h.type)
-        mtime = h.mtime.date; id = h.fileID?.description
-        self.latest = latest
-    }
-}
-
 struct Restore: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Restore a file or folder from a snapshot: `<snapshot>[:path] --to DEST` (DEST becomes the restored item).",

@@ -79,6 +79,7 @@ struct Serve: ParsableCommand {
             }
             let server = TroveServer(library: library, identity: identity, hosted: hosted, logger: Logger(label: "trove.server"))
             options.observed = { server.observed($0) }
+            options.progress = server.work
             let finished = DispatchSemaphore(value: 0)
             let failure = FirstError()
             Task.detached {

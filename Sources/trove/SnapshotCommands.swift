@@ -154,16 +154,7 @@ struct EntryJSON: Encodable {
         type = Self.typeName(e.type)
     }
 
-    static func typeName(_ type: EntryType) -> String {
-        switch type {
-        case .file: "file"
-        case .directory: "directory"
-        case .symlink: "symlink"
-        case .fifo: "fifo"
-        case .charDevice: "char_device"
-        case .blockDevice: "block_device"
-        }
-    }
+    static func typeName(_ type: EntryType) -> String { entryTypeName(type) }
 }
 
 struct LsJSON: Encodable {

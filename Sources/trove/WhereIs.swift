@@ -36,34 +36,3 @@ struct WhereIs: ParsableCommand {
         }
     }
 }
-
-struct WhereIsJSON: Encodable {
-    struct Copy: Encodable {
-        var storeId, storeLabel, trust: String
-        var disk: String?
-        var connected: Bool
-        var copies: Int
-        var mtime: Date
-        var verified: Date?
-    }
-    struct Origin: Encodable {
-        var path, name: String
-        var mtime, time: Date
-    }
-    var id: String
-    var size: UInt64
-    var durability: Int
-    var leaves: Int
-    var firstSeen: Date
-    var copies: [Copy]
-    var origins: [Origin]
-
-    init(_ w: TroveEngine.WhereIs) {
-        id = w.file.id.description; size = w.file.size; durability = w.durability; leaves = w.file.leafHashes.count
-        firstSeen = w.file.firstSeen
-        copies = w.copies.map { Copy(storeId: $0.store.id, storeLabel: $0.store.label, trust: $0.store.trust.rawValue, disk: $0.store.diskShown,
-                                     connected: $0.connected, copies: $0.record.copies, mtime: $0.record.mtime,
-                                     verified: $0.record.verified) }
-        origins = w.origins.map { Origin(path: $0.path, name: $0.name, mtime: $0.mtime, time: $0.time) }
-    }
-}

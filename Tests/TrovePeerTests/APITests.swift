@@ -58,4 +58,46 @@ import TroveTesting
         #expect(String(decoding: try get("/metrics"), as: UTF8.self).contains("trove_status_code"))
         #expect((try JSONSerialization.jsonObject(with: try get("/v1/status")) as? [String: Any])?["state"] != nil)
     }
+
+    /// whereis, snapshots, find and progress are the CLI's documents too; whereis never reads
+    /// a file on the server for a remote asker; /metrics carries request latencies and the
+    /// background loop's progress.
+    @Test func whereisSnapshotsFindAndProgressAnswerLikeTheCLI() throws {
+        let fixture = try PeerFixture(rights: [.read])
+        let server = fixture.serverPath
+        #expect(try trove(["store", "add", fixture.folder.folder("usb"), "--label", "usb"], library: server).status == 0)
+        let photos = fixture.folder.folder("photos")
+        let photo = fixture.folder.file("photos/holiday.jpg", StoreConformance.bytes(40_000, seed: 8))
+        #expect(try trove(["snapshot", photos], library: server).status == 0)
+        let id = try #require(try trove(["hash", photo, "--json"]).json()["id"] as? String)
+        let client = try Self.client(fixture)
+        defer { client.shutdown() }
+        func json(_ path: String) throws -> [String: Any] {
+            let reply = try client.send(.GET, path)
+            return try #require(try JSONSerialization.jsonObject(with: Data(reply.body)) as? [String: Any])
+        }
+
+        let whereis = try json("/v1/whereis?target=\(id.prefix(12))")
+        let cliWhereis = try trove(["whereis", id, "--json"], library: server).json()
+        #expect(((whereis["files"] as? [[String: Any]])?.first?["id"] as? String) == id)
+        #expect(Set(((whereis["files"] as? [[String: Any]])?.first ?? [:]).keys)
+                == Set(((cliWhereis["files"] as? [[String: Any]])?.first ?? [:]).keys))
+        // A file on the server that was never imported is not hashed for a remote asker.
+        let stranger = fixture.folder.file("not-imported.txt", StoreConformance.bytes(100, seed: 9))
+        #expect(try client.send(.GET, "/v1/whereis?target=\(stranger)", accept: [404]).status == 404)
+
+        let snapshots = try json("/v1/snapshots")["snapshots"] as? [[String: Any]] ?? []
+        #expect(snapshots.count == 1 && snapshots.first?["root"] as? String == photos)
+        let hits = try json("/v1/find?pattern=holiday")["hits"] as? [[String: Any]] ?? []
+        let cliHits = try trove(["find", "holiday", "--json"], library: server).json()["hits"] as? [[String: Any]] ?? []
+        #expect(hits.count == 1 && hits.first?["id"] as? String == id && Set(hits[0].keys) == Set(cliHits.first?.keys ?? [:].keys))
+        #expect(try client.send(.GET, "/v1/find", accept: [400]).status == 400)
+
+        // The loop's first pass scrubbed: its phase is on the board.
+        let progress = try json("/v1/progress")
+        #expect((progress["finished"] as? [[String: Any]])?.contains { $0["name"] as? String == "scrub" } == true, "\(progress)")
+        let metrics = String(decoding: try client.send(.GET, "/metrics").body, as: UTF8.self)
+        #expect(metrics.contains(#"trove_http_request_duration_seconds_bucket{method="GET",route="/v1/find",status="2xx""#), "\(metrics)")
+        #expect(metrics.contains(#"trove_work_done{phase="scrub""#))
+    }
 }
