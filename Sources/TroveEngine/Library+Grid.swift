@@ -131,7 +131,17 @@ extension Library {
     /// at once, and no copy there counts for more than the members left can hold. A rise counts
     /// copy by copy, once heal has audited them.
     func refreshGrids(_ observed: inout [ObservedStore]) throws {
-        guard observed.contains(where: { $0.record.kind == .grid }) else { return }
+        for (index, record, changes) in try gridRefresh(observed) {
+            observed[index].record = record
+            try catalog.apply(changes)
+        }
+    }
+
+    /// What `refreshGrids` would change: for each grid whose weight or counting members changed,
+    /// its record as it should be and the catalog changes that record it.
+    func gridRefresh(_ observed: [ObservedStore]) throws -> [(index: Int, record: StoreRecord, changes: [CatalogChange])] {
+        guard observed.contains(where: { $0.record.kind == .grid }) else { return [] }
+        var result: [(index: Int, record: StoreRecord, changes: [CatalogChange])] = []
         let records = try catalog.stores()
         for index in observed.indices where observed[index].record.kind == .grid {
             guard var record = records.first(where: { $0.id == observed[index].record.id }), let config = record.config.grid else { continue }
@@ -149,10 +159,10 @@ extension Library {
                 record.copies = weight
                 record.shareDomains = domains
                 changes.insert(.saveStore(record), at: 0)
-                observed[index].record = record
             }
-            if !changes.isEmpty { try catalog.apply(changes) }
+            if !changes.isEmpty { result.append((index, record, changes)) }
         }
+        return result
     }
 
     /// The event for an audit that wrote shares (or found too few to read the object).

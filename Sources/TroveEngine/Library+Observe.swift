@@ -10,15 +10,7 @@ extension Library {
         unreachable.clear()
         var observed = try observeStores()
         let now = clock.now()
-        var presence: [String: Presence] = [:]
-        for item in observed {
-            switch item.observation {
-            case .connected: presence[item.record.id] = .connected
-            case .missing: presence[item.record.id] = .missing
-            case .wiped: presence[item.record.id] = .wiped
-            }
-        }
-        let decisions = lifecycleDecisions(stores: observed.map(\.record), presence: presence, now: now, policy: policy)
+        let decisions = lifecycleDecisions(stores: observed.map(\.record), presence: Self.presence(observed), now: now, policy: policy)
         for decision in decisions {
             switch decision {
             case .seen(let id):
@@ -58,6 +50,19 @@ extension Library {
         }
         try refreshGrids(&observed)
         return observed
+    }
+
+    /// Whether each observed store answered, is missing, or was wiped (the lifecycle rules' input).
+    static func presence(_ observed: [ObservedStore]) -> [String: Presence] {
+        var presence: [String: Presence] = [:]
+        for item in observed {
+            switch item.observation {
+            case .connected: presence[item.record.id] = .connected
+            case .missing: presence[item.record.id] = .missing
+            case .wiped: presence[item.record.id] = .wiped
+            }
+        }
+        return presence
     }
 
     /// A connected store's record as the store shows it now: space, the disk it is on (a drive

@@ -59,16 +59,22 @@ extension Library {
     /// Observes the stores, applies the lifecycle rules, and answers "should I worry?".
     public func status() throws -> StatusReport { try report(observed: try observe()) }
 
-    /// What `trove status` shows: the stores as they answer now, the catalog as it is. It only
-    /// reads: the lifecycle rules (last seen, downgrade, purge) are applied by the commands that
-    /// change the library (heal, verify, the background loop…), so a monitor polling status
-    /// never writes, and never waits on or holds up a running `trove serve`.
-    public func currentStatus() throws -> StatusReport {
+    /// What `trove status` shows: the stores as they answer now, the catalog as it is. While
+    /// nothing has changed it only reads (a store's routine sighting is not written), so a
+    /// monitor polling status writes nothing and never waits on or holds up `trove serve`.
+    /// When what it finds changes what the catalog must say — a store to downgrade, purge or
+    /// trust again, a grid whose shares went missing — it records that first, like any command
+    /// that observes the stores: a status from before the change would overstate durability.
+    public func currentStatus(policy: LifecyclePolicy = LifecyclePolicy()) throws -> StatusReport {
         let observed = try observeStores(cleaning: false).map { item in
             var item = item
             if let store = item.store { item.record = Self.sighting(item.record, store) }
             return item
         }
+        let decisions = lifecycleDecisions(stores: observed.map(\.record), presence: Self.presence(observed), now: clock.now(),
+                                           policy: policy)
+        let changing = decisions.contains { if case .seen = $0 { return false } else { return true } }
+        if try changing || !gridRefresh(observed).isEmpty { return try status() }
         return try report(observed: observed)
     }
 
