@@ -193,7 +193,6 @@ extension Library {
                declaredDisk: String? = nil, progress: any ProgressReporter) throws -> (record: StoreRecord, adopted: AdoptionReport?) {
         var report = AdoptionReport()
         report.cleanedTemporary = try storeCall { try store.cleanTemporary() }
-        let space = try? store.space()
         var record = known ?? StoreRecord(id: store.identity.id, label: label ?? store.identity.label, kind: kind ?? store.identity.kind,
                                           location: location, copies: store.identity.copies,
                                           filesystemUUID: store.identity.filesystemUUID, created: store.identity.created)
@@ -201,17 +200,9 @@ extension Library {
         record.config = config
         record.encrypted = store.identity.encryption != nil
         record.lastSeen = now
-        record.capacity = space?.capacity
-        record.free = space?.free
+        record = Self.sighting(record, store)
         if record.trust == .purged { record.trust = .trusted }
         if let fileSystemUUID { record.filesystemUUID = fileSystemUUID }
-        if let disk = store.disk() {
-            record.disk = disk.id
-            record.diskName = disk.name
-            record.removable = disk.removable
-        }
-        record.machine = store.hostMachine ?? DiskIdentity.machineName()
-        record.readOnly = store.isReadOnly()
         if let declaredDisk { record.declaredDisk = declaredDisk }
         try catalog.apply([.saveStore(record), .replaceStuck([])])
         let observed = ObservedStore(record: record, observation: .connected(store))
