@@ -81,11 +81,11 @@ public struct PeerContext: RequestContext {
 struct PeerGateMiddleware: RouterMiddleware {
     typealias Context = PeerContext
     let gate: PeerGate
+    let connections = ConnectionCertificates()
 
     func handle(_ request: Request, context: PeerContext, next: (Request, PeerContext) async throws -> Response) async throws -> Response {
         var context = context
-        guard let certificate = try? await context.channel.nioSSL_peerCertificate().get(),
-              let fingerprint = PeerIdentity.fingerprint(certificate) else {
+        guard let (certificate, fingerprint) = await connections.certificate(of: context.channel) else {
             return APIError(.unauthorized, "A client certificate is required.").response(closing: true)
         }
         context.presented = certificate
@@ -96,5 +96,32 @@ struct PeerGateMiddleware: RouterMiddleware {
                 .response(closing: true)
         }
         return try await next(request, context)
+    }
+}
+
+/// The client certificate of each open connection and its fingerprint, asked of TLS once per
+/// connection rather than once per request (a hop to the event loop and a hash each time).
+/// An entry counts only while its very connection object is alive: a new connection is never
+/// taken for an old one, whatever its address. (TLS renegotiation is off, so a connection's
+/// certificate never changes.)
+final class ConnectionCertificates: @unchecked Sendable {
+    private struct Entry {
+        weak var channel: (any Channel)?
+        let certificate: NIOSSLCertificate
+        let fingerprint: String
+    }
+    private let lock = NSLock()
+    private var entries: [ObjectIdentifier: Entry] = [:]
+
+    func certificate(of channel: any Channel) async -> (NIOSSLCertificate, String)? {
+        let key = ObjectIdentifier(channel)
+        if let known = lock.withLock({ entries[key] }), known.channel === channel { return (known.certificate, known.fingerprint) }
+        guard let certificate = try? await channel.nioSSL_peerCertificate().get(),
+              let fingerprint = PeerIdentity.fingerprint(certificate) else { return nil }
+        lock.withLock {
+            if entries.count >= 4096 { entries = entries.filter { $0.value.channel != nil } }
+            entries[key] = Entry(channel: channel, certificate: certificate, fingerprint: fingerprint)
+        }
+        return (certificate, fingerprint)
     }
 }

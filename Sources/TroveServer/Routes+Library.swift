@@ -15,12 +15,12 @@ extension TroveServer {
     func addLibraryRoutes(to router: Router<PeerContext>) {
         router.get("/v1/status") { _, context in
             _ = try context.require(.read)
-            let json = try await self.blocking { try self.status.current().json }
+            let json = try await self.currentStatus().json
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json)))
         }
         router.get("/v1/stores") { _, context in
             _ = try context.require(.read)
-            let report = try await self.blocking { try self.status.current().report }
+            let report = try await self.currentStatus().report
             return try jsonResponse(["stores": report.stores.map { StoreJSON($0, all: report.stores) }])
         }
         router.get("/v1/events") { request, context in

@@ -49,11 +49,16 @@ final class StatusCache: @unchecked Sendable {
     }
     private var lookAgain = Date.distantPast
 
+    /// The report computed less than a second ago, if any: answered without leaving the
+    /// request's thread (the catalog is not touched).
+    func fresh() -> (report: StatusReport, json: Data)? {
+        guard let cached = lock.withLock({ cached }), Date().timeIntervalSince(cached.at) < Self.freshness else { return nil }
+        return (cached.report, cached.json)
+    }
+
     /// The current report and its JSON document.
     func current() throws -> (report: StatusReport, json: Data) {
-        if let cached = lock.withLock({ cached }), Date().timeIntervalSince(cached.at) < Self.freshness {
-            return (cached.report, cached.json)
-        }
+        if let fresh = fresh() { return fresh }
         let report = try library.report(observed: try stores())
         let json = try JSONCoding.encoder.encode(StatusJSON(report))
         lock.withLock { cached = (Date(), report, json) }

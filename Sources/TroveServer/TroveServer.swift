@@ -111,7 +111,7 @@ extension TroveServer {
     func localApplication(port: Int, onListening: @escaping @Sendable (Int) -> Void) -> some Service {
         let router = Router(context: BasicRequestContext.self)
         router.get("/v1/status") { _, _ in
-            let json = try await self.blocking { try self.status.current().json }
+            let json = try await self.currentStatus().json
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json)))
         }
         router.get("/metrics") { _, _ in
@@ -120,6 +120,12 @@ extension TroveServer {
         }
         return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "trove"),
                            onServerRunning: { channel in onListening(channel.localAddress?.port ?? port) }, logger: logger)
+    }
+
+    /// The status report: the one computed this second as it is, else computed off the request's thread.
+    func currentStatus() async throws -> (report: StatusReport, json: Data) {
+        if let fresh = status.fresh() { return fresh }
+        return try await blocking { try self.status.current() }
     }
 
     /// The Prometheus text for the current status.
