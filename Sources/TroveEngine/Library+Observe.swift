@@ -6,9 +6,10 @@ extension Library {
     /// Looks for every store and applies the lifecycle rules (seen, downgraded, purged,
     /// returned) so what follows never works from stale state. Returns the observed stores.
     @discardableResult
-    public func observe(policy: LifecyclePolicy = LifecyclePolicy()) throws -> [ObservedStore] {
+    /// `observation`: the stores as just looked at (else they are looked at now).
+    public func observe(policy: LifecyclePolicy = LifecyclePolicy(), observation: [ObservedStore]? = nil) throws -> [ObservedStore] {
         unreachable.clear()
-        var observed = try observeStores()
+        var observed = try observation ?? observeStores()
         let now = clock.now()
         let decisions = lifecycleDecisions(stores: observed.map(\.record), presence: Self.presence(observed), now: now, policy: policy)
         for decision in decisions {

@@ -74,7 +74,7 @@ extension Library {
         let decisions = lifecycleDecisions(stores: observed.map(\.record), presence: Self.presence(observed), now: clock.now(),
                                            policy: policy)
         let changing = decisions.contains { if case .seen = $0 { return false } else { return true } }
-        if try changing || !gridRefresh(observed).isEmpty { return try status() }
+        if try changing || !gridRefresh(observed).isEmpty { return try report(observed: observe(policy: policy, observation: observed)) }
         return try report(observed: observed)
     }
 

@@ -147,7 +147,7 @@ enum HostedVerify {
     /// corrupt; a store that cannot be read now fails the request (503) instead.
     static func run(_ store: LocalStore, _ ids: [ContentID]) throws -> RemoteVerifyReport {
         // What one request may make this machine read: a peer asks for more in several.
-        let bytes = ids.reduce(UInt64(0)) { $0 + ((try? store.objectSize($1)) ?? nil ?? 0) }
+        let bytes = ids.reduce(UInt64(0)) { $0 + ((try? store.objectSize($1)) ?? 0) }
         guard bytes <= maxBytes else {
             throw APIError(.contentTooLarge, "That is \(bytes) bytes to read; ask for at most \(maxBytes) bytes of objects per verify.")
         }

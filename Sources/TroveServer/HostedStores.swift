@@ -9,8 +9,8 @@ import TrovePeer
 /// the right to delete does.
 public final class HostedStores: @unchecked Sendable {
     private let lock = NSLock()
-    private var stores: [String: LocalStore] = [:]
-    private var committers: [String: GroupCommit] = [:]
+    /// Each hosted store by name, with what commits its small objects together.
+    private var stores: [String: (store: LocalStore, committer: GroupCommit)] = [:]
     /// Following `hosted.json`: its stamp when last read, the stores it lists, and why a listed
     /// store is not open (its drive is not mounted), retried every few seconds.
     private var list: HostedListFile?
@@ -29,19 +29,13 @@ public final class HostedStores: @unchecked Sendable {
     public func host(name: String, folder: String, create: Bool = true, now: Date = Date()) throws -> LocalStore {
         let store = try Self.open(name: name, folder: folder, create: create, now: now)
         let committer = GroupCommit(store: store, pool: FileWork.pool)
-        lock.withLock {
-            stores[name] = store
-            committers[name] = committer
-        }
+        lock.withLock { stores[name] = (store, committer) }
         return store
     }
 
     /// Stops hosting `name` (its folder is left as it is).
     public func unhost(_ name: String) {
-        lock.withLock {
-            stores[name] = nil
-            committers[name] = nil
-        }
+        _ = lock.withLock { stores.removeValue(forKey: name) }
     }
 
     /// The store in `folder` (made there with `create`).
@@ -111,11 +105,11 @@ public final class HostedStores: @unchecked Sendable {
 
     public func store(_ name: String) -> LocalStore? {
         refresh()
-        return lock.withLock { stores[name] }
+        return lock.withLock { stores[name]?.store }
     }
     /// Commits the objects of requests to `store` together (nil: no longer hosted).
     func committer(for store: LocalStore) -> GroupCommit? {
-        lock.withLock { stores.first { $0.value === store }.flatMap { committers[$0.key] } }
+        lock.withLock { stores.values.first { $0.store === store }?.committer }
     }
     public var names: [String] {
         refresh()
