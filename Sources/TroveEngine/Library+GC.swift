@@ -18,6 +18,8 @@ public struct GCReport: Sendable, Codable {
     /// recovered imports (they may be imports made after the last backup of the records).
     public var recovered: [Object] = []
     public var bytesFreed: UInt64 = 0
+    /// Packs rewritten because most of their bytes were dead (or would be, in a dry run).
+    public var packsRewritten = 0
     public var temporaryCleaned = 0
     public var storesSkipped: [String] = []
 }
@@ -110,6 +112,7 @@ extension Library {
                     }
                 }
             }
+            if let packing = store as? PackingStore { try compact(packing, on: item, dryRun: dryRun, report: &report) }
             if !dryRun {
                 report.temporaryCleaned += try store.cleanTemporary()
                 if unlisted.remove(item.record.id) != nil {
@@ -120,9 +123,29 @@ extension Library {
         if !dryRun {
             try catalog.apply([.event(Event(time: now, kind: .gcFinished, details: [
                 "removed": DetailValue(report.unreferenced.count), "bytes": .number(Int64(report.bytesFreed)),
-                "relinked": DetailValue(report.relinked.count),
+                "relinked": DetailValue(report.relinked.count), "packs_rewritten": DetailValue(report.packsRewritten),
             ]))])
         }
         return report
+    }
+
+    /// Rewrites the store's packs that are mostly dead (docs/packs.md#gc). An object found
+    /// corrupt on the way is settled like any corrupt copy (its pack stays until nothing in it
+    /// is live).
+    func compact(_ packing: PackingStore, on item: ObservedStore, dryRun: Bool, report: inout GCReport) throws {
+        let due = try storeCall { try packing.packSummaries() }.filter(\.worthRewriting)
+        guard !due.isEmpty else { return }
+        guard !dryRun else {
+            report.packsRewritten += due.count
+            report.bytesFreed += due.reduce(0) { $0 + $1.size - min($1.size, $1.liveBytes) }
+            return
+        }
+        let result = try storeCall { try packing.compact() }
+        report.packsRewritten += result.packsRemoved
+        report.bytesFreed += result.bytesFreed
+        for id in result.corrupt {
+            guard let file = try catalog.file(id) else { continue }
+            try settle(try check(file, on: packing, fromMedia: true), of: file, on: item)
+        }
     }
 }

@@ -146,7 +146,7 @@ extension Library {
         for index in observed.indices where observed[index].record.kind == .grid {
             guard var record = records.first(where: { $0.id == observed[index].record.id }), let config = record.config.grid else { continue }
             let members = config.members.compactMap { id in records.first { $0.id == id } }.filter { $0.trust != .purged }
-            let wiped = Set((observed[index].store as? GridStore)?.members.filter { $0.connected && $0.shares == nil }.map(\.record.id) ?? [])
+            let wiped = Set(((observed[index].store as? PackingStore)?.base as? GridStore ?? observed[index].store as? GridStore)?.members.filter { $0.connected && $0.shares == nil }.map(\.record.id) ?? [])
             let counting = members.filter { $0.trust == .trusted && !wiped.contains($0.id) }.map(\.domain)
             let weight = gridStoreWeight(config, trustedMemberDomains: counting)
             let domains = members.map(\.domain)

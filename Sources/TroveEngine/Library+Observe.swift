@@ -37,6 +37,8 @@ extension Library {
                                    .event(Event(time: now, kind: .storePurged, storeID: id, details: [
                                        "reason": .text(reason), "count": DetailValue(count), "label": .text(record.label),
                                    ]))])
+                // Its packs went with it; if it comes back, adopting it reads their trailers again.
+                try packIndex?.forgetPacks(store: id)
                 observed.removeAll { $0.record.id == id }
             case .returned(let id):
                 guard var record = try catalog.stores().first(where: { $0.id == id }) else { continue }

@@ -70,10 +70,17 @@ extension Library {
         }
         let registry = registry ?? StoreRegistry(libraryPath: folder)
         let now = clock.now()
+        let newPath = catalogPath(folder) + ".rebuild"
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: newPath + suffix) }
+        // Made first: each source's pack index is rebuilt into it from the packs' trailers
+        // before any record object is read (a record object may be in a pack).
+        let catalog = try SQLiteCatalog(path: newPath, logger: logger)
+        catalog.logsEvents = false
         var head: LibraryHead, origin: String, opened: [OpenedSource], state: LibraryState
         var withoutRecords = false
         do {
             (head, origin, opened) = try newestHead(folder: folder, sources: sources, registry: registry)
+            opened = opened.map { $0.packed(into: catalog) }
             state = try LibraryState.decode(try RecordReader(stores: opened.map(\.store)).read(head.state))
             guard state.library == head.library else {
                 throw TroveError(.corruptData, "The library state object belongs to library \(state.library), not \(head.library); the records on \(origin) are inconsistent.")
@@ -81,7 +88,7 @@ extension Library {
         } catch let none as NoRecordsFound where !none.opened.isEmpty && Set(none.opened.compactMap(\.store.identity.library)).count <= 1 {
             // Stores of a library that never wrote its records: what they hold is still found
             // by listing them, every object kept as a recovered import.
-            opened = none.opened
+            opened = none.opened.map { $0.packed(into: catalog) }
             let library = opened.compactMap(\.store.identity.library).first ?? StoreIdentity.newID()
             state = LibraryState(library: library, time: now, settings: ["library_id": library, "target_copies": "3"],
                                  stores: opened.map(\.record), tracked: [])
@@ -93,16 +100,12 @@ extension Library {
         var report = RebuildReport(library: head.library, headSequence: head.sequence, headTime: head.time, headFrom: origin)
         report.withoutRecords = withoutRecords
 
-        let newPath = catalogPath(folder) + ".rebuild"
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: newPath + suffix) }
         do {
-            let catalog = try SQLiteCatalog(path: newPath, logger: logger)
-            catalog.logsEvents = false
             let library = Library(path: folder, catalog: catalog, clock: clock, logger: logger)
             library.registry = registry
             let snapshots = try library.replay(head: head, state: state, records: records)
             try library.rediscover(state: state, head: head, snapshots: snapshots, verify: verify, now: now, report: &report,
-                                   progress: progress)
+                                   indexed: Set(opened.filter(\.indexed).map(\.record.id)), progress: progress)
             try catalog.apply([.event(Event(time: now, kind: .catalogRebuilt, details: [
                 "from": .text(origin), "head": .number(head.sequence), "files": DetailValue(report.files),
                 "recovered": DetailValue(report.recovered), "missing_stores": .text(report.missing.keys.sorted().joined(separator: ",")),
@@ -139,6 +142,16 @@ extension Library {
         var label: String
         var store: any Store
         var record: StoreRecord
+        /// Whether its pack index was rebuilt from its packs' trailers.
+        var indexed = false
+
+        /// The source with its packs readable: its pack index rebuilt into `index`. A store that
+        /// cannot be listed now is left as it is (its loose objects can still be read).
+        func packed(into index: any PackIndex) -> OpenedSource {
+            let packing = PackingStore(store, storeID: record.id, index: index)
+            guard (try? packing.reindex()) != nil else { return self }
+            return OpenedSource(label: label, store: packing, record: record, indexed: true)
+        }
     }
 
     /// No store gave a usable head; the stores that could be opened, and why each failed.

@@ -22,8 +22,9 @@ extension Library {
     /// there that they lacked come. A store that cannot be listed keeps the records' copies and
     /// is remembered as unlisted (gc never collects what it does not know there). Objects no
     /// record knows are recovered; snapshots are indexed from their manifests.
+    /// Each store's pack index is rebuilt from its packs' trailers first, unless it is among `indexed`.
     func rediscover(state: LibraryState, head: LibraryHead, snapshots: [SnapshotRecord], verify: Bool, now: Date,
-                    report: inout RebuildReport, progress: any ProgressReporter) throws {
+                    report: inout RebuildReport, indexed: Set<String> = [], progress: any ProgressReporter) throws {
         let observed = try observeStores(state.stores.filter { $0.trust != .purged })
         var recoveredSnapshots: [(SnapshotRecord, [SnapshotEntry])] = []
         var unlisted: [StoreRecord] = []
@@ -38,6 +39,9 @@ extension Library {
                 continue
             }
             do {
+                if !indexed.contains(item.record.id), let packing = store as? PackingStore {
+                    try storeCall { _ = try packing.reindex() }
+                }
                 let (found, unreadable) = try relist(item, store: store, head: head, verify: verify, now: now, report: &report,
                                                      recoveredSnapshots: &recoveredSnapshots, recordObjects: &recordObjectIDs,
                                                      progress: progress)

@@ -98,6 +98,7 @@ extension Library {
                 "reason": "removed by the user", "count": DetailValue(copies.count), "label": .text(record.label),
             ])),
         ])
+        try packIndex?.forgetPacks(store: record.id)
         return (record, copies.count)
     }
 }

@@ -206,16 +206,28 @@ extension Library {
             found[record.id] = results.get(index) ?? .missing(reason: "did not answer within \(Int(storeTimeout)) s")
         }
         let observed = records.map { record in
-            guard record.kind == .grid else { return ObservedStore(record: record, observation: found[record.id]!) }
+            guard record.kind == .grid else { return packing(ObservedStore(record: record, observation: found[record.id]!)) }
             let members = (record.config.grid?.members ?? []).compactMap { id in all.first { $0.id == id && $0.trust != .purged } }
-            return ObservedStore(record: record, observation: registry.observeGrid(record, members: members.map {
+            return packing(ObservedStore(record: record, observation: registry.observeGrid(record, members: members.map {
                 ($0, found[$0.id] ?? .missing(reason: "not looked for"))
-            }))
+            })))
         }
         // Temporaries a killed Trove left behind (their process is gone) go whenever a store is
         // opened, not only at gc: a crash never leaves space taken for long.
         if cleaning { for item in observed { _ = try? item.store?.cleanTemporary() } }
         return observed
+    }
+
+    /// The catalog's pack index, where the library keeps which object lives in which pack.
+    var packIndex: (any PackIndex)? { catalog as? any PackIndex }
+
+    /// A connected store as the engine uses it: small objects committed together go into packs
+    /// (docs/packs.md), indexed in the catalog.
+    func packing(_ observed: ObservedStore) -> ObservedStore {
+        guard case .connected(let store) = observed.observation, let index = packIndex else { return observed }
+        let packing = (store as? any ShareStore).map { PackingShareStore($0, storeID: observed.record.id, index: index) }
+            ?? PackingStore(store, storeID: observed.record.id, index: index)
+        return ObservedStore(record: observed.record, observation: .connected(packing))
     }
 
     /// A connected store by label, or a clear error saying how to connect it.

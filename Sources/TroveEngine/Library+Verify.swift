@@ -205,7 +205,10 @@ extension Library {
         if let fileSystemUUID { record.filesystemUUID = fileSystemUUID }
         if let declaredDisk { record.declaredDisk = declaredDisk }
         try catalog.apply([.saveStore(record), .replaceStuck([])])
-        let observed = ObservedStore(record: record, observation: .connected(store))
+        // Its packs are read through the index, rebuilt here from their trailers.
+        let observed = packing(ObservedStore(record: record, observation: .connected(store)))
+        let store = observed.store ?? store
+        if let packing = store as? PackingStore { try storeCall { _ = try packing.reindex() } }
         let ids = try storeCall { try store.objectIDs() }
         report.objects = ids.count
         progress.begin("adopt \(record.label)", total: UInt64(ids.count), unit: .items)

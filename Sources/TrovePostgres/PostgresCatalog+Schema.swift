@@ -4,10 +4,19 @@ import TroveCore
 extension PostgresCatalog {
     /// Schema versions in order, each applied once under a lock (machines may open a new
     /// library at the same moment). Never edit a released one; add another.
-    static let migrations: [(name: String, sql: String)] = [("pg1", schemaV1), ("pg2", schemaV2)]
+    static let migrations: [(name: String, sql: String)] = [("pg1", schemaV1), ("pg2", schemaV2), ("pg3", schemaV3)]
 
     /// The schema version this build knows (the last migration's name).
-    public static let schemaVersion = "pg2"
+    public static let schemaVersion = "pg3"
+
+    /// SQLite's v12: the pack index (docs/packs.md).
+    static let schemaV3 = #"""
+        CREATE TABLE packs (store_id TEXT COLLATE "C" NOT NULL, pack TEXT COLLATE "C" NOT NULL, size BIGINT NOT NULL,
+                            PRIMARY KEY (store_id, pack));
+        CREATE TABLE packed (store_id TEXT COLLATE "C" NOT NULL, object TEXT COLLATE "C" NOT NULL, pack TEXT COLLATE "C" NOT NULL,
+                             start BIGINT NOT NULL, length BIGINT NOT NULL, PRIMARY KEY (store_id, object));
+        CREATE INDEX packed_by_pack ON packed(store_id, pack, start);
+        """#
 
     /// SQLite's v11: grids. A whole copy on a disk that holds one of a grid copy's shares adds
     /// nothing (`durability(of:)`); a grid's member domains changing recounts its files.

@@ -167,7 +167,10 @@ extension TroveServer {
         guard let peer, let ours = libraryID, peer.library == ours, let item = status.store(id: name), !item.record.encrypted else {
             return nil
         }
-        return (item.store as? LocalStore) ?? ((item.store as? ThrottledStore)?.base as? LocalStore)
+        // The drive as it is: packs and loose objects are the asking machine's to interpret
+        // (it shares this catalog's pack index).
+        let store = (item.store as? PackingStore)?.base ?? item.store
+        return (store as? LocalStore) ?? ((store as? ThrottledStore)?.base as? LocalStore)
     }
 
     static func noStore(_ name: String) -> APIError { APIError(.notFound, "This machine hosts no store named '\(name)'.") }

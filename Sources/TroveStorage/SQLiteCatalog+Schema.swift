@@ -210,6 +210,18 @@ extension SQLiteCatalog {
                 END;
                 """)
         }
+        migrator.registerMigration("v12-packs") { db in
+            // Which object of a store lives in which pack (docs/packs.md). IDs are kept as their
+            // 32 bytes: one row per small object per store, so the rows stay small.
+            try db.execute(sql: """
+                CREATE TABLE packs (store_id TEXT NOT NULL, pack BLOB NOT NULL, size INTEGER NOT NULL,
+                                    PRIMARY KEY (store_id, pack)) WITHOUT ROWID;
+                CREATE TABLE packed (store_id TEXT NOT NULL, object BLOB NOT NULL, pack BLOB NOT NULL,
+                                     start INTEGER NOT NULL, length INTEGER NOT NULL,
+                                     PRIMARY KEY (store_id, object)) WITHOUT ROWID;
+                CREATE INDEX packed_by_pack ON packed(store_id, pack, start);
+                """)
+        }
         return migrator
     }
 
@@ -271,7 +283,7 @@ extension SQLiteCatalog {
     }
 
     /// The schema version this build knows (the last migration's name).
-    public static let schemaVersion = "v11-grids"
+    public static let schemaVersion = "v12-packs"
 
     /// Applies one change with cached (prepared once) statements: imports apply thousands.
     static func apply(_ change: CatalogChange, in db: Database) throws {

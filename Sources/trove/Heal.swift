@@ -86,6 +86,9 @@ struct GC: ParsableCommand {
             let verb = dryRun ? "Would remove" : "Removed"
             Output.line("\(verb) \(report.unreferenced.count) unreferenced object\(report.unreferenced.count == 1 ? "" : "s") (\(formatBytes(report.bytesFreed))); \(dryRun ? "would re-link" : "re-linked") \(report.relinked.count) untracked cop\(report.relinked.count == 1 ? "y" : "ies").")
             for object in report.unreferenced.prefix(50) { Output.line("  \(object.store)  \(object.id)  \(formatBytes(object.size))") }
+            if report.packsRewritten > 0 {
+                Output.line("\(dryRun ? "Would rewrite" : "Rewrote") \(report.packsRewritten) pack\(report.packsRewritten == 1 ? "" : "s") that were mostly dead.")
+            }
             if !report.storesSkipped.isEmpty { Output.line("Not connected, skipped: \(report.storesSkipped.joined(separator: ", "))") }
         }
     }

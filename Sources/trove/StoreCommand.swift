@@ -7,7 +7,7 @@ import TroveStorage
 struct StoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "store", abstract: "Add, list and configure stores.",
-        subcommands: [StoreAdd.self, StoreList.self, StoreSet.self, StoreAck.self, StoreRemove.self])
+        subcommands: [StoreAdd.self, StoreList.self, StoreSet.self, StoreAck.self, StoreRepack.self, StoreRemove.self])
 }
 
 struct StoreAdd: ParsableCommand {
@@ -149,6 +149,26 @@ struct StoreSet: ParsableCommand {
             let record = try library.setStore(label, change)
             if json { Output.json(record); return }
             Output.line("Store '\(record.label)': \(record.trust.rawValue), copies \(record.copies)\(record.noNewCopies ? ", no new copies" : "").")
+        }
+    }
+}
+
+struct StoreRepack: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "repack", abstract: "Gather a store's loose small objects into packs and rewrite its mostly dead packs (docs/packs.md).")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The store's label.") var label: String
+    @Flag(help: "Print the report as JSON.") var json = false
+
+    func run() throws {
+        try reportingErrors {
+            let library = try global.openLibrary()
+            let report = try library.repackStore(label, progress: Output.progress(json: json))
+            if json { Output.json(report); return }
+            Output.line("Store '\(report.store)': packed \(report.objectsPacked) loose object\(report.objectsPacked == 1 ? "" : "s") into \(report.packsWritten) pack\(report.packsWritten == 1 ? "" : "s"); rewrote \(report.packsRewritten) mostly dead pack\(report.packsRewritten == 1 ? "" : "s") (\(formatBytes(report.bytesFreed)) freed).")
+            for id in report.corrupt { Output.line("  corrupt copy found and set aside: \(id) (run `trove heal`)") }
+            for id in report.missing { Output.line("  copy missing: \(id) (run `trove heal`)") }
+            if !report.corrupt.isEmpty || !report.missing.isEmpty { throw ExitCode(2) }
         }
     }
 }
