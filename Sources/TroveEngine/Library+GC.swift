@@ -57,24 +57,42 @@ extension Library {
         let libraryID = try catalog.setting("library_id")
         // The library's records in the stores (the current head's objects) are needed too.
         let unneeded = try catalog.unreferencedFiles(keeping: try snapshotIndex.referencedFileIDs().union(keep))
-        for file in unneeded {
-            var doomed: [any Store] = []
+        // Objects are deleted a thousand files at a time, after their records: a store of packs
+        // then records its dead objects once per pack, not once per object.
+        var pending: [String: (store: any Store, ids: [ContentID])] = [:]
+        var wouldFree: [String: [ContentID: UInt64]] = [:]
+        func deletePending() throws {
+            for (_, item) in pending {
+                if let packing = item.store as? PackingStore { try packing.remove(item.ids) } else { for id in item.ids { try item.store.remove(id) } }
+            }
+            pending = [:]
+        }
+        for (index, file) in unneeded.enumerated() {
+            if index % 1_000 == 0 { try deletePending() }
+            var doomed: [(String, any Store)] = []
             for copy in try catalog.copies(of: file.id) {
                 guard let item = observed.first(where: { $0.record.id == copy.storeID }) else { continue }
                 // On a drive another library made, the same object may still be that library's.
                 if let owner = item.store?.identity.library, owner != libraryID { continue }
                 report.unreferenced.append(.init(store: item.record.label, id: file.id.description, size: file.size))
                 report.bytesFreed += file.size
-                if let store = item.store { doomed.append(store) }
+                if let store = item.store { doomed.append((item.record.id, store)) }
             }
-            guard !dryRun else { continue }
+            guard !dryRun else {
+                // What the removals would leave live in each pack, for the packs' verdict below.
+                for (storeID, store) in doomed {
+                    if let packed = try (store as? PackingStore)?.packed(file.id) { wouldFree[storeID, default: [:]][packed.pack, default: 0] += packed.length }
+                }
+                continue
+            }
             // The record goes first, the objects after: a crash in between leaves an object the
             // catalog does not know (the next gc removes it), never a recorded copy that is gone.
             try catalog.apply([.removeFile(file.id), .event(Event(time: now, kind: .copyRemoved, fileID: file.id, details: [
                 "reason": "no import or snapshot needs it (gc)", "size": .number(Int64(file.size)),
             ]))])
-            for store in doomed { try store.remove(file.id) }
+            for (storeID, store) in doomed { pending[storeID, default: (store, [])].ids.append(file.id) }
         }
+        try deletePending()
         for item in observed {
             guard let store = item.store else { report.storesSkipped.append(item.record.label); continue }
             // A store made by another library (a shared drive) holds objects this catalog cannot
@@ -112,7 +130,9 @@ extension Library {
                     }
                 }
             }
-            if let packing = store as? PackingStore { try compact(packing, on: item, dryRun: dryRun, report: &report) }
+            if let packing = store as? PackingStore {
+                try compact(packing, on: item, dryRun: dryRun, freed: wouldFree[item.record.id] ?? [:], report: &report)
+            }
             if !dryRun {
                 report.temporaryCleaned += try store.cleanTemporary()
                 if unlisted.remove(item.record.id) != nil {
@@ -132,8 +152,13 @@ extension Library {
     /// Rewrites the store's packs that are mostly dead (docs/packs.md#gc). An object found
     /// corrupt on the way is settled like any corrupt copy (its pack stays until nothing in it
     /// is live).
-    func compact(_ packing: PackingStore, on item: ObservedStore, dryRun: Bool, report: inout GCReport) throws {
-        let due = try storeCall { try packing.packSummaries() }.filter(\.worthRewriting)
+    /// In a dry run, `freed` holds the bytes per pack the removals would have made dead.
+    func compact(_ packing: PackingStore, on item: ObservedStore, dryRun: Bool, freed: [ContentID: UInt64], report: inout GCReport) throws {
+        let due = try storeCall { try packing.packSummaries() }.map { summary in
+            var summary = summary
+            summary.liveBytes -= min(summary.liveBytes, freed[summary.pack] ?? 0)
+            return summary
+        }.filter(\.worthRewriting)
         guard !due.isEmpty else { return }
         guard !dryRun else {
             report.packsRewritten += due.count

@@ -42,7 +42,7 @@ extension Library {
             let job = work[index]
             let outcome = self.prepareCopy(job.file, from: job.sources, to: job.destination)
             prepared.set(index, outcome)
-            guard case .written(let writer, _) = outcome, let store = job.destination.store, store.commitsEachAlone else { return }
+            guard case .written(let writer, _) = outcome, let store = job.destination.store, store.commitsAlone(writer) else { return }
             do { try store.commitBatch([(writer: writer, id: job.file.id)]); early.set(index, nil) } catch {
                 early.set(index, TroveError.from(any: error))
             }

@@ -130,6 +130,8 @@ extension Library {
         }
         try catalog.apply(changes)
         for file in imported { report.add(file) }
+        // Too few stores left for the files the failed commit held: stop with why (a full disk).
+        if !retry.isEmpty, candidates.count < mirror, let error = failed.sorted(by: { $0.key < $1.key }).first?.value { throw error }
         for file in retry {
             if let again = try importFile(file, mirror: mirror, candidates: &candidates, report: &report, progress: { _ in }) {
                 report.add(again)

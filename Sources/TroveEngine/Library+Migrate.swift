@@ -139,6 +139,18 @@ extension Library {
             copies += page.count
             last = page.last
         }
+        // Which object lives in which pack, a pack at a time.
+        var packedBefore = 0, packedAfter = 0
+        if let source = packIndex, let destination = target as? any PackIndex {
+            for store in try catalog.stores() {
+                for pack in try source.packs(store: store.id) {
+                    let entries = try source.packEntries(store: store.id, pack: pack.pack)
+                    try destination.addPacks(store: store.id, [PackContents(pack: pack.pack, size: pack.size, entries: entries)])
+                    packedBefore += entries.count
+                }
+                packedAfter += try destination.packs(store: store.id).reduce(0) { $0 + $1.liveObjects }
+            }
+        }
         // Snapshots in order keep their numbers; each is indexed against the one before it.
         let snapshots = try snapshotIndex.snapshots(root: nil)
         for snapshot in snapshots {
@@ -158,6 +170,7 @@ extension Library {
         if before.perStore != after.perStore { differences.append("the copies held per store differ") }
         if countsBefore.imports != countsAfter.imports { differences.append("\(countsBefore.imports) imports before, \(countsAfter.imports) after") }
         if countsBefore.events != countsAfter.events { differences.append("\(countsBefore.events) events before, \(countsAfter.events) after") }
+        if packedBefore != packedAfter { differences.append("\(packedBefore) packed objects before, \(packedAfter) after") }
         if snapshotsAfter.map(\.seq) != snapshots.map(\.seq) { differences.append("\(snapshots.count) snapshots before, \(snapshotsAfter.count) after") }
         guard differences.isEmpty else {
             throw TroveError(.catalog, "The copy in \(to) does not match the catalog (\(differences.joined(separator: "; "))); the library stays on \(from).")

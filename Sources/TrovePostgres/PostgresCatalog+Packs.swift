@@ -20,8 +20,11 @@ extension PostgresCatalog: PackIndex {
         try write { s in try Self.insert(packs, store: store, in: s) }
     }
 
-    @discardableResult public func removePackedObject(store: String, id: ContentID) throws -> Bool {
-        try write { s in try s.execute("DELETE FROM packed WHERE store_id = $1 AND object = $2", [store, id.description]) > 0 }
+    public func removePackedObjects(store: String, ids: [ContentID]) throws {
+        try write { s in
+            for id in ids { try s.send("DELETE FROM packed WHERE store_id = $1 AND object = $2", [store, id.description]) }
+            try s.flush()
+        }
     }
 
     public func packs(store: String) throws -> [PackSummary] {

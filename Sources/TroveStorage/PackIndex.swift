@@ -57,8 +57,8 @@ public protocol PackIndex: AnyObject, Sendable {
     /// Records committed packs and their objects in one transaction. An object already packed
     /// on the store moves to the new pack (its old bytes become dead space).
     func addPacks(store: String, _ packs: [PackContents]) throws
-    /// Drops an object's entry; its bytes stay in the pack as dead space. True when it was packed.
-    @discardableResult func removePackedObject(store: String, id: ContentID) throws -> Bool
+    /// Drops objects' entries in one transaction; their bytes stay in their packs as dead space.
+    func removePackedObjects(store: String, ids: [ContentID]) throws
     /// Every pack of the store with its live bytes.
     func packs(store: String) throws -> [PackSummary]
     /// The live objects of one pack, in pack order.

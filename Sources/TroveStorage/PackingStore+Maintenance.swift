@@ -50,6 +50,7 @@ extension PackingStore {
         report.objectsMoved += keep.count
         guard try indexCall({ try index.replacePack(store: storeID, old: summary.pack, with: written) }) else { return }
         try base.remove(summary.pack)
+        try base.removeRecord(Self.tombstoneName(summary.pack))
         report.packsRemoved += 1
         report.bytesFreed += summary.size - min(summary.size, written.reduce(0) { $0 + $1.size })
     }
@@ -108,12 +109,14 @@ extension PackingStore {
 
     /// Rebuilds this store's pack index from the packs' trailers: every object of the store is
     /// looked at (its size, then its footer: one small ranged read), and each pack's trailer is
-    /// read and checked. Returns the packs and objects found.
+    /// read and checked; objects recorded dead in a pack stay out. Returns the packs and objects found.
     @discardableResult public func reindex() throws -> (packs: Int, objects: Int) {
         try indexCall { try index.forgetPacks(store: storeID) }
         var found = (packs: 0, objects: 0)
         try base.listObjects { id in
-            guard let contents = try trailer(of: id) else { return true }
+            guard var contents = try trailer(of: id) else { return true }
+            let dead = try tombstones(of: id)
+            contents.entries.removeAll { dead.contains($0.id) }
             try indexCall { try index.addPacks(store: storeID, [contents]) }
             found.packs += 1
             found.objects += contents.entries.count

@@ -26,19 +26,27 @@ public class PackingStore: Store, @unchecked Sendable {
     /// as their objects go. `trove store repack` gathers loose objects into packs later.
     public let minimumPackObjects: Int
 
-    /// The measured default (Benchmarks/RESULTS.md, issue 14): below 1 MiB, a file costs more in
-    /// per-object work (a file and a rename, or a PUT) than in bytes.
-    public static let defaultThreshold: UInt64 = 1 << 20
+    /// The threshold for a store that commits each object alone (S3, a peer): a PUT or an
+    /// upload costs a round trip, worth several MiB of transfer.
+    public static let remoteThreshold: UInt64 = 1 << 20
+    /// The threshold for a drive: a file, a rename and a directory entry cost about what a
+    /// quarter MiB takes to write (Benchmarks/RESULTS.md, issue 14).
+    public static let driveThreshold: UInt64 = 256 << 10
     public static let defaultPackSize: UInt64 = 16 << 20
 
+    /// The threshold for objects on `store`.
+    public static func threshold(for store: any Store) -> UInt64 {
+        store.commitsEachAlone ? remoteThreshold : driveThreshold
+    }
+
     public init(_ base: any Store, storeID: String, index: any PackIndex,
-                threshold: UInt64 = PackingStore.defaultThreshold, packSize: UInt64 = PackingStore.defaultPackSize,
+                threshold: UInt64? = nil, packSize: UInt64 = PackingStore.defaultPackSize,
                 minimumPackObjects: Int = 8) {
         self.base = base
         self.minimumPackObjects = minimumPackObjects
         self.storeID = storeID
         self.index = index
-        self.threshold = threshold
+        self.threshold = threshold ?? Self.threshold(for: base)
         self.packSize = packSize
     }
 
@@ -46,8 +54,9 @@ public class PackingStore: Store, @unchecked Sendable {
     public var location: String { base.location }
     public var checksWritesOnArrival: Bool { base.checksWritesOnArrival }
     public var hostMachine: String? { base.hostMachine }
-    /// Small objects wait for a batch to fill a pack, so the engine is asked to batch.
-    public var commitsEachAlone: Bool { false }
+    public var commitsEachAlone: Bool { base.commitsEachAlone }
+    /// A small object waits for its batch, to go into a pack with the others.
+    public func commitsAlone(_ writer: any ObjectWriter) -> Bool { !(writer is BufferedWriter) && base.commitsEachAlone }
     public var remoteVerifier: RemoteVerifier? { base.remoteVerifier.map { PackedRemoteVerifier(store: self, base: $0) } }
     public func space() throws -> StoreSpace? { try base.space() }
     public func isReadOnly() -> Bool { base.isReadOnly() }
@@ -83,23 +92,49 @@ public class PackingStore: Store, @unchecked Sendable {
         return PackedReader(base: reader, size: packed.length, offset: packed.offset)
     }
 
-    /// A packed object is not moved: its entry goes, and its bytes stay in the pack as dead
-    /// space until gc rewrites the pack. The pack's other objects are untouched.
+    /// A packed object is not moved: its entry goes (and it is recorded dead in its pack), and
+    /// its bytes stay in the pack until gc rewrites it. The pack's other objects are untouched.
     public func quarantine(_ id: ContentID) throws -> String {
         guard let packed = try packed(id) else { return try base.quarantine(id) }
-        try forget(id)
+        try remove([id])
         return "bytes \(packed.offset)–\(packed.offset + packed.length) of pack \(packed.pack) in \(location) (left in place until `trove gc` rewrites the pack)"
     }
 
-    public func remove(_ id: ContentID) throws {
-        guard try packed(id) != nil else { return try base.remove(id) }
-        try forget(id)
+    public func remove(_ id: ContentID) throws { try remove([id]) }
+
+    /// Deletes objects: loose ones from the store; packed ones are recorded dead in their pack
+    /// (`dead-PACK`, one record write per pack, before the index forgets them), so a pack index
+    /// rebuilt from the trailers never brings them back.
+    public func remove(_ ids: [ContentID]) throws {
+        var byPack: [ContentID: [ContentID]] = [:]
+        for id in ids {
+            if let packed = try packed(id) { byPack[packed.pack, default: []].append(id) } else { try base.remove(id) }
+        }
+        guard !byPack.isEmpty else { return }
+        for (pack, dead) in byPack {
+            let known = try tombstones(of: pack)
+            let all = known.union(dead)
+            if all.count > known.count { try base.writeRecord(Self.tombstoneName(pack), Self.encodeTombstones(all)) }
+        }
+        try indexCall { try index.removePackedObjects(store: storeID, ids: byPack.values.flatMap { $0 }) }
     }
 
-    func forget(_ id: ContentID) throws {
-        do { try index.removePackedObject(store: storeID, id: id) } catch {
-            throw StoreError(.unavailable, "The pack index of \(location) cannot be updated: \(error)")
-        }
+    /// The record that lists a pack's dead objects: named by a hash of the pack's ID, so an
+    /// encrypted store's record names show no content ID.
+    static func tombstoneName(_ pack: ContentID) -> RecordName {
+        RecordName("dead-" + Base32.encode(Array(ContentHash.hash(Array("trove/dead/v1".utf8) + [0] + pack.bytes).id.bytes.prefix(20))))!
+    }
+    static let tombstoneMagic = Array("TROVDEAD".utf8)
+
+    /// The objects recorded dead in a pack.
+    func tombstones(of pack: ContentID) throws -> Set<ContentID> {
+        guard let bytes = try base.readRecord(Self.tombstoneName(pack)), bytes.count >= 8, Array(bytes.prefix(8)) == Self.tombstoneMagic,
+              (bytes.count - 8) % 32 == 0 else { return [] }
+        return Set(stride(from: 8, to: bytes.count, by: 32).compactMap { ContentID(bytes: Array(bytes[$0..<$0 + 32])) })
+    }
+
+    static func encodeTombstones(_ ids: Set<ContentID>) -> [UInt8] {
+        ids.sorted().reduce(into: tombstoneMagic) { $0 += $1.bytes }
     }
 
     /// Packed objects from the index, then the loose objects of the store (packs themselves,
@@ -129,16 +164,21 @@ public class PackingStore: Store, @unchecked Sendable {
         }
     }
 
-    /// Small objects go into packs; the rest are committed by the store as they are.
+    /// Small objects go into packs; the rest are committed by the store as they are. When
+    /// anything fails, every writer not yet committed is aborted (nothing is left half-made).
     public func commitBatch(_ items: [(writer: any ObjectWriter, id: ContentID)]) throws {
         let buffered = items.filter { $0.writer is BufferedWriter }.count
         var small: [(id: ContentID, bytes: [UInt8])] = []
         var other: [(writer: any ObjectWriter, id: ContentID)] = []
-        for item in items {
+        for (index, item) in items.enumerated() {
             if buffered >= minimumPackObjects, let writer = item.writer as? BufferedWriter {
                 small.append((item.id, writer.take()))
             } else if let writer = item.writer as? BufferedWriter {
-                other.append((try writer.loose(as: item.id), item.id))
+                do { other.append((try writer.loose(as: item.id), item.id)) } catch {
+                    for done in other { done.writer.abort() }
+                    for rest in items[(index + 1)...] { rest.writer.abort() }
+                    throw error
+                }
             } else {
                 other.append(item)
             }

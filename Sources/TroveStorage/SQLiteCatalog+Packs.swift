@@ -15,10 +15,10 @@ extension SQLiteCatalog: PackIndex {
         try write { db in try Self.insert(packs, store: store, in: db) }
     }
 
-    @discardableResult public func removePackedObject(store: String, id: ContentID) throws -> Bool {
+    public func removePackedObjects(store: String, ids: [ContentID]) throws {
         try write { db in
-            try db.execute(sql: "DELETE FROM packed WHERE store_id = ? AND object = ?", arguments: [store, Data(id.bytes)])
-            return db.changesCount > 0
+            let statement = try db.cachedStatement(sql: "DELETE FROM packed WHERE store_id = ? AND object = ?")
+            for id in ids { try statement.execute(arguments: [store, Data(id.bytes)]) }
         }
     }
 

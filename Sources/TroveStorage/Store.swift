@@ -52,6 +52,9 @@ public protocol Store: AnyObject, Sendable {
     /// between them): the engine then commits each copy as soon as it is written, so waiting on
     /// one commit overlaps reading the next, instead of holding a batch to commit together.
     var commitsEachAlone: Bool { get }
+    /// Whether this writer's object commits on its own (`commitsEachAlone` for most stores; a
+    /// small object bound for a pack waits for its batch).
+    func commitsAlone(_ writer: any ObjectWriter) -> Bool
     /// The store's host, when it checks its own drive (`verify` then moves verdicts, not
     /// bytes); wrappers that keep object names and bytes pass their store's through.
     var remoteVerifier: RemoteVerifier? { get }
@@ -89,6 +92,7 @@ extension Store {
     public var checksWritesOnArrival: Bool { false }
     public var hostMachine: String? { nil }
     public var commitsEachAlone: Bool { false }
+    public func commitsAlone(_ writer: any ObjectWriter) -> Bool { commitsEachAlone }
     public var remoteVerifier: RemoteVerifier? { nil }
 
     /// Opens a whole object for a read that may be served from a cache.

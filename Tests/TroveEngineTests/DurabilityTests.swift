@@ -117,12 +117,12 @@ struct DurabilityTests {
     }
 
     /// A store that commits each object alone (object storage, a peer) has each copy committed
-    /// as soon as it is written; one refused upload costs that copy only, not the other small
-    /// files healed with it.
+    /// as soon as it is written; one refused upload costs that copy only, not the other files
+    /// healed with it. (Files too large for packs: a pack is one upload, see PackEngineTests.)
     @Test func oneRefusedUploadCostsOnlyItsOwnCopy() throws {
         let t = try TestLibrary(stores: 2)
         let src = t.folder.folder("src")
-        for i in 0..<30 { t.folder.file("src/f\(i)", testBytes(2_000 + i, seed: UInt64(i + 1))) }
+        for i in 0..<30 { t.folder.file("src/f\(i)", testBytes(Int(PackingStore.remoteThreshold) + i, seed: UInt64(i + 1))) }
         let imported = try t.library.importPaths([src], options: ImportOptions(store: "drive0")).imported
         let refused = imported[7].id
         t.inject(.failCommitOf(try #require(ContentID(refused))), into: "drive1")

@@ -43,8 +43,10 @@ struct ImportTests {
     @Test func diskFullMidImportKeepsEverythingConsistent() throws {
         let t = try TestLibrary(stores: 1)
         let src = t.folder.folder("big")
-        for i in 0..<5 { t.folder.file("big/f\(i)", testBytes(400_000, seed: UInt64(i))) }
-        t.inject(.fullAfter(bytes: 1_000_000), into: "drive0")
+        // Above the pack threshold: each file is an object of its own.
+        let size = Int(PackingStore.remoteThreshold) + 200_000
+        for i in 0..<5 { t.folder.file("big/f\(i)", testBytes(size, seed: UInt64(i))) }
+        t.inject(.fullAfter(bytes: 2 * size + size / 2), into: "drive0")
         do {
             _ = try t.library.importPaths([src])
             Issue.record("expected disk full")

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import Logging
 import TroveCore
 import TroveEngine
@@ -57,6 +58,23 @@ public final class TestLibrary: @unchecked Sendable {
     /// The object file of `id` in store `index`.
     public func objectPath(_ id: String, store index: Int) -> String {
         folder.at("drive\(index)/.trove/objects/\(id.prefix(2))/\(id.dropFirst(2))")
+    }
+
+    /// Where store `index` keeps the bytes of `id`: its own object file, or the pack holding it
+    /// and the object's offset there; nil when the store holds neither.
+    public func objectBytes(_ id: String, store index: Int) throws -> (path: String, offset: Int)? {
+        guard let content = ContentID(id) else { return nil }
+        if let packed = try (library.catalog as? any PackIndex)?.packedObject(store: stores[index].id, id: content) {
+            return (objectPath(packed.pack.description, store: index), Int(packed.offset))
+        }
+        let path = objectPath(id, store: index)
+        return FileManager.default.fileExists(atPath: path) ? (path, 0) : nil
+    }
+
+    /// Flips one bit of the object's bytes where store `index` keeps them (packed or not).
+    public func flipBit(ofObject id: String, store index: Int, at offset: Int) throws {
+        let place = try #require(try objectBytes(id, store: index))
+        try TroveTesting.flipBit(in: place.path, at: place.offset + offset)
     }
 
     /// Events of a kind.
