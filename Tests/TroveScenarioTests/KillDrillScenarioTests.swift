@@ -93,12 +93,17 @@ struct KillDrillScenarioTests {
         #expect(differences.isEmpty, "\(differences.prefix(10))")
         var info = stat()
         #expect(stat(dest, &info) == 0 && info.st_mode & 0o777 == 0o755, "the destination keeps an ordinary mode")
-        // gc: each round an old version of the large files is forgotten, and gc deletes it.
+        // gc: each round an old version of the large files is forgotten, and gc deletes it; and
+        // most of the last round's notes (one pack) are deleted, so gc rewrites their pack.
         try drill(["gc"], random: &random, kills: &kills) { (round: Int) throws in
-            let before = try #require((try run(["snapshots", "--json"]).json()["snapshots"] as? [[String: Any]])?.last?["id"] as? String)
+            let before = try #require((try run(["snapshots", "--json"]).json()["snapshots"] as? [[String: Any]])?.compactMap { $0["id"] as? String })
             for batch in 0..<3 { dir.file("tree/batch\(batch)/large.bin", testBytes(2_500_000, seed: UInt64(9000 + round * 3 + batch))) }
+            for i in 0..<15 { dir.file("notes/r\(round)/n\(i).txt", testBytes(1_000 + i * 500, seed: UInt64(12_000 + round * 20 + i))) }
+            if round > 0 { for i in 0..<12 { try FileManager.default.removeItem(atPath: dir.at("notes/r\(round - 1)/n\(i).txt")) } }
+            #expect(try run(["snapshot", dir.at("notes")]).status == 0)
             #expect(try run(["snapshot", dir.at("tree")]).status == 0)
-            #expect(try run(["forget", before]).status == 0)
+            // Every older snapshot but the first goes (the first keeps the tree's history).
+            for id in before.dropFirst() { #expect(try run(["forget", id]).status == 0) }
         }
         #expect(try run(["heal"]).status == 0)
         try expectConsistent("after gc")
@@ -106,6 +111,11 @@ struct KillDrillScenarioTests {
         let final = dir.at("final")
         #expect(try run(["restore", "latest", "--to", final]).status == 0)
         #expect(Tree.differences(try Tree.facts(Tree.bytes(dir.at("tree"))), try Tree.facts(Tree.bytes(final)), owners: true) == [])
+        let notes = dir.at("final-notes")
+        let latestNotes = try #require((try run(["snapshots", "--json"]).json()["snapshots"] as? [[String: Any]])?
+            .last { ($0["root"] as? String)?.hasSuffix("/notes") == true }?["id"] as? String)
+        #expect(try run(["restore", latestNotes, "--to", notes]).status == 0)
+        #expect(Tree.differences(try Tree.facts(Tree.bytes(dir.at("notes"))), try Tree.facts(Tree.bytes(notes)), owners: true) == [])
         #expect(kills >= rounds * 5 / 2, "most runs should be killed while working (\(kills) of \(5 * rounds))")
         print("kill drill: \(kills) of \(5 * rounds) runs killed while working; library consistent, every file restored")
     }
