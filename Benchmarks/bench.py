@@ -490,6 +490,30 @@ def main():
         report.add(case + " (unchanged)", "trove snapshot", many_bytes, measure([trove, "snapshot", many], runs, env=env), second_ref)
         cleanup()
 
+    # Heal of the many-file tree to a second store (packs on both), against copying the
+    # files themselves with cp -r and syncing.
+    if wanted("heal-many"):
+        if not os.path.exists(many):
+            make_tree(many, [(many_count, 100, 2000)], 13)
+        many_bytes = tree_bytes(many)
+        case = f"heal {many_count:,} small files to a second store"
+        copies = os.path.join(data, "cp-many")
+        counter = [0]
+
+        def cp_many_setup():
+            counter[0] += 1
+            os.makedirs(copies, exist_ok=True)
+        ref = measure(lambda: f"cp -r {many} {copies}/{counter[0]} && sync -f {copies}", heavy_runs, setup=cp_many_setup)
+        report.add(case, "cp -r + sync", many_bytes, ref)
+        shutil.rmtree(copies, ignore_errors=True)
+
+        def heal_many_setup():
+            fresh_library(2, copies=2)()
+            subprocess.run([trove, "add", many, "--store", "s0"], env=env, check=True, stdout=subprocess.DEVNULL)
+        report.add(case, "trove heal (read+write+verify)", many_bytes,
+                   measure([trove, "heal"], heavy_runs, env=env, setup=heal_many_setup), ref)
+        cleanup()
+
     # Catalog rebuild from one store: a library that imported the many-file tree loses its
     # catalog; the records in the store give it back. References: walking the store's objects
     # (the listing a rebuild cannot avoid) and the import that made the catalog first.

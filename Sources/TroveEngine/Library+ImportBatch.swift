@@ -16,7 +16,7 @@ struct ImportBatch {
     var bytes: UInt64 = 0
 
     /// Limits that bound what a crash can cost to re-import.
-    static let maxFiles = 128
+    static let maxFiles = 8192
     static let maxBytes: UInt64 = 64 << 20
 
     var isFull: Bool { items.count >= Self.maxFiles || bytes >= Self.maxBytes }

@@ -16,6 +16,14 @@ extension PostgresCatalog: PackIndex {
         }
     }
 
+    public func packedAmong(store: String, ids: [ContentID]) throws -> Set<ContentID> {
+        guard !ids.isEmpty else { return [] }
+        return try read { s in
+            Set(try s.query("SELECT object FROM packed WHERE store_id = $1 AND object = ANY($2)", [store, ids.map(\.description)])
+                .compactMap { ContentID(try $0.get(0, as: String.self)) })
+        }
+    }
+
     public func addPacks(store: String, _ packs: [PackContents]) throws {
         try write { s in try Self.insert(packs, store: store, in: s) }
     }

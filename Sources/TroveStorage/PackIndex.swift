@@ -54,6 +54,8 @@ public struct PackContents: Sendable, Equatable {
 public protocol PackIndex: AnyObject, Sendable {
     /// Where `id` is packed on the store, or nil when it is not in a pack there.
     func packedObject(store: String, id: ContentID) throws -> PackedObject?
+    /// Which of `ids` are packed on the store (one read, however many).
+    func packedAmong(store: String, ids: [ContentID]) throws -> Set<ContentID>
     /// Records committed packs and their objects in one transaction. An object already packed
     /// on the store moves to the new pack (its old bytes become dead space).
     func addPacks(store: String, _ packs: [PackContents]) throws

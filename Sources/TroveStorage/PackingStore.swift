@@ -192,11 +192,9 @@ public class PackingStore: Store, @unchecked Sendable {
     /// Writes objects as packs of about `packSize` and records them. Objects already packed
     /// here are not written again.
     func writePacks(_ objects: [(id: ContentID, bytes: [UInt8])]) throws {
+        let present = try indexCall { try index.packedAmong(store: storeID, ids: objects.map(\.id)) }
         var seen = Set<ContentID>()
-        var fresh: [(id: ContentID, bytes: [UInt8])] = []
-        for object in objects where seen.insert(object.id).inserted {
-            if try packed(object.id) == nil { fresh.append(object) }
-        }
+        let fresh = objects.filter { !present.contains($0.id) && seen.insert($0.id).inserted }
         let contents = try commitPacks(fresh, readBack: false)
         do { try index.addPacks(store: storeID, contents) } catch {
             throw StoreError(.unavailable, "The packs were written to \(location) but could not be recorded in the pack index: \(error)")

@@ -11,6 +11,13 @@ extension SQLiteCatalog: PackIndex {
         }
     }
 
+    public func packedAmong(store: String, ids: [ContentID]) throws -> Set<ContentID> {
+        try read { db in
+            let statement = try db.cachedStatement(sql: "SELECT 1 FROM packed WHERE store_id = ? AND object = ?")
+            return Set(try ids.filter { try Int.fetchOne(statement, arguments: [store, Data($0.bytes)]) != nil })
+        }
+    }
+
     public func addPacks(store: String, _ packs: [PackContents]) throws {
         try write { db in try Self.insert(packs, store: store, in: db) }
     }

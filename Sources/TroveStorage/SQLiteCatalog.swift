@@ -23,6 +23,10 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
             // page changed by several transactions reach the database file once.
             try db.execute(sql: "PRAGMA cache_size = -32768")
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 8192")
+            // Statement journals (every insert that fires a trigger keeps one, page by page) in
+            // memory, not in a temporary file: a file cost a write per page touched, about 20
+            // per small file imported (Benchmarks/RESULTS.md, issue 14).
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         do {
             pool = try DatabasePool(path: path, configuration: config)

@@ -180,6 +180,7 @@ final class RefusingIndex: PackIndex, @unchecked Sendable {
     init(_ base: any PackIndex) { self.base = base }
     struct Refused: Error {}
     func packedObject(store: String, id: ContentID) throws -> PackedObject? { try base.packedObject(store: store, id: id) }
+    func packedAmong(store: String, ids: [ContentID]) throws -> Set<ContentID> { try base.packedAmong(store: store, ids: ids) }
     func addPacks(store: String, _ packs: [PackContents]) throws { throw Refused() }
     func removePackedObjects(store: String, ids: [ContentID]) throws { throw Refused() }
     func packs(store: String) throws -> [PackSummary] { try base.packs(store: store) }
