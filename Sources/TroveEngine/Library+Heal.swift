@@ -92,11 +92,12 @@ extension Library {
             // lanes, committed with shared syncs, recorded in one transaction. Paced heals go
             // file by file so the pacing stays fine-grained.
             if pacer.limit == nil && below[index].file.size < Self.batchedFileSize {
-                // At most 64 files and 64 MiB: a store that holds uncommitted objects in memory
-                // (object storage) then holds at most that much.
+                // At most 1,024 files and 64 MiB: a store that holds uncommitted objects in memory
+                // (object storage, objects bound for a pack) then holds at most that much, and
+                // the group's small files make one pack and one catalog transaction.
                 var group: [(file: FileRecord, durability: Int)] = []
                 var bytes: UInt64 = 0
-                while index < below.count, group.count < 64, bytes < 64 << 20, below[index].file.size < Self.batchedFileSize {
+                while index < below.count, group.count < 1_024, bytes < 64 << 20, below[index].file.size < Self.batchedFileSize {
                     group.append(below[index])
                     bytes += below[index].file.size
                     index += 1
