@@ -133,10 +133,13 @@ extension Library {
         -> (durability: Int, holding: Set<String>, destinations: [String]) {
         var durability = start
         let target = state.report.target
-        for copy in try catalog.copies(of: file.id) where copy.copies == 0 && durability < target {
+        let copies = try catalog.copies(of: file.id)
+        var changed = false
+        for copy in copies where copy.copies == 0 && durability < target {
             guard let item = state.connected.first(where: { $0.record.id == copy.storeID }),
                   item.record.trust == .trusted, item.record.copies > 0, let store = item.store else { continue }
             guard !unreachable.contains(item.record.id) else { continue }
+            changed = true
             let verdict = try check(file, on: store, fromMedia: true)
             try settle(verdict, of: file, on: item)
             switch verdict {
@@ -150,14 +153,20 @@ extension Library {
                 break
             }
         }
-        let held = try heldCopies(of: file.id, state: state)
+        // Read again only when a copy was looked at above (its record may have changed).
+        let held = changed ? try heldCopies(of: file.id, state: state) : counted(copies, state: state)
         let destinations = placement(size: file.size, held: held, target: target, candidates: state.candidates)
         return (durability, Set(held.map(\.storeID)), destinations)
     }
 
     /// A file's copies with their stores' weights, disks and trust.
     func heldCopies(of id: ContentID, state: HealState) throws -> [CountedCopy] {
-        try catalog.copies(of: id).map { copy in
+        counted(try catalog.copies(of: id), state: state)
+    }
+
+    /// Copies with their stores' weights, disks and trust.
+    func counted(_ copies: [CopyRecord], state: HealState) -> [CountedCopy] {
+        copies.map { copy in
             let option = state.options.first { $0.storeID == copy.storeID }
             return CountedCopy(storeID: copy.storeID, weight: copy.copies, domain: option?.domain ?? "store:" + copy.storeID,
                                trusted: option?.trusted ?? false, absorbs: option?.absorbs ?? [])

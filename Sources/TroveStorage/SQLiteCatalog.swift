@@ -97,7 +97,7 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
 
     public func file(_ id: ContentID) throws -> FileRecord? {
         try read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM files WHERE id = ?", arguments: [id.description]).flatMap(Self.file)
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM files WHERE id = ?"), arguments: [id.description]).flatMap(Self.file)
         }
     }
 
@@ -117,7 +117,7 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
 
     public func copies(of id: ContentID) throws -> [CopyRecord] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM copies WHERE file_id = ? ORDER BY store_id",
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM copies WHERE file_id = ? ORDER BY store_id"),
                              arguments: [id.description]).compactMap(Self.copy)
         }
     }

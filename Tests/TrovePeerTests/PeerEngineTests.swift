@@ -59,6 +59,33 @@ import TroveTesting
         #expect(try library.catalog.copies(of: ids[1]).count == 1, "the local copy is untouched")
     }
 
+    /// Small files healed to a peer become one pack on its drive; verify on the host checks the
+    /// pack, and when a byte of it rots, names the one object hit, the others still count.
+    @Test func smallFilesGoToThePeerAsAPackAndVerifyThereNamesTheOneRottenObject() throws {
+        let fixture = try PeerFixture()
+        let (library, ids) = try Self.library(fixture, files: (0..<20).map { 2_000 + $0 * 300 })
+        #expect(try library.heal().copiesMade == 20)
+        let peer = try #require(try library.catalog.stores().first { $0.label == "nas-tank" })
+        let index = try #require(library.catalog as? any PackIndex)
+        let packs = try index.packs(store: peer.id)
+        #expect(packs.count == 1 && packs[0].liveObjects == 20)
+        let objects = try FileManager.default.subpathsOfDirectory(atPath: fixture.tankFolder + "/.trove/objects").filter { $0.contains("/") }
+        #expect(objects.count == 1, "one pack on the server's drive, not 20 objects")
+        #expect(try #require(try library.verify(storeLabel: "nas-tank").first).good == 20)
+
+        let victim = ids[7]
+        let place = try #require(try index.packedObject(store: peer.id, id: victim))
+        let path = Self.tankObject(fixture, place.pack)
+        chmod(path, 0o644)
+        try flipBit(in: path, at: Int(place.offset) + 100)
+        let report = try #require(try library.verify(storeLabel: "nas-tank").first)
+        #expect(report.corrupt.map(\.fileID) == [victim.description])
+        #expect(report.good == 19)
+        #expect(try !library.catalog.copies(of: victim).contains { $0.storeID == peer.id })
+        #expect(try library.catalog.copies(onStore: peer.id).count == 19, "the pack's other objects still count")
+        #expect(try #require(try library.verify(storeLabel: "nas-tank").first).corrupt.isEmpty, "the rotten object is no longer listed there")
+    }
+
     @Test func aDroppedConnectionResumesTheUploadFromThePartTheServerHolds() throws {
         let fixture = try PeerFixture()
         let relay = try TCPRelay(to: fixture.port)
