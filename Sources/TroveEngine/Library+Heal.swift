@@ -309,7 +309,8 @@ extension Library {
         }
         // Every leaf was verified from the source on its way; a store that checks writes on
         // arrival (S3: the signed payload hash) stored exactly those bytes. A drive is read back.
-        let written = target.checksWritesOnArrival ? .good : try check(file, on: target, fromMedia: true)
+        // A pack is read back whole by the store when it is committed: its objects need no read each.
+        let written = target.verifiedOnCommit(file.id) ? .good : try check(file, on: target, fromMedia: true)
         if case .unavailable(let reason) = written {
             throw TroveError(.storeNotConnected, "store '\(destination.record.label)' stopped answering while the new copy was read back (\(reason))")
         }

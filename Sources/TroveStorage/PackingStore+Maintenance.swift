@@ -161,6 +161,8 @@ extension PackingStore {
         }
         if readBack && !base.checksWritesOnArrival {
             for pack in contents where ContentHash.hash(try readWhole(pack.pack, fromMedia: true)).id != pack.pack {
+                // Nothing points to them yet: gone now rather than at the next gc.
+                for written in contents { try? base.remove(written.pack) }
                 throw StoreError(.media, "The pack \(pack.pack) written to \(location) did not read back correctly.")
             }
         }

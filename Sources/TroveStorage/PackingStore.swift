@@ -195,10 +195,22 @@ public class PackingStore: Store, @unchecked Sendable {
         let present = try indexCall { try index.packedAmong(store: storeID, ids: objects.map(\.id)) }
         var seen = Set<ContentID>()
         let fresh = objects.filter { !present.contains($0.id) && seen.insert($0.id).inserted }
-        let contents = try commitPacks(fresh, readBack: false)
+        // Each pack is read back from the medium whole and checked against its ID (one read
+        // instead of one per object): every object in it is then on the medium as written.
+        let contents = try commitPacks(fresh)
         do { try index.addPacks(store: storeID, contents) } catch {
             throw StoreError(.unavailable, "The packs were written to \(location) but could not be recorded in the pack index: \(error)")
         }
+        let verified = Set(contents.flatMap { $0.entries.map(\.id) })
+        lock.withLock { readBack = verified }
+    }
+
+    /// The objects of the packs the last batch wrote, read back whole (`verifiedOnCommit`).
+    private var readBack = Set<ContentID>()
+    private let lock = NSLock()
+
+    public func verifiedOnCommit(_ id: ContentID) -> Bool {
+        base.checksWritesOnArrival || lock.withLock { readBack.remove(id) != nil }
     }
 
     /// Splits objects of these lengths, in order, into packs of about `packSize`: a pack is
@@ -315,7 +327,7 @@ struct PackedRemoteVerifier: RemoteVerifier {
 /// verify and the grid pass ask about each object of a pack in turn.
 public final class PackingShareStore: PackingStore, ShareStore, @unchecked Sendable {
     let shares: any ShareStore
-    private let lock = NSLock()
+    private let auditLock = NSLock()
     private var audited: [String: (audit: ShareAudit, at: Date)] = [:]
 
     public init(_ base: any ShareStore, storeID: String, index: any PackIndex) {
@@ -328,9 +340,9 @@ public final class PackingShareStore: PackingStore, ShareStore, @unchecked Senda
     public func audit(_ id: ContentID, fromMedia: Bool, repair: ShareRepair) throws -> ShareAudit {
         guard let packed = try packed(id) else { return try shares.audit(id, fromMedia: fromMedia, repair: repair) }
         let key = "\(packed.pack) \(fromMedia) \(repair)"
-        if let cached = lock.withLock({ audited[key] }), Date().timeIntervalSince(cached.at) < 60 { return cached.audit }
+        if let cached = auditLock.withLock({ audited[key] }), Date().timeIntervalSince(cached.at) < 60 { return cached.audit }
         let audit = try shares.audit(packed.pack, fromMedia: fromMedia, repair: repair)
-        lock.withLock { audited[key] = (audit, Date()) }
+        auditLock.withLock { audited[key] = (audit, Date()) }
         return audit
     }
 }

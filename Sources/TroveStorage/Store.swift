@@ -45,6 +45,10 @@ public protocol Store: AnyObject, Sendable {
     /// the write succeeds, without reading it back. A drive checks nothing, so a new copy there
     /// is read back from the medium.
     var checksWritesOnArrival: Bool { get }
+    /// True when the object just committed under `id` is known to be on the medium as written
+    /// (the store checked it on arrival, or read it back itself), so the caller need not read
+    /// it back. Asking consumes the answer.
+    func verifiedOnCommit(_ id: ContentID) -> Bool
     /// The machine whose drive holds the store, when that is another machine (a store hosted
     /// by a peer); nil for a store this machine reaches itself. Alerts name it.
     var hostMachine: String? { get }
@@ -90,6 +94,7 @@ public struct RecordName: Sendable, Hashable, CustomStringConvertible {
 
 extension Store {
     public var checksWritesOnArrival: Bool { false }
+    public func verifiedOnCommit(_ id: ContentID) -> Bool { checksWritesOnArrival }
     public var hostMachine: String? { nil }
     public var commitsEachAlone: Bool { false }
     public func commitsAlone(_ writer: any ObjectWriter) -> Bool { commitsEachAlone }

@@ -134,6 +134,25 @@ import TroveTesting
         withExtendedLifetime((subject, index)) {}
     }
 
+    /// A pack is read back whole when committed: one that does not read back as written is
+    /// refused (nothing indexed, nothing vouched for); one that does vouches for its objects.
+    @Test func aPackIsReadBackBeforeItsObjectsCount() throws {
+        let objects = Self.objects(10, seed: 6)
+        let subject = try StoreKindUnderTest.local.make()
+        let index = try Index()
+        let faulty = FaultyStore(subject.store, fault: .flipBit(offset: 5_000))
+        let store = PackingStore(faulty, storeID: "s", index: index.catalog)
+        #expect(StoreConformance.kind { try Self.commit(objects, to: store) } == .media)
+        #expect(try store.packSummaries().isEmpty)
+        #expect(try subject.store.objectIDs().isEmpty, "the pack that did not read back is deleted")
+        for object in objects { #expect(!store.verifiedOnCommit(object.id)) }
+        faulty.fault = .latency(seconds: 0)
+        try Self.commit(objects, to: store)
+        for object in objects { #expect(store.verifiedOnCommit(object.id)) }
+        #expect(!store.verifiedOnCommit(objects[0].id), "asking consumes the answer")
+        withExtendedLifetime((subject, index)) {}
+    }
+
     /// A rewrite that fails at the commit keeps the old pack and its index rows: nothing lost.
     @Test func aRewriteThatFailsKeepsTheOldPack() throws {
         let subject = try StoreKindUnderTest.local.make()
