@@ -76,6 +76,9 @@ extension Library {
         // before any record object is read (a record object may be in a pack).
         let catalog = try SQLiteCatalog(path: newPath, logger: logger)
         catalog.logsEvents = false
+        // A rebuild that stops part-way leaves no half-made catalog beside the library's (on
+        // success the file has been renamed into place, and this finds nothing).
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: newPath + suffix) } }
         var head: LibraryHead, origin: String, opened: [OpenedSource], state: LibraryState
         var withoutRecords = false
         do {
@@ -301,14 +304,8 @@ final class RecordReader {
     static func readVerified(_ id: ContentID, from store: any Store) throws -> [UInt8]? {
         let reader = try store.openReader(id)
         defer { reader.close() }
-        var bytes = [UInt8](repeating: 0, count: Int(reader.size))
-        var filled = 0
-        while filled < bytes.count {
-            let n = try bytes.withUnsafeMutableBytes { try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...])) }
-            if n == 0 { break }
-            filled += n
-        }
-        guard filled == bytes.count, ContentHash.hash(bytes).id == id else { return nil }
+        let bytes = try reader.readBytes(Int(reader.size))
+        guard bytes.count == Int(reader.size), ContentHash.hash(bytes).id == id else { return nil }
         return bytes
     }
 }

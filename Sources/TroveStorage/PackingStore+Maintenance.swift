@@ -172,29 +172,18 @@ extension PackingStore {
     func read(_ id: ContentID, _ range: Range<UInt64>, fromMedia: Bool = false) throws -> [UInt8] {
         let reader = try base.openReader(id, range: range, fromMedia: fromMedia)
         defer { reader.close() }
-        return try Self.drain(reader, count: Int(range.count))
+        return try reader.readBytes(Int(range.count))
     }
 
     func readWhole(_ id: ContentID, fromMedia: Bool) throws -> [UInt8] {
         let reader = try openReader(id, range: nil, fromMedia: fromMedia)
         defer { reader.close() }
-        return try Self.drain(reader, count: Int(reader.size))
-    }
-
-    static func drain(_ reader: any ObjectReader, count: Int) throws -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        var filled = 0
-        while filled < count {
-            let n = try bytes.withUnsafeMutableBytes { try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...])) }
-            if n == 0 { break }
-            filled += n
-        }
-        return Array(bytes.prefix(filled))
+        return try reader.readBytes(Int(reader.size))
     }
 
     func indexCall<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let error as StoreError { throw error } catch {
-            throw StoreError(.unavailable, "The pack index of \(location) cannot be used: \(error)")
+            throw StoreError(.unavailable, "The pack index of \(location) cannot be used: \(error). Check the library folder's free space and permissions (`trove check`), then retry.")
         }
     }
 }

@@ -70,7 +70,7 @@ public class PackingStore: Store, @unchecked Sendable {
     /// Where `id` is packed here, or nil when it is not in a pack.
     public func packed(_ id: ContentID) throws -> PackedObject? {
         do { return try index.packedObject(store: storeID, id: id) } catch {
-            throw StoreError(.unavailable, "The pack index of \(location) cannot be read: \(error)")
+            throw StoreError(.unavailable, "The pack index of \(location) cannot be read: \(error). Check the library folder (`trove check`), then retry.")
         }
     }
 
@@ -144,7 +144,7 @@ public class PackingStore: Store, @unchecked Sendable {
         while true {
             let page: [ContentID]
             do { page = try index.packedObjects(store: storeID, after: after, limit: 10_000) } catch {
-                throw StoreError(.unavailable, "The pack index of \(location) cannot be read: \(error)")
+                throw StoreError(.unavailable, "The pack index of \(location) cannot be read: \(error). Check the library folder (`trove check`), then retry.")
             }
             for id in page where try !body(id) { return }
             guard page.count == 10_000, let last = page.last else { break }
@@ -160,7 +160,7 @@ public class PackingStore: Store, @unchecked Sendable {
     /// The store's packs, with how much of each is still live.
     public func packSummaries() throws -> [PackSummary] {
         do { return try index.packs(store: storeID) } catch {
-            throw StoreError(.unavailable, "The pack index of \(location) cannot be read: \(error)")
+            throw StoreError(.unavailable, "The pack index of \(location) cannot be read: \(error). Check the library folder (`trove check`), then retry.")
         }
     }
 
@@ -199,7 +199,7 @@ public class PackingStore: Store, @unchecked Sendable {
         // instead of one per object): every object in it is then on the medium as written.
         let contents = try commitPacks(fresh)
         do { try index.addPacks(store: storeID, contents) } catch {
-            throw StoreError(.unavailable, "The packs were written to \(location) but could not be recorded in the pack index: \(error)")
+            throw StoreError(.unavailable, "The packs were written to \(location) but could not be recorded in the pack index: \(error). Nothing counts them yet; the next `trove gc` removes them. Check the library folder's free space (`trove check`), then retry.")
         }
         let verified = Set(contents.flatMap { $0.entries.map(\.id) })
         lock.withLock { readBack = verified }

@@ -129,6 +129,20 @@ extension Store {
     }
 }
 
+extension ObjectReader {
+    /// Reads up to `count` bytes, fewer only when the object ends first.
+    public func readBytes(_ count: Int) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let n = try bytes.withUnsafeMutableBytes { try read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...])) }
+            if n == 0 { break }
+            filled += n
+        }
+        return filled == count ? bytes : Array(bytes.prefix(filled))
+    }
+}
+
 /// Thrown by a reader when an object's own integrity check fails (an encrypted chunk that does
 /// not authenticate): the copy is corrupt from `offset` on. The engine treats it like a leaf
 /// that does not match its hash.
