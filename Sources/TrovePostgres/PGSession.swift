@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -136,6 +137,20 @@ final class PGSession: @unchecked Sendable {
     }
 
     func close() { try? connection.close().wait() }
+
+    /// Runs one statement if the connection still answers within `seconds`; false otherwise
+    /// (a connection the server ended may never answer, and the caller must not hang on it).
+    func executeIfAlive(_ sql: String, within seconds: Double) -> Bool {
+        guard !connection.isClosed else { return false }
+        let done = DispatchSemaphore(value: 0)
+        let succeeded = NIOLockedValueBox(false)
+        connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).whenComplete { result in
+            if case .success = result { succeeded.withLockedValue { $0 = true } }
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + seconds) == .success else { return false }
+        return succeeded.withLockedValue { $0 }
+    }
 
     /// A server error as one line: its message and SQLSTATE, or the error itself.
     static func describe(_ error: Error) -> String {

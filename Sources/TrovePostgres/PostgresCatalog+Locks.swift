@@ -12,11 +12,16 @@ struct HeldLockRef {
 }
 
 extension PostgresCatalog: SharedLocks {
-    /// A held lock; freeing it closes its connection, which releases the lock.
+    /// A held lock; freeing it unlocks it, then closes its connection. The explicit unlock
+    /// matters: the server notices a closed connection only a moment later, and a lock freed
+    /// here must be free for the next taker at once.
     final class HeldLock {
         let session: PGSession
         init(session: PGSession) { self.session = session }
-        deinit { session.close() }
+        deinit {
+            _ = session.executeIfAlive("SELECT pg_advisory_unlock_all()", within: 5)
+            session.close()
+        }
     }
 
     public func acquireLock(_ name: String, exclusive: Bool, wait: Bool) throws -> AnyObject? {
