@@ -155,7 +155,9 @@ public struct Manifest: Sendable, Equatable {
 
     public init(header: Header, entries: [SnapshotEntry]) {
         self.header = header
-        self.entries = entries.sorted { PathKey.precedes($0.path, $1.path) }
+        // Entries already in order (a snapshot sorts its own) are shared, not copied.
+        let ordered = zip(entries, entries.dropFirst()).allSatisfy { !PathKey.precedes($1.path, $0.path) }
+        self.entries = ordered ? entries : entries.sorted { PathKey.precedes($0.path, $1.path) }
     }
 
     public func encoded() throws -> [UInt8] {

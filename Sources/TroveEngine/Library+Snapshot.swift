@@ -50,8 +50,10 @@ extension Library {
             for entry in try snapshotIndex.entries(of: parent, under: nil) { previous[PathKey(entry.path)] = entry }
         }
         let parentEntry: (String) -> SnapshotEntry? = parent?.seq == latest.seq
-            ? { latest.byPath[PathKey($0)]?.entry } : { previous[PathKey($0)] }
+            ? { latest[PathKey($0)]?.entry } : { previous[PathKey($0)] }
+        // Taken out of the scanner, so changing them below does not copy every entry.
         var entries = scanner.entries
+        scanner.entries = []
         var skipped = scanner.skipped
         // Unchanged files (same size, mtime and inode as in the parent) keep their ID unread.
         // Second names of a hard-linked file take the first name's content, read once.
@@ -95,22 +97,28 @@ extension Library {
         var rootEntry = TreeScanner.entry(relative: "", info: info, target: nil)
         rootEntry?.xattrs = (try? POSIX.extendedAttributes(root)) ?? []
         let rootLine = rootEntry.map { String(decoding: Manifest.entryLine($0), as: UTF8.self) }
+        // Sorted in place: the manifest then shares these entries instead of a sorted copy.
+        entries.sort { PathKey.precedes($0.path, $1.path) }
         let manifest = Manifest(header: .init(root: root, time: now, tag: tag, parent: parent?.id, partial: partial,
                                               skipped: skipped.filter(\.error).map(\.path), rootEntry: rootLine), entries: entries)
         let manifestID = try storeBytes(try manifest.encoded())
-        let files = entries.filter { $0.type == .file }
-        // Hard-linked names share their bytes: counted once.
-        let bytes = files.filter { $0.hardLink == nil }.reduce(0) { $0 + $1.size }
+        // Counted, not filtered into copies of the entries. Hard-linked names share their bytes: counted once.
+        var fileCount = 0
+        var bytes: UInt64 = 0
+        for entry in entries where entry.type == .file {
+            fileCount += 1
+            if entry.hardLink == nil { bytes += entry.size }
+        }
         let record = SnapshotRecord(id: manifestID.description, root: root, time: now, tag: tag, partial: partial,
                                     entries: entries.count, bytes: bytes, rootEntry: rootLine)
         let saved = try snapshotIndex.addSnapshot(record, entries: manifest.entries, latest: latest, events: [
             Event(time: now, kind: .snapshotCreated, details: [
                 "snapshot": .text(record.id), "root": .text(root), "entries": DetailValue(entries.count),
-                "files_read": DetailValue(files.count - unchanged), "partial": .text(partial ? "yes" : "no"),
+                "files_read": DetailValue(fileCount - unchanged), "partial": .text(partial ? "yes" : "no"),
             ]),
         ])
-        return SnapshotReport(id: saved.id, root: root, time: now, tag: tag, entries: entries.count, files: files.count,
-                              bytes: bytes, filesRead: files.count - unchanged, bytesRead: bytesRead, filesUnchanged: unchanged,
+        return SnapshotReport(id: saved.id, root: root, time: now, tag: tag, entries: entries.count, files: fileCount,
+                              bytes: bytes, filesRead: fileCount - unchanged, bytesRead: bytesRead, filesUnchanged: unchanged,
                               partial: partial, skipped: skipped, seconds: Date().timeIntervalSince(started))
     }
 

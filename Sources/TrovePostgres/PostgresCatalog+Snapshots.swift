@@ -55,22 +55,22 @@ extension PostgresCatalog: SnapshotCatalog {
     static func latestVersions(_ s: PGSession, root: String) throws -> LatestVersions {
         let generation = try generation(s)
         guard let latest = try s.query("SELECT seq, entries FROM snapshots WHERE root = $1 ORDER BY seq DESC LIMIT 1", [root]).first else {
-            return LatestVersions(seq: nil, generation: generation, byPath: [:])
+            return LatestVersions(seq: nil, generation: generation, versions: [])
         }
         let seq: Int64 = try latest.get(0)
         let cut = root == "/" ? 1 : root.utf8.count + 1
-        var byPath: [PathKey: LatestVersions.Version] = [:]
-        byPath.reserveCapacity(try latest.get(1, as: Int.self))
+        var versions: [LatestVersions.Version] = []
+        versions.reserveCapacity(try latest.get(1, as: Int.self))
         for row in try s.query("""
             SELECT v.last_seq, v.id, v.path_id, p.path, \(entryColumns)
             FROM versions v JOIN paths p ON p.id = v.path_id
             WHERE v.root = $1 AND v.last_seq >= $2 AND v.first_seq <= $2
             """, [root, seq]) {
             let entry = try Self.entry(row, at: 4, path: SafePath.dropping(cut, from: try row.get(3)))
-            byPath[PathKey(entry.path)] = .init(id: try row.get(1), pathID: try row.get(2), entry: entry,
-                                                open: (try row.get(0, as: Int64.self)) == openSeq)
+            versions.append(.init(id: try row.get(1), pathID: try row.get(2), entry: entry,
+                                                open: (try row.get(0, as: Int64.self)) == openSeq))
         }
-        return LatestVersions(seq: seq, generation: generation, byPath: byPath)
+        return LatestVersions(seq: seq, generation: generation, versions: versions)
     }
 
     public func addSnapshot(_ record: SnapshotRecord, entries: [SnapshotEntry], latest: LatestVersions?,
@@ -97,10 +97,10 @@ extension PostgresCatalog: SnapshotCatalog {
             try s.send("UPDATE snapshot_generation SET n = GREATEST(n, $1)", [saved.seq])
             // An unchanged entry costs nothing: its open version simply continues.
             var continued = Set<Int64>()
-            continued.reserveCapacity(parent.byPath.count)
+            continued.reserveCapacity(parent.versions.count)
             var changed: [(entry: SnapshotEntry, absolute: String, pathID: Int64?)] = []
             for entry in entries {
-                let previous = parent.byPath[PathKey(entry.path)]
+                let previous = parent[PathKey(entry.path)]
                 if let previous, previous.entry == entry {
                     continued.insert(previous.id)
                     continue
@@ -145,8 +145,8 @@ extension PostgresCatalog: SnapshotCatalog {
             // Versions that did not continue end with the parent; any that continued but had
             // been closed (the latest snapshot was forgotten meanwhile) open again.
             if let parentSeq = parent.seq {
-                let closing = parent.byPath.values.filter { $0.open && !continued.contains($0.id) }.map(\.id)
-                let reopening = parent.byPath.values.filter { !$0.open && continued.contains($0.id) }.map(\.id)
+                let closing = parent.versions.filter { $0.open && !continued.contains($0.id) }.map(\.id)
+                let reopening = parent.versions.filter { !$0.open && continued.contains($0.id) }.map(\.id)
                 for (ids, seq) in [(closing, parentSeq), (reopening, Self.openSeq)] where !ids.isEmpty {
                     try s.send("UPDATE versions SET last_seq = $1 WHERE id = ANY($2)", [seq, ids])
                 }

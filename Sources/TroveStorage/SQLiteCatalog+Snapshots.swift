@@ -58,12 +58,12 @@ extension SQLiteCatalog: SnapshotCatalog {
         let generation = try generation(db)
         guard let latest = try Row.fetchOne(db, sql: "SELECT seq, entries FROM snapshots WHERE root = ? ORDER BY seq DESC LIMIT 1",
                                             arguments: [root]) else {
-            return LatestVersions(seq: nil, generation: generation, byPath: [:])
+            return LatestVersions(seq: nil, generation: generation, versions: [])
         }
         let seq: Int64 = latest[0]
         let cut = root == "/" ? 1 : root.utf8.count + 1
-        var byPath: [PathKey: LatestVersions.Version] = [:]
-        byPath.reserveCapacity(latest[1] as Int)
+        var versions: [LatestVersions.Version] = []
+        versions.reserveCapacity(latest[1] as Int)
         // Columns by position: name lookups cost more than the query for big trees.
         let rows = try Row.fetchCursor(db, sql: """
             SELECT v.last_seq, v.id, v.path_id, p.path, \(entryColumns)
@@ -72,9 +72,9 @@ extension SQLiteCatalog: SnapshotCatalog {
             """, arguments: [root, seq, seq])
         while let row = try rows.next() {
             let entry = try Self.entry(row, at: 4, path: SafePath.dropping(cut, from: row[3]))
-            byPath[PathKey(entry.path)] = .init(id: row[1], pathID: row[2], entry: entry, open: (row[0] as Int64) == openSeq)
+            versions.append(.init(id: row[1], pathID: row[2], entry: entry, open: (row[0] as Int64) == openSeq))
         }
-        return LatestVersions(seq: seq, generation: generation, byPath: byPath)
+        return LatestVersions(seq: seq, generation: generation, versions: versions)
     }
 
     public func addSnapshot(_ record: SnapshotRecord, entries: [SnapshotEntry], latest: LatestVersions?,
@@ -104,10 +104,10 @@ extension SQLiteCatalog: SnapshotCatalog {
                 """)
             // An unchanged entry costs nothing: its open version simply continues.
             var continued = Set<Int64>()
-            continued.reserveCapacity(parent.byPath.count)
+            continued.reserveCapacity(parent.versions.count)
             for entry in entries {
                 let key = PathKey(entry.path)
-                let previous = parent.byPath[key]
+                let previous = parent[key]
                 if let previous, previous.entry == entry {
                     continued.insert(previous.id)
                     continue
@@ -133,8 +133,8 @@ extension SQLiteCatalog: SnapshotCatalog {
             // Versions that did not continue end with the parent; any that continued but had
             // been closed (the latest snapshot was forgotten meanwhile) open again.
             if let parentSeq = parent.seq {
-                let closing = parent.byPath.values.filter { $0.open && !continued.contains($0.id) }.map(\.id)
-                let reopening = parent.byPath.values.filter { !$0.open && continued.contains($0.id) }.map(\.id)
+                let closing = parent.versions.filter { $0.open && !continued.contains($0.id) }.map(\.id)
+                let reopening = parent.versions.filter { !$0.open && continued.contains($0.id) }.map(\.id)
                 for (ids, seq) in [(closing, parentSeq), (reopening, Self.openSeq)] {
                     for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
                         try db.execute(sql: "UPDATE versions SET last_seq = ? WHERE id IN (\(databaseQuestionMarks(count: chunk.count)))",

@@ -58,12 +58,25 @@ public struct LatestVersions: Sendable {
     /// Snapshots ever created in the library when this was read: with `seq`, tells whether it
     /// is still current (a snapshot taken and forgotten meanwhile may have closed versions).
     public var generation: Int64
-    public var byPath: [PathKey: Version]
+    /// The versions, in the order read.
+    public private(set) var versions: [Version]
+    /// Each path's place in `versions`: a small index instead of a map holding every entry
+    /// (a dictionary's slots cost about twice the entries they hold, and trees have millions).
+    private var places: [PathKey: Int32]
 
-    public init(seq: Int64?, generation: Int64, byPath: [PathKey: Version]) {
+    public init(seq: Int64?, generation: Int64, versions: [Version]) {
         self.seq = seq
         self.generation = generation
-        self.byPath = byPath
+        self.versions = versions
+        var places: [PathKey: Int32] = [:]
+        places.reserveCapacity(versions.count)
+        for (place, version) in versions.enumerated() { places[PathKey(version.entry.path)] = Int32(place) }
+        self.places = places
+    }
+
+    /// The version at a relative path.
+    public subscript(path: PathKey) -> Version? {
+        places[path].map { versions[Int($0)] }
     }
 }
 

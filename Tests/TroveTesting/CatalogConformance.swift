@@ -172,7 +172,7 @@ public enum CatalogConformance {
         #expect(try catalog.find("report", limit: 10).count == 2, "one unchanged version, in both snapshots")
         #expect(try catalog.find("docs/notes", limit: 10).count == 2, "two versions of the path")
         #expect(try catalog.find("IMG_*.jpg", limit: 10).map(\.path).sorted() == ["/data/photos/IMG_0001.jpg", "/data/photos/IMG_0002.jpg"])
-        #expect(try catalog.latestVersions(root: "/data").byPath.count == 3)
+        #expect(try catalog.latestVersions(root: "/data").versions.count == 3)
         #expect(try catalog.referencedFileIDs().isSuperset(of: Set((first + second).compactMap(\.fileID))))
         try catalog.forget([s1], events: [Event(time: now, kind: .snapshotsForgotten)])
         #expect(try catalog.snapshots(root: nil).map(\.id) == ["snap2"])
