@@ -160,20 +160,20 @@ public struct Manifest: Sendable, Equatable {
         self.entries = ordered ? entries : entries.sorted { PathKey.precedes($0.path, $1.path) }
     }
 
+    /// The whole manifest as bytes (`ManifestReader` gives the same bytes a piece at a time).
     public func encoded() throws -> [UInt8] {
+        var reader = try ManifestReader(self)
+        var out = [UInt8](repeating: 0, count: Int(reader.size))
+        let count = out.withUnsafeMutableBytes { reader.read(into: $0) }
+        return Array(out.prefix(count))
+    }
+
+    /// The header line (without the newline).
+    func headerLine() throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .secondsSince1970
-        var out = Array(try encoder.encode(header))
-        out.append(0x0A)
-        // Entries are written by hand: Foundation's encoder costs ~2 µs an entry, too slow for
-        // 100,000-file trees. Keys in sorted order, as a sorted-keys encoder would write them.
-        out.reserveCapacity(out.count + entries.count * 130)
-        for entry in entries {
-            Self.appendEntry(entry, to: &out)
-            out.append(0x0A)
-        }
-        return out
+        return Array(try encoder.encode(header))
     }
 
     /// One entry as its manifest line (without the newline).
@@ -383,5 +383,55 @@ public struct PathKey: Hashable, Sendable {
     public func hash(into hasher: inout Hasher) {
         var path = path
         path.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
+}
+
+/// A manifest's bytes produced a line at a time: the header, then one line per entry, each
+/// ending in a newline. A snapshot of millions of entries is stored without its manifest ever
+/// being whole in memory. Entries are written by hand: Foundation's encoder costs ~2 µs an
+/// entry, too slow for big trees (keys in sorted order, as a sorted-keys encoder writes them).
+public struct ManifestReader {
+    private let manifest: Manifest
+    private let header: [UInt8]
+    /// The next line: -1 for the header, then entry indices.
+    private var next = -1
+    private var line: [UInt8] = []
+    private var offset = 0
+    /// The manifest's length in bytes (measured by encoding each line once, keeping none).
+    public let size: UInt64
+
+    public init(_ manifest: Manifest) throws {
+        self.manifest = manifest
+        header = try manifest.headerLine()
+        var size = UInt64(header.count + 1)
+        var scratch: [UInt8] = []
+        for entry in manifest.entries {
+            scratch.removeAll(keepingCapacity: true)
+            Manifest.appendEntry(entry, to: &scratch)
+            size += UInt64(scratch.count + 1)
+        }
+        self.size = size
+    }
+
+    /// Fills `buffer` with the next bytes; returns how many (0 at the end).
+    public mutating func read(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        var written = 0
+        while written < buffer.count {
+            if offset == line.count {
+                guard next < manifest.entries.count else { break }
+                line.removeAll(keepingCapacity: true)
+                if next < 0 { line.append(contentsOf: header) } else { Manifest.appendEntry(manifest.entries[next], to: &line) }
+                line.append(0x0A)
+                next += 1
+                offset = 0
+            }
+            let take = min(buffer.count - written, line.count - offset)
+            line.withUnsafeBytes { bytes in
+                (buffer.baseAddress! + written).copyMemory(from: bytes.baseAddress! + offset, byteCount: take)
+            }
+            written += take
+            offset += take
+        }
+        return written
     }
 }

@@ -101,7 +101,8 @@ extension Library {
         entries.sort { PathKey.precedes($0.path, $1.path) }
         let manifest = Manifest(header: .init(root: root, time: now, tag: tag, parent: parent?.id, partial: partial,
                                               skipped: skipped.filter(\.error).map(\.path), rootEntry: rootLine), entries: entries)
-        let manifestID = try storeBytes(try manifest.encoded())
+        var manifestBytes = try ManifestReader(manifest)
+        let manifestID = try storeObject(size: manifestBytes.size) { manifestBytes.read(into: $0) }
         // Counted, not filtered into copies of the entries. Hard-linked names share their bytes: counted once.
         var fileCount = 0
         var bytes: UInt64 = 0
@@ -126,6 +127,27 @@ extension Library {
     /// is read is retried twice, then reported; it is never recorded with a wrong ID.
     func readContent(root: String, entries: inout [SnapshotEntry], indices: [Int], skipped: inout [SkippedPath],
                      progress: any ProgressReporter) throws -> UInt64 {
+        // In parts, so the paths and results held at once do not grow with the tree; one
+        // progress phase over them all.
+        let total = indices.reduce(UInt64(0)) { $0 + entries[$1].size }
+        progress.begin("import", total: total, unit: .bytes)
+        defer { progress.finish() }
+        var bytes: UInt64 = 0
+        var before: UInt64 = 0
+        for start in stride(from: 0, to: indices.count, by: Self.snapshotReadPart) {
+            let part = Array(indices[start..<min(start + Self.snapshotReadPart, indices.count)])
+            bytes += try readPart(root: root, entries: &entries, indices: part, skipped: &skipped,
+                                  progress: PartProgress(whole: progress, before: before))
+            before += part.reduce(UInt64(0)) { $0 + entries[$1].size }
+        }
+        return bytes
+    }
+
+    /// Files a snapshot reads per `importFiles` call: big enough that batches stay full.
+    static let snapshotReadPart = 4 * ImportBatch.maxFiles
+
+    private func readPart(root: String, entries: inout [SnapshotEntry], indices: [Int], skipped: inout [SkippedPath],
+                          progress: any ProgressReporter) throws -> UInt64 {
         var pending = indices
         var bytes: UInt64 = 0
         for attempt in 0..<3 where !pending.isEmpty {
@@ -172,10 +194,10 @@ extension Library {
     /// Stores bytes held in memory (a manifest) as an object and records it: on as many of the
     /// best stores as the durability target asks for, at once (a manifest is small, and a
     /// snapshot that cannot be restored because one drive died is worth nothing).
-    func storeBytes(_ bytes: [UInt8]) throws -> ContentID {
+    func storeObject(size: UInt64, source: @escaping (UnsafeMutableRawBufferPointer) throws -> Int) throws -> ContentID {
         let candidates = try importTargets(ImportOptions())
         // The placement rule picks them: one store per disk, most free space first.
-        let picked = placement(size: UInt64(bytes.count), held: [], target: try targetCopies(), candidates: candidates.map {
+        let picked = placement(size: size, held: [], target: try targetCopies(), candidates: candidates.map {
             PlacementCandidate(storeID: $0.record.id, weight: $0.record.copies, available: freeBytes($0.store),
                                domain: $0.record.domain)
         })
@@ -184,7 +206,7 @@ extension Library {
         guard !chosen.isEmpty else {
             throw TroveError(.storeNotConnected, "No store can take new copies; add one with `trove store add FOLDER`.")
         }
-        let (id, placed, failures) = try writeBytes(bytes, to: chosen)
+        let (id, placed, failures) = try writeObject(size: size, source: source, to: chosen)
         if placed.isEmpty, let failure = failures.first { throw failure.1 }
         return id
     }
@@ -193,9 +215,8 @@ extension Library {
     /// returns its ID, the stores that took it and those that failed.
     func writeBytes(_ bytes: [UInt8], to stores: [ObservedStore]) throws
         -> (id: ContentID, placed: [ObservedStore], failures: [(ObservedStore, TroveError)]) {
-        let mirror = MirrorWriter(stores: stores, expectedSize: UInt64(bytes.count))
         var offset = 0
-        let result = try pipeline.run(source: { buffer in
+        return try writeObject(size: UInt64(bytes.count), source: { buffer in
             let count = min(buffer.count, bytes.count - offset)
             guard count > 0 else { return 0 }
             bytes.withUnsafeBytes { all in
@@ -203,7 +224,15 @@ extension Library {
             }
             offset += count
             return count
-        }, sink: { _, chunk in try mirror.write(chunk) })
+        }, to: stores)
+    }
+
+    /// Writes `size` bytes that `source` produces as one object to each of `stores` and
+    /// records the copies; returns its ID, the stores that took it and those that failed.
+    func writeObject(size: UInt64, source: @escaping (UnsafeMutableRawBufferPointer) throws -> Int, to stores: [ObservedStore]) throws
+        -> (id: ContentID, placed: [ObservedStore], failures: [(ObservedStore, TroveError)]) {
+        let mirror = MirrorWriter(stores: stores, expectedSize: size)
+        let result = try pipeline.run(source: source, sink: { _, chunk in try mirror.write(chunk) })
         let placed = mirror.commit(as: result.id)
         let now = clock.now()
         if !placed.isEmpty {
@@ -240,4 +269,13 @@ extension Library {
         while inner.hasSuffix("/") { inner.removeLast() }
         return (snapshot, inner)
     }
+}
+
+/// One part of a phase reported as the whole's progress: its own begin and finish are not shown.
+struct PartProgress: ProgressReporter {
+    let whole: any ProgressReporter
+    let before: UInt64
+    func begin(_ phase: String, total: UInt64?, unit: ProgressUnit) {}
+    func update(done: UInt64) { whole.update(done: before + done) }
+    func finish() {}
 }

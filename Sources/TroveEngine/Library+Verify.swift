@@ -53,16 +53,18 @@ extension Library {
         var report = VerifyReport(storeID: observed.record.id, storeLabel: observed.record.label, connected: observed.isConnected)
         guard let store = observed.store else { return report }
         let started = Date()
-        var files = try catalog.copiedFiles(onStore: observed.record.id).map { ($0.file, $0.copy) }
-        let total = files.reduce(0) { $0 + $1.0.size }
+        var files = try catalog.copiedFiles(onStore: observed.record.id)
+        let total = files.reduce(0) { $0 + $1.file.size }
         // Largest first: each chunk then holds files of similar size, so no lane sits idle
         // while one long file finishes its chunk.
-        files.sort { $0.0.size > $1.0.size }
+        files.sort { $0.file.size > $1.file.size }
         progress.begin("verify \(observed.record.label)", total: total, unit: .bytes)
         let counter = ProgressCounter(progress)
-        for chunk in stride(from: 0, to: files.count, by: 128).map({ Array(files[$0..<min($0 + 128, files.count)]) }) {
-            let verdicts = try checkOnHost(chunk.map(\.0), on: store, counter: counter)
-                ?? checkConcurrently(chunk.map(\.0), on: store, counter: counter)
+        // Chunks are cut as they come: cutting them all first held every file twice.
+        for start in stride(from: 0, to: files.count, by: 128) {
+            let chunk = Array(files[start..<min(start + 128, files.count)])
+            let verdicts = try checkOnHost(chunk.map(\.file), on: store, counter: counter)
+                ?? checkConcurrently(chunk.map(\.file), on: store, counter: counter)
             var verified: [CatalogChange] = []
             let now = clock.now()
             for ((file, copy), result) in zip(chunk, verdicts) {

@@ -71,6 +71,31 @@ struct ManifestTests {
         #expect(try Manifest.decode(try manifest.encoded()) == manifest)
     }
 
+    @Test(arguments: [1, 7, 64, 4096])
+    func aManifestReadInPiecesIsTheSameBytes(pieceSize: Int) throws {
+        // A snapshot stores its manifest from a reader, a buffer at a time: lines cut at any
+        // size must give the bytes that decode back to the manifest, and its announced size.
+        var random = SplitMix64(seed: UInt64(pieceSize))
+        let entries = (0..<300).map { index in
+            SnapshotEntry(path: "d\(random.next() % 7)/f\(index) ü", type: .file, size: random.next() % 100_000,
+                          mtime: FileTime(seconds: Int64(random.next() % 2_000_000_000)), inode: random.next() % 1_000_000,
+                          fileID: ContentHash.hash([UInt8(index % 256)]).id)
+        }
+        let manifest = Manifest(header: .init(root: "/data", time: Date(timeIntervalSince1970: 1_800_000_000), tag: nil,
+                                              parent: nil, partial: false, skipped: []), entries: entries)
+        var reader = try ManifestReader(manifest)
+        var bytes: [UInt8] = []
+        var piece = [UInt8](repeating: 0, count: pieceSize)
+        while true {
+            let count = piece.withUnsafeMutableBytes { reader.read(into: $0) }
+            if count == 0 { break }
+            bytes += piece.prefix(count)
+        }
+        #expect(UInt64(bytes.count) == reader.size)
+        #expect(try Manifest.decode(bytes) == manifest)
+        #expect(bytes.filter { $0 == 0x0A }.count == entries.count + 1, "a header line and one line per entry")
+    }
+
     @Test func readsFormatOneManifests() throws {
         // A manifest written before format 2: mtime in nanoseconds, no owner.
         let old = Array("""
