@@ -191,9 +191,9 @@ extension Library {
         return bytes
     }
 
-    /// Stores bytes held in memory (a manifest) as an object and records it: on as many of the
-    /// best stores as the durability target asks for, at once (a manifest is small, and a
-    /// snapshot that cannot be restored because one drive died is worth nothing).
+    /// Stores the `size` bytes `source` produces (a manifest) as an object and records it: on
+    /// as many of the best stores as the durability target asks for, at once (a snapshot that
+    /// cannot be restored because one drive died is worth nothing).
     func storeObject(size: UInt64, source: @escaping (UnsafeMutableRawBufferPointer) throws -> Int) throws -> ContentID {
         let candidates = try importTargets(ImportOptions())
         // The placement rule picks them: one store per disk, most free space first.
