@@ -270,12 +270,3 @@ extension Library {
         return (snapshot, inner)
     }
 }
-
-/// One part of a phase reported as the whole's progress: its own begin and finish are not shown.
-struct PartProgress: ProgressReporter {
-    let whole: any ProgressReporter
-    let before: UInt64
-    func begin(_ phase: String, total: UInt64?, unit: ProgressUnit) {}
-    func update(done: UInt64) { whole.update(done: before + done) }
-    func finish() {}
-}

@@ -16,3 +16,12 @@ public struct SilentProgress: ProgressReporter {
     public func update(done: UInt64) {}
     public func finish() {}
 }
+
+/// One part of a phase reported as the whole's progress: its own begin and finish are not shown.
+struct PartProgress: ProgressReporter {
+    let whole: any ProgressReporter
+    let before: UInt64
+    func begin(_ phase: String, total: UInt64?, unit: ProgressUnit) {}
+    func update(done: UInt64) { whole.update(done: before + done) }
+    func finish() {}
+}

@@ -68,7 +68,7 @@ extension PostgresCatalog: SnapshotCatalog {
             """, [root, seq]) {
             let entry = try Self.entry(row, at: 4, path: SafePath.dropping(cut, from: try row.get(3)))
             versions.append(.init(id: try row.get(1), pathID: try row.get(2), entry: entry,
-                                                open: (try row.get(0, as: Int64.self)) == openSeq))
+                                  open: (try row.get(0, as: Int64.self)) == openSeq))
         }
         return LatestVersions(seq: seq, generation: generation, versions: versions)
     }
