@@ -32,6 +32,14 @@ public struct Manifest: Sendable, Equatable {
         enum CodingKeys: String, CodingKey {
             case format, root, time, tag, parent, partial, skipped, rootEntry = "root_entry"
         }
+
+        /// The header line (without the newline): the manifest's first line.
+        public func line() throws -> [UInt8] {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            encoder.dateEncodingStrategy = .secondsSince1970
+            return Array(try encoder.encode(self))
+        }
     }
 
     public var header: Header
@@ -52,13 +60,6 @@ public struct Manifest: Sendable, Equatable {
         return out
     }
 
-    /// The header line (without the newline).
-    func headerLine() throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .secondsSince1970
-        return Array(try encoder.encode(header))
-    }
 
     /// One entry as its manifest line (without the newline).
     public static func entryLine(_ entry: SnapshotEntry) -> [UInt8] {
@@ -72,7 +73,8 @@ public struct Manifest: Sendable, Equatable {
         try decodeLine(line, path: path)
     }
 
-    static func appendEntry(_ entry: SnapshotEntry, to out: inout [UInt8]) {
+    /// Appends an entry's line (without the newline); every line after the header is one entry.
+    public static func appendEntry(_ entry: SnapshotEntry, to out: inout [UInt8]) {
         out.append(0x7B)
         if let gid = entry.gid { out.append(contentsOf: #""g":"#.utf8); Self.appendDecimal(UInt64(gid), to: &out); out.append(0x2C) }
         out.append(contentsOf: #""i":"#.utf8)
@@ -241,7 +243,7 @@ public struct ManifestReader {
 
     public init(_ manifest: Manifest) throws {
         self.manifest = manifest
-        header = try manifest.headerLine()
+        header = try manifest.header.line()
         var size = UInt64(header.count + 1)
         var scratch: [UInt8] = []
         for entry in manifest.entries {

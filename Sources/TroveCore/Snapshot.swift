@@ -88,7 +88,11 @@ public struct SnapshotEntry: Sendable, Equatable {
         self.sparse = sparse
     }
 
-    public var name: String { String(path.split(separator: "/").last ?? Substring(path)) }
+    /// The last part of the path (after its last `/` byte, as the filesystem sees it).
+    public var name: String {
+        guard let slash = path.utf8.lastIndex(of: 0x2F) else { return path }
+        return String(decoding: path.utf8[path.utf8.index(after: slash)...], as: UTF8.self)
+    }
 
     /// Same mode, times, owner, attributes and links (content aside).
     public func sameMetadata(_ other: SnapshotEntry) -> Bool {

@@ -154,7 +154,7 @@ extension Library {
         // Snapshots in order keep their numbers; each is indexed against the one before it.
         let snapshots = try snapshotIndex.snapshots(root: nil)
         for snapshot in snapshots {
-            _ = try target.addSnapshot(snapshot, entries: try snapshotIndex.entries(of: snapshot, under: nil), latest: nil, events: [])
+            _ = try target.addSnapshot(snapshot, entries: try snapshotIndex.entries(of: snapshot, under: nil), events: [])
         }
         try target.apply([.trimJournal(through: try target.pendingChanges().journal)])
 

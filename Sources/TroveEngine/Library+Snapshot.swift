@@ -28,6 +28,11 @@ extension Library {
     /// Snapshots a folder: walks it, imports only files that are new or changed since the last
     /// snapshot of that folder, stores the manifest as an object, and indexes every entry.
     public func snapshot(_ rawRoot: String, tag: String? = nil, progress: any ProgressReporter = SilentProgress()) throws -> SnapshotReport {
+        try snapshot(rawRoot, tag: tag, progress: progress, window: SnapshotStream.window)
+    }
+
+    /// A snapshot settling `window` entries at a time (small in tests, to cross many windows).
+    func snapshot(_ rawRoot: String, tag: String?, progress: any ProgressReporter, window: Int) throws -> SnapshotReport {
         let started = Date()
         let root = LibraryLocation.absolute(rawRoot)
         guard let info = try POSIX.stat(root), POSIX.isDirectory(info) else {
@@ -38,116 +43,49 @@ extension Library {
         }
         let activityLock = try lock(.activity, exclusive: false, wait: true)
         defer { withExtendedLifetime(activityLock) {} }
+        // The parent snapshot (an external one indexed since is not a parent) is read a page
+        // at a time beside the walk, to spot unchanged files; entries go to spool files as they
+        // are settled, so memory does not grow with the tree.
         let parent = try snapshotIndex.snapshots(root: root).last { !$0.external }
         var scanner = TreeScanner(root: root, excluded: Set([path] + (try storeFolders()).map(\.folder)))
-        // The parent's entries are read once (to spot unchanged files here, and to let the index
-        // continue their versions), while the tree is walked. An external snapshot indexed
-        // since is not a parent.
-        let versions = snapshotIndex
-        let (_, latest) = try inParallel({ scanner.scan() }, { try versions.latestVersions(root: root) })
-        var previous: [PathKey: SnapshotEntry] = [:]
-        if let parent, parent.seq != latest.seq {
-            for entry in try snapshotIndex.entries(of: parent, under: nil) { previous[PathKey(entry.path)] = entry }
-        }
-        let parentEntry: (String) -> SnapshotEntry? = parent?.seq == latest.seq
-            ? { latest[PathKey($0)]?.entry } : { previous[PathKey($0)] }
-        // Taken out of the scanner, so changing them below does not copy every entry.
-        var entries = scanner.entries
-        scanner.entries = []
-        var skipped = scanner.skipped
-        // Unchanged files (same size, mtime and inode as in the parent) keep their ID unread.
-        // Second names of a hard-linked file take the first name's content, read once.
-        var toRead: [Int] = []
-        for index in entries.indices where entries[index].type == .file && entries[index].hardLink == nil {
-            if let old = parentEntry(entries[index].path), old.type == .file, let id = old.fileID,
-               old.size == entries[index].size, old.mtime == entries[index].mtime, old.inode == entries[index].inode {
-                entries[index].fileID = id
-            } else {
-                toRead.append(index)
-            }
-        }
-        var unchanged = -toRead.count
-        var linked = false
-        for entry in entries where entry.type == .file {
-            if entry.hardLink == nil { unchanged += 1 } else { linked = true }
-        }
-        var bytesRead: UInt64 = 0
-        if !toRead.isEmpty {
-            bytesRead = try readContent(root: root, entries: &entries, indices: toRead, skipped: &skipped, progress: progress)
-        }
-        var leaders: [PathKey: SnapshotEntry] = [:]
-        if linked {
-            for entry in entries where entry.type == .file && entry.hardLink == nil { leaders[PathKey(entry.path)] = entry }
-        }
-        for index in entries.indices where linked {
-            guard let leaderPath = entries[index].hardLink else { continue }
-            if let leader = leaders[PathKey(leaderPath)], leader.fileID != nil, leader.size == entries[index].size {
-                entries[index].fileID = leader.fileID
-            } else {
-                // The first name could not be read: this name is not saved either (and is reported).
-                entries[index].fileID = nil
-                skipped.append(.init(path: root + "/" + entries[index].path, reason: "hard link to \(leaderPath), which could not be read"))
-            }
-        }
-        // Files that could not be read are left out; the snapshot says it is partial.
-        entries.removeAll { $0.type == .file && $0.fileID == nil }
+        var stream = try SnapshotStream(library: self, root: root, parent: parent, window: window, progress: progress)
+        try scanner.scan { entry, leader in try stream.add(entry, linkLeader: leader) }
+        try stream.settle()
+        stream.finishProgress()
+        let skipped = scanner.skipped + stream.skipped
         let now = clock.now()
         let partial = skipped.contains(where: \.error)
         // The folder's own mode, times, owner and attributes: a private folder comes back private.
         var rootEntry = TreeScanner.entry(relative: "", info: info, target: nil)
         rootEntry?.xattrs = (try? POSIX.extendedAttributes(root)) ?? []
         let rootLine = rootEntry.map { String(decoding: Manifest.entryLine($0), as: UTF8.self) }
-        // Sorted in place: the manifest then shares these entries instead of a sorted copy.
-        entries.sort { PathKey.precedes($0.path, $1.path) }
-        let manifest = Manifest(header: .init(root: root, time: now, tag: tag, parent: parent?.id, partial: partial,
-                                              skipped: skipped.filter(\.error).map(\.path), rootEntry: rootLine), entries: entries)
-        var manifestBytes = try ManifestReader(manifest)
-        let manifestID = try storeObject(size: manifestBytes.size) { manifestBytes.read(into: $0) }
-        // Counted, not filtered into copies of the entries. Hard-linked names share their bytes: counted once.
-        var fileCount = 0
-        var bytes: UInt64 = 0
-        for entry in entries where entry.type == .file {
-            fileCount += 1
-            if entry.hardLink == nil { bytes += entry.size }
-        }
+        let header = Manifest.Header(root: root, time: now, tag: tag, parent: parent?.id, partial: partial,
+                                     skipped: skipped.filter(\.error).map(\.path), rootEntry: rootLine)
+        var manifest = try stream.manifest(header: header)
+        let manifestID = try storeObject(size: manifest.size) { try manifest.read(into: $0) }
+        let counts = stream.counts
         let record = SnapshotRecord(id: manifestID.description, root: root, time: now, tag: tag, partial: partial,
-                                    entries: entries.count, bytes: bytes, rootEntry: rootLine)
-        let saved = try snapshotIndex.addSnapshot(record, entries: manifest.entries, latest: latest, events: [
+                                    entries: counts.entries, bytes: counts.bytes, rootEntry: rootLine)
+        var entries = try stream.entries()
+        let saved = try snapshotIndex.addSnapshot(record, entries: &entries, events: [
             Event(time: now, kind: .snapshotCreated, details: [
-                "snapshot": .text(record.id), "root": .text(root), "entries": DetailValue(entries.count),
-                "files_read": DetailValue(fileCount - unchanged), "partial": .text(partial ? "yes" : "no"),
+                "snapshot": .text(record.id), "root": .text(root), "entries": DetailValue(counts.entries),
+                "files_read": DetailValue(counts.read), "partial": .text(partial ? "yes" : "no"),
             ]),
         ])
-        return SnapshotReport(id: saved.id, root: root, time: now, tag: tag, entries: entries.count, files: fileCount,
-                              bytes: bytes, filesRead: fileCount - unchanged, bytesRead: bytesRead, filesUnchanged: unchanged,
-                              partial: partial, skipped: skipped, seconds: Date().timeIntervalSince(started))
-    }
-
-    /// Imports the content of changed files and fills in their IDs. A file that changes while it
-    /// is read is retried twice, then reported; it is never recorded with a wrong ID.
-    func readContent(root: String, entries: inout [SnapshotEntry], indices: [Int], skipped: inout [SkippedPath],
-                     progress: any ProgressReporter) throws -> UInt64 {
-        // In parts, so the paths and results held at once do not grow with the tree; one
-        // progress phase over them all.
-        let total = indices.reduce(UInt64(0)) { $0 + entries[$1].size }
-        progress.begin("import", total: total, unit: .bytes)
-        defer { progress.finish() }
-        var bytes: UInt64 = 0
-        var before: UInt64 = 0
-        for start in stride(from: 0, to: indices.count, by: Self.snapshotReadPart) {
-            let part = Array(indices[start..<min(start + Self.snapshotReadPart, indices.count)])
-            bytes += try readPart(root: root, entries: &entries, indices: part, skipped: &skipped,
-                                  progress: PartProgress(whole: progress, before: before))
-            before += part.reduce(UInt64(0)) { $0 + entries[$1].size }
-        }
-        return bytes
+        return SnapshotReport(id: saved.id, root: root, time: now, tag: tag, entries: counts.entries, files: counts.files,
+                              bytes: counts.bytes, filesRead: counts.read, bytesRead: counts.bytesRead,
+                              filesUnchanged: counts.unchanged, partial: partial, skipped: skipped,
+                              seconds: Date().timeIntervalSince(started))
     }
 
     /// Files a snapshot reads per `importFiles` call: big enough that batches stay full.
     static let snapshotReadPart = 4 * ImportBatch.maxFiles
 
-    private func readPart(root: String, entries: inout [SnapshotEntry], indices: [Int], skipped: inout [SkippedPath],
-                          progress: any ProgressReporter) throws -> UInt64 {
+    /// Imports the content of changed files and fills in their IDs. A file that changes while it
+    /// is read is retried twice, then reported; it is never recorded with a wrong ID.
+    func readPart(root: String, entries: inout [SnapshotEntry], indices: [Int], skipped: inout [SkippedPath],
+                  progress: any ProgressReporter) throws -> UInt64 {
         var pending = indices
         var bytes: UInt64 = 0
         for attempt in 0..<3 where !pending.isEmpty {

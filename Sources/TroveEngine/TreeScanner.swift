@@ -8,9 +8,12 @@ import TroveStorage
 /// Walks a folder for a snapshot: every file, folder, symbolic link, FIFO and device with all
 /// the metadata a faithful restore needs (lstat: links are recorded, never followed). Names are
 /// kept as bytes (NameCodec). Unreadable parts are reported, never fatal and never silent.
+/// Entries come in path order (`PathKey.precedes`, the manifest's order), one folder's
+/// children at a time, so a snapshot can stream them instead of holding the whole tree.
 struct TreeScanner {
     let root: String
     let excluded: Set<String>
+    /// Every entry, when walked with `scan()`.
     var entries: [SnapshotEntry] = []
     var skipped: [SkippedPath] = []
     /// The first path seen of each multiply-linked inode, by (device, inode).
@@ -26,8 +29,17 @@ struct TreeScanner {
         self.excluded = excluded
     }
 
+    /// Walks the whole tree into `entries`.
     mutating func scan() {
-        walk(root, relative: "")
+        var all: [SnapshotEntry] = []
+        scan { entry, _ in all.append(entry) }
+        entries = all
+    }
+
+    /// Walks the tree, giving `found` each entry in path order, and whether it is the first
+    /// name of a file with several (its content is what the later names take).
+    mutating func scan(_ found: (SnapshotEntry, _ linkLeader: Bool) throws -> Void) rethrows {
+        try walk(root, relative: "", found)
     }
 
     /// The type of a stat result, or nil for what cannot be snapshotted (sockets).
@@ -52,30 +64,39 @@ struct TreeScanner {
         return entry
     }
 
-    private mutating func walk(_ folder: String, relative: String) {
+    /// One child of a folder, examined, waiting for its place in path order.
+    private struct Child {
+        var name: [UInt8]
+        var entry: SnapshotEntry
+        var full: String
+        var link: LinkKey?
+    }
+
+    private mutating func walk(_ folder: String, relative: String,
+                               _ found: (SnapshotEntry, _ linkLeader: Bool) throws -> Void) rethrows {
         // readdir + fstatat relative to the open folder: no path is resolved from the root again.
         guard let (dirFD, stream) = POSIX.openFolder(folder) else {
             skipped.append(.init(path: folder, reason: "folder cannot be read (\(String(cString: strerror(errno))))"))
             return
         }
-        defer { closedir(stream) }
+        var children: [Child] = []
         for name in POSIX.names(inFolder: stream) {
             let full = folder == "/" ? "/" + name : folder + "/" + name
             if excluded.contains(full) { continue }
             let rel = relative.isEmpty ? name : relative + "/" + name
-            var found = stat()
-            guard NameCodec.withCString(name, { fstatat(dirFD, $0, &found, AT_SYMLINK_NOFOLLOW) }) == 0 else {
+            var info = stat()
+            guard NameCodec.withCString(name, { fstatat(dirFD, $0, &info, AT_SYMLINK_NOFOLLOW) }) == 0 else {
                 skipped.append(.init(path: full, reason: "cannot be examined (\(String(cString: strerror(errno))))"))
                 continue
             }
             var target: String?
-            if POSIX.isSymlink(found) {
+            if POSIX.isSymlink(info) {
                 do { target = try POSIX.readLink(full) } catch {
                     skipped.append(.init(path: full, reason: "link cannot be read (\(error))"))
                     continue
                 }
             }
-            guard var entry = Self.entry(relative: rel, info: found, target: target) else {
+            guard var entry = Self.entry(relative: rel, info: info, target: target) else {
                 skipped.append(.init(path: full, reason: "socket (a program's live endpoint; not saved)", error: false))
                 continue
             }
@@ -86,15 +107,35 @@ struct TreeScanner {
             do { entry.xattrs = try POSIX.extendedAttributes(full) } catch {
                 skipped.append(.init(path: full, reason: "extended attributes cannot be read (\(error)); saved without them"))
             }
-            if entry.type != .directory && found.st_nlink > 1 {
-                let key = LinkKey(device: UInt64(found.st_dev), inode: UInt64(found.st_ino))
-                if let leader = linkLeaders[key] { entry.hardLink = leader } else { linkLeaders[key] = rel }
-            }
-            if entry.type == .file && entry.size >= 4096 && UInt64(found.st_blocks) * 512 < entry.size {
+            if entry.type == .file && entry.size >= 4096 && UInt64(info.st_blocks) * 512 < entry.size {
                 entry.sparse = POSIX.hasHoles(full, size: entry.size)
             }
-            entries.append(entry)
-            if entry.type == .directory { walk(full, relative: rel) }
+            let link = entry.type != .directory && info.st_nlink > 1
+                ? LinkKey(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)) : nil
+            children.append(Child(name: Array(name.utf8), entry: entry, full: full, link: link))
+        }
+        closedir(stream)
+        // In byte order of the whole path: a folder's own entry sorts by its name, its contents
+        // by its name and a `/` ("a", "a-b", "a/c", "a0").
+        var order: [(key: [UInt8], child: Int, contents: Bool)] = []
+        order.reserveCapacity(children.count)
+        for (index, child) in children.enumerated() {
+            order.append((child.name, index, false))
+            if child.entry.type == .directory { order.append((child.name + [0x2F], index, true)) }
+        }
+        order.sort { $0.key.lexicographicallyPrecedes($1.key) }
+        for item in order {
+            let child = children[item.child]
+            if item.contents {
+                try walk(child.full, relative: child.entry.path, found)
+                continue
+            }
+            var entry = child.entry
+            var leader = false
+            if let key = child.link {
+                if let first = linkLeaders[key] { entry.hardLink = first } else { linkLeaders[key] = entry.path; leader = true }
+            }
+            try found(entry, leader)
         }
     }
 }

@@ -43,46 +43,33 @@ extension PostgresCatalog: SnapshotCatalog {
     /// `last_seq` of a version still in its root's latest snapshot.
     static let openSeq = Int64.max
 
-    public func latestVersions(root: String) throws -> LatestVersions {
-        try read(consistent: true) { s in try Self.latestVersions(s, root: root) }
+    public func versions(of snapshot: SnapshotRecord, after: String?, limit: Int) throws -> [SnapshotVersion] {
+        try read { s in try Self.versionPage(s, root: snapshot.root, seq: snapshot.seq, after: after, limit: limit) }
     }
 
-    /// Snapshots ever numbered in the library (the sequence's last value).
-    static func generation(_ s: PGSession) throws -> Int64 {
-        try s.query("SELECT n FROM snapshot_generation").first?.get(0) ?? 0
-    }
-
-    static func latestVersions(_ s: PGSession, root: String) throws -> LatestVersions {
-        let generation = try generation(s)
-        guard let latest = try s.query("SELECT seq, entries FROM snapshots WHERE root = $1 ORDER BY seq DESC LIMIT 1", [root]).first else {
-            return LatestVersions(seq: nil, generation: generation, versions: [])
-        }
-        let seq: Int64 = try latest.get(0)
-        let cut = root == "/" ? 1 : root.utf8.count + 1
-        var versions: [LatestVersions.Version] = []
-        versions.reserveCapacity(try latest.get(1, as: Int.self))
+    /// Up to `limit` versions of the root's snapshot `seq`, in path order after `after`.
+    static func versionPage(_ s: PGSession, root: String, seq: Int64?, after: String?, limit: Int) throws -> [SnapshotVersion] {
+        guard let seq else { return [] }
+        let prefix = join(root, "")
+        let cut = prefix.utf8.count
+        var versions: [SnapshotVersion] = []
         for row in try s.query("""
             SELECT v.last_seq, v.id, v.path_id, p.path, \(entryColumns)
-            FROM versions v JOIN paths p ON p.id = v.path_id
-            WHERE v.root = $1 AND v.last_seq >= $2 AND v.first_seq <= $2
-            """, [root, seq]) {
+            FROM paths p JOIN versions v ON v.path_id = p.id
+            WHERE p.path > $1 AND p.path < $2 AND v.root = $3 AND v.last_seq >= $4 AND v.first_seq <= $4
+            ORDER BY p.path LIMIT $5
+            """, [after.map { join(root, $0) } ?? prefix, String(prefix.dropLast()) + "0", root, seq, Int64(limit)]) {
             let entry = try Self.entry(row, at: 4, path: SafePath.dropping(cut, from: try row.get(3)))
             versions.append(.init(id: try row.get(1), pathID: try row.get(2), entry: entry,
                                   open: (try row.get(0, as: Int64.self)) == openSeq))
         }
-        return LatestVersions(seq: seq, generation: generation, versions: versions)
+        return versions
     }
 
-    public func addSnapshot(_ record: SnapshotRecord, entries: [SnapshotEntry], latest: LatestVersions?,
-                            events: [Event]) throws -> SnapshotRecord {
+    public func addSnapshot<Source: SnapshotEntrySource>(_ record: SnapshotRecord, entries source: inout Source,
+                                                         events: [Event]) throws -> SnapshotRecord {
         let stored = try write { s -> SnapshotRecord in
-            let latestSeq = try s.query("SELECT MAX(seq) FROM snapshots WHERE root = $1", [record.root]).first?.get(0, as: Int64?.self)
-            let parent: LatestVersions
-            if let latest, latest.seq == latestSeq, latest.generation == (try Self.generation(s)) {
-                parent = latest
-            } else {
-                parent = try Self.latestVersions(s, root: record.root)
-            }
+            let parentSeq = try s.query("SELECT MAX(seq) FROM snapshots WHERE root = $1", [record.root]).first?.get(0, as: Int64?.self)
             var saved = record
             saved.seq = try s.query("""
                 INSERT INTO snapshots (seq, id, root, time, tag, partial, external, source, entries, bytes, root_entry)
@@ -94,68 +81,84 @@ extension PostgresCatalog: SnapshotCatalog {
                 try s.send("SELECT setval('snapshots_seq_seq', GREATEST($1, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM snapshots_seq_seq)))",
                            [record.seq])
             }
-            try s.send("UPDATE snapshot_generation SET n = GREATEST(n, $1)", [saved.seq])
-            // An unchanged entry costs nothing: its open version simply continues.
-            var continued = Set<Int64>()
-            continued.reserveCapacity(parent.versions.count)
-            var changed: [(entry: SnapshotEntry, absolute: String, pathID: Int64?)] = []
-            for entry in entries {
-                let previous = parent[PathKey(entry.path)]
-                if let previous, previous.entry == entry {
-                    continued.insert(previous.id)
-                    continue
-                }
-                changed.append((entry, Self.join(record.root, entry.path), previous?.pathID))
+            var parent = VersionCursor { after, limit in
+                try Self.versionPage(s, root: record.root, seq: parentSeq, after: after, limit: limit)
             }
-            // Paths new to this root: found or added in one statement per batch.
-            var pathIDs: [String: Int64] = [:]
-            let unknown = changed.filter { $0.pathID == nil }
-            for start in stride(from: 0, to: unknown.count, by: 10_000) {
-                let batch = unknown[start..<min(start + 10_000, unknown.count)]
-                try s.send("""
-                    INSERT INTO paths (path, name) SELECT * FROM unnest($1::TEXT[], $2::TEXT[]) ON CONFLICT (path) DO NOTHING
-                    """, [batch.map(\.absolute), batch.map(\.entry.name)])
-                for row in try s.query("SELECT path, id FROM paths WHERE path = ANY($1)", [batch.map(\.absolute)]) {
-                    pathIDs[try row.get(0)] = try row.get(1)
+            // Versions that do not continue end with the parent; any that continue but had been
+            // closed (the latest snapshot was forgotten meanwhile) open again.
+            var closing: [Int64] = []
+            var reopening: [Int64] = []
+            let passed = { (version: SnapshotVersion) in if version.open { closing.append(version.id) } }
+            var finished = false
+            // Compared with the parent and written 10,000 entries at a time.
+            while !finished {
+                var changed: [(entry: SnapshotEntry, absolute: String, pathID: Int64?)] = []
+                while changed.count < 10_000 {
+                    guard let entry = try source.next() else { finished = true; break }
+                    let previous = try parent.seek(entry.path, passed: passed)
+                    // An unchanged entry costs nothing: its open version simply continues.
+                    if let previous, previous.entry == entry {
+                        if !previous.open { reopening.append(previous.id) }
+                        continue
+                    }
+                    if let previous { passed(previous) }
+                    changed.append((entry, Self.join(record.root, entry.path), previous?.pathID))
                 }
-            }
-            for start in stride(from: 0, to: changed.count, by: 10_000) {
-                let batch = changed[start..<min(start + 10_000, changed.count)]
-                let e = batch.map(\.entry)
-                try s.send("""
-                    INSERT INTO versions (root, path_id, first_seq, last_seq, type, size, mode, mtime_s, mtime_nsec, inode,
-                                          file_id, target, uid, gid, extras)
-                    SELECT $1, p, $2, $3, t, sz, m, ms, mn, i, NULLIF(f, ''), NULLIF(tg, E'\\x01'), NULLIF(u, -1), NULLIF(g, -1), NULLIF(x, E'\\x01')
-                    FROM unnest($4::BIGINT[], $5::TEXT[], $6::BIGINT[], $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[],
-                                $11::TEXT[], $12::TEXT[], $13::BIGINT[], $14::BIGINT[], $15::TEXT[])
-                      AS v(p, t, sz, m, ms, mn, i, f, tg, u, g, x)
-                    """, [record.root, saved.seq, Self.openSeq,
-                          try batch.map { item -> Int64 in
-                              guard let id = item.pathID ?? pathIDs[item.absolute] else {
-                                  throw TroveError(.catalog, "The path \(item.absolute) has no row in the catalog's path index.")
-                              }
-                              return id
-                          },
-                          e.map(\.type.rawValue), e.map { Int64($0.size) }, e.map { Int64($0.mode) }, e.map(\.mtime.seconds),
-                          e.map { Int64($0.mtime.nanoseconds) }, e.map { Int64(bitPattern: $0.inode) },
-                          e.map { $0.fileID?.description ?? "" }, e.map { $0.target ?? Self.absent },
-                          e.map { $0.uid.map { Int64($0) } ?? -1 }, e.map { $0.gid.map { Int64($0) } ?? -1 },
-                          e.map { $0.extras.map { String(decoding: $0, as: UTF8.self) } ?? Self.absent }])
-            }
-            // Versions that did not continue end with the parent; any that continued but had
-            // been closed (the latest snapshot was forgotten meanwhile) open again.
-            if let parentSeq = parent.seq {
-                let closing = parent.versions.filter { $0.open && !continued.contains($0.id) }.map(\.id)
-                let reopening = parent.versions.filter { !$0.open && continued.contains($0.id) }.map(\.id)
-                for (ids, seq) in [(closing, parentSeq), (reopening, Self.openSeq)] where !ids.isEmpty {
-                    try s.send("UPDATE versions SET last_seq = $1 WHERE id = ANY($2)", [seq, ids])
+                if finished { try parent.finish(passed: passed) }
+                try Self.insertVersions(changed, of: saved, in: s)
+                if let parentSeq {
+                    for (ids, seq) in [(closing, parentSeq), (reopening, Self.openSeq)] where !ids.isEmpty {
+                        try s.send("UPDATE versions SET last_seq = $1 WHERE id = ANY($2)", [seq, ids])
+                    }
                 }
+                closing.removeAll(keepingCapacity: true)
+                reopening.removeAll(keepingCapacity: true)
             }
             try Self.apply(events.map(CatalogChange.event), in: s)
             return saved
         }
         for event in events { log(event) }
         return stored
+    }
+
+    /// Records new versions of `snapshot`, finding or adding their paths in one statement.
+    private static func insertVersions(_ batch: [(entry: SnapshotEntry, absolute: String, pathID: Int64?)],
+                                       of snapshot: SnapshotRecord, in s: PGSession) throws {
+        guard !batch.isEmpty else { return }
+        // Keyed by bytes: Swift's String equality would merge NFC and NFD spellings of a name.
+        var pathIDs: [PathKey: Int64] = [:]
+        var seen = Set<PathKey>()
+        let unknown = batch.filter { $0.pathID == nil && seen.insert(PathKey($0.absolute)).inserted }
+        if !unknown.isEmpty {
+            // Returning every row's ID, new or not: looking paths up by `= ANY` lets the planner
+            // pick the trigram index, which took seconds for a thousand paths.
+            for row in try s.query("""
+                INSERT INTO paths (path, name) SELECT * FROM unnest($1::TEXT[], $2::TEXT[])
+                ON CONFLICT (path) DO UPDATE SET name = EXCLUDED.name RETURNING path, id
+                """, [unknown.map(\.absolute), unknown.map(\.entry.name)]) {
+                pathIDs[PathKey(try row.get(0))] = try row.get(1)
+            }
+        }
+        let e = batch.map(\.entry)
+        try s.send("""
+            INSERT INTO versions (root, path_id, first_seq, last_seq, type, size, mode, mtime_s, mtime_nsec, inode,
+                                  file_id, target, uid, gid, extras)
+            SELECT $1, p, $2, $3, t, sz, m, ms, mn, i, NULLIF(f, ''), NULLIF(tg, E'\\x01'), NULLIF(u, -1), NULLIF(g, -1), NULLIF(x, E'\\x01')
+            FROM unnest($4::BIGINT[], $5::TEXT[], $6::BIGINT[], $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[],
+                        $11::TEXT[], $12::TEXT[], $13::BIGINT[], $14::BIGINT[], $15::TEXT[])
+              AS v(p, t, sz, m, ms, mn, i, f, tg, u, g, x)
+            """, [snapshot.root, snapshot.seq, openSeq,
+                  try batch.map { item -> Int64 in
+                      guard let id = item.pathID ?? pathIDs[PathKey(item.absolute)] else {
+                          throw TroveError(.catalog, "The path \(item.absolute) has no row in the catalog's path index.")
+                      }
+                      return id
+                  },
+                  e.map(\.type.rawValue), e.map { Int64($0.size) }, e.map { Int64($0.mode) }, e.map(\.mtime.seconds),
+                  e.map { Int64($0.mtime.nanoseconds) }, e.map { Int64(bitPattern: $0.inode) },
+                  e.map { $0.fileID?.description ?? "" }, e.map { $0.target ?? Self.absent },
+                  e.map { $0.uid.map { Int64($0) } ?? -1 }, e.map { $0.gid.map { Int64($0) } ?? -1 },
+                  e.map { $0.extras.map { String(decoding: $0, as: UTF8.self) } ?? Self.absent }])
     }
 
     /// Stands for NULL in a text array (a control character no path, target or JSON holds).

@@ -46,47 +46,40 @@ extension SQLiteCatalog: SnapshotCatalog {
     /// `last_seq` of a version still in its root's latest snapshot.
     static let openSeq = Int64.max
 
-    public func latestVersions(root: String) throws -> LatestVersions {
-        try read { db in try Self.latestVersions(db, root: root) }
+    public func versions(of snapshot: SnapshotRecord, after: String?, limit: Int) throws -> [SnapshotVersion] {
+        try read { db in try Self.versionPage(db, root: snapshot.root, seq: snapshot.seq, after: after, limit: limit) }
     }
 
-    static func generation(_ db: Database) throws -> Int64 {
-        try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'snapshots'") ?? 0
-    }
-
-    static func latestVersions(_ db: Database, root: String) throws -> LatestVersions {
-        let generation = try generation(db)
-        guard let latest = try Row.fetchOne(db, sql: "SELECT seq, entries FROM snapshots WHERE root = ? ORDER BY seq DESC LIMIT 1",
-                                            arguments: [root]) else {
-            return LatestVersions(seq: nil, generation: generation, versions: [])
-        }
-        let seq: Int64 = latest[0]
-        let cut = root == "/" ? 1 : root.utf8.count + 1
-        var versions: [LatestVersions.Version] = []
-        versions.reserveCapacity(latest[1] as Int)
-        // Columns by position: name lookups cost more than the query for big trees.
+    /// Up to `limit` versions of the root's snapshot `seq`, in path order after `after`.
+    static func versionPage(_ db: Database, root: String, seq: Int64?, after: String?, limit: Int) throws -> [SnapshotVersion] {
+        guard let seq else { return [] }
+        let prefix = join(root, "")
+        let cut = prefix.utf8.count
+        var versions: [SnapshotVersion] = []
+        // Paths in index order (CROSS JOIN keeps SQLite from sorting every version of the root
+        // for each page); columns by position, as name lookups cost more than the query.
         let rows = try Row.fetchCursor(db, sql: """
             SELECT v.last_seq, v.id, v.path_id, p.path, \(entryColumns)
-            FROM versions v JOIN paths p ON p.id = v.path_id
-            WHERE v.root = ? AND v.last_seq >= ? AND v.first_seq <= ?
-            """, arguments: [root, seq, seq])
+            FROM paths p CROSS JOIN versions v INDEXED BY versions_by_path
+            WHERE p.path > ? AND p.path < ? AND v.path_id = p.id AND v.root = ? AND v.last_seq >= ? AND v.first_seq <= ?
+            ORDER BY p.path LIMIT ?
+            """, arguments: [after.map { join(root, $0) } ?? prefix, upperBound(prefix), root, seq, seq, limit])
         while let row = try rows.next() {
             let entry = try Self.entry(row, at: 4, path: SafePath.dropping(cut, from: row[3]))
             versions.append(.init(id: row[1], pathID: row[2], entry: entry, open: (row[0] as Int64) == openSeq))
         }
-        return LatestVersions(seq: seq, generation: generation, versions: versions)
+        return versions
     }
 
-    public func addSnapshot(_ record: SnapshotRecord, entries: [SnapshotEntry], latest: LatestVersions?,
-                            events: [Event]) throws -> SnapshotRecord {
+    /// The first path after every path that starts with `prefix` (which ends in `/`).
+    static func upperBound(_ prefix: String) -> String {
+        String(prefix.dropLast()) + "0"
+    }
+
+    public func addSnapshot<Source: SnapshotEntrySource>(_ record: SnapshotRecord, entries source: inout Source,
+                                                         events: [Event]) throws -> SnapshotRecord {
         let stored = try write { db -> SnapshotRecord in
-            let latestSeq = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM snapshots WHERE root = ?", arguments: [record.root])
-            let parent: LatestVersions
-            if let latest, latest.seq == latestSeq, latest.generation == (try Self.generation(db)) {
-                parent = latest
-            } else {
-                parent = try Self.latestVersions(db, root: record.root)
-            }
+            let parentSeq = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM snapshots WHERE root = ?", arguments: [record.root])
             try db.execute(sql: """
                 INSERT INTO snapshots (seq, id, root, time, tag, partial, external, source, entries, bytes, root_entry)
                 VALUES (NULLIF(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -102,16 +95,20 @@ extension SQLiteCatalog: SnapshotCatalog {
                                       file_id, target, uid, gid, extras)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-            // An unchanged entry costs nothing: its open version simply continues.
-            var continued = Set<Int64>()
-            continued.reserveCapacity(parent.versions.count)
-            for entry in entries {
-                let key = PathKey(entry.path)
-                let previous = parent[key]
+            // Versions that do not continue end with the parent; any that continue but had been
+            // closed (the latest snapshot was forgotten meanwhile) open again. Set a few hundred at a time.
+            var ending = VersionEnds(db: db, parentSeq: parentSeq ?? 0)
+            var parent = VersionCursor { after, limit in
+                try Self.versionPage(db, root: record.root, seq: parentSeq, after: after, limit: limit)
+            }
+            while let entry = try source.next() {
+                let previous = try parent.seek(entry.path) { try ending.passed($0) }
+                // An unchanged entry costs nothing: its open version simply continues.
                 if let previous, previous.entry == entry {
-                    continued.insert(previous.id)
+                    if !previous.open { try ending.add(previous.id, reopen: true) }
                     continue
                 }
+                if let previous { try ending.passed(previous) }
                 let absolute = Self.join(record.root, entry.path)
                 let pathID: Int64
                 if let known = previous?.pathID {
@@ -130,23 +127,40 @@ extension SQLiteCatalog: SnapshotCatalog {
                     entry.extras.map { String(decoding: $0, as: UTF8.self) },
                 ])
             }
-            // Versions that did not continue end with the parent; any that continued but had
-            // been closed (the latest snapshot was forgotten meanwhile) open again.
-            if let parentSeq = parent.seq {
-                let closing = parent.versions.filter { $0.open && !continued.contains($0.id) }.map(\.id)
-                let reopening = parent.versions.filter { !$0.open && continued.contains($0.id) }.map(\.id)
-                for (ids, seq) in [(closing, parentSeq), (reopening, Self.openSeq)] {
-                    for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
-                        try db.execute(sql: "UPDATE versions SET last_seq = ? WHERE id IN (\(databaseQuestionMarks(count: chunk.count)))",
-                                       arguments: StatementArguments([seq] + chunk))
-                    }
-                }
-            }
+            try parent.finish { try ending.passed($0) }
+            try ending.flush()
             for event in events { try Self.apply(.event(event), in: db) }
             return saved
         }
         for event in events { log(event) }
         return stored
+    }
+
+    /// Parent versions to close (they did not continue) or open again, set in batches.
+    private struct VersionEnds {
+        let db: Database
+        let parentSeq: Int64
+        var closing: [Int64] = []
+        var reopening: [Int64] = []
+
+        /// A parent version the new snapshot does not continue: closed if still open.
+        mutating func passed(_ version: SnapshotVersion) throws {
+            if version.open { try add(version.id, reopen: false) }
+        }
+
+        mutating func add(_ id: Int64, reopen: Bool) throws {
+            if reopen { reopening.append(id) } else { closing.append(id) }
+            if closing.count + reopening.count >= 500 { try flush() }
+        }
+
+        mutating func flush() throws {
+            for (ids, seq) in [(closing, parentSeq), (reopening, SQLiteCatalog.openSeq)] where !ids.isEmpty {
+                try db.execute(sql: "UPDATE versions SET last_seq = ? WHERE id IN (\(databaseQuestionMarks(count: ids.count)))",
+                               arguments: StatementArguments([seq] + ids))
+            }
+            closing.removeAll(keepingCapacity: true)
+            reopening.removeAll(keepingCapacity: true)
+        }
     }
 
     public func entries(of snapshot: SnapshotRecord, under prefix: String?) throws -> [SnapshotEntry] {

@@ -12,13 +12,15 @@ public protocol SnapshotCatalog: AnyObject, Sendable {
     func removeTracked(_ path: String) throws
     /// Snapshots, oldest first; of one root when given.
     func snapshots(root: String?) throws -> [SnapshotRecord]
-    /// The versions in a root's latest snapshot, by path.
-    func latestVersions(root: String) throws -> LatestVersions
-    /// Records a snapshot and its entries in one transaction (versions unchanged since the
-    /// root's latest snapshot simply continue); returns it with its sequence number. `latest`
-    /// saves reading that snapshot again; it is re-read if another snapshot came in between.
-    func addSnapshot(_ record: SnapshotRecord, entries: [SnapshotEntry], latest: LatestVersions?,
-                     events: [Event]) throws -> SnapshotRecord
+    /// A page of a snapshot's path versions: up to `limit` of them, in path order, after the
+    /// relative path `after` (from the first when nil).
+    func versions(of snapshot: SnapshotRecord, after: String?, limit: Int) throws -> [SnapshotVersion]
+    /// Records a snapshot and the entries `source` gives (in path order) in one transaction:
+    /// versions unchanged since the root's latest snapshot simply continue. The entries are
+    /// merged with that snapshot's versions a page at a time, so memory does not grow with the
+    /// tree. Returns the snapshot with its sequence number.
+    func addSnapshot<Source: SnapshotEntrySource>(_ record: SnapshotRecord, entries source: inout Source,
+                                                  events: [Event]) throws -> SnapshotRecord
     /// Entries of a snapshot, sorted by path; only those under `prefix` (relative) when given.
     func entries(of snapshot: SnapshotRecord, under prefix: String?) throws -> [SnapshotEntry]
     /// Drops snapshots and whatever of the index only they used.
@@ -30,53 +32,102 @@ public protocol SnapshotCatalog: AnyObject, Sendable {
 }
 
 extension SnapshotCatalog {
+    /// Records a snapshot whose entries are all in memory (sorted here when they are not).
     public func addSnapshot(_ record: SnapshotRecord, entries: [SnapshotEntry], events: [Event]) throws -> SnapshotRecord {
-        try addSnapshot(record, entries: entries, latest: nil, events: events)
+        var source = EntryList(entries)
+        return try addSnapshot(record, entries: &source, events: events)
     }
 }
 
-/// The path versions in a root's latest snapshot: what the next snapshot of the root compares
-/// its entries with.
-public struct LatestVersions: Sendable {
-    public struct Version: Sendable {
-        public var id: Int64
-        public var pathID: Int64
-        /// Path relative to the root.
-        public var entry: SnapshotEntry
-        /// Still open (continues into the next snapshot unless closed).
-        public var open: Bool
+/// A snapshot's entries, given one at a time in path order (`PathKey.precedes`).
+public protocol SnapshotEntrySource {
+    /// The next entry; nil at the end.
+    mutating func next() throws -> SnapshotEntry?
+}
 
-        public init(id: Int64, pathID: Int64, entry: SnapshotEntry, open: Bool) {
-            self.id = id
-            self.pathID = pathID
-            self.entry = entry
-            self.open = open
+/// Entries held in memory, as a source.
+public struct EntryList: SnapshotEntrySource {
+    private let entries: [SnapshotEntry]
+    private var index = 0
+
+    public init(_ entries: [SnapshotEntry]) {
+        let ordered = zip(entries, entries.dropFirst()).allSatisfy { !PathKey.precedes($1.path, $0.path) }
+        self.entries = ordered ? entries : entries.sorted { PathKey.precedes($0.path, $1.path) }
+    }
+
+    public mutating func next() -> SnapshotEntry? {
+        guard index < entries.count else { return nil }
+        defer { index += 1 }
+        return entries[index]
+    }
+}
+
+/// One path version of a snapshot, as the catalog holds it.
+public struct SnapshotVersion: Sendable {
+    public var id: Int64
+    public var pathID: Int64
+    /// Path relative to the root.
+    public var entry: SnapshotEntry
+    /// Still open (continues into the root's next snapshot unless closed).
+    public var open: Bool
+
+    public init(id: Int64, pathID: Int64, entry: SnapshotEntry, open: Bool) {
+        self.id = id
+        self.pathID = pathID
+        self.entry = entry
+        self.open = open
+    }
+}
+
+/// Walks a snapshot's versions in path order beside entries in path order, reading a page
+/// at a time: what a snapshot compares with its parent, in memory that does not grow with the tree.
+public struct VersionCursor {
+    /// Versions read per page.
+    public static let pageSize = 4096
+
+    private let fetch: (_ after: String?, _ limit: Int) throws -> [SnapshotVersion]
+    private var page: [SnapshotVersion] = []
+    private var index = 0
+    private var finished = false
+
+    /// `fetch` reads up to `limit` versions after a relative path (from the first when nil).
+    public init(fetch: @escaping (_ after: String?, _ limit: Int) throws -> [SnapshotVersion]) {
+        self.fetch = fetch
+    }
+
+    /// The version at `path`, if any; every version before it not yet passed goes to `passed`.
+    /// Paths must come in order.
+    public mutating func seek(_ path: String, passed: (SnapshotVersion) throws -> Void = { _ in }) throws
+        -> SnapshotVersion? {
+        while let current = try peek() {
+            if PathKey.precedes(current.entry.path, path) {
+                try passed(current)
+                index += 1
+            } else if PathKey(current.entry.path) == PathKey(path) {
+                index += 1
+                return current
+            } else {
+                return nil
+            }
+        }
+        return nil
+    }
+
+    /// Passes every version not yet passed or found.
+    public mutating func finish(passed: (SnapshotVersion) throws -> Void) throws {
+        while let current = try peek() {
+            try passed(current)
+            index += 1
         }
     }
-    /// The root's latest snapshot; nil when it has none.
-    public var seq: Int64?
-    /// Snapshots ever created in the library when this was read: with `seq`, tells whether it
-    /// is still current (a snapshot taken and forgotten meanwhile may have closed versions).
-    public var generation: Int64
-    /// The versions, in the order read.
-    public private(set) var versions: [Version]
-    /// Each path's place in `versions`: a small index instead of a map holding every entry
-    /// (a dictionary's slots cost about twice the entries they hold, and trees have millions).
-    private var places: [PathKey: Int32]
 
-    public init(seq: Int64?, generation: Int64, versions: [Version]) {
-        self.seq = seq
-        self.generation = generation
-        self.versions = versions
-        var places: [PathKey: Int32] = [:]
-        places.reserveCapacity(versions.count)
-        for (place, version) in versions.enumerated() { places[PathKey(version.entry.path)] = Int32(place) }
-        self.places = places
-    }
-
-    /// The version at a relative path.
-    public subscript(path: PathKey) -> Version? {
-        places[path].map { versions[Int($0)] }
+    private mutating func peek() throws -> SnapshotVersion? {
+        if index < page.count { return page[index] }
+        guard !finished else { return nil }
+        page = try fetch(page.last?.entry.path, Self.pageSize)
+        index = 0
+        finished = page.count < Self.pageSize
+        return page.first
     }
 }
 

@@ -135,3 +135,73 @@ struct MetadataWriterTests {
         #expect(lstat(path, &info) == 0 && info.st_mode & 0o7777 == 0o4755)
     }
 }
+
+/// The walk in manifest order, and snapshots settled a few entries at a time.
+struct SnapshotStreamTests {
+    @Test func theWalkGivesPathsInManifestOrder() throws {
+        let t = try TestLibrary(stores: 1)
+        for name in ["a/c", "a/b/d", "a-b", "a0", "a.x", "b/z/y", "é", "e", "a b/q"] { t.folder.file("tree/" + name, testBytes(3)) }
+        #expect(link(t.folder.at("tree/e"), t.folder.at("tree/a b/link")) == 0)
+        var scanner = TreeScanner(root: t.folder.at("tree"), excluded: [])
+        scanner.scan()
+        let paths = scanner.entries.map(\.path)
+        #expect(paths == ["a", "a b", "a b/link", "a b/q", "a-b", "a.x", "a/b", "a/b/d", "a/c", "a0", "b", "b/z", "b/z/y", "e", "é"])
+        #expect(paths == paths.sorted { PathKey.precedes($0, $1) })
+        // The first name of a hard-linked file is the first in that order; the later one points to it.
+        #expect(scanner.entries.first { $0.path == "e" }?.hardLink == "a b/link")
+        #expect(scanner.entries.first { $0.path == "a b/link" }?.hardLink == nil)
+    }
+
+    @Test func aSnapshotSettledInSmallWindowsIsTheSameSnapshot() throws {
+        let t = try TestLibrary(stores: 1)
+        for i in 0..<40 { t.folder.file("tree/d\(i % 4)/f\(i)", testBytes(100 + i, seed: UInt64(i))) }
+        // Hard links whose first name is in an earlier window than the later ones.
+        #expect(link(t.folder.at("tree/d0/f0"), t.folder.at("tree/d3/link0")) == 0)
+        #expect(link(t.folder.at("tree/d1/f1"), t.folder.at("tree/d1/zlink1")) == 0)
+        let root = t.folder.at("tree")
+        let whole = try t.library.snapshot(root, tag: nil, progress: SilentProgress(), window: 1_000)
+        t.folder.file("tree/d2/f2", testBytes(7, seed: 77))
+        t.folder.file("tree/d2/new", testBytes(8, seed: 78))
+        try POSIX.unlink(t.folder.at("tree/d3/f3"))
+        let small = try t.library.snapshot(root, tag: nil, progress: SilentProgress(), window: 3)
+        #expect(small.filesRead == 2, "only the changed and the new file are read")
+        #expect(small.filesUnchanged == whole.files - 2 - 2, "every other file is known (two names are hard links)")
+        let again = try t.library.snapshot(root, tag: nil, progress: SilentProgress(), window: 1_000)
+        #expect(again.filesRead == 0)
+        let entries = { (id: String) in try t.library.snapshotIndex.entries(of: try t.library.resolveSnapshot(id), under: nil) }
+        #expect(try entries(small.id) == entries(again.id))
+        let linked = try entries(small.id).first { $0.path == "d3/link0" }
+        #expect(linked?.hardLink == "d0/f0" && linked?.fileID != nil)
+        #expect(try entries(small.id).first { $0.path == "d3/link0" }?.fileID == entries(small.id).first { $0.path == "d0/f0" }?.fileID)
+        // The manifest in the stores says the same as the index.
+        let manifest = try Manifest.decode([UInt8](try Data(contentsOf: URL(fileURLWithPath: t.objectPath(small.id, store: 0)))))
+        #expect(manifest.entries == (try entries(small.id)))
+    }
+
+    @Test func spooledEntriesComeBackExactly() throws {
+        let folder = try TempFolder()
+        var random = SplitMix64(seed: 5)
+        let spool = try EntrySpool(in: folder.path)
+        var written: [SnapshotEntry] = []
+        for index in 0..<3_000 {
+            let roll = random.next()
+            var entry = SnapshotEntry(path: "d\(roll % 7)/fïle \(index)", type: [.file, .directory, .symlink, .fifo, .charDevice][Int(roll % 5)],
+                                      size: roll >> 20, mode: UInt32(roll & 0o7777), mtime: FileTime(seconds: Int64(bitPattern: roll) >> 3, nanoseconds: Int32(roll % 1_000_000_000)),
+                                      inode: roll, fileID: roll % 3 == 0 ? nil : ContentID(bytes: (0..<32).map { UInt8(truncatingIfNeeded: roll >> ($0 % 8)) }),
+                                      target: roll % 4 == 0 ? "../t\(index)" : nil, uid: roll % 5 == 0 ? nil : UInt32(roll % 70_000),
+                                      gid: roll % 6 == 0 ? nil : UInt32(roll % 900))
+            if roll % 9 == 0 { entry.xattrs = [ExtendedAttribute(name: "user.big", value: testBytes(index == 9 ? 1_500_000 : 40, seed: roll))] }
+            if roll % 11 == 0 { entry.hardLink = "d0/first" }
+            if entry.type == .charDevice { entry.device = roll % 4096 }
+            entry.sparse = roll % 13 == 0
+            written.append(entry)
+            try spool.append(entry)
+        }
+        for _ in 0..<2 {
+            var reader = try spool.reader()
+            var read: [SnapshotEntry] = []
+            while let entry = try reader.next() { read.append(entry) }
+            #expect(read == written)
+        }
+    }
+}

@@ -42,6 +42,13 @@ import TroveTesting
     }
 
     @Test(arguments: CatalogKindUnderTest.allCases)
+    func snapshotsMergeAcrossPages(_ kind: CatalogKindUnderTest) throws {
+        let subject = try kind.make()
+        try CatalogConformance.snapshotsMergeAcrossPages(subject.catalog)
+        withExtendedLifetime(subject) {}
+    }
+
+    @Test(arguments: CatalogKindUnderTest.allCases)
     func journalFollowsEveryChange(_ kind: CatalogKindUnderTest) throws {
         let subject = try kind.make()
         try CatalogConformance.journalFollowsEveryChange(subject.catalog)

@@ -172,7 +172,8 @@ public enum CatalogConformance {
         #expect(try catalog.find("report", limit: 10).count == 2, "one unchanged version, in both snapshots")
         #expect(try catalog.find("docs/notes", limit: 10).count == 2, "two versions of the path")
         #expect(try catalog.find("IMG_*.jpg", limit: 10).map(\.path).sorted() == ["/data/photos/IMG_0001.jpg", "/data/photos/IMG_0002.jpg"])
-        #expect(try catalog.latestVersions(root: "/data").versions.count == 3)
+        #expect(try catalog.versions(of: s2, after: nil, limit: 10).map(\.entry.path) == second.map(\.path).sorted())
+        #expect(try catalog.versions(of: s2, after: "docs/report.pdf", limit: 1).map(\.entry.path) == ["photos/IMG_0002.jpg"])
         #expect(try catalog.referencedFileIDs().isSuperset(of: Set((first + second).compactMap(\.fileID))))
         try catalog.forget([s1], events: [Event(time: now, kind: .snapshotsForgotten)])
         #expect(try catalog.snapshots(root: nil).map(\.id) == ["snap2"])
@@ -181,6 +182,42 @@ public enum CatalogConformance {
         // A snapshot may be given its sequence number (a rebuilt catalog keeps the original ones).
         let kept = try catalog.addSnapshot(SnapshotRecord(id: "snap9", seq: 90, root: "/other", time: now, entries: 0), entries: [], events: [])
         #expect(kept.seq == 90)
+    }
+
+    /// A snapshot bigger than a page of its parent's versions: unchanged, changed, new and gone
+    /// entries anywhere in the tree are recorded exactly, the parent keeps its own, and paths of
+    /// neighbouring roots ("/data-x", "/data0") never mix in.
+    public static func snapshotsMergeAcrossPages(_ catalog: any FullCatalog) throws {
+        let count = VersionCursor.pageSize * 2 + 500
+        let names = (0..<count).map { String(format: "d%02d/f%05d", $0 % 37, $0) }
+        let first = names.enumerated().map { entry($1, size: 100 + UInt64($0 % 50), seed: UInt64($0)) }
+        let s1 = try catalog.addSnapshot(SnapshotRecord(id: "p1", root: "/data", time: now, entries: count), entries: first, events: [])
+        for neighbour in ["/data-x", "/data0", "/data/d01"] {
+            _ = try catalog.addSnapshot(SnapshotRecord(id: "n" + neighbour, root: neighbour, time: now, entries: 2),
+                                        entries: [entry("d01/f00001", size: 1, seed: 9), entry("zz", size: 2, seed: 9)], events: [])
+        }
+        var second: [SnapshotEntry] = []
+        for (index, old) in first.enumerated() {
+            switch index % 7 {
+            case 0: continue                                           // gone
+            case 1: second.append(entry(old.path, size: old.size + 1, seed: UInt64(index) + 100_000))  // changed
+            case 2: second.append(old); second.append(entry(old.path + ".new", size: 3, seed: 7))       // kept, and a new neighbour
+            default: second.append(old)                                 // unchanged
+            }
+        }
+        let s2 = try catalog.addSnapshot(SnapshotRecord(id: "p2", root: "/data", time: now.addingTimeInterval(60), entries: second.count),
+                                         entries: second, events: [])
+        let sorted = { (entries: [SnapshotEntry]) in entries.sorted { PathKey.precedes($0.path, $1.path) } }
+        #expect(try catalog.entries(of: s2, under: nil) == sorted(second))
+        #expect(try catalog.entries(of: s1, under: nil) == sorted(first))
+        var paged: [String] = []
+        var cursor = VersionCursor { after, limit in try catalog.versions(of: s2, after: after, limit: limit) }
+        try cursor.finish { paged.append($0.entry.path) }
+        #expect(paged == sorted(second).map(\.path))
+        // A third snapshot equal to the second adds no versions: every one simply continues.
+        let s3 = try catalog.addSnapshot(SnapshotRecord(id: "p3", root: "/data", time: now.addingTimeInterval(120), entries: second.count),
+                                         entries: second, events: [])
+        #expect(try catalog.versions(of: s3, after: nil, limit: count * 2).map(\.id) == (try catalog.versions(of: s2, after: nil, limit: count * 2)).map(\.id))
     }
 
     /// The journal names every change to files, imports, copies and snapshots in order (within
