@@ -66,8 +66,7 @@ extension Library {
         let counts = stream.counts
         let record = SnapshotRecord(id: manifestID.description, root: root, time: now, tag: tag, partial: partial,
                                     entries: counts.entries, bytes: counts.bytes, rootEntry: rootLine)
-        var entries = try stream.entries()
-        let saved = try snapshotIndex.addSnapshot(record, entries: &entries, events: [
+        let saved = try snapshotIndex.addSnapshot(record, entries: try stream.entries(), basis: try stream.basis(), events: [
             Event(time: now, kind: .snapshotCreated, details: [
                 "snapshot": .text(record.id), "root": .text(root), "entries": DetailValue(counts.entries),
                 "files_read": DetailValue(counts.read), "partial": .text(partial ? "yes" : "no"),

@@ -28,6 +28,13 @@ struct SnapshotStream {
     private let root: String
     private let window: Int
     private var parent: VersionCursor?
+    private let parentRecord: SnapshotRecord?
+    /// Snapshots ever taken when the parent was first read (see `SnapshotBasis`).
+    private let generation: Int64
+    /// Open versions of the parent no entry matched.
+    private var gone: [Int64] = []
+    /// Each pending entry's version in the parent.
+    private var links: [SnapshotVersion?] = []
     private let progress: any ProgressReporter
     private var progressStarted = false
     private var progressDone: UInt64 = 0
@@ -48,8 +55,11 @@ struct SnapshotStream {
         self.window = window
         self.progress = progress
         let index = library.snapshotIndex
+        parentRecord = parent
+        generation = try index.snapshotGeneration()
         self.parent = parent.map { parent in
-            VersionCursor { after, limit in try index.versions(of: parent, after: after, limit: limit) }
+            let pages = PagePrefetcher { after, limit in try index.versions(of: parent, after: after, limit: limit) }
+            return VersionCursor { after, limit in try pages.page(after: after, limit: limit) }
         }
         lines = try SpoolFile(in: library.path)
         spooled = try EntrySpool(in: library.path)
@@ -68,9 +78,13 @@ struct SnapshotStream {
         guard !pending.isEmpty else { return }
         // Unchanged files (same size, mtime and inode as in the parent) keep their ID unread.
         var toRead: [Int] = []
+        links.removeAll(keepingCapacity: true)
+        for entry in pending {
+            links.append(try parent?.seek(entry.path) { if $0.open { gone.append($0.id) } })
+        }
         for index in pending.indices where pending[index].type == .file && pending[index].hardLink == nil {
             let entry = pending[index]
-            if let old = try parent?.seek(entry.path)?.entry, old.type == .file, let id = old.fileID,
+            if let old = links[index]?.entry, old.type == .file, let id = old.fileID,
                old.size == entry.size, old.mtime == entry.mtime, old.inode == entry.inode {
                 pending[index].fileID = id
                 counts.unchanged += 1
@@ -92,7 +106,8 @@ struct SnapshotStream {
             if let id = pending[index].fileID { linked[PathKey(pending[index].path)] = (id, pending[index].size) }
         }
         var line: [UInt8] = []
-        for var entry in pending {
+        for (index, var entry) in pending.enumerated() {
+            let previous = links[index]
             // Second names of a hard-linked file take the first name's content, read once.
             if let leaderPath = entry.hardLink {
                 if let leader = linked[PathKey(leaderPath)], leader.size == entry.size {
@@ -105,7 +120,10 @@ struct SnapshotStream {
             }
             // Files that could not be read are left out; the snapshot says it is partial.
             if entry.type == .file {
-                guard entry.fileID != nil else { continue }
+                guard entry.fileID != nil else {
+                    if let previous, previous.open { gone.append(previous.id) }
+                    continue
+                }
                 counts.files += 1
                 if entry.hardLink == nil { counts.bytes += entry.size }
             }
@@ -114,10 +132,20 @@ struct SnapshotStream {
             Manifest.appendEntry(entry, to: &line)
             line.append(0x0A)
             try lines.append(line)
-            try spooled.append(entry)
+            try spooled.append(entry, link: previous.map {
+                ParentLink(versionID: $0.id, pathID: $0.pathID, open: $0.open, same: $0.entry == entry)
+            })
         }
         pending.removeAll(keepingCapacity: true)
         leaders.removeAll(keepingCapacity: true)
+    }
+
+    /// What the walk learnt of the parent, for the index (nil without a parent).
+    mutating func basis() throws -> SnapshotBasis? {
+        guard let parentRecord, var parent else { return nil }
+        try parent.finish { if $0.open { gone.append($0.id) } }
+        self.parent = parent
+        return SnapshotBasis(parentSeq: parentRecord.seq, generation: generation, gone: gone)
     }
 
     /// Ends the progress phase, if one began.
@@ -155,5 +183,48 @@ struct SpooledManifest {
         header.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: count) }
         offset += count
         return count
+    }
+}
+
+/// Pages of a snapshot's versions, each read on another thread while the one before is used:
+/// the parent is read beside the walk instead of between its steps.
+final class PagePrefetcher: @unchecked Sendable {
+    private let fetch: @Sendable (_ after: String?, _ limit: Int) throws -> [SnapshotVersion]
+    /// The page being read ahead: after which path, and its result once `ready` is signalled.
+    private var ahead: (after: String, slot: Slot)?
+
+    private final class Slot: @unchecked Sendable {
+        var result: Result<[SnapshotVersion], any Error> = .success([])
+        let ready = DispatchSemaphore(value: 0)
+    }
+
+    init(fetch: @escaping @Sendable (_ after: String?, _ limit: Int) throws -> [SnapshotVersion]) {
+        self.fetch = fetch
+    }
+
+    deinit { ahead?.slot.ready.wait() }
+
+    /// The page after `after`: the one read ahead when it is that one, else read now. A full
+    /// page starts the read of the next.
+    func page(after: String?, limit: Int) throws -> [SnapshotVersion] {
+        let result: Result<[SnapshotVersion], any Error>
+        if let ahead, let after, PathKey(ahead.after) == PathKey(after) {
+            ahead.slot.ready.wait()
+            result = ahead.slot.result
+        } else {
+            ahead?.slot.ready.wait()
+            result = Result { try fetch(after, limit) }
+        }
+        ahead = nil
+        if case .success(let versions) = result, versions.count == limit, let last = versions.last?.entry.path {
+            let slot = Slot()
+            let fetch = fetch
+            ahead = (last, slot)
+            Thread.detachNewThread {
+                slot.result = Result { try fetch(last, limit) }
+                slot.ready.signal()
+            }
+        }
+        return try result.get()
     }
 }

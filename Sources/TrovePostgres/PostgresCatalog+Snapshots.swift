@@ -66,10 +66,22 @@ extension PostgresCatalog: SnapshotCatalog {
         return versions
     }
 
-    public func addSnapshot<Source: SnapshotEntrySource>(_ record: SnapshotRecord, entries source: inout Source,
+    public func snapshotGeneration() throws -> Int64 {
+        try read { s in try Self.generation(s) }
+    }
+
+    /// Snapshots ever numbered in the library (the sequence's last value).
+    static func generation(_ s: PGSession) throws -> Int64 {
+        try s.query("SELECT n FROM snapshot_generation").first?.get(0) ?? 0
+    }
+
+    public func addSnapshot<Source: SnapshotEntrySource>(_ record: SnapshotRecord, entries source: Source, basis: SnapshotBasis?,
                                                          events: [Event]) throws -> SnapshotRecord {
         let stored = try write { s -> SnapshotRecord in
-            let parentSeq = try s.query("SELECT MAX(seq) FROM snapshots WHERE root = $1", [record.root]).first?.get(0, as: Int64?.self)
+            let latestSeq = try s.query("SELECT MAX(seq) FROM snapshots WHERE root = $1", [record.root]).first?.get(0, as: Int64?.self)
+            var merge = VersionMerge(source: source, basis: basis, latestSeq: latestSeq, generation: try Self.generation(s)) { after, limit in
+                try Self.versionPage(s, root: record.root, seq: latestSeq, after: after, limit: limit)
+            }
             var saved = record
             saved.seq = try s.query("""
                 INSERT INTO snapshots (seq, id, root, time, tag, partial, external, source, entries, bytes, root_entry)
@@ -81,38 +93,23 @@ extension PostgresCatalog: SnapshotCatalog {
                 try s.send("SELECT setval('snapshots_seq_seq', GREATEST($1, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM snapshots_seq_seq)))",
                            [record.seq])
             }
-            var parent = VersionCursor { after, limit in
-                try Self.versionPage(s, root: record.root, seq: parentSeq, after: after, limit: limit)
-            }
-            // Versions that do not continue end with the parent; any that continue but had been
-            // closed (the latest snapshot was forgotten meanwhile) open again.
-            var closing: [Int64] = []
-            var reopening: [Int64] = []
-            let passed = { (version: SnapshotVersion) in if version.open { closing.append(version.id) } }
+            try s.send("UPDATE snapshot_generation SET n = GREATEST(n, $1)", [saved.seq])
+            // Written 10,000 new versions at a time.
             var finished = false
-            // Compared with the parent and written 10,000 entries at a time.
             while !finished {
                 var changed: [(entry: SnapshotEntry, absolute: String, pathID: Int64?)] = []
                 while changed.count < 10_000 {
-                    guard let entry = try source.next() else { finished = true; break }
-                    let previous = try parent.seek(entry.path, passed: passed)
-                    // An unchanged entry costs nothing: its open version simply continues.
-                    if let previous, previous.entry == entry {
-                        if !previous.open { reopening.append(previous.id) }
-                        continue
-                    }
-                    if let previous { passed(previous) }
-                    changed.append((entry, Self.join(record.root, entry.path), previous?.pathID))
+                    guard let (entry, known) = try merge.next() else { finished = true; break }
+                    changed.append((entry, Self.join(record.root, entry.path), known))
                 }
-                if finished { try parent.finish(passed: passed) }
                 try Self.insertVersions(changed, of: saved, in: s)
-                if let parentSeq {
-                    for (ids, seq) in [(closing, parentSeq), (reopening, Self.openSeq)] where !ids.isEmpty {
+                if let latestSeq {
+                    for (ids, seq) in [(merge.closing, latestSeq), (merge.reopening, Self.openSeq)] where !ids.isEmpty {
                         try s.send("UPDATE versions SET last_seq = $1 WHERE id = ANY($2)", [seq, ids])
                     }
                 }
-                closing.removeAll(keepingCapacity: true)
-                reopening.removeAll(keepingCapacity: true)
+                merge.closing.removeAll(keepingCapacity: true)
+                merge.reopening.removeAll(keepingCapacity: true)
             }
             try Self.apply(events.map(CatalogChange.event), in: s)
             return saved

@@ -149,9 +149,13 @@ public final class EntrySpool {
         static let uid = Flags(rawValue: 4)
         static let gid = Flags(rawValue: 8)
         static let extras = Flags(rawValue: 16)
+        static let link = Flags(rawValue: 32)
+        static let linkOpen = Flags(rawValue: 64)
+        static let linkSame = Flags(rawValue: 128)
     }
 
-    public func append(_ entry: SnapshotEntry) throws {
+    /// Appends an entry, with its version in the parent snapshot when known.
+    public func append(_ entry: SnapshotEntry, link: ParentLink? = nil) throws {
         let extras = entry.extras
         var flags: Flags = []
         if entry.fileID != nil { flags.insert(.fileID) }
@@ -159,6 +163,11 @@ public final class EntrySpool {
         if entry.uid != nil { flags.insert(.uid) }
         if entry.gid != nil { flags.insert(.gid) }
         if extras != nil { flags.insert(.extras) }
+        if let link {
+            flags.insert(.link)
+            if link.open { flags.insert(.linkOpen) }
+            if link.same { flags.insert(.linkSame) }
+        }
         try appendText(entry.path)
         try file.appendRaw(UInt8(Self.types.firstIndex(of: entry.type) ?? 0))
         try file.appendRaw(flags.rawValue)
@@ -175,6 +184,10 @@ public final class EntrySpool {
             try file.appendRaw(UInt32(extras.count))
             try file.append(extras)
         }
+        if let link {
+            try file.appendRaw(link.versionID)
+            try file.appendRaw(link.pathID)
+        }
         count += 1
     }
 
@@ -188,6 +201,7 @@ public final class EntrySpool {
 
     public struct Reader: SnapshotEntrySource {
         private var bytes: SpoolFile.Reader
+        public private(set) var link: ParentLink?
 
         init(bytes: SpoolFile.Reader) { self.bytes = bytes }
 
@@ -208,6 +222,11 @@ public final class EntrySpool {
             if flags.contains(.extras) {
                 let count = try required(4).withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
                 try entry.setExtras(Array(try required(Int(count))))
+            }
+            link = nil
+            if flags.contains(.link) {
+                link = ParentLink(versionID: try bytes.takeRaw(Int64.self), pathID: try bytes.takeRaw(Int64.self),
+                                  open: flags.contains(.linkOpen), same: flags.contains(.linkSame))
             }
             return entry
         }

@@ -76,10 +76,21 @@ extension SQLiteCatalog: SnapshotCatalog {
         String(prefix.dropLast()) + "0"
     }
 
-    public func addSnapshot<Source: SnapshotEntrySource>(_ record: SnapshotRecord, entries source: inout Source,
+    public func snapshotGeneration() throws -> Int64 {
+        try read { db in try Self.generation(db) }
+    }
+
+    static func generation(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'snapshots'") ?? 0
+    }
+
+    public func addSnapshot<Source: SnapshotEntrySource>(_ record: SnapshotRecord, entries source: Source, basis: SnapshotBasis?,
                                                          events: [Event]) throws -> SnapshotRecord {
         let stored = try write { db -> SnapshotRecord in
-            let parentSeq = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM snapshots WHERE root = ?", arguments: [record.root])
+            let latestSeq = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM snapshots WHERE root = ?", arguments: [record.root])
+            var merge = VersionMerge(source: source, basis: basis, latestSeq: latestSeq, generation: try Self.generation(db)) { after, limit in
+                try Self.versionPage(db, root: record.root, seq: latestSeq, after: after, limit: limit)
+            }
             try db.execute(sql: """
                 INSERT INTO snapshots (seq, id, root, time, tag, partial, external, source, entries, bytes, root_entry)
                 VALUES (NULLIF(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -95,23 +106,10 @@ extension SQLiteCatalog: SnapshotCatalog {
                                       file_id, target, uid, gid, extras)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-            // Versions that do not continue end with the parent; any that continue but had been
-            // closed (the latest snapshot was forgotten meanwhile) open again. Set a few hundred at a time.
-            var ending = VersionEnds(db: db, parentSeq: parentSeq ?? 0)
-            var parent = VersionCursor { after, limit in
-                try Self.versionPage(db, root: record.root, seq: parentSeq, after: after, limit: limit)
-            }
-            while let entry = try source.next() {
-                let previous = try parent.seek(entry.path) { try ending.passed($0) }
-                // An unchanged entry costs nothing: its open version simply continues.
-                if let previous, previous.entry == entry {
-                    if !previous.open { try ending.add(previous.id, reopen: true) }
-                    continue
-                }
-                if let previous { try ending.passed(previous) }
+            while let (entry, known) = try merge.next() {
                 let absolute = Self.join(record.root, entry.path)
                 let pathID: Int64
-                if let known = previous?.pathID {
+                if let known {
                     pathID = known
                 } else if let found = try Int64.fetchOne(findPath, arguments: [absolute]) {
                     pathID = found
@@ -126,9 +124,9 @@ extension SQLiteCatalog: SnapshotCatalog {
                     entry.target, entry.uid.map { Int64($0) }, entry.gid.map { Int64($0) },
                     entry.extras.map { String(decoding: $0, as: UTF8.self) },
                 ])
+                if merge.closing.count + merge.reopening.count >= 500 { try Self.endVersions(&merge, parentSeq: latestSeq, in: db) }
             }
-            try parent.finish { try ending.passed($0) }
-            try ending.flush()
+            try Self.endVersions(&merge, parentSeq: latestSeq, in: db)
             for event in events { try Self.apply(.event(event), in: db) }
             return saved
         }
@@ -136,31 +134,18 @@ extension SQLiteCatalog: SnapshotCatalog {
         return stored
     }
 
-    /// Parent versions to close (they did not continue) or open again, set in batches.
-    private struct VersionEnds {
-        let db: Database
-        let parentSeq: Int64
-        var closing: [Int64] = []
-        var reopening: [Int64] = []
-
-        /// A parent version the new snapshot does not continue: closed if still open.
-        mutating func passed(_ version: SnapshotVersion) throws {
-            if version.open { try add(version.id, reopen: false) }
-        }
-
-        mutating func add(_ id: Int64, reopen: Bool) throws {
-            if reopen { reopening.append(id) } else { closing.append(id) }
-            if closing.count + reopening.count >= 500 { try flush() }
-        }
-
-        mutating func flush() throws {
-            for (ids, seq) in [(closing, parentSeq), (reopening, SQLiteCatalog.openSeq)] where !ids.isEmpty {
-                try db.execute(sql: "UPDATE versions SET last_seq = ? WHERE id IN (\(databaseQuestionMarks(count: ids.count)))",
-                               arguments: StatementArguments([seq] + ids))
+    /// Closes (with the parent) and opens again the versions the merge gathered, 500 at a time.
+    private static func endVersions<Source>(_ merge: inout VersionMerge<Source>, parentSeq: Int64?, in db: Database) throws {
+        guard let parentSeq else { return }
+        for (ids, seq) in [(merge.closing, parentSeq), (merge.reopening, openSeq)] {
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                let chunk = ids[start..<min(start + 500, ids.count)]
+                try db.execute(sql: "UPDATE versions SET last_seq = ? WHERE id IN (\(databaseQuestionMarks(count: chunk.count)))",
+                               arguments: StatementArguments([seq] + Array(chunk)))
             }
-            closing.removeAll(keepingCapacity: true)
-            reopening.removeAll(keepingCapacity: true)
         }
+        merge.closing.removeAll(keepingCapacity: true)
+        merge.reopening.removeAll(keepingCapacity: true)
     }
 
     public func entries(of snapshot: SnapshotRecord, under prefix: String?) throws -> [SnapshotEntry] {

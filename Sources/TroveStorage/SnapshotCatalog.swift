@@ -16,11 +16,13 @@ public protocol SnapshotCatalog: AnyObject, Sendable {
     /// relative path `after` (from the first when nil).
     func versions(of snapshot: SnapshotRecord, after: String?, limit: Int) throws -> [SnapshotVersion]
     /// Records a snapshot and the entries `source` gives (in path order) in one transaction:
-    /// versions unchanged since the root's latest snapshot simply continue. The entries are
-    /// merged with that snapshot's versions a page at a time, so memory does not grow with the
-    /// tree. Returns the snapshot with its sequence number.
-    func addSnapshot<Source: SnapshotEntrySource>(_ record: SnapshotRecord, entries source: inout Source,
+    /// versions unchanged since the root's latest snapshot simply continue (`VersionMerge`).
+    /// Memory does not grow with the tree. `basis`, when still current, spares reading the
+    /// parent's versions again. Returns the snapshot with its sequence number.
+    func addSnapshot<Source: SnapshotEntrySource>(_ record: SnapshotRecord, entries source: Source, basis: SnapshotBasis?,
                                                   events: [Event]) throws -> SnapshotRecord
+    /// Snapshots ever numbered in the library: changes whenever one is taken (see `SnapshotBasis`).
+    func snapshotGeneration() throws -> Int64
     /// Entries of a snapshot, sorted by path; only those under `prefix` (relative) when given.
     func entries(of snapshot: SnapshotRecord, under prefix: String?) throws -> [SnapshotEntry]
     /// Drops snapshots and whatever of the index only they used.
@@ -34,8 +36,7 @@ public protocol SnapshotCatalog: AnyObject, Sendable {
 extension SnapshotCatalog {
     /// Records a snapshot whose entries are all in memory (sorted here when they are not).
     public func addSnapshot(_ record: SnapshotRecord, entries: [SnapshotEntry], events: [Event]) throws -> SnapshotRecord {
-        var source = EntryList(entries)
-        return try addSnapshot(record, entries: &source, events: events)
+        try addSnapshot(record, entries: EntryList(entries), basis: nil, events: events)
     }
 }
 
@@ -43,6 +44,100 @@ extension SnapshotCatalog {
 public protocol SnapshotEntrySource {
     /// The next entry; nil at the end.
     mutating func next() throws -> SnapshotEntry?
+    /// The version in the parent snapshot of the entry `next` gave last, as the snapshot taker
+    /// found it (used only with a current `SnapshotBasis`).
+    var link: ParentLink? { get }
+}
+
+extension SnapshotEntrySource {
+    public var link: ParentLink? { nil }
+}
+
+/// An entry's version in the parent snapshot, found while comparing with it.
+public struct ParentLink: Sendable, Equatable {
+    public var versionID: Int64
+    public var pathID: Int64
+    /// The version was still open.
+    public var open: Bool
+    /// The entry equals the version: it continues.
+    public var same: Bool
+
+    public init(versionID: Int64, pathID: Int64, open: Bool, same: Bool) {
+        self.versionID = versionID
+        self.pathID = pathID
+        self.open = open
+        self.same = same
+    }
+}
+
+/// What a snapshot taker learnt of the parent while comparing its entries with it (each
+/// entry's `ParentLink`, and the versions no entry matched). The catalog trusts it instead of
+/// reading the parent's versions again only while it is current: the parent is still the
+/// root's latest snapshot, and no snapshot was taken since `generation` was read (before the
+/// first page of the parent).
+public struct SnapshotBasis: Sendable {
+    public var parentSeq: Int64
+    public var generation: Int64
+    /// Open versions of the parent no entry matched (their paths are gone).
+    public var gone: [Int64]
+
+    public init(parentSeq: Int64, generation: Int64, gone: [Int64]) {
+        self.parentSeq = parentSeq
+        self.generation = generation
+        self.gone = gone
+    }
+}
+
+/// What a new snapshot does with each of its entries against its root's latest snapshot, the
+/// same for every catalog: an entry equal to its version there continues it (opening it again
+/// if a forgotten snapshot had closed it); any other entry gets a new version, and the
+/// parent's open versions that did not continue close.
+public struct VersionMerge<Source: SnapshotEntrySource> {
+    private var source: Source
+    private var cursor: VersionCursor?
+    private var gone: [Int64]?
+    /// Parent versions to close and to open again, gathered as the merge goes; the catalog
+    /// applies and empties them.
+    public var closing: [Int64] = []
+    public var reopening: [Int64] = []
+
+    /// `latestSeq` and `generation` are the catalog's own, read in the transaction that records
+    /// the snapshot; `fetch` reads a page of the root's latest snapshot.
+    public init(source: Source, basis: SnapshotBasis?, latestSeq: Int64?, generation: Int64,
+                fetch: @escaping (_ after: String?, _ limit: Int) throws -> [SnapshotVersion]) {
+        self.source = source
+        if let basis, basis.parentSeq == latestSeq, basis.generation == generation {
+            gone = basis.gone
+        } else {
+            cursor = latestSeq == nil ? nil : VersionCursor(fetch: fetch)
+        }
+    }
+
+    /// The next entry that needs a new version, with the path row it continues when known; nil at the end.
+    public mutating func next() throws -> (entry: SnapshotEntry, pathID: Int64?)? {
+        while let entry = try source.next() {
+            let previous: ParentLink?
+            if gone != nil {
+                previous = source.link
+            } else {
+                previous = try cursor?.seek(entry.path) { if $0.open { closing.append($0.id) } }.map {
+                    ParentLink(versionID: $0.id, pathID: $0.pathID, open: $0.open, same: $0.entry == entry)
+                }
+            }
+            if let previous, previous.same {
+                if !previous.open { reopening.append(previous.versionID) }
+                continue
+            }
+            if let previous, previous.open { closing.append(previous.versionID) }
+            return (entry, previous?.pathID)
+        }
+        if let ids = gone {
+            closing += ids
+            gone = []
+        }
+        try cursor?.finish { if $0.open { closing.append($0.id) } }
+        return nil
+    }
 }
 
 /// Entries held in memory, as a source.

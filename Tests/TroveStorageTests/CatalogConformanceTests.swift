@@ -49,6 +49,13 @@ import TroveTesting
     }
 
     @Test(arguments: CatalogKindUnderTest.allCases)
+    func aStaleBasisIsNotTrusted(_ kind: CatalogKindUnderTest) throws {
+        let subject = try kind.make()
+        try CatalogConformance.aStaleBasisIsNotTrusted(subject.catalog)
+        withExtendedLifetime(subject) {}
+    }
+
+    @Test(arguments: CatalogKindUnderTest.allCases)
     func journalFollowsEveryChange(_ kind: CatalogKindUnderTest) throws {
         let subject = try kind.make()
         try CatalogConformance.journalFollowsEveryChange(subject.catalog)

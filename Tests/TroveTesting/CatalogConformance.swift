@@ -220,6 +220,35 @@ public enum CatalogConformance {
         #expect(try catalog.versions(of: s3, after: nil, limit: count * 2).map(\.id) == (try catalog.versions(of: s2, after: nil, limit: count * 2)).map(\.id))
     }
 
+    /// What a snapshot taker learnt of the parent is used only while it is current: here a
+    /// snapshot taken and forgotten meanwhile closed a version the taker saw open, and trusting
+    /// the taker would lose that path from the new snapshot.
+    public static func aStaleBasisIsNotTrusted(_ catalog: any FullCatalog) throws {
+        let folder = try TempFolder()
+        let first = [entry("a", size: 1, seed: 1), entry("b", size: 2, seed: 2), entry("c", size: 3, seed: 3)]
+        let s1 = try catalog.addSnapshot(SnapshotRecord(id: "b1", root: "/r", time: now, entries: 3), entries: first, events: [])
+        let generation = try catalog.snapshotGeneration()
+        let seen = try catalog.versions(of: s1, after: nil, limit: 10)
+        let spool = try EntrySpool(in: folder.path)
+        for (entry, version) in zip(first, seen) {
+            try spool.append(entry, link: ParentLink(versionID: version.id, pathID: version.pathID, open: version.open, same: true))
+        }
+        let s2 = try catalog.addSnapshot(SnapshotRecord(id: "b2", root: "/r", time: now.addingTimeInterval(1), entries: 2),
+                                         entries: [first[0], first[2]], events: [])
+        try catalog.forget([s2], events: [])
+        #expect(try catalog.snapshotGeneration() != generation)
+        let s3 = try catalog.addSnapshot(SnapshotRecord(id: "b3", root: "/r", time: now.addingTimeInterval(2), entries: 3),
+                                         entries: try spool.reader(), basis: SnapshotBasis(parentSeq: s1.seq, generation: generation, gone: []),
+                                         events: [])
+        #expect(try catalog.entries(of: s3, under: nil) == first)
+        // A current basis is used as given: the same three entries, linked, continue their versions.
+        let s4 = try catalog.addSnapshot(SnapshotRecord(id: "b4", root: "/r", time: now.addingTimeInterval(3), entries: 3),
+                                         entries: try spool.reader(),
+                                         basis: SnapshotBasis(parentSeq: s3.seq, generation: try catalog.snapshotGeneration(), gone: []),
+                                         events: [])
+        #expect(try catalog.entries(of: s4, under: nil) == first)
+    }
+
     /// The journal names every change to files, imports, copies and snapshots in order (within
     /// one transaction a catalog may group additions by kind: files, then imports, then copies);
     /// a checkpoint gives everything; trimmed rows are gone.
