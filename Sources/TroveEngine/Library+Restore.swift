@@ -50,40 +50,56 @@ extension Library {
            let target = try POSIX.stat(destination, follow: true), POSIX.isDirectory(target) {
             destination = (destination as NSString).resolvingSymlinksInPath
         }
-        let all = try snapshotIndex.entries(of: snapshot, under: inner.isEmpty ? nil : inner)
-        let item = inner.isEmpty ? nil : all.first { $0.path.utf8.elementsEqual(inner.utf8) }
-        if !inner.isEmpty && item == nil {
+        let under = inner.isEmpty ? nil : inner
+        let item = try under.flatMap { try snapshotIndex.versions(of: snapshot, under: $0, after: nil, limit: 1).first?.entry }
+        if let under, item.map({ $0.path.utf8.elementsEqual(under.utf8) }) != true {
             throw TroveError(.pathMissing, "\(NameCodec.display(inner)) is not in snapshot \(snapshot.id.prefix(12)) of \(snapshot.root); `trove ls \(snapshot.id.prefix(12))` shows what is.")
         }
         if let item, item.type != .directory, let found = try POSIX.stat(destination), POSIX.isDirectory(found) {
             destination += "/" + item.name
         }
-        // Map each entry to a path relative to the destination, refusing anything hostile.
-        var plan: [(entry: SnapshotEntry, relative: String)] = []
-        for entry in all {
-            guard SafePath.isSafeRelative(entry.path) else {
-                throw TroveError(.corruptData, "Refusing to restore: the snapshot holds an unsafe path '\(NameCodec.display(entry.path))' that would escape the destination. Nothing was written.")
-            }
-            let relative = inner.isEmpty ? entry.path
-                : (entry.path.utf8.elementsEqual(inner.utf8) ? "" : SafePath.dropping(inner.utf8.count + 1, from: entry.path))
-            plan.append((entry, relative))
+        // Each entry's path relative to the destination.
+        func relativePath(_ path: String) -> String {
+            inner.isEmpty ? path : (path.utf8.elementsEqual(inner.utf8) ? "" : SafePath.dropping(inner.utf8.count + 1, from: path))
         }
         // The snapshotted folder's own metadata, when the snapshot recorded it.
         let recordedRoot = inner.isEmpty ? snapshot.rootEntry.flatMap { try? Manifest.entry(fromLine: Array($0.utf8), path: "") } : nil
         let rootRecorded = !inner.isEmpty || recordedRoot != nil
-        if inner.isEmpty { plan.insert((recordedRoot ?? SnapshotEntry(path: "", type: .directory, mode: 0o755), ""), at: 0) }
-        try checkRestoreTargets(plan.map { ($0.entry.type, $0.relative) }, destination: destination, overwrite: overwrite)
-        var report = RestoreReport(snapshot: snapshot.id, path: inner, destination: destination)
+        let rootEntry = inner.isEmpty ? recordedRoot ?? SnapshotEntry(path: "", type: .directory, mode: 0o755) : nil
+        // First pass, a page at a time: refuse anything hostile and find every conflict before
+        // anything is written; the entries go to a spool file for the second pass, so memory
+        // does not grow with the tree.
         let metadata = MetadataWriter()
-        report.ownersNotRestored = plan.filter { metadata.ownerDiffers($0.entry) }.count
-        let total = plan.reduce(0) { $0 + ($1.entry.type == .file ? $1.entry.size : 0) }
+        var report = RestoreReport(snapshot: snapshot.id, path: inner, destination: destination)
+        var targets = try RestoreTargetCheck(library: self, destination: destination, overwrite: overwrite)
+        let spool = try EntrySpool(in: path)
+        var total: UInt64 = 0
+        // First names of hard-linked files (the paths later names point to).
+        var linked = Set<PathKey>()
+        func plan(_ entry: SnapshotEntry, _ relative: String) throws {
+            try targets.check(entry.type, relative, library: self)
+            if let first = entry.hardLink { linked.insert(PathKey(first)) }
+            if entry.type == .file { total += entry.size }
+            if metadata.ownerDiffers(entry) { report.ownersNotRestored += 1 }
+        }
+        if let rootEntry { try plan(rootEntry, "") }
+        var pages = VersionCursor { after, limit in try self.snapshotIndex.versions(of: snapshot, under: under, after: after, limit: limit) }
+        try pages.finish { version in
+            guard SafePath.isSafeRelative(version.entry.path) else {
+                throw TroveError(.corruptData, "Refusing to restore: the snapshot holds an unsafe path '\(NameCodec.display(version.entry.path))' that would escape the destination. Nothing was written.")
+            }
+            try plan(version.entry, relativePath(version.entry.path))
+            try spool.append(version.entry)
+        }
+        try targets.finish()
         progress.begin("restore", total: total, unit: .bytes)
         defer { progress.finish() }
         var folders: [(path: String, entry: SnapshotEntry)] = []
         var files: [(entry: SnapshotEntry, target: String)] = []
         var links: [(entry: SnapshotEntry, target: String, leader: String)] = []
-        // The name written for each hard-link group (by the first name's snapshot path); later
-        // names are linked to it.
+        var written: UInt64 = 0
+        // Later names of a hard-linked file are linked to the first name of the group restored
+        // (by the first name's snapshot path): only those are remembered, not every file.
         var groupTarget: [PathKey: String] = [:]
         func notRestored(_ target: String, _ reasons: [String]) {
             for reason in reasons { report.notRestored.append(.init(path: target, reason: reason)) }
@@ -97,10 +113,30 @@ extension Library {
         let oneSync = syncFD.map(POSIX.trustsSyncFilesystem) ?? false
         // A single file, link or special file lands in an existing folder: clear a killed run's
         // temporaries there (folders are cleared as the plan reaches them).
-        if plan.first?.entry.type != .directory { Self.removeStaleTemporaries(in: (destination as NSString).deletingLastPathComponent) }
+        if rootEntry == nil && item?.type != .directory { Self.removeStaleTemporaries(in: (destination as NSString).deletingLastPathComponent) }
+        // File contents several at a time, a batch at a time; then the batch's hard links.
+        func writeBatch() throws {
+            try restoreContents(files, snapshot: snapshot, destination: destination, metadata: metadata,
+                                syncEach: !oneSync, report: &report, progress: PartProgress(whole: progress, before: written))
+            written += files.reduce(0) { $0 + $1.entry.size }
+            files.removeAll(keepingCapacity: true)
+            for (_, target, leader) in links {
+                try clear(target)
+                do { try POSIX.link(leader, as: target) } catch let failure as POSIX.Failure {
+                    throw Self.destinationError(failure, target)
+                }
+                report.hardLinks += 1
+            }
+            links.removeAll(keepingCapacity: true)
+        }
         do {
-            // Folders, links and special files first, in order; then file contents, several at a time.
-            for (entry, relative) in plan {
+            // Folders, links and special files as they come, in order.
+            var entries = try spool.reader()
+            var next: SnapshotEntry? = rootEntry
+            if next == nil { next = try entries.next() }
+            while let entry = next {
+                next = try entries.next()
+                let relative = entry.path.isEmpty ? "" : relativePath(entry.path)
                 let target = relative.isEmpty ? destination : destination + "/" + relative
                 try ensureNoSymlinkParents(target, under: destination)
                 switch entry.type {
@@ -142,20 +178,13 @@ extension Library {
                     if let leader = groupTarget[group] {
                         links.append((entry, target, leader))
                     } else {
-                        groupTarget[group] = target
+                        if entry.hardLink != nil || linked.contains(group) { groupTarget[group] = target }
                         files.append((entry, target))
                     }
+                    if files.count + links.count >= Self.restoreBatch { try writeBatch() }
                 }
             }
-            try restoreContents(files, snapshot: snapshot, destination: destination, metadata: metadata,
-                                syncEach: !oneSync, report: &report, progress: progress)
-            for (_, target, leader) in links {
-                try clear(target)
-                do { try POSIX.link(leader, as: target) } catch let failure as POSIX.Failure {
-                    throw Self.destinationError(failure, target)
-                }
-                report.hardLinks += 1
-            }
+            try writeBatch()
         } catch {
             // Folders made so far still get their final modes and times; content already
             // written stays (whole and verified), and no temporary is left behind.
@@ -169,8 +198,14 @@ extension Library {
             report.notRestored.append(problem)
         }
         // Everything (files, links, folders and their times) durable before we say it is done.
-        try makeDurable(plan.map { $0.relative.isEmpty ? destination : destination + "/" + $0.relative },
-                        files: files.map(\.target), syncFD: oneSync ? syncFD : nil, filesSynced: !oneSync)
+        try makeDurable(syncFD: oneSync ? syncFD : nil, filesSynced: !oneSync) { each in
+            if let rootEntry { try each(destination, rootEntry.type) }
+            var entries = try spool.reader()
+            while let entry = try entries.next() {
+                let relative = relativePath(entry.path)
+                try each(relative.isEmpty ? destination : destination + "/" + relative, entry.type)
+            }
+        }
         report.seconds = Date().timeIntervalSince(started)
         try catalog.apply([.event(Event(time: clock.now(), kind: .restoreFinished, details: [
             "snapshot": .text(snapshot.id), "path": .text(inner), "destination": .text(destination),
@@ -178,6 +213,9 @@ extension Library {
         ]))])
         return report
     }
+
+    /// Files (and hard links) a restore writes per batch: enough to keep every lane busy.
+    static let restoreBatch = 4096
 
     /// Writes file contents (verified, several at a time) with their metadata, then makes them
     /// durable with one filesystem sync (or file by file where that is not possible).
@@ -222,23 +260,25 @@ extension Library {
     /// One filesystem sync makes the whole restore durable; where that is not trusted (or fails)
     /// each file is fsynced (already, through its own descriptor, when `filesSynced`) and then
     /// every folder that received an entry, so the renames and links survive a crash too.
-    func makeDurable(_ targets: [String], files: [String], syncFD: Int32?, filesSynced: Bool) throws {
+    /// `targets` gives every restored path and its type to the function it is passed.
+    func makeDurable(syncFD: Int32?, filesSynced: Bool,
+                     targets: (_ each: (_ target: String, _ type: EntryType) throws -> Void) throws -> Void) throws {
         if let syncFD, POSIX.syncFilesystem(syncFD) { return }
         func failed(_ path: String, _ failure: POSIX.Failure) -> TroveError {
             TroveError(.io, "The restored \(NameCodec.display(path)) could not be made durable (\(failure)); the destination drive may be failing.")
         }
-        if !filesSynced {
-            for target in files where (try? POSIX.stat(target, follow: false)) != nil {
-                do {
-                    let fd = try POSIX.open(target, O_RDONLY | O_NOFOLLOW)
-                    defer { close(fd) }
-                    try POSIX.fsync(fd, path: target)
-                } catch let failure as POSIX.Failure { throw failed(target, failure) }
-            }
+        var folders = Set<String>()
+        try targets { target, type in
+            folders.insert((target as NSString).deletingLastPathComponent)
+            if type == .directory { folders.insert(target) }
+            guard type == .file, !filesSynced, (try? POSIX.stat(target, follow: false)) != nil else { return }
+            do {
+                let fd = try POSIX.open(target, O_RDONLY | O_NOFOLLOW)
+                defer { close(fd) }
+                try POSIX.fsync(fd, path: target)
+            } catch let failure as POSIX.Failure { throw failed(target, failure) }
         }
-        var folders = Set(targets.map { ($0 as NSString).deletingLastPathComponent })
-        folders.formUnion(targets.filter { (try? POSIX.stat($0, follow: false)).map(POSIX.isDirectory) == true })
-        for folder in folders.sorted() {
+        for folder in folders.sorted() where (try? POSIX.stat(folder, follow: false)).map(POSIX.isDirectory) == true {
             do { try POSIX.fsyncDirectory(folder) } catch let failure as POSIX.Failure { throw failed(folder, failure) }
         }
     }

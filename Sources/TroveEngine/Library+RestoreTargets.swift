@@ -10,43 +10,64 @@ import TroveStores
 /// Where a restore may write: conflicts found before anything is written, no symlinked parents,
 /// folders made or replaced as the DEST rule says.
 extension Library {
-    /// Refuses before writing anything when a target is in the way: without `overwrite` any
-    /// existing non-folder (or a folder where the snapshot has something else); with it, a folder
-    /// that still holds files where the snapshot has a file. Also checks the destination's parent.
-    func checkRestoreTargets(_ targets: [(type: EntryType, relative: String)], destination: String, overwrite: Bool) throws {
-        let parent = (destination as NSString).deletingLastPathComponent
-        guard let info = try POSIX.stat(parent), POSIX.isDirectory(info) else {
-            throw TroveError(.pathMissing, "The folder \(parent) does not exist; create it first.")
+    /// Checks restore targets one at a time before anything is written, keeping only the first
+    /// few in the way and a count: without `overwrite` any existing non-folder (or a folder where
+    /// the snapshot has something else) is in the way; with it, a folder that still holds files
+    /// where the snapshot has a file. Also checks the destination's parent.
+    struct RestoreTargetCheck {
+        let destination: String
+        let overwrite: Bool
+        private let stores: [(label: String, folder: String)]
+        private let resolvedDestination: String
+        private var existing: (first: [String], count: Int) = ([], 0)
+        private var folders: (first: [String], count: Int) = ([], 0)
+
+        init(library: Library, destination: String, overwrite: Bool) throws {
+            let parent = (destination as NSString).deletingLastPathComponent
+            guard let info = try POSIX.stat(parent), POSIX.isDirectory(info) else {
+                throw TroveError(.pathMissing, "The folder \(parent) does not exist; create it first.")
+            }
+            self.destination = destination
+            self.overwrite = overwrite
+            stores = try library.storeFolders()
+            resolvedDestination = (destination as NSString).resolvingSymlinksInPath
         }
-        var existing: [String] = []
-        var folders: [String] = []
-        let stores = try storeFolders()
-        let resolvedDestination = (destination as NSString).resolvingSymlinksInPath
-        for (type, relative) in targets {
+
+        mutating func check(_ type: EntryType, _ relative: String, library: Library) throws {
             let target = relative.isEmpty ? destination : destination + "/" + relative
             // A snapshot may hold a `.trove` folder: it never lands inside a real store's. Links
             // are resolved once, for the destination (links inside it are refused while writing).
-            try refuseStoreFolder(target, purpose: "restore into", folders: stores, resolve: false)
+            try library.refuseStoreFolder(target, purpose: "restore into", folders: stores, resolve: false)
             if resolvedDestination != destination {
-                try refuseStoreFolder(relative.isEmpty ? resolvedDestination : resolvedDestination + "/" + relative,
-                                      purpose: "restore into", folders: stores, resolve: false)
+                try library.refuseStoreFolder(relative.isEmpty ? resolvedDestination : resolvedDestination + "/" + relative,
+                                              purpose: "restore into", folders: stores, resolve: false)
             }
-            guard let found = try POSIX.stat(target, follow: false) else { continue }
+            guard let found = try POSIX.stat(target, follow: false) else { return }
             if POSIX.isDirectory(found) {
                 // Existing folders are merged into; one in the way of a file goes only when empty.
-                if type != .directory && !(overwrite && Self.isEmptyFolder(target)) { folders.append(target) }
+                if type != .directory && !(overwrite && Library.isEmptyFolder(target)) { Self.note(target, in: &folders) }
             } else if !overwrite {
-                existing.append(target)
+                Self.note(target, in: &existing)
             }
         }
-        func shown(_ paths: [String]) -> String {
-            paths.prefix(3).map(NameCodec.display).joined(separator: ", ") + (paths.count > 3 ? " and \(paths.count - 3) more" : "")
+
+        private static func note(_ target: String, in list: inout (first: [String], count: Int)) {
+            if list.first.count < 3 { list.first.append(target) }
+            list.count += 1
         }
-        if !folders.isEmpty {
-            throw TroveError(.usage, "\(shown(folders)) \(folders.count == 1 ? "is a folder" : "are folders") where the snapshot has a file; move \(folders.count == 1 ? "it" : "them") away or restore elsewhere (a folder holding files is never replaced). Nothing was written.")
-        }
-        if !existing.isEmpty {
-            throw TroveError(.usage, "\(shown(existing)) already exist\(existing.count == 1 ? "s" : ""); pass --overwrite to replace, or restore to a new folder. Nothing was written.")
+
+        /// Refuses the restore when anything was in the way.
+        func finish() throws {
+            func shown(_ list: (first: [String], count: Int)) -> String {
+                list.first.map(NameCodec.display).joined(separator: ", ") + (list.count > 3 ? " and \(list.count - 3) more" : "")
+            }
+            if folders.count > 0 {
+                let one = folders.count == 1
+                throw TroveError(.usage, "\(shown(folders)) \(one ? "is a folder" : "are folders") where the snapshot has a file; move \(one ? "it" : "them") away or restore elsewhere (a folder holding files is never replaced). Nothing was written.")
+            }
+            if existing.count > 0 {
+                throw TroveError(.usage, "\(shown(existing)) already exist\(existing.count == 1 ? "s" : ""); pass --overwrite to replace, or restore to a new folder. Nothing was written.")
+            }
         }
     }
 

@@ -43,22 +43,24 @@ extension PostgresCatalog: SnapshotCatalog {
     /// `last_seq` of a version still in its root's latest snapshot.
     static let openSeq = Int64.max
 
-    public func versions(of snapshot: SnapshotRecord, after: String?, limit: Int) throws -> [SnapshotVersion] {
-        try read { s in try Self.versionPage(s, root: snapshot.root, seq: snapshot.seq, after: after, limit: limit) }
+    public func versions(of snapshot: SnapshotRecord, under: String?, after: String?, limit: Int) throws -> [SnapshotVersion] {
+        try read { s in try Self.versionPage(s, root: snapshot.root, seq: snapshot.seq, under: under, after: after, limit: limit) }
     }
 
     /// Up to `limit` versions of the root's snapshot `seq`, in path order after `after`.
-    static func versionPage(_ s: PGSession, root: String, seq: Int64?, after: String?, limit: Int) throws -> [SnapshotVersion] {
+    static func versionPage(_ s: PGSession, root: String, seq: Int64?, under: String? = nil, after: String?,
+                            limit: Int) throws -> [SnapshotVersion] {
         guard let seq else { return [] }
-        let prefix = join(root, "")
-        let cut = prefix.utf8.count
+        let cut = join(root, "").utf8.count
+        let bounds = Self.pageBounds(root: root, under: under, after: after)
         var versions: [SnapshotVersion] = []
         for row in try s.query("""
             SELECT v.last_seq, v.id, v.path_id, p.path, \(entryColumns)
             FROM paths p JOIN versions v ON v.path_id = p.id
-            WHERE p.path > $1 AND p.path < $2 AND v.root = $3 AND v.last_seq >= $4 AND v.first_seq <= $4
-            ORDER BY p.path LIMIT $5
-            """, [after.map { join(root, $0) } ?? prefix, String(prefix.dropLast()) + "0", root, seq, Int64(limit)]) {
+            WHERE p.path \(bounds.inclusive ? ">=" : ">") $1 AND p.path < $2 AND (p.path = $3 OR p.path > $4)
+              AND v.root = $5 AND v.last_seq >= $6 AND v.first_seq <= $6
+            ORDER BY p.path LIMIT $7
+            """, [bounds.lower, bounds.upper, bounds.only, bounds.inside, root, seq, Int64(limit)]) {
             let entry = try Self.entry(row, at: 4, path: SafePath.dropping(cut, from: try row.get(3)))
             versions.append(.init(id: try row.get(1), pathID: try row.get(2), entry: entry,
                                   open: (try row.get(0, as: Int64.self)) == openSeq))

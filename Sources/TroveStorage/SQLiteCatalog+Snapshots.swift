@@ -46,34 +46,31 @@ extension SQLiteCatalog: SnapshotCatalog {
     /// `last_seq` of a version still in its root's latest snapshot.
     static let openSeq = Int64.max
 
-    public func versions(of snapshot: SnapshotRecord, after: String?, limit: Int) throws -> [SnapshotVersion] {
-        try read { db in try Self.versionPage(db, root: snapshot.root, seq: snapshot.seq, after: after, limit: limit) }
+    public func versions(of snapshot: SnapshotRecord, under: String?, after: String?, limit: Int) throws -> [SnapshotVersion] {
+        try read { db in try Self.versionPage(db, root: snapshot.root, seq: snapshot.seq, under: under, after: after, limit: limit) }
     }
 
     /// Up to `limit` versions of the root's snapshot `seq`, in path order after `after`.
-    static func versionPage(_ db: Database, root: String, seq: Int64?, after: String?, limit: Int) throws -> [SnapshotVersion] {
+    static func versionPage(_ db: Database, root: String, seq: Int64?, under: String? = nil, after: String?,
+                            limit: Int) throws -> [SnapshotVersion] {
         guard let seq else { return [] }
-        let prefix = join(root, "")
-        let cut = prefix.utf8.count
+        let cut = join(root, "").utf8.count
+        let bounds = Self.pageBounds(root: root, under: under, after: after)
         var versions: [SnapshotVersion] = []
         // Paths in index order (CROSS JOIN keeps SQLite from sorting every version of the root
         // for each page); columns by position, as name lookups cost more than the query.
         let rows = try Row.fetchCursor(db, sql: """
             SELECT v.last_seq, v.id, v.path_id, p.path, \(entryColumns)
             FROM paths p CROSS JOIN versions v INDEXED BY versions_by_path
-            WHERE p.path > ? AND p.path < ? AND v.path_id = p.id AND v.root = ? AND v.last_seq >= ? AND v.first_seq <= ?
+            WHERE p.path \(bounds.inclusive ? ">=" : ">") ? AND p.path < ? AND (p.path = ? OR p.path > ?)
+              AND v.path_id = p.id AND v.root = ? AND v.last_seq >= ? AND v.first_seq <= ?
             ORDER BY p.path LIMIT ?
-            """, arguments: [after.map { join(root, $0) } ?? prefix, upperBound(prefix), root, seq, seq, limit])
+            """, arguments: [bounds.lower, bounds.upper, bounds.only, bounds.inside, root, seq, seq, limit])
         while let row = try rows.next() {
             let entry = try Self.entry(row, at: 4, path: SafePath.dropping(cut, from: row[3]))
             versions.append(.init(id: row[1], pathID: row[2], entry: entry, open: (row[0] as Int64) == openSeq))
         }
         return versions
-    }
-
-    /// The first path after every path that starts with `prefix` (which ends in `/`).
-    static func upperBound(_ prefix: String) -> String {
-        String(prefix.dropLast()) + "0"
     }
 
     public func snapshotGeneration() throws -> Int64 {

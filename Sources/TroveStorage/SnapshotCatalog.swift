@@ -13,8 +13,9 @@ public protocol SnapshotCatalog: AnyObject, Sendable {
     /// Snapshots, oldest first; of one root when given.
     func snapshots(root: String?) throws -> [SnapshotRecord]
     /// A page of a snapshot's path versions: up to `limit` of them, in path order, after the
-    /// relative path `after` (from the first when nil).
-    func versions(of snapshot: SnapshotRecord, after: String?, limit: Int) throws -> [SnapshotVersion]
+    /// relative path `after` (from the first when nil); only `under` (a relative path) and
+    /// what is inside it, when given.
+    func versions(of snapshot: SnapshotRecord, under: String?, after: String?, limit: Int) throws -> [SnapshotVersion]
     /// Records a snapshot and the entries `source` gives (in path order) in one transaction:
     /// versions unchanged since the root's latest snapshot simply continue (`VersionMerge`).
     /// Memory does not grow with the tree. `basis`, when still current, spares reading the
@@ -34,6 +35,25 @@ public protocol SnapshotCatalog: AnyObject, Sendable {
 }
 
 extension SnapshotCatalog {
+    /// A page of all of a snapshot's path versions.
+    public func versions(of snapshot: SnapshotRecord, after: String?, limit: Int) throws -> [SnapshotVersion] {
+        try versions(of: snapshot, under: nil, after: after, limit: limit)
+    }
+
+    /// The bounds of a page of versions under `root` (all, or `under` and what it holds) after
+    /// `after`, as absolute paths: `path >= lower` (`> lower` when `inclusive` is false),
+    /// `path < upper`, and `path = only` or `path > inside` — the same for every catalog.
+    public static func pageBounds(root: String, under: String?, after: String?)
+        -> (lower: String, inclusive: Bool, upper: String, only: String, inside: String) {
+        func join(_ relative: String) -> String { root == "/" ? "/" + relative : root + "/" + relative }
+        if let under, !under.isEmpty {
+            let folder = join(under)
+            return (after.map(join) ?? folder, after == nil, folder + "0", folder, folder + "/")
+        }
+        let prefix = join("")
+        return (after.map(join) ?? prefix, false, String(prefix.dropLast()) + "0", prefix, prefix)
+    }
+
     /// Records a snapshot whose entries are all in memory (sorted here when they are not).
     public func addSnapshot(_ record: SnapshotRecord, entries: [SnapshotEntry], events: [Event]) throws -> SnapshotRecord {
         try addSnapshot(record, entries: EntryList(entries), basis: nil, events: events)

@@ -205,3 +205,44 @@ struct SnapshotStreamTests {
         }
     }
 }
+
+/// Restores stream the snapshot's entries; hard links are settled without a map of every file.
+struct StreamedRestoreTests {
+    @Test func aSubfolderWhoseFirstNameIsOutsideKeepsItsNamesLinked() throws {
+        let t = try TestLibrary(stores: 1)
+        t.folder.file("tree/a/first", testBytes(500, seed: 1))
+        t.folder.file("tree/b/plain", testBytes(20, seed: 2))
+        #expect(link(t.folder.at("tree/a/first"), t.folder.at("tree/b/second")) == 0)
+        #expect(link(t.folder.at("tree/a/first"), t.folder.at("tree/b/third")) == 0)
+        let snapshot = try t.library.snapshot(t.folder.at("tree"))
+        let report = try t.library.restore(snapshot.id + ":b", to: t.folder.at("out"))
+        #expect(report.files == 2 && report.hardLinks == 1)
+        let second = try #require(try POSIX.stat(t.folder.at("out/second")))
+        let third = try #require(try POSIX.stat(t.folder.at("out/third")))
+        #expect(second.st_ino == third.st_ino && second.st_nlink == 2)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: t.folder.at("out/third"))) == Data(testBytes(500, seed: 1)))
+    }
+
+    @Test func aLinkToAPathThisRestoreDidNotWriteIsNeverMade() throws {
+        // (Linking to where the first name would have landed, without remembering that it was
+        // written there, would give the user's own file a second name.)
+        let t = try TestLibrary(stores: 1)
+        let file = t.folder.file("src/x", testBytes(64, seed: 3))
+        let imported = try t.library.importPaths([file])
+        let id = try #require(ContentID(imported.imported[0].id))
+        // A damaged manifest: "b" claims to be a second name of "a", which the snapshot lacks.
+        let time = FileTime(seconds: 1_700_000_000)
+        let entries = [SnapshotEntry(path: "b", type: .file, size: 64, mtime: time, fileID: id, hardLink: "a")]
+        let record = try t.library.snapshotIndex.addSnapshot(SnapshotRecord(id: "damaged", root: "/r", time: Date(), entries: 1, bytes: 64),
+                                                             entries: entries, events: [])
+        // The user's own "a" there, the same size and time, must not gain a second name.
+        let own = t.folder.file("out/a", testBytes(64, seed: 9))
+        var times = [POSIX.timespec(time), POSIX.timespec(time)]
+        #expect(utimensat(AT_FDCWD, own, &times, 0) == 0)
+        let report = try t.library.restore(record.id, to: t.folder.at("out"))
+        #expect(report.hardLinks == 0 && report.files == 1)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: t.folder.at("out/b"))) == Data(testBytes(64, seed: 3)))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: own)) == Data(testBytes(64, seed: 9)))
+        #expect(try POSIX.stat(own)?.st_nlink == 1)
+    }
+}
