@@ -53,51 +53,57 @@ extension Library {
         var report = VerifyReport(storeID: observed.record.id, storeLabel: observed.record.label, connected: observed.isConnected)
         guard let store = observed.store else { return report }
         let started = Date()
-        var files = try catalog.copiedFiles(onStore: observed.record.id)
-        let total = files.reduce(0) { $0 + $1.file.size }
-        // Largest first: each chunk then holds files of similar size, so no lane sits idle
-        // while one long file finishes its chunk.
-        files.sort { $0.file.size > $1.file.size }
+        // A page of the store's copies at a time, so memory does not grow with the store.
+        let total = try catalog.summary().perStore[observed.record.id]?.bytes ?? 0
         progress.begin("verify \(observed.record.label)", total: total, unit: .bytes)
         let counter = ProgressCounter(progress)
-        // Chunks are cut as they come: cutting them all first held every file twice.
-        for start in stride(from: 0, to: files.count, by: 128) {
-            let chunk = Array(files[start..<min(start + 128, files.count)])
-            let verdicts = try checkOnHost(chunk.map(\.file), on: store, counter: counter)
-                ?? checkConcurrently(chunk.map(\.file), on: store, counter: counter)
-            var verified: [CatalogChange] = []
-            let now = clock.now()
-            for ((file, copy), result) in zip(chunk, verdicts) {
-                let (verdict, audit) = try result.get()
-                if let audit {
-                    report.shareProblems += audit.problems.map { "\(file.id): \($0)" }
-                    report.sharesWritten += audit.repaired.count
-                    if !audit.repaired.isEmpty { verified.append(Self.sharesRepaired(audit, of: file.id, on: observed.record, at: now)) }
+        var after: ContentID?
+        pages: while true {
+            var files = try catalog.copiedFiles(onStore: observed.record.id, after: after, limit: Self.verifyPage)
+            guard let last = files.last else { break }
+            after = last.file.id
+            // Largest first: each chunk then holds files of similar size, so no lane sits idle
+            // while one long file finishes its chunk.
+            files.sort { $0.file.size > $1.file.size }
+            for start in stride(from: 0, to: files.count, by: 128) {
+                let chunk = Array(files[start..<min(start + 128, files.count)])
+                let verdicts = try checkOnHost(chunk.map(\.file), on: store, counter: counter)
+                    ?? checkConcurrently(chunk.map(\.file), on: store, counter: counter)
+                var verified: [CatalogChange] = []
+                let now = clock.now()
+                for ((file, copy), result) in zip(chunk, verdicts) {
+                    let (verdict, audit) = try result.get()
+                    if let audit {
+                        report.shareProblems += audit.problems.map { "\(file.id): \($0)" }
+                        report.sharesWritten += audit.repaired.count
+                        if !audit.repaired.isEmpty { verified.append(Self.sharesRepaired(audit, of: file.id, on: observed.record, at: now)) }
+                    }
+                    try settle(verdict, of: file, on: observed)
+                    switch verdict {
+                    case .good:
+                        report.checked += 1
+                        report.good += 1
+                        report.bytes += file.size
+                        // A grid copy counts what its shares survive now.
+                        verified.append(.saveCopy(CopyRecord(fileID: file.id, storeID: copy.storeID,
+                                                             copies: audit.map { Self.gridCopyWeight($0, before: copy.copies) } ?? observed.record.copies,
+                                                             mtime: copy.mtime, verified: now)))
+                    case .missing:
+                        report.checked += 1
+                        report.missing.append(file.id.description)
+                    case .corrupt(let leaf, let reason), .unreadable(let leaf, let reason):
+                        report.checked += 1
+                        report.corrupt.append(.init(fileID: file.id.description, leaf: leaf, reason: reason))
+                    case .unavailable(let reason):
+                        report.unreachable = reason
+                    }
                 }
-                try settle(verdict, of: file, on: observed)
-                switch verdict {
-                case .good:
-                    report.checked += 1
-                    report.good += 1
-                    report.bytes += file.size
-                    // A grid copy counts what its shares survive now.
-                    verified.append(.saveCopy(CopyRecord(fileID: file.id, storeID: copy.storeID,
-                                                         copies: audit.map { Self.gridCopyWeight($0, before: copy.copies) } ?? observed.record.copies,
-                                                         mtime: copy.mtime, verified: now)))
-                case .missing:
-                    report.checked += 1
-                    report.missing.append(file.id.description)
-                case .corrupt(let leaf, let reason), .unreadable(let leaf, let reason):
-                    report.checked += 1
-                    report.corrupt.append(.init(fileID: file.id.description, leaf: leaf, reason: reason))
-                case .unavailable(let reason):
-                    report.unreachable = reason
-                }
+                if report.unreachable != nil { break pages }
+                // One transaction per chunk; a store downgraded meanwhile keeps its copies uncounted.
+                let trusted = try catalog.stores().first { $0.id == observed.record.id }?.trust == .trusted
+                if trusted { try catalog.apply(verified) }
             }
-            if report.unreachable != nil { break }
-            // One transaction per chunk; a store downgraded meanwhile keeps its copies uncounted.
-            let trusted = try catalog.stores().first { $0.id == observed.record.id }?.trust == .trusted
-            if trusted { try catalog.apply(verified) }
+            if files.count < Self.verifyPage { break }
         }
         progress.finish()
         report.seconds = Date().timeIntervalSince(started)
@@ -107,6 +113,9 @@ extension Library {
         ]))])
         return report
     }
+
+    /// Copies `verify` reads from the catalog at a time.
+    static let verifyPage = 8192
 
     /// On a store whose host checks its own drive (a peer's): the host's verdicts, with no
     /// bytes crossing the network; nil for other stores (and for a host caught lying, whose

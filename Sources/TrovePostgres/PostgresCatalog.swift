@@ -181,12 +181,13 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
         }
     }
 
-    public func copiedFiles(onStore storeID: String) throws -> [(file: FileRecord, copy: CopyRecord)] {
+    public func copiedFiles(onStore storeID: String, after: ContentID?, limit: Int) throws -> [(file: FileRecord, copy: CopyRecord)] {
         try read { s in
             try s.query("""
                 SELECT f.id, f.size, f.leaf_hashes, f.first_seen, c.file_id, c.store_id, c.copies, c.mtime, c.verified
-                FROM copies c JOIN files f ON f.id = c.file_id WHERE c.store_id = $1
-                """, [storeID]).compactMap { row in
+                FROM copies c JOIN files f ON f.id = c.file_id WHERE c.store_id = $1 AND c.file_id > $2
+                ORDER BY c.file_id LIMIT $3
+                """, [storeID, after?.description ?? "", Int64(limit)]).compactMap { row in
                 guard let file = try Self.file(row), let copy = try Self.copy(row) else { return nil }
                 return (file, copy)
             }

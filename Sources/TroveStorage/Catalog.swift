@@ -79,8 +79,9 @@ public protocol Catalog: AnyObject, Sendable {
     /// Every copy on every store in (file, store) order, a page of at most `limit` after the
     /// copy `after` (from the start when nil): a whole catalog read in bounded memory.
     func copies(after: CopyRecord?, limit: Int) throws -> [CopyRecord]
-    /// Copies on a store with their files' records, in one query (what `verify` walks).
-    func copiedFiles(onStore storeID: String) throws -> [(file: FileRecord, copy: CopyRecord)]
+    /// Up to `limit` copies on a store with their files' records, in file ID order after the
+    /// file `after` (from the first when nil): what `verify` walks, a page at a time.
+    func copiedFiles(onStore storeID: String, after: ContentID?, limit: Int) throws -> [(file: FileRecord, copy: CopyRecord)]
     /// Import origins whose path equals `path` or lies under it.
     func imports(underPath path: String) throws -> [ImportRecord]
     func imports(of id: ContentID) throws -> [ImportRecord]

@@ -136,12 +136,13 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
         }
     }
 
-    public func copiedFiles(onStore storeID: String) throws -> [(file: FileRecord, copy: CopyRecord)] {
+    public func copiedFiles(onStore storeID: String, after: ContentID?, limit: Int) throws -> [(file: FileRecord, copy: CopyRecord)] {
         try read { db in
             try Row.fetchAll(db, sql: """
                 SELECT f.id, f.size, f.leaf_hashes, f.first_seen, c.file_id, c.store_id, c.copies, c.mtime, c.verified
-                FROM copies c JOIN files f ON f.id = c.file_id WHERE c.store_id = ?
-                """, arguments: [storeID]).compactMap { row in
+                FROM copies c JOIN files f ON f.id = c.file_id WHERE c.store_id = ? AND c.file_id > ?
+                ORDER BY c.file_id LIMIT ?
+                """, arguments: [storeID, after?.description ?? "", limit]).compactMap { row in
                 guard let file = Self.file(row), let copy = Self.copy(row) else { return nil }
                 return (file, copy)
             }

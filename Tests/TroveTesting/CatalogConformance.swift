@@ -406,5 +406,17 @@ public enum CatalogConformance {
         #expect(pages.map(\.count) == [3, 3, 1])
         let keys = pages.joined().map { "\($0.fileID)@\($0.storeID)" }
         #expect(keys == keys.sorted() && Set(keys).count == 7)
+        // One store's copies with their files, as verify walks them: each once, in file order.
+        var onStore: [(file: FileRecord, copy: CopyRecord)] = []
+        var after: ContentID?
+        while true {
+            let page = try catalog.copiedFiles(onStore: "s2", after: after, limit: 2)
+            onStore += page
+            guard let last = page.last, page.count == 2 else { break }
+            after = last.file.id
+        }
+        let expected = files.dropLast().map(\.id).sorted { $0.description < $1.description }
+        #expect(onStore.map(\.file.id) == expected && onStore.allSatisfy { $0.copy.storeID == "s2" && $0.copy.fileID == $0.file.id })
+        #expect(onStore.map(\.file.size) == expected.map { id in files.first { $0.id == id }!.size })
     }
 }
