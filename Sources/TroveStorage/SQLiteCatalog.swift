@@ -137,10 +137,12 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
     }
 
     public func copiedFiles(onStore storeID: String, after: ContentID?, limit: Int) throws -> [(file: FileRecord, copy: CopyRecord)] {
+        // In primary-key order (`+` keeps SQLite from the store index, which would sort every
+        // copy of the store for each page).
         try read { db in
             try Row.fetchAll(db, sql: """
                 SELECT f.id, f.size, f.leaf_hashes, f.first_seen, c.file_id, c.store_id, c.copies, c.mtime, c.verified
-                FROM copies c JOIN files f ON f.id = c.file_id WHERE c.store_id = ? AND c.file_id > ?
+                FROM copies c JOIN files f ON f.id = c.file_id WHERE +c.store_id = ? AND c.file_id > ?
                 ORDER BY c.file_id LIMIT ?
                 """, arguments: [storeID, after?.description ?? "", limit]).compactMap { row in
                 guard let file = Self.file(row), let copy = Self.copy(row) else { return nil }
