@@ -47,9 +47,7 @@ public struct Manifest: Sendable, Equatable {
 
     public init(header: Header, entries: [SnapshotEntry]) {
         self.header = header
-        // Entries already in order (a snapshot sorts its own) are shared, not copied.
-        let ordered = zip(entries, entries.dropFirst()).allSatisfy { !PathKey.precedes($1.path, $0.path) }
-        self.entries = ordered ? entries : entries.sorted { PathKey.precedes($0.path, $1.path) }
+        self.entries = entries.inPathOrder()
     }
 
     /// The whole manifest as bytes (`ManifestReader` gives the same bytes a piece at a time).
@@ -59,7 +57,6 @@ public struct Manifest: Sendable, Equatable {
         _ = out.withUnsafeMutableBytes { reader.read(into: $0) }
         return out
     }
-
 
     /// One entry as its manifest line (without the newline).
     public static func entryLine(_ entry: SnapshotEntry) -> [UInt8] {
@@ -73,8 +70,14 @@ public struct Manifest: Sendable, Equatable {
         try decodeLine(line, path: path)
     }
 
-    /// Appends an entry's line (without the newline); every line after the header is one entry.
-    public static func appendEntry(_ entry: SnapshotEntry, to out: inout [UInt8]) {
+    /// Appends an entry's whole line, newline included: every line after the header is one entry.
+    public static func appendLine(_ entry: SnapshotEntry, to out: inout [UInt8]) {
+        appendEntry(entry, to: &out)
+        out.append(0x0A)
+    }
+
+    /// Appends an entry's line without the newline.
+    static func appendEntry(_ entry: SnapshotEntry, to out: inout [UInt8]) {
         out.append(0x7B)
         if let gid = entry.gid { out.append(contentsOf: #""g":"#.utf8); Self.appendDecimal(UInt64(gid), to: &out); out.append(0x2C) }
         out.append(contentsOf: #""i":"#.utf8)
@@ -243,13 +246,13 @@ public struct ManifestReader {
 
     public init(_ manifest: Manifest) throws {
         self.manifest = manifest
-        header = try manifest.header.line()
-        var size = UInt64(header.count + 1)
+        header = try manifest.header.line() + [0x0A]
+        var size = UInt64(header.count)
         var scratch: [UInt8] = []
         for entry in manifest.entries {
             scratch.removeAll(keepingCapacity: true)
-            Manifest.appendEntry(entry, to: &scratch)
-            size += UInt64(scratch.count + 1)
+            Manifest.appendLine(entry, to: &scratch)
+            size += UInt64(scratch.count)
         }
         self.size = size
     }
@@ -261,8 +264,7 @@ public struct ManifestReader {
             if offset == line.count {
                 guard next < manifest.entries.count else { break }
                 line.removeAll(keepingCapacity: true)
-                if next < 0 { line.append(contentsOf: header) } else { Manifest.appendEntry(manifest.entries[next], to: &line) }
-                line.append(0x0A)
+                if next < 0 { line.append(contentsOf: header) } else { Manifest.appendLine(manifest.entries[next], to: &line) }
                 next += 1
                 offset = 0
             }

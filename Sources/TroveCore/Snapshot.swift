@@ -120,6 +120,15 @@ public struct SnapshotEntry: Sendable, Equatable {
     }
 }
 
+extension Array where Element == SnapshotEntry {
+    /// These entries in path order (`PathKey.precedes`): the same array, not a copy, when they
+    /// already are (a snapshot's own entries are).
+    public func inPathOrder() -> [SnapshotEntry] {
+        let ordered = zip(self, dropFirst()).allSatisfy { !PathKey.precedes($1.path, $0.path) }
+        return ordered ? self : sorted { PathKey.precedes($0.path, $1.path) }
+    }
+}
+
 /// Rules for paths that come out of a manifest (which may be hostile).
 public enum SafePath {
     /// True when `path` is a plain relative path: no `..`, `.`, empty component, leading `/` or NUL.

@@ -77,7 +77,7 @@ extension Library {
         // First names of hard-linked files (the paths later names point to).
         var linked = Set<PathKey>()
         func plan(_ entry: SnapshotEntry, _ relative: String) throws {
-            try targets.check(entry.type, relative, library: self)
+            try targets.check(entry.type, relative)
             if let first = entry.hardLink { linked.insert(PathKey(first)) }
             if entry.type == .file { total += entry.size }
             if metadata.ownerDiffers(entry) { report.ownersNotRestored += 1 }

@@ -17,6 +17,7 @@ extension Library {
     struct RestoreTargetCheck {
         let destination: String
         let overwrite: Bool
+        private let library: Library
         private let stores: [(label: String, folder: String)]
         private let resolvedDestination: String
         private var existing: (first: [String], count: Int) = ([], 0)
@@ -29,11 +30,12 @@ extension Library {
             }
             self.destination = destination
             self.overwrite = overwrite
+            self.library = library
             stores = try library.storeFolders()
             resolvedDestination = (destination as NSString).resolvingSymlinksInPath
         }
 
-        mutating func check(_ type: EntryType, _ relative: String, library: Library) throws {
+        mutating func check(_ type: EntryType, _ relative: String) throws {
             let target = relative.isEmpty ? destination : destination + "/" + relative
             // A snapshot may hold a `.trove` folder: it never lands inside a real store's. Links
             // are resolved once, for the destination (links inside it are refused while writing).

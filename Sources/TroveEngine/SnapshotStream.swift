@@ -34,7 +34,7 @@ struct SnapshotStream {
     /// Open versions of the parent no entry matched.
     private var gone: [Int64] = []
     /// Each pending entry's version in the parent.
-    private var links: [SnapshotVersion?] = []
+    private var inParent: [SnapshotVersion?] = []
     private let progress: any ProgressReporter
     private var progressStarted = false
     private var progressDone: UInt64 = 0
@@ -78,13 +78,13 @@ struct SnapshotStream {
         guard !pending.isEmpty else { return }
         // Unchanged files (same size, mtime and inode as in the parent) keep their ID unread.
         var toRead: [Int] = []
-        links.removeAll(keepingCapacity: true)
+        inParent.removeAll(keepingCapacity: true)
         for entry in pending {
-            links.append(try parent?.seek(entry.path) { if $0.open { gone.append($0.id) } })
+            inParent.append(try parent?.seek(entry.path) { if $0.open { gone.append($0.id) } })
         }
         for index in pending.indices where pending[index].type == .file && pending[index].hardLink == nil {
             let entry = pending[index]
-            if let old = links[index]?.entry, old.type == .file, let id = old.fileID,
+            if let old = inParent[index]?.entry, old.type == .file, let id = old.fileID,
                old.size == entry.size, old.mtime == entry.mtime, old.inode == entry.inode {
                 pending[index].fileID = id
                 counts.unchanged += 1
@@ -107,7 +107,7 @@ struct SnapshotStream {
         }
         var line: [UInt8] = []
         for (index, var entry) in pending.enumerated() {
-            let previous = links[index]
+            let previous = inParent[index]
             // Second names of a hard-linked file take the first name's content, read once.
             if let leaderPath = entry.hardLink {
                 if let leader = linked[PathKey(leaderPath)], leader.size == entry.size {
@@ -129,12 +129,9 @@ struct SnapshotStream {
             }
             counts.entries += 1
             line.removeAll(keepingCapacity: true)
-            Manifest.appendEntry(entry, to: &line)
-            line.append(0x0A)
+            Manifest.appendLine(entry, to: &line)
             try lines.append(line)
-            try spooled.append(entry, link: previous.map {
-                ParentLink(versionID: $0.id, pathID: $0.pathID, open: $0.open, same: $0.entry == entry)
-            })
+            try spooled.append(entry, link: previous?.link(to: entry))
         }
         pending.removeAll(keepingCapacity: true)
         leaders.removeAll(keepingCapacity: true)

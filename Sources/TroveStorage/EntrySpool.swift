@@ -67,7 +67,7 @@ public final class SpoolFile {
         let reason = String(cString: strerror(errno))
         let hint = errno == ENOSPC || errno == EDQUOT ? "free some space there and try again" : "check the disk"
         return TroveError(errno == ENOSPC || errno == EDQUOT ? .diskFull : .pathUnreadable,
-                          "A working file in \(folder) could not be \(verb) (\(reason)); \(hint). Nothing was recorded.")
+                          "A working file in \(folder) could not be \(verb) (\(reason)); \(hint).")
     }
 
     /// Reads a spool's bytes in order.

@@ -140,9 +140,7 @@ public struct VersionMerge<Source: SnapshotEntrySource> {
             if gone != nil {
                 previous = source.link
             } else {
-                previous = try cursor?.seek(entry.path) { if $0.open { closing.append($0.id) } }.map {
-                    ParentLink(versionID: $0.id, pathID: $0.pathID, open: $0.open, same: $0.entry == entry)
-                }
+                previous = try cursor?.seek(entry.path) { if $0.open { closing.append($0.id) } }?.link(to: entry)
             }
             if let previous, previous.same {
                 if !previous.open { reopening.append(previous.versionID) }
@@ -166,8 +164,7 @@ public struct EntryList: SnapshotEntrySource {
     private var index = 0
 
     public init(_ entries: [SnapshotEntry]) {
-        let ordered = zip(entries, entries.dropFirst()).allSatisfy { !PathKey.precedes($1.path, $0.path) }
-        self.entries = ordered ? entries : entries.sorted { PathKey.precedes($0.path, $1.path) }
+        self.entries = entries.inPathOrder()
     }
 
     public mutating func next() -> SnapshotEntry? {
@@ -191,6 +188,11 @@ public struct SnapshotVersion: Sendable {
         self.pathID = pathID
         self.entry = entry
         self.open = open
+    }
+
+    /// This version as the parent of `entry` in a new snapshot.
+    public func link(to entry: SnapshotEntry) -> ParentLink {
+        ParentLink(versionID: id, pathID: pathID, open: open, same: self.entry == entry)
     }
 }
 
