@@ -28,13 +28,17 @@ public struct SkippedPath: Sendable, Codable {
 }
 
 /// Walks folders for import: regular files only, sorted, never descending into Trove's own
-/// folders (a store's `.trove`, the library).
+/// folders (a store's `.trove`, the library). Files found are spooled, not held: an import of a
+/// million files keeps a working file of their paths.
 struct FileWalker {
     var excluded: Set<String>
-    var files: [FoundFile] = []
+    let files: FoundFileSpool
     var skipped: [SkippedPath] = []
 
-    init(excluded: Set<String>) { self.excluded = excluded }
+    init(excluded: Set<String>, spoolIn folder: String) throws {
+        self.excluded = excluded
+        files = try FoundFileSpool(in: folder)
+    }
 
     /// Checks every argument first so a typo stops the import before anything is written.
     static func validate(_ paths: [String]) throws {
@@ -52,7 +56,7 @@ struct FileWalker {
     /// imported (or counted) twice.
     private var seen: [[UInt64]: String] = [:]
 
-    mutating func walk(_ path: String) {
+    mutating func walk(_ path: String) throws {
         if excluded.contains(path) { return }
         let info: stat
         do {
@@ -72,7 +76,7 @@ struct FileWalker {
                 }
                 seen[key] = path
             }
-            files.append(FoundFile(path: path, size: UInt64(info.st_size), mtime: POSIX.mtime(info)))
+            try files.append(FoundFile(path: path, size: UInt64(info.st_size), mtime: POSIX.mtime(info)))
         } else if POSIX.isDirectory(info) {
             if path.hasSuffix("/.trove"), (try? POSIX.stat(path + "/store.json")) != nil { return }
             // Names as bytes (NameCodec): a name that is not UTF-8 is imported, not skipped.
@@ -81,11 +85,43 @@ struct FileWalker {
             }
             let names = POSIX.names(inFolder: stream)
             closedir(stream)
-            for name in names { walk(path == "/" ? "/" + name : path + "/" + name) }
+            for name in names { try walk(path == "/" ? "/" + name : path + "/" + name) }
         } else if POSIX.isSymlink(info) {
             skipped.append(.init(path: path, reason: "symbolic link (not followed)", error: false))
         } else {
             skipped.append(.init(path: path, reason: "not a regular file", error: false))
+        }
+    }
+}
+
+/// Files found by the walk, spooled to a working file and read back in the order found.
+final class FoundFileSpool {
+    private let file: SpoolFile
+    private(set) var count = 0
+    /// The sum of the files' sizes.
+    private(set) var bytes: UInt64 = 0
+
+    init(in folder: String) throws { file = try SpoolFile(in: folder) }
+
+    func append(_ found: FoundFile) throws {
+        try file.appendText(found.path)
+        try file.appendRaw(found.size)
+        try file.appendRaw(found.mtime.timeIntervalSince1970)
+        count += 1
+        bytes += found.size
+    }
+
+    func reader() throws -> Reader { Reader(bytes: try file.reader()) }
+
+    struct Reader {
+        private var bytes: SpoolFile.Reader
+
+        init(bytes: SpoolFile.Reader) { self.bytes = bytes }
+
+        mutating func next() throws -> FoundFile? {
+            guard try !bytes.atEnd() else { return nil }
+            return FoundFile(path: try bytes.takeText() ?? "", size: try bytes.takeRaw(UInt64.self),
+                             mtime: Date(timeIntervalSince1970: try bytes.takeRaw(Double.self)))
         }
     }
 }

@@ -10,8 +10,12 @@ public struct GCReport: Sendable, Codable {
         public var size: UInt64
     }
     public var dryRun: Bool
-    /// Objects no file record needs: removed (or would be).
+    /// Objects no file record needs: removed (or would be). Only the first 50 unless the report
+    /// lists all (`gc(dryRun:listAll:)`); `removed` counts them all.
     public var unreferenced: [Object] = []
+    /// How many objects were removed (or would be).
+    public var removed = 0
+    var listsAll = true
     /// Objects of known files that the catalog had lost track of: re-linked, uncounted until verified.
     public var relinked: [Object] = []
     /// Objects the catalog did not know on a store a catalog rebuild could not list: recorded as
@@ -22,12 +26,22 @@ public struct GCReport: Sendable, Codable {
     public var packsRewritten = 0
     public var temporaryCleaned = 0
     public var storesSkipped: [String] = []
+
+    enum CodingKeys: String, CodingKey {
+        case dryRun, unreferenced, removed, relinked, recovered, bytesFreed, packsRewritten, temporaryCleaned, storesSkipped
+    }
+
+    mutating func addUnreferenced(_ object: Object) {
+        removed += 1
+        bytesFreed += object.size
+        if listsAll || unreferenced.count < 50 { unreferenced.append(object) }
+    }
 }
 
 extension Library {
     /// Drops objects no file record needs from every connected store. Refused while a recovery
     /// or an import runs, so nothing in flight is ever collected.
-    public func gc(dryRun: Bool) throws -> GCReport {
+    public func gc(dryRun: Bool, listAll: Bool = true) throws -> GCReport {
         guard let recovery = try lock(.recovery, exclusive: true, wait: false) else {
             throw TroveError(.busy, "A recovery (`trove heal` or `trove serve`) is running; gc never runs during a recovery. Retry when it has finished.")
         }
@@ -43,6 +57,7 @@ extension Library {
         }
         var unlisted = Set(try settingList(RecordsSetting.unlisted))
         var report = GCReport(dryRun: dryRun)
+        report.listsAll = listAll
         let now = clock.now()
         let observed = try observe()
         // Every object a head on a connected store names stays (a store that missed backups, or
@@ -56,7 +71,9 @@ extension Library {
         // Content no import and no snapshot needs any more (e.g. after `forget`).
         let libraryID = try catalog.setting("library_id")
         // The library's records in the stores (the current head's objects) are needed too.
-        let unneeded = try catalog.unreferencedFiles(keeping: try snapshotIndex.referencedFileIDs().union(keep))
+        // Taken in one read and spooled, so a million doomed files cost a working file, not memory.
+        let unneeded = try FileSpool(in: path)
+        try catalog.unreferencedFiles(keeping: keep) { try unneeded.append($0) }
         // Objects are deleted a thousand files at a time, after their records: a store of packs
         // then records its dead objects once per pack, not once per object.
         var pending: [String: (store: any Store, ids: [ContentID])] = [:]
@@ -67,15 +84,17 @@ extension Library {
             }
             pending = [:]
         }
-        for (index, file) in unneeded.enumerated() {
+        var doomedFiles = try unneeded.reader()
+        var index = 0
+        while let (file, _) = try doomedFiles.next() {
             if index % 1_000 == 0 { try deletePending() }
+            index += 1
             var doomed: [(String, any Store)] = []
             for copy in try catalog.copies(of: file.id) {
                 guard let item = observed.first(where: { $0.record.id == copy.storeID }) else { continue }
                 // On a drive another library made, the same object may still be that library's.
                 if let owner = item.store?.identity.library, owner != libraryID { continue }
-                report.unreferenced.append(.init(store: item.record.label, id: file.id.description, size: file.size))
-                report.bytesFreed += file.size
+                report.addUnreferenced(.init(store: item.record.label, id: file.id.description, size: file.size))
                 if let store = item.store { doomed.append((item.record.id, store)) }
             }
             guard !dryRun else {
@@ -101,10 +120,23 @@ extension Library {
                 report.storesSkipped.append("\(item.record.label) (made by another library)")
                 continue
             }
-            let tracked = Set(try catalog.copies(onStore: item.record.id).map(\.fileID))
-            // Streamed: only the objects the catalog does not track are kept, never the whole listing.
+            // Streamed: the listing is checked against the catalog a page at a time, and only the
+            // objects the catalog does not track are kept.
             var untracked: [ContentID] = []
-            try storeCall { try store.listObjects { id in if !tracked.contains(id) { untracked.append(id) }; return true } }
+            var page: [ContentID] = []
+            func checkPage() throws {
+                let tracked = try catalog.copied(onStore: item.record.id, among: page)
+                untracked += page.filter { !tracked.contains($0) }
+                page.removeAll(keepingCapacity: true)
+            }
+            try storeCall {
+                try store.listObjects { id in
+                    page.append(id)
+                    if page.count == 8_192 { try checkPage() }
+                    return true
+                }
+            }
+            try checkPage()
             for id in untracked where !keep.contains(id) {
                 let size = (try? store.objectSize(id)) ?? nil ?? 0
                 let object = GCReport.Object(store: item.record.label, id: id.description, size: size)
@@ -121,8 +153,7 @@ extension Library {
                         _ = try snapshotIndex.addSnapshot(record, entries: entries, events: [])
                     }
                 } else {
-                    report.unreferenced.append(object)
-                    report.bytesFreed += size
+                    report.addUnreferenced(object)
                     if !dryRun {
                         try store.remove(id)
                         try catalog.apply([.event(Event(time: now, kind: .copyRemoved, storeID: item.record.id, fileID: id,
@@ -142,7 +173,7 @@ extension Library {
         }
         if !dryRun {
             try catalog.apply([.event(Event(time: now, kind: .gcFinished, details: [
-                "removed": DetailValue(report.unreferenced.count), "bytes": .number(Int64(report.bytesFreed)),
+                "removed": DetailValue(report.removed), "bytes": .number(Int64(report.bytesFreed)),
                 "relinked": DetailValue(report.relinked.count), "packs_rewritten": DetailValue(report.packsRewritten),
             ]))])
         }

@@ -63,9 +63,12 @@ extension Library {
         }
         report.target = try targetCopies()
         let pacer = RecoveryPacer(limit: options.bandwidthLimit, credit: options.credit, target: report.target)
-        let below = try catalog.filesBelow(target: report.target, limit: Int.max)
-        report.filesBelowTarget = below.count
-        guard !below.isEmpty else { return report }
+        // The pass's work list, taken once in one read and spooled to the library folder: a
+        // million files below target cost a working file, not memory.
+        let queue = try FileSpool(in: path)
+        try catalog.filesBelow(target: report.target) { file, durability in try queue.append(file, durability) }
+        report.filesBelowTarget = queue.count
+        guard queue.count > 0 else { return report }
         let connected = observed.filter(\.isConnected)
         // Every store as placement and the stuck rule see it (free space asked once).
         let storeOptions = try catalog.stores().filter { $0.trust != .purged }.map { record in
@@ -81,33 +84,35 @@ extension Library {
         let candidates = storeOptions.filter { $0.connected && $0.trusted && !$0.noNewCopies && !$0.readOnly }.map {
             PlacementCandidate(storeID: $0.storeID, weight: $0.weight, available: $0.available, domain: $0.domain)
         }
-        var state = HealState(report: report, candidates: candidates, connected: connected, options: storeOptions)
+        var state = HealState(report: report, candidates: candidates, connected: connected, options: storeOptions,
+                              stuck: try StuckSpool(in: path))
         try catalog.apply([.event(Event(time: clock.now(), kind: .recoveryStarted, details: [
-            "files": DetailValue(below.count), "target": DetailValue(report.target),
+            "files": DetailValue(queue.count), "target": DetailValue(report.target),
         ]))])
-        progress.begin("heal", total: below.reduce(0) { $0 + $1.file.size }, unit: .bytes)
-        var index = 0
-        while index < below.count {
+        progress.begin("heal", total: queue.bytes, unit: .bytes)
+        var reader = try queue.reader()
+        var next = try reader.next()
+        while let item = next {
             // Flat out, files up to one leaf are healed a group at a time: copied on several
             // lanes, committed with shared syncs, recorded in one transaction. Paced heals go
             // file by file so the pacing stays fine-grained.
-            if pacer.limit == nil && below[index].file.size < Self.batchedFileSize {
+            if pacer.limit == nil && item.record.size < Self.batchedFileSize {
                 // At most 1,024 files and 64 MiB: a store that holds uncommitted objects in memory
                 // (object storage, objects bound for a pack) then holds at most that much, and
                 // the group's small files make one pack and one catalog transaction.
                 var group: [(file: FileRecord, durability: Int)] = []
                 var bytes: UInt64 = 0
-                while index < below.count, group.count < 1_024, bytes < 64 << 20, below[index].file.size < Self.batchedFileSize {
-                    group.append(below[index])
-                    bytes += below[index].file.size
-                    index += 1
+                while let candidate = next, group.count < 1_024, bytes < 64 << 20, candidate.record.size < Self.batchedFileSize {
+                    group.append((candidate.record, candidate.number))
+                    bytes += candidate.record.size
+                    next = try reader.next()
                 }
                 try healGroup(group, state: &state)
                 progress.update(done: state.done)
                 continue
             }
-            try healOne(below[index].file, start: below[index].durability, state: &state)
-            index += 1
+            try healOne(item.record, start: item.number, state: &state)
+            next = try reader.next()
             progress.update(done: state.done)
             if pacer.limit != nil {
                 let window: TimeInterval = 600
@@ -118,7 +123,8 @@ extension Library {
         }
         report = state.report
         report.unreachable = unreachable.all.map { UnreachableStore(label: $0.label, reason: $0.reason) }
-        try catalog.apply([.replaceStuck(state.stuck)])
+        var stuck = try state.stuck.reader()
+        try catalog.replaceStuck { try stuck.next(4_096) }
         progress.finish()
         report.seconds = Date().timeIntervalSince(started)
         try catalog.apply([.event(Event(time: clock.now(), kind: .recoveryFinished, details: [
@@ -183,9 +189,9 @@ extension Library {
             return option
         }
         if let why = whyBelowTarget(size: file.size, held: held, target: state.report.target, stores: options) {
-            state.stuck.append(StuckFile(fileID: file.id, kind: why.kind, storeLabel: why.store, detail: nil))
+            try state.stuck.append(StuckFile(fileID: file.id, kind: why.kind, storeLabel: why.store, detail: nil))
         } else if let problem {
-            state.stuck.append(StuckFile(fileID: file.id, kind: problem.0, storeLabel: nil, detail: problem.1))
+            try state.stuck.append(StuckFile(fileID: file.id, kind: problem.0, storeLabel: nil, detail: problem.1))
         }
     }
 
@@ -340,10 +346,12 @@ struct HealState {
     var done: UInt64 = 0
     /// Every store (connected or not) as the stuck rule sees it.
     let options: [StoreOption]
-    /// Files left below target, and why.
-    var stuck: [StuckFile] = []
+    /// Files left below target, and why (spooled: every file of a pass may be stuck).
+    let stuck: StuckSpool
 
-    init(report: HealReport, candidates: [PlacementCandidate], connected: [ObservedStore], options: [StoreOption]) {
+    init(report: HealReport, candidates: [PlacementCandidate], connected: [ObservedStore], options: [StoreOption],
+         stuck: StuckSpool) {
+        self.stuck = stuck
         self.report = report
         self.candidates = candidates
         self.connected = connected

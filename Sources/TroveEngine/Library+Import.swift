@@ -11,9 +11,12 @@ public struct ImportOptions: Sendable {
     public var store: String?
     /// Acknowledge a file only once this many stores hold verified copies.
     public var mirror: Int
-    public init(store: String? = nil, mirror: Int = 1) {
+    /// List every imported file in the report (else only the totals are kept).
+    public var listFiles: Bool
+    public init(store: String? = nil, mirror: Int = 1, listFiles: Bool = true) {
         self.store = store
         self.mirror = mirror
+        self.listFiles = listFiles
     }
 }
 
@@ -40,6 +43,12 @@ public struct ImportReport: Sendable, Codable {
     public var stoppedBy: String?
     /// False for snapshot content: no import records or per-file events.
     var recordOrigins = true
+    /// False when only the totals are wanted: `imported` stays empty (a million files' list is
+    /// hundreds of megabytes).
+    var listsFiles = true
+
+    /// Files imported (new and already in the library), listed or not.
+    public var count: Int { newFiles + duplicates }
 
     enum CodingKeys: String, CodingKey {
         case imported, skipped, bytes, newFiles, duplicates, seconds, stoppedBy
@@ -59,9 +68,10 @@ extension Library {
         // Held shared so `gc` never removes an object written but not yet recorded.
         let activityLock = try lock(.activity, exclusive: false, wait: true)
         defer { withExtendedLifetime(activityLock) {} }
-        var walker = FileWalker(excluded: Set([path] + (try storeFolders()).map(\.folder)))
-        for path in paths { walker.walk(path) }
-        var report = try importFiles(walker.files, options: options, progress: progress)
+        var walker = try FileWalker(excluded: Set([path] + (try storeFolders()).map(\.folder)), spoolIn: path)
+        for path in paths { try walker.walk(path) }
+        var found = try walker.files.reader()
+        var report = try importFiles(total: walker.files.bytes, next: { try found.next() }, options: options, progress: progress)
         report.skipped = walker.skipped + report.skipped
         return report
     }
@@ -70,18 +80,26 @@ extension Library {
     /// or per-file events are written, since the snapshot manifest holds that information.
     func importFiles(_ files: [FoundFile], options: ImportOptions, recordOrigins: Bool = true,
                      progress: any ProgressReporter) throws -> ImportReport {
+        var remaining = files.makeIterator()
+        return try importFiles(total: files.reduce(0) { $0 + $1.size }, next: { remaining.next() }, options: options,
+                               recordOrigins: recordOrigins, progress: progress)
+    }
+
+    /// Imports the files `next` gives until nil (`total` bytes in all, for progress).
+    func importFiles(total: UInt64, next: () throws -> FoundFile?, options: ImportOptions, recordOrigins: Bool = true,
+                     progress: any ProgressReporter) throws -> ImportReport {
         var candidates = try importTargets(options)
         let started = Date()
         var report = ImportReport()
         report.recordOrigins = recordOrigins
-        let total = files.reduce(0) { $0 + $1.size }
+        report.listsFiles = options.listFiles
         progress.begin("import", total: total, unit: .bytes)
         defer { progress.finish() }
         let counter = ProgressCounter(progress)
         var batch = ImportBatch()
         var group: [FoundFile] = []
         do {
-            for file in files {
+            while let file = try next() {
                 if file.size < Self.batchedFileSize && options.mirror <= candidates.count {
                     group.append(file)
                     if group.count >= 64 {
@@ -289,7 +307,7 @@ extension SkippedPath: Error {}
 
 extension ImportReport {
     mutating func add(_ imported: ImportedFile) {
-        self.imported.append(imported)
+        if listsFiles { self.imported.append(imported) }
         bytes += imported.size
         if imported.duplicate { duplicates += 1 } else { newFiles += 1 }
     }

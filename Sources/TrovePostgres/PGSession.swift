@@ -69,6 +69,18 @@ final class PGSession: @unchecked Sendable {
         return result.rows.map { $0.makeRandomAccess() }
     }
 
+    /// Runs a query through a server-side cursor, handing `body` its rows a batch at a time, so
+    /// they never all sit in memory. Only inside a transaction (a cursor lives in one).
+    func forEachRow(_ sql: String, batch: Int = 4_096, _ body: (PostgresRandomAccessRow) throws -> Void) throws {
+        try execute("DECLARE trove_rows NO SCROLL CURSOR FOR " + sql)
+        while true {
+            let rows = try query("FETCH \(batch) FROM trove_rows")
+            for row in rows { try body(row) }
+            if rows.count < batch { break }
+        }
+        try execute("CLOSE trove_rows")
+    }
+
     /// Runs one statement; returns how many rows it changed.
     @discardableResult
     func execute(_ sql: String, _ args: [PGArg] = []) throws -> Int {

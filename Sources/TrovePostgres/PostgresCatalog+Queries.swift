@@ -37,10 +37,11 @@ extension PostgresCatalog {
         }
     }
 
-    public func filesBelow(target: Int, limit: Int) throws -> [(file: FileRecord, durability: Int)] {
-        try read { s in
-            try s.query("SELECT * FROM files WHERE durability < $1 ORDER BY durability, size DESC LIMIT $2", [target, limit])
-                .compactMap { row in try Self.file(row).map { ($0, try row.get("durability", as: Int.self)) } }
+    public func filesBelow(target: Int, _ body: (_ file: FileRecord, _ durability: Int) throws -> Void) throws {
+        try read(consistent: true) { s in
+            try s.forEachRow("SELECT * FROM files WHERE durability < \(target) ORDER BY durability, size DESC, id") { row in
+                if let file = try Self.file(row) { try body(file, try row.get("durability", as: Int.self)) }
+            }
         }
     }
 
@@ -72,10 +73,15 @@ extension PostgresCatalog {
         }
     }
 
-    public func unreferencedFiles(keeping: Set<ContentID>) throws -> [FileRecord] {
-        try read { s in
-            try s.query("SELECT * FROM files f WHERE NOT EXISTS (SELECT 1 FROM imports i WHERE i.file_id = f.id)")
-                .compactMap(Self.file).filter { !keeping.contains($0.id) }
+    public func unreferencedFiles(keeping: Set<ContentID>, _ body: (FileRecord) throws -> Void) throws {
+        try read(consistent: true) { s in
+            try s.forEachRow("""
+                SELECT * FROM files f WHERE NOT EXISTS (SELECT 1 FROM imports i WHERE i.file_id = f.id)
+                  AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.file_id = f.id)
+                  AND NOT EXISTS (SELECT 1 FROM snapshots s WHERE s.id = f.id AND NOT s.external)
+                """) { row in
+                if let file = try Self.file(row), !keeping.contains(file.id) { try body(file) }
+            }
         }
     }
 

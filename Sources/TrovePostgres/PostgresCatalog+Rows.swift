@@ -168,6 +168,19 @@ extension PostgresCatalog {
         }
     }
 
+    /// Records stuck files; the last record of a file wins, as SQLite's INSERT OR REPLACE.
+    static func insertStuck(_ all: [StuckFile], in s: PGSession) throws {
+        var seen = Set<ContentID>()
+        let stuck = all.reversed().filter { seen.insert($0.fileID).inserted }.reversed()
+        guard !stuck.isEmpty else { return }
+        try s.send("""
+            INSERT INTO stuck_files (file_id, kind, store_label, detail)
+            SELECT a, b, NULLIF(c, ''), NULLIF(d, '') FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[]) AS t(a, b, c, d)
+            ON CONFLICT (file_id) DO UPDATE SET kind = excluded.kind, store_label = excluded.store_label, detail = excluded.detail
+            """, [stuck.map(\.fileID.description), stuck.map(\.kind.rawValue), stuck.map { $0.storeLabel ?? "" },
+                  stuck.map { $0.detail ?? "" }])
+    }
+
     static func applyOne(_ change: CatalogChange, in s: PGSession) throws {
         switch change {
         case .saveStore(let r):
@@ -198,18 +211,8 @@ extension PostgresCatalog {
         case .capCopyWeights(let store, let copies):
             try s.send("UPDATE copies SET copies = $1 WHERE store_id = $2 AND copies > $1", [copies, store])
         case .replaceStuck(let all):
-            // The last record of a file wins, as SQLite's INSERT OR REPLACE.
-            var seen = Set<ContentID>()
-            let stuck = all.reversed().filter { seen.insert($0.fileID).inserted }.reversed()
             try s.send("DELETE FROM stuck_files")
-            if !stuck.isEmpty {
-                try s.send("""
-                    INSERT INTO stuck_files (file_id, kind, store_label, detail)
-                    SELECT a, b, NULLIF(c, ''), NULLIF(d, '') FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[]) AS t(a, b, c, d)
-                    ON CONFLICT (file_id) DO UPDATE SET kind = excluded.kind, store_label = excluded.store_label, detail = excluded.detail
-                    """, [stuck.map(\.fileID.description), stuck.map(\.kind.rawValue), stuck.map { $0.storeLabel ?? "" },
-                          stuck.map { $0.detail ?? "" }])
-            }
+            try insertStuck(all, in: s)
         case .removeFile(let id):
             try s.send("DELETE FROM stuck_files WHERE file_id = $1", [id.description])
             try s.send("DELETE FROM copies WHERE file_id = $1", [id.description])

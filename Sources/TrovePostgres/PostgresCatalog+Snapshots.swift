@@ -250,17 +250,6 @@ extension PostgresCatalog: SnapshotCatalog {
         return regex + "$"
     }
 
-    public func referencedFileIDs() throws -> Set<ContentID> {
-        try read(consistent: true) { s in
-            var ids = Set(try s.query("SELECT DISTINCT file_id FROM versions WHERE file_id IS NOT NULL")
-                .compactMap { ContentID(try $0.get(0, as: String.self)) })
-            for row in try s.query("SELECT id FROM snapshots WHERE NOT external") {
-                if let content = ContentID(try row.get(0, as: String.self)) { ids.insert(content) }
-            }
-            return ids
-        }
-    }
-
     static func join(_ root: String, _ relative: String) -> String {
         root == "/" ? "/" + relative : root + "/" + relative
     }

@@ -136,6 +136,13 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
 
     func log(_ event: Event) { event.log(to: logger) }
 
+    public func replaceStuck(_ nextChunk: () throws -> [StuckFile]?) throws {
+        try write { s in
+            try s.send("DELETE FROM stuck_files")
+            while let chunk = try nextChunk() { try Self.insertStuck(chunk, in: s) }
+        }
+    }
+
     public func setting(_ key: String) throws -> String? {
         try read { s in try s.query("SELECT value FROM settings WHERE key = $1", [key]).first?.get(0) }
     }
@@ -152,6 +159,14 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
         guard !ids.isEmpty else { return [] }
         return try read { s in
             Set(try s.query("SELECT id FROM files WHERE id = ANY($1)", [ids.map(\.description)])
+                .compactMap { ContentID(try $0.get(0, as: String.self)) })
+        }
+    }
+
+    public func copied(onStore storeID: String, among ids: [ContentID]) throws -> Set<ContentID> {
+        guard !ids.isEmpty else { return [] }
+        return try read { s in
+            Set(try s.query("SELECT file_id FROM copies WHERE store_id = $1 AND file_id = ANY($2)", [storeID, ids.map(\.description)])
                 .compactMap { ContentID(try $0.get(0, as: String.self)) })
         }
     }

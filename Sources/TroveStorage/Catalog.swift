@@ -66,6 +66,10 @@ public struct ConsistencyFailure: Sendable, Equatable, Codable {
 public protocol Catalog: AnyObject, Sendable {
     /// Applies the changes in one transaction: all or nothing.
     func apply(_ changes: [CatalogChange]) throws
+    /// Replaces the record of files heal left below target with the chunks `nextChunk` gives
+    /// until nil, in one transaction (a pass's million stuck files never all in memory).
+    /// `nextChunk` must not use the catalog.
+    func replaceStuck(_ nextChunk: () throws -> [StuckFile]?) throws
     func setting(_ key: String) throws -> String?
     func stores() throws -> [StoreRecord]
     func file(_ id: ContentID) throws -> FileRecord?
@@ -76,6 +80,9 @@ public protocol Catalog: AnyObject, Sendable {
     func copies(of id: ContentID) throws -> [CopyRecord]
     /// Copies on a store, least recently verified first.
     func copies(onStore storeID: String) throws -> [CopyRecord]
+    /// Which of `ids` have a copy recorded on the store (listing a store against the catalog a
+    /// page at a time).
+    func copied(onStore storeID: String, among ids: [ContentID]) throws -> Set<ContentID>
     /// Every copy on every store in (file, store) order, a page of at most `limit` after the
     /// copy `after` (from the start when nil): a whole catalog read in bounded memory.
     func copies(after: CopyRecord?, limit: Int) throws -> [CopyRecord]
@@ -90,8 +97,10 @@ public protocol Catalog: AnyObject, Sendable {
     /// The newest event of a kind (one index lookup, however long the log).
     func latestEvent(kind: EventKind) throws -> Event?
     func summary() throws -> CatalogSummary
-    /// Files whose durability (counted copies on trusted stores) is below `target`, most fragile first.
-    func filesBelow(target: Int, limit: Int) throws -> [(file: FileRecord, durability: Int)]
+    /// Files whose durability (counted copies on trusted stores) is below `target`, most fragile
+    /// first, then largest first, handed to `body` one at a time from one consistent read (never
+    /// all in memory). `body` must not use the catalog.
+    func filesBelow(target: Int, _ body: (_ file: FileRecord, _ durability: Int) throws -> Void) throws
     /// For each store in `offline`: files with a copy there but no counted copy on a store in `online`.
     func filesDepending(onOffline offline: [String], online: [String]) throws -> [String: Int]
     /// Bytes imported (by import time) since `date`: what new data arrives at, for pacing.
@@ -100,8 +109,10 @@ public protocol Catalog: AnyObject, Sendable {
     func leastRecentlyVerified(stores: [String], limit: Int) throws -> [CopyRecord]
     /// Bytes each store holds, and how many of them exist nowhere else.
     func storeUsage() throws -> [(label: String, bytes: UInt64, unique: UInt64)]
-    /// File records no import and no snapshot refers to (candidates for `gc`).
-    func unreferencedFiles(keeping: Set<ContentID>) throws -> [FileRecord]
+    /// File records no import, no snapshot entry and no snapshot (its manifest) refers to, except
+    /// those in `keeping`: what `gc` may drop, handed to `body` one at a time from one consistent
+    /// read. `body` must not use the catalog.
+    func unreferencedFiles(keeping: Set<ContentID>, _ body: (FileRecord) throws -> Void) throws
     /// Per store, corrupt copies found since the user last acknowledged a drive failure there.
     func unacknowledgedCorruptions() throws -> [String: Int]
     /// Files heal last left below target that still are, grouped by reason and store.

@@ -39,8 +39,15 @@ public final class SpoolFile {
         if pending.count >= Self.bufferSize { try flush() }
     }
 
+    /// Appends text as its length and UTF-8 bytes (nil as a length no text has).
+    public func appendText(_ text: String?) throws {
+        guard let text else { return try appendRaw(UInt32.max) }
+        try appendRaw(UInt32(text.utf8.count))
+        try append(text.utf8)
+    }
+
     /// Appends a value's bytes as they lie in memory (little-endian on every platform Trove runs on).
-    func appendRaw<T>(_ value: T) throws {
+    public func appendRaw<T>(_ value: T) throws {
         try withUnsafeBytes(of: value) { try append($0) }
     }
 
@@ -90,7 +97,7 @@ public final class SpoolFile {
         }
 
         /// The next `count` bytes, or nil at the end; a spool cut short mid-value is an error.
-        mutating func take(_ count: Int) throws -> ArraySlice<UInt8>? {
+        public mutating func take(_ count: Int) throws -> ArraySlice<UInt8>? {
             if count == 0 { return [] }
             if buffer.count - start < count { try refill(atLeast: count) }
             if buffer.count == start { return nil }
@@ -101,7 +108,23 @@ public final class SpoolFile {
             return buffer[start..<start + count]
         }
 
-        mutating func takeRaw<T>(_ type: T.Type) throws -> T {
+        /// True when every byte has been read.
+        public mutating func atEnd() throws -> Bool {
+            if start == buffer.count { try refill(atLeast: 1) }
+            return start == buffer.count
+        }
+
+        /// Text appended with `appendText`.
+        public mutating func takeText() throws -> String? {
+            let count = try takeRaw(UInt32.self)
+            guard count != UInt32.max else { return nil }
+            guard let bytes = try take(Int(count)) else {
+                throw TroveError(.corruptData, "A working file in \(spool.folder) ended early; run the command again.")
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+
+        public mutating func takeRaw<T>(_ type: T.Type) throws -> T {
             let count = MemoryLayout<T>.size
             if buffer.count - start < count { try refill(atLeast: count) }
             guard buffer.count - start >= count else {
@@ -191,10 +214,7 @@ public final class EntrySpool {
         count += 1
     }
 
-    private func appendText(_ text: String) throws {
-        try file.appendRaw(UInt32(text.utf8.count))
-        try file.append(text.utf8)
-    }
+    private func appendText(_ text: String) throws { try file.appendText(text) }
 
     /// The entries from the first, in the order appended.
     public func reader() throws -> Reader { Reader(bytes: try file.reader()) }

@@ -35,12 +35,15 @@ extension SQLiteCatalog {
 }
 
 extension SQLiteCatalog {
-    public func filesBelow(target: Int, limit: Int) throws -> [(file: FileRecord, durability: Int)] {
+    public func filesBelow(target: Int, _ body: (_ file: FileRecord, _ durability: Int) throws -> Void) throws {
+        // The index's order is the query's (durability, then size descending): rows stream
+        // without a sort holding them all.
         try read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT * FROM files WHERE durability < ? ORDER BY durability, size DESC LIMIT ?
-                """, arguments: [target, limit]).compactMap { row in
-                Self.file(row).map { ($0, row["durability"] as Int) }
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT * FROM files INDEXED BY files_by_durability WHERE durability < ? ORDER BY durability, size DESC
+                """, arguments: [target])
+            while let row = try rows.next() {
+                if let file = Self.file(row) { try body(file, row["durability"]) }
             }
         }
     }
@@ -79,11 +82,16 @@ extension SQLiteCatalog {
         }
     }
 
-    public func unreferencedFiles(keeping: Set<ContentID>) throws -> [FileRecord] {
+    public func unreferencedFiles(keeping: Set<ContentID>, _ body: (FileRecord) throws -> Void) throws {
         try read { db in
-            try Row.fetchAll(db, sql: """
+            let rows = try Row.fetchCursor(db, sql: """
                 SELECT * FROM files f WHERE NOT EXISTS (SELECT 1 FROM imports i WHERE i.file_id = f.id)
-                """).compactMap(Self.file).filter { !keeping.contains($0.id) }
+                  AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.file_id = f.id)
+                  AND NOT EXISTS (SELECT 1 FROM snapshots s WHERE s.id = f.id AND s.external = 0)
+                """)
+            while let row = try rows.next() {
+                if let file = Self.file(row), !keeping.contains(file.id) { try body(file) }
+            }
         }
     }
 }

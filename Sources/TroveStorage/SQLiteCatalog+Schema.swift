@@ -222,6 +222,14 @@ extension SQLiteCatalog {
                 CREATE INDEX packed_by_pack ON packed(store_id, pack, start);
                 """)
         }
+        migrator.registerMigration("v13-heal-order") { db in
+            // Heal's order (most fragile, then largest first) read straight off the index: a
+            // pass over a million files streams instead of sorting them all in memory.
+            try db.execute(sql: """
+                DROP INDEX files_by_durability;
+                CREATE INDEX files_by_durability ON files(durability, size DESC);
+                """)
+        }
         return migrator
     }
 
@@ -330,8 +338,7 @@ extension SQLiteCatalog {
             try db.cachedStatement(sql: "UPDATE copies SET copies = ? WHERE store_id = ? AND copies > ?").execute(arguments: [copies, store, copies])
         case .replaceStuck(let stuck):
             try db.execute(sql: "DELETE FROM stuck_files")
-            let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO stuck_files (file_id, kind, store_label, detail) VALUES (?, ?, ?, ?)")
-            for item in stuck { try insert.execute(arguments: [item.fileID.description, item.kind.rawValue, item.storeLabel, item.detail]) }
+            for item in stuck { try insertStuck(item, in: db) }
         case .removeFile(let id):
             try db.cachedStatement(sql: "DELETE FROM stuck_files WHERE file_id = ?").execute(arguments: [id.description])
             try db.cachedStatement(sql: "DELETE FROM copies WHERE file_id = ?").execute(arguments: [id.description])
@@ -367,6 +374,11 @@ extension SQLiteCatalog {
                         ?? StoreConfig(),
                     encrypted: row["encrypted"] ?? false, machine: row["machine"], removable: row["removable"],
                     shareDomains: StoreRecord.shareDomains(column: row["grid_domains"]))
+    }
+
+    static func insertStuck(_ item: StuckFile, in db: Database) throws {
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO stuck_files (file_id, kind, store_label, detail) VALUES (?, ?, ?, ?)")
+            .execute(arguments: [item.fileID.description, item.kind.rawValue, item.storeLabel, item.detail])
     }
 
     static func file(_ row: Row) -> FileRecord? {

@@ -219,17 +219,6 @@ extension SQLiteCatalog: SnapshotCatalog {
         }
     }
 
-    public func referencedFileIDs() throws -> Set<ContentID> {
-        try read { db in
-            var ids = Set(try String.fetchAll(db, sql: "SELECT DISTINCT file_id FROM versions WHERE file_id IS NOT NULL")
-                .compactMap(ContentID.init))
-            for id in try String.fetchAll(db, sql: "SELECT id FROM snapshots WHERE external = 0") {
-                if let content = ContentID(id) { ids.insert(content) }
-            }
-            return ids
-        }
-    }
-
     static func join(_ root: String, _ relative: String) -> String {
         root == "/" ? "/" + relative : root + "/" + relative
     }

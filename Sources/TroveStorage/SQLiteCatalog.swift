@@ -75,6 +75,15 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
 
     func log(_ event: Event) { event.log(to: logger) }
 
+    public func replaceStuck(_ nextChunk: () throws -> [StuckFile]?) throws {
+        try write { db in
+            try Self.apply(.replaceStuck([]), in: db)
+            while let chunk = try nextChunk() {
+                for item in chunk { try Self.insertStuck(item, in: db) }
+            }
+        }
+    }
+
     func write<T>(_ body: (Database) throws -> T) throws -> T {
         do { return try pool.write(body) } catch let error as TroveError { throw error } catch {
             if let damaged = Self.damaged(error, path: path) { throw damaged }
@@ -128,6 +137,13 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM copies WHERE store_id = ? ORDER BY verified IS NOT NULL, verified, file_id",
                              arguments: [storeID]).compactMap(Self.copy)
+        }
+    }
+
+    public func copied(onStore storeID: String, among ids: [ContentID]) throws -> Set<ContentID> {
+        try read { db in
+            let statement = try db.cachedStatement(sql: "SELECT 1 FROM copies WHERE file_id = ? AND store_id = ?")
+            return Set(try ids.filter { try Int.fetchOne(statement, arguments: [$0.description, storeID]) != nil })
         }
     }
 

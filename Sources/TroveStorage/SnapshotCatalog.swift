@@ -30,8 +30,6 @@ public protocol SnapshotCatalog: AnyObject, Sendable {
     func forget(_ snapshots: [SnapshotRecord], events: [Event]) throws
     /// Paths matching a pattern (substring, or glob with * ? [ ]) in every snapshot.
     func find(_ pattern: String, limit: Int) throws -> [FindHit]
-    /// Content IDs some snapshot still refers to (entries and manifests).
-    func referencedFileIDs() throws -> Set<ContentID>
 }
 
 extension SnapshotCatalog {

@@ -22,7 +22,7 @@ struct Add: ParsableCommand {
         try reportingErrors {
             let library = try global.openLibrary()
             do {
-                let report = try library.importPaths(paths, options: ImportOptions(store: store, mirror: mirror),
+                let report = try library.importPaths(paths, options: ImportOptions(store: store, mirror: mirror, listFiles: json),
                                                      progress: Output.progress(json: json))
                 print(report)
                 if report.skipped.contains(where: \.error) { throw ExitCode(74) }
@@ -36,7 +36,7 @@ struct Add: ParsableCommand {
     func print(_ report: ImportReport) {
         if json { Output.json(report); return }
         let rate = report.seconds > 0 ? "  (\(formatBytes(UInt64(Double(report.bytes) / report.seconds)))/s)" : ""
-        Output.line("Imported \(report.imported.count) file\(report.imported.count == 1 ? "" : "s") (\(formatBytes(report.bytes))): \(report.newFiles) new, \(report.duplicates) already in the library\(rate).")
+        Output.line("Imported \(report.count) file\(report.count == 1 ? "" : "s") (\(formatBytes(report.bytes))): \(report.newFiles) new, \(report.duplicates) already in the library\(rate).")
         for skipped in report.skipped.prefix(20) { Output.line("  skipped \(NameCodec.display(skipped.path)): \(skipped.reason)") }
         if report.skipped.count > 20 { Output.line("  … and \(report.skipped.count - 20) more skipped (see --json)") }
         if let stop = report.stoppedBy { Output.line("Stopped early: \(stop)") }

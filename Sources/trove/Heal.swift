@@ -81,11 +81,12 @@ struct GC: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let library = try global.openLibrary()
-            let report = try library.gc(dryRun: dryRun)
+            let report = try library.gc(dryRun: dryRun, listAll: json)
             if json { Output.json(report); return }
             let verb = dryRun ? "Would remove" : "Removed"
-            Output.line("\(verb) \(report.unreferenced.count) unreferenced object\(report.unreferenced.count == 1 ? "" : "s") (\(formatBytes(report.bytesFreed))); \(dryRun ? "would re-link" : "re-linked") \(report.relinked.count) untracked cop\(report.relinked.count == 1 ? "y" : "ies").")
+            Output.line("\(verb) \(report.removed) unreferenced object\(report.removed == 1 ? "" : "s") (\(formatBytes(report.bytesFreed))); \(dryRun ? "would re-link" : "re-linked") \(report.relinked.count) untracked cop\(report.relinked.count == 1 ? "y" : "ies").")
             for object in report.unreferenced.prefix(50) { Output.line("  \(object.store)  \(object.id)  \(formatBytes(object.size))") }
+            if report.removed > 50 { Output.line("  … and \(report.removed - 50) more (see --json)") }
             if report.packsRewritten > 0 {
                 Output.line("\(dryRun ? "Would rewrite" : "Rewrote") \(report.packsRewritten) pack\(report.packsRewritten == 1 ? "" : "s") that were mostly dead.")
             }

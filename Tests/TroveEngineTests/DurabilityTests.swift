@@ -28,6 +28,19 @@ struct DurabilityTests {
         #expect(try t.library.heal().copiesMade == 0)
     }
 
+    @Test func everyStuckFileOfALongPassIsRecorded() throws {
+        // Stuck files are spooled and recorded in chunks of 4,096: all 5,000 must reach status.
+        let t = try TestLibrary(stores: 2)
+        let src = t.folder.folder("src")
+        for i in 0..<5_000 { t.folder.file("src/f\(i)", Array("file \(i)".utf8)) }
+        _ = try t.library.importPaths([src], options: ImportOptions(listFiles: false))
+        let report = try t.library.heal()
+        #expect(report.filesBelowTarget == 5_000)
+        #expect(report.copiesMade == 5_000, "each file gets its second store")
+        let stuck = try t.library.catalog.stuckGroups(target: report.target)
+        #expect(stuck.map(\.files).reduce(0, +) == 5_000, "every file still below 3 copies says why")
+    }
+
     @Test func corruptionIsHealedFromGoodCopies() throws {
         let t = try TestLibrary(stores: 4)
         let ids = try importSample(t, files: 2)

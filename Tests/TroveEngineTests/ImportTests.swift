@@ -27,6 +27,19 @@ struct ImportTests {
         #expect(try t.library.checkCatalog().ok)
     }
 
+    @Test func aReportWithoutTheListKeepsTheTotals() throws {
+        // `trove add` without --json keeps totals, not one entry per file (a million files).
+        let t = try TestLibrary(stores: 1)
+        let src = t.folder.folder("photos")
+        for i in 0..<300 { t.folder.file("photos/d\(i % 7)/f\(i)", testBytes(100 + i, seed: UInt64(i % 250) + 1)) }
+        let report = try t.library.importPaths([src], options: ImportOptions(listFiles: false))
+        #expect(report.imported.isEmpty)
+        #expect(report.count == 300 && report.newFiles == 300 && report.duplicates == 0)
+        #expect(report.bytes == UInt64((0..<300).reduce(0) { $0 + 100 + $1 }))
+        // Every file walked (spooled, then read back) is in the catalog under its path.
+        #expect(try t.library.catalog.imports(underPath: src).count == 300)
+    }
+
     @Test func missingPathStopsBeforeAnythingIsWritten() throws {
         let t = try TestLibrary(stores: 1)
         let good = t.folder.file("good.txt", text: "hello")

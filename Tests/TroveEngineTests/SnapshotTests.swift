@@ -84,6 +84,24 @@ struct SnapshotTests {
         #expect(try t.library.verify()[0].clean)
     }
 
+    @Test func gcWithoutTheFullListCountsEveryObjectAndListsFifty() throws {
+        // `trove gc` without --json keeps the first fifty objects for the screen, not a million.
+        let t = try TestLibrary(stores: 1)
+        let root = t.folder.at("many")
+        for i in 0..<70 { t.folder.file("many/f\(i)", testBytes(64 + i, seed: UInt64(i + 1))) }
+        let first = try t.library.snapshot(root)
+        try FileManager.default.removeItem(atPath: root)
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        _ = try t.library.snapshot(root)
+        _ = try t.library.forget(dryRun: false, explicit: [first.id])
+        let gc = try t.library.gc(dryRun: false, listAll: false)
+        #expect(gc.removed == 71, "70 files and the forgotten manifest")
+        #expect(gc.unreferenced.count == 50)
+        #expect(gc.bytesFreed >= UInt64((0..<70).reduce(0) { $0 + 64 + $1 }))
+        #expect(try t.library.verify()[0].clean)
+        #expect(try t.library.gc(dryRun: false, listAll: false).removed == 0)
+    }
+
     @Test func gcKilledAfterDeletingAnObjectLeavesNoRecordOfIt() throws {
         // The record goes before the object: dying between the two leaves an unknown object
         // (the next gc removes it), never a recorded copy that is gone ("missing" false alarm).

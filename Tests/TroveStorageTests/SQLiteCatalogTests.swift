@@ -29,6 +29,19 @@ struct SQLiteCatalogTests {
         #expect(mode == "wal")
     }
 
+    @Test func healsOrderComesOffTheIndexWithoutASort() throws {
+        // Most fragile, then largest first: a sort of a million rows would sit in memory.
+        _ = try SQLiteCatalog(path: path)
+        let db = try DatabaseQueue(path: path)
+        let columns = try db.read { try Row.fetchAll($0, sql: "PRAGMA index_xinfo(files_by_durability)") }
+            .filter { ($0["key"] as Int) == 1 }.map { "\($0["name"] as String) \($0["desc"] as Int)" }
+        #expect(columns == ["durability 0", "size 1"])
+        let plan = try db.read {
+            try Row.fetchAll($0, sql: "EXPLAIN QUERY PLAN SELECT * FROM files WHERE durability < 3 ORDER BY durability, size DESC")
+        }.map { $0["detail"] as String }
+        #expect(plan.contains { $0.contains("files_by_durability") } && !plan.contains { $0.contains("TEMP B-TREE") }, "\(plan)")
+    }
+
     func entry(_ path: String, size: UInt64) -> SnapshotEntry {
         SnapshotEntry(path: path, type: .file, size: size, mode: 0o644, mtime: FileTime(seconds: 0, nanoseconds: 1_000), inode: size, fileID: sampleFile(Int(size)).id)
     }

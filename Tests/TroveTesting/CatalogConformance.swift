@@ -137,7 +137,7 @@ public enum CatalogConformance {
                 let copies = try catalog.copies(of: file.id).map { copy in
                     stores.first { $0.id == copy.storeID }!.counted(weight: copy.copies)
                 }
-                let below = try catalog.filesBelow(target: 100, limit: 100).first { $0.file.id == file.id }?.durability
+                let below = try catalog.allFilesBelow(target: 100).first { $0.file.id == file.id }?.durability
                 #expect(below == durability(of: copies), "step \(step)")
             }
         }
@@ -174,11 +174,17 @@ public enum CatalogConformance {
         #expect(try catalog.find("IMG_*.jpg", limit: 10).map(\.path).sorted() == ["/data/photos/IMG_0001.jpg", "/data/photos/IMG_0002.jpg"])
         #expect(try catalog.versions(of: s2, after: nil, limit: 10).map(\.entry.path) == second.map(\.path).sorted())
         #expect(try catalog.versions(of: s2, after: "docs/report.pdf", limit: 1).map(\.entry.path) == ["photos/IMG_0002.jpg"])
-        #expect(try catalog.referencedFileIDs().isSuperset(of: Set((first + second).compactMap(\.fileID))))
+        // What gc may drop: content no snapshot entry lists, and no snapshot's own manifest.
+        let manifest = sampleFile(99, seed: 99)
+        try catalog.apply((first + second.dropFirst()).map { .insertFile(sampleFile(Int($0.size), seed: $0.inode)) } + [.insertFile(manifest)])
+        _ = try catalog.addSnapshot(SnapshotRecord(id: manifest.id.description, root: "/data3", time: now, entries: 0), entries: [], events: [])
+        #expect(try catalog.allUnreferencedFiles(keeping: []).isEmpty, "every file is listed by a snapshot or is one's manifest")
         try catalog.forget([s1], events: [Event(time: now, kind: .snapshotsForgotten)])
-        #expect(try catalog.snapshots(root: nil).map(\.id) == ["snap2"])
+        #expect(try catalog.snapshots(root: nil).map(\.id) == ["snap2", manifest.id.description])
         #expect(try catalog.find("IMG_0001", limit: 10).isEmpty)
-        #expect(!(try catalog.referencedFileIDs().contains(first[2].fileID!)))
+        #expect(Set(try catalog.allUnreferencedFiles(keeping: []).map(\.id)) == [first[1].fileID!, first[2].fileID!],
+                "what only the forgotten snapshot listed")
+        #expect(try catalog.allUnreferencedFiles(keeping: [first[1].fileID!]).map(\.id) == [first[2].fileID!])
         // A snapshot may be given its sequence number (a rebuilt catalog keeps the original ones).
         let kept = try catalog.addSnapshot(SnapshotRecord(id: "snap9", seq: 90, root: "/other", time: now, entries: 0), entries: [], events: [])
         #expect(kept.seq == 90)
@@ -373,7 +379,7 @@ public enum CatalogConformance {
             .replaceStuck([StuckFile(fileID: b.id, kind: .sameDisk, storeLabel: "label-s2", detail: "one disk"),
                            StuckFile(fileID: c.id, kind: .sameDisk, storeLabel: "label-s2", detail: nil)]),
         ])
-        #expect(try catalog.filesBelow(target: 2, limit: 10).map(\.file.id) == [lost.id, c.id, b.id], "most fragile, then largest first")
+        #expect(try catalog.allFilesBelow(target: 2).map(\.file.id) == [lost.id, c.id, b.id], "most fragile, then largest first")
         #expect(try catalog.filesDepending(onOffline: ["s1"], online: ["s2"]) == ["s1": 1], "only b lives on s1 alone")
         #expect(try catalog.filesDepending(onOffline: ["s1", "s2"], online: []) == ["s1": 2, "s2": 2])
         #expect(try catalog.unacknowledgedCorruptions() == ["s1": 1, "s2": 1], "the corruption before the acknowledgement is not counted")
@@ -387,7 +393,15 @@ public enum CatalogConformance {
         #expect(try catalog.importedBytes(since: now.addingTimeInterval(-60)) == 100)
         let usage = try catalog.storeUsage()
         #expect(usage.map(\.label) == ["label-s1", "label-s2"] && usage.map(\.bytes) == [300, 400] && usage.map(\.unique) == [200, 300])
-        #expect(Set(try catalog.unreferencedFiles(keeping: [c.id]).map(\.id)) == [lost.id], "imported and kept files are not gc's")
+        #expect(Set(try catalog.allUnreferencedFiles(keeping: [c.id]).map(\.id)) == [lost.id], "imported and kept files are not gc's")
+        #expect(try catalog.copied(onStore: "s1", among: [a.id, b.id, c.id, lost.id]) == [a.id, b.id])
+        // Stuck files recorded in chunks replace the old record at once; a file's last reason wins.
+        var chunks = [[StuckFile(fileID: lost.id, kind: .noRoom, storeLabel: nil, detail: nil)],
+                      [StuckFile(fileID: c.id, kind: .noSource, storeLabel: nil, detail: "x"),
+                       StuckFile(fileID: lost.id, kind: .notConnected, storeLabel: "label-s1", detail: nil)]]
+        try catalog.replaceStuck { chunks.isEmpty ? nil : chunks.removeFirst() }
+        let replaced = try catalog.stuckGroups(target: 2).map { "\($0.kind.rawValue) \($0.storeLabel ?? "-") \($0.files)" }.sorted()
+        #expect(replaced == ["no_source - 1", "not_connected label-s1 1"], "b's old record is gone")
     }
 
     /// Every copy comes back once, in (file, store) order, when read a page at a time.
@@ -418,5 +432,20 @@ public enum CatalogConformance {
         let expected = files.dropLast().map(\.id).sorted { $0.description < $1.description }
         #expect(onStore.map(\.file.id) == expected && onStore.allSatisfy { $0.copy.storeID == "s2" && $0.copy.fileID == $0.file.id })
         #expect(onStore.map(\.file.size) == expected.map { id in files.first { $0.id == id }!.size })
+    }
+}
+
+extension Catalog {
+    /// Every file below target, collected (the catalog hands them over one at a time).
+    func allFilesBelow(target: Int) throws -> [(file: FileRecord, durability: Int)] {
+        var all: [(file: FileRecord, durability: Int)] = []
+        try filesBelow(target: target) { all.append(($0, $1)) }
+        return all
+    }
+
+    func allUnreferencedFiles(keeping: Set<ContentID>) throws -> [FileRecord] {
+        var all: [FileRecord] = []
+        try unreferencedFiles(keeping: keeping) { all.append($0) }
+        return all
     }
 }
