@@ -838,6 +838,36 @@ def main():
     elif wanted("cloud"):
         report.skipped.append("cloud (moto_server or aws CLI missing)")
 
+    # The many-file tree snapshotted straight to S3 (packs through the Store contract), against
+    # restic backing it up to a repository in a bucket of the same moto server.
+    if wanted("cloud-snapshot") and have("moto_server"):
+        if not os.path.exists(many):
+            make_tree(many, [(many_count, 100, 2000)], 13)
+        many_bytes = tree_bytes(many)
+        case = f"cloud: first snapshot of {many_count:,} files to S3"
+        cloud = Moto()
+        env.update(cloud.credentials)
+        senv = dict(renv, **cloud.credentials, AWS_DEFAULT_REGION="us-east-1")
+
+        def restic_s3_repo():
+            senv["RESTIC_REPOSITORY"] = f"s3:{cloud.endpoint}/{cloud.new_bucket()}"
+            subprocess.run(["restic", "init", "-q"], env=senv, check=True, stdout=subprocess.DEVNULL)
+        try:
+            ref = None
+            if have("restic"):
+                ref = measure(["restic", "backup", "-q", many], heavy_runs, env=senv, setup=restic_s3_repo)
+                report.add(case, "restic backup (S3 repository)", many_bytes, ref)
+            else:
+                report.skipped.append("restic (not installed): S3 snapshot reference")
+            report.add(case, "trove snapshot (S3 store only)", many_bytes,
+                       measure([trove, "snapshot", many], heavy_runs, env=env,
+                               setup=fresh_library(store_count=0, copies=1, cloud=cloud)), ref)
+        finally:
+            cloud.stop()
+            cleanup()
+    elif wanted("cloud-snapshot"):
+        report.skipped.append("cloud-snapshot (moto_server missing)")
+
     # The cost of encryption on a local import.
     if wanted("encrypt"):
         case = f"add {big_size // MiB} MiB file, encrypted store"

@@ -5,7 +5,7 @@ import TroveCore
 /// The pack index in the embedded catalog (tables `packs` and `packed`, schema v12).
 extension SQLiteCatalog: PackIndex {
     public func packedObject(store: String, id: ContentID) throws -> PackedObject? {
-        try read { db in
+        try lookup { db in
             let statement = try db.cachedStatement(sql: "SELECT pack, start, length FROM packed WHERE store_id = ? AND object = ?")
             return try Row.fetchOne(statement, arguments: [store, Data(id.bytes)]).flatMap(Self.packedObject)
         }

@@ -98,6 +98,16 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
         }
     }
 
+    /// One statement's read, without the explicit transaction `read` wraps around its body: a
+    /// single statement is consistent on its own, and the per-file lookups of heal and verify
+    /// (a file, its copies, a packed object) then cost half as much.
+    func lookup<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try pool.unsafeRead(body) } catch let error as TroveError { throw error } catch {
+            if let damaged = Self.damaged(error, path: path) { throw damaged }
+            throw TroveError(.catalog, "The catalog could not be read: \(error); run `trove check`.")
+        }
+    }
+
     public func setting(_ key: String) throws -> String? {
         try read { db in try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key]) }
     }
@@ -107,7 +117,7 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
     }
 
     public func file(_ id: ContentID) throws -> FileRecord? {
-        try read { db in
+        try lookup { db in
             try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM files WHERE id = ?"), arguments: [id.description]).flatMap(Self.file)
         }
     }
@@ -127,7 +137,7 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
     }
 
     public func copies(of id: ContentID) throws -> [CopyRecord] {
-        try read { db in
+        try lookup { db in
             try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM copies WHERE file_id = ? ORDER BY store_id"),
                              arguments: [id.description]).compactMap(Self.copy)
         }
