@@ -75,7 +75,8 @@ extension SQLiteCatalog: RecordsCatalog {
         while let row = try files.next() { if let file = Self.file(row) { try body(.file(file)) } }
         let imports = try Row.fetchCursor(db, sql: "SELECT * FROM imports ORDER BY rowid")
         while let row = try imports.next() { if let record = Self.importRecord(row) { try body(.imported(record)) } }
-        let copies = try Row.fetchCursor(db, sql: "SELECT file_id, store_id FROM copies ORDER BY store_id, file_id")
+        // Along the primary key: any other order is a sort of every copy in memory.
+        let copies = try Row.fetchCursor(db, sql: "SELECT file_id, store_id FROM copies ORDER BY file_id, store_id")
         while let row = try copies.next() {
             if let id = ContentID(row[0] as String) { try body(.copy(file: id, store: row[1])) }
         }

@@ -283,6 +283,15 @@ public enum CatalogConformance {
         var everything: [JournalEntry] = []
         _ = try catalog.readJournal(afterJournal: 0, afterEvent: 0, checkpoint: true) { everything.append($0) }
         #expect(everything.contains(.file(a)) && !everything.contains(.file(b)) && everything.count == 4, "file, import, snapshot, event")
+        // A checkpoint lists copies along their key, file then store: read in order, never sorted
+        // in memory (two million copies would be a sort of two million rows).
+        let c = sampleFile(22, seed: 3), d = sampleFile(23, seed: 4)
+        try catalog.apply([.saveStore(store("s0")), .insertFile(c), .insertFile(d), copy(c, "s1"), copy(c, "s0"), copy(d, "s0"), copy(d, "s1")])
+        var copies: [String] = []
+        _ = try catalog.readJournal(afterJournal: 0, afterEvent: 0, checkpoint: true) { entry in
+            if case .copy(let file, let store) = entry { copies.append("\(file) \(store)") }
+        }
+        #expect(copies == [c.id, d.id].map(\.description).sorted().flatMap { ["\($0) s0", "\($0) s1"] })
     }
 
     /// Two writers at once (two handles, as two processes): nothing is lost, every event has
