@@ -31,17 +31,22 @@ extension SQLiteCatalog: PackIndex {
 
     public func packs(store: String) throws -> [PackSummary] {
         try read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT p.pack, p.size, COALESCE(SUM(o.length), 0) AS live, COUNT(o.object) AS objects
-                FROM packs p LEFT JOIN packed o ON o.store_id = p.store_id AND o.pack = p.pack
-                WHERE p.store_id = ? GROUP BY p.pack ORDER BY p.pack
-                """, arguments: [store]).compactMap { row in
+            try Row.fetchAll(db, sql: Self.packSummaries, arguments: [store]).compactMap { row in
                 guard let pack = ContentID(bytes: [UInt8](row["pack"] as Data)) else { return nil }
                 return PackSummary(pack: pack, size: UInt64(row["size"] as Int64), liveBytes: UInt64(row["live"] as Int64),
                                    liveObjects: row["objects"])
             }
         }
     }
+
+    /// Each pack of a store with its live bytes and objects. Each pack's objects come off
+    /// `packed_by_pack`: left to itself SQLite walked every object of the store once per pack
+    /// (20 s for 123 packs of a million objects, called several times by gc).
+    static let packSummaries = """
+        SELECT p.pack, p.size, COALESCE(SUM(o.length), 0) AS live, COUNT(o.object) AS objects
+        FROM packs p LEFT JOIN packed o INDEXED BY packed_by_pack ON o.store_id = p.store_id AND o.pack = p.pack
+        WHERE p.store_id = ? GROUP BY p.pack ORDER BY p.pack
+        """
 
     public func packEntries(store: String, pack: ContentID) throws -> [PackFormat.Entry] {
         try read { db in
