@@ -97,7 +97,6 @@ struct FileWalker {
 /// Files found by the walk, spooled to a working file and read back in the order found.
 final class FoundFileSpool {
     private let file: SpoolFile
-    private(set) var count = 0
     /// The sum of the files' sizes.
     private(set) var bytes: UInt64 = 0
 
@@ -107,7 +106,6 @@ final class FoundFileSpool {
         try file.appendText(found.path)
         try file.appendRaw(found.size)
         try file.appendRaw(found.mtime.timeIntervalSince1970)
-        count += 1
         bytes += found.size
     }
 

@@ -74,11 +74,16 @@ extension Library {
         // Taken in one read and spooled, so a million doomed files cost a working file, not memory.
         let unneeded = try FileSpool(in: path)
         try catalog.unreferencedFiles(keeping: keep) { try unneeded.append($0) }
-        // Objects are deleted a thousand files at a time, after their records: a store of packs
-        // then records its dead objects once per pack, not once per object.
+        // A thousand files at a time: their records go in one transaction, then their objects
+        // (a store of packs then records its dead objects once per pack, not once per object).
+        // A crash in between leaves objects the catalog does not know (the next gc removes
+        // them), never a recorded copy that is gone.
         var pending: [String: (store: any Store, ids: [ContentID])] = [:]
+        var removals: [CatalogChange] = []
         var wouldFree: [String: [ContentID: UInt64]] = [:]
         func deletePending() throws {
+            if !removals.isEmpty { try catalog.apply(removals) }
+            removals = []
             for (_, item) in pending {
                 if let packing = item.store as? PackingStore { try packing.remove(item.ids) } else { for id in item.ids { try item.store.remove(id) } }
             }
@@ -104,11 +109,9 @@ extension Library {
                 }
                 continue
             }
-            // The record goes first, the objects after: a crash in between leaves an object the
-            // catalog does not know (the next gc removes it), never a recorded copy that is gone.
-            try catalog.apply([.removeFile(file.id), .event(Event(time: now, kind: .copyRemoved, fileID: file.id, details: [
+            removals += [.removeFile(file.id), .event(Event(time: now, kind: .copyRemoved, fileID: file.id, details: [
                 "reason": "no import or snapshot needs it (gc)", "size": .number(Int64(file.size)),
-            ]))])
+            ]))]
             for (storeID, store) in doomed { pending[storeID, default: (store, [])].ids.append(file.id) }
         }
         try deletePending()

@@ -1,7 +1,7 @@
 import Foundation
 import TroveCore
 
-/// File records (each with a number beside it: a durability, a size) spooled to a temporary
+/// File records (each with a number beside it, such as heal's durability) spooled to a temporary
 /// file and read back in the order written: a work list of a million files (heal's queue, gc's
 /// doomed files) without holding it in memory. The form is private to this file and never stored.
 public final class FileSpool {
@@ -67,8 +67,6 @@ public final class FileSpool {
 /// Files heal left below target, and why, spooled until the pass records them all at once.
 public final class StuckSpool {
     private let file: SpoolFile
-    /// Files appended so far.
-    public private(set) var count = 0
 
     public init(in folder: String) throws { file = try SpoolFile(in: folder) }
 
@@ -77,7 +75,6 @@ public final class StuckSpool {
         try file.appendRaw(UInt8(StuckKind.allCases.firstIndex(of: stuck.kind) ?? 0))
         try file.appendText(stuck.storeLabel)
         try file.appendText(stuck.detail)
-        count += 1
     }
 
     /// The files from the first, in the order appended.
