@@ -92,17 +92,19 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
     }
 
     func read<T>(_ body: (Database) throws -> T) throws -> T {
-        do { return try pool.read(body) } catch let error as TroveError { throw error } catch {
-            if let damaged = Self.damaged(error, path: path) { throw damaged }
-            throw TroveError(.catalog, "The catalog could not be read: \(error); run `trove check`.")
-        }
+        try reading { try pool.read(body) }
     }
 
     /// One statement's read, without the explicit transaction `read` wraps around its body: a
     /// single statement is consistent on its own, and the per-file lookups of heal and verify
     /// (a file, its copies, a packed object) then cost half as much.
     func lookup<T>(_ body: (Database) throws -> T) throws -> T {
-        do { return try pool.unsafeRead(body) } catch let error as TroveError { throw error } catch {
+        try reading { try pool.unsafeRead(body) }
+    }
+
+    /// A read's failure as the user should see it.
+    private func reading<T>(_ read: () throws -> T) throws -> T {
+        do { return try read() } catch let error as TroveError { throw error } catch {
             if let damaged = Self.damaged(error, path: path) { throw damaged }
             throw TroveError(.catalog, "The catalog could not be read: \(error); run `trove check`.")
         }

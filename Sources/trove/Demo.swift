@@ -44,7 +44,7 @@ struct Demo: ParsableCommand {
             Output.line("== generated \(count) sample files in \(sample)")
             let report = try library.importPaths([sample], progress: Output.progress(json: false))
             Output.line("== trove add \(sample)")
-            Output.line("   imported \(report.imported.count) files (\(formatBytes(report.bytes))): \(report.newFiles) new, \(report.duplicates) duplicates in \(String(format: "%.2f", report.seconds)) s")
+            Output.line("   imported \(report.count) files (\(formatBytes(report.bytes))): \(report.newFiles) new, \(report.duplicates) duplicates in \(String(format: "%.2f", report.seconds)) s")
             let heal = try library.heal(progress: Output.progress(json: false))
             Output.line("== trove heal")
             Output.line("   made \(heal.copiesMade) copies (\(formatBytes(heal.bytes)))")

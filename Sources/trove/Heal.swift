@@ -85,8 +85,9 @@ struct GC: ParsableCommand {
             if json { Output.json(report); return }
             let verb = dryRun ? "Would remove" : "Removed"
             Output.line("\(verb) \(report.removed) unreferenced object\(report.removed == 1 ? "" : "s") (\(formatBytes(report.bytesFreed))); \(dryRun ? "would re-link" : "re-linked") \(report.relinked.count) untracked cop\(report.relinked.count == 1 ? "y" : "ies").")
-            for object in report.unreferenced.prefix(50) { Output.line("  \(object.store)  \(object.id)  \(formatBytes(object.size))") }
-            if report.removed > 50 { Output.line("  … and \(report.removed - 50) more (see --json)") }
+            // Without --json the report lists the first 50; the rest are counted.
+            for object in report.unreferenced { Output.line("  \(object.store)  \(object.id)  \(formatBytes(object.size))") }
+            if report.removed > report.unreferenced.count { Output.line("  … and \(report.removed - report.unreferenced.count) more (see --json)") }
             if report.packsRewritten > 0 {
                 Output.line("\(dryRun ? "Would rewrite" : "Rewrote") \(report.packsRewritten) pack\(report.packsRewritten == 1 ? "" : "s") that were mostly dead.")
             }
