@@ -84,7 +84,7 @@ public struct Manifest: Sendable, Equatable {
         Self.appendDecimal(entry.inode, to: &out)
         if let id = entry.fileID {
             out.append(contentsOf: #","id":""#.utf8)
-            out.append(contentsOf: id.description.utf8)
+            Base32.append(id.bytes, to: &out)
             out.append(0x22)
         }
         if let target = entry.target { out.append(contentsOf: #","l":"#.utf8); Self.appendJSONString(target, to: &out) }

@@ -68,7 +68,8 @@ struct TreeScanner {
     private struct Child {
         var name: [UInt8]
         var entry: SnapshotEntry
-        var full: String
+        /// The whole path, for a folder (walked next).
+        var folder: String?
         var link: LinkKey?
     }
 
@@ -80,39 +81,44 @@ struct TreeScanner {
             return
         }
         var children: [Child] = []
+        let me = getuid()
         for name in POSIX.names(inFolder: stream) {
-            let full = folder == "/" ? "/" + name : folder + "/" + name
-            if excluded.contains(full) { continue }
+            // The whole path is spelled out only where it is needed (most files never need it).
+            let full = { folder == "/" ? "/" + name : folder + "/" + name }
+            if !excluded.isEmpty, excluded.contains(full()) { continue }
             let rel = relative.isEmpty ? name : relative + "/" + name
             var info = stat()
             guard NameCodec.withCString(name, { fstatat(dirFD, $0, &info, AT_SYMLINK_NOFOLLOW) }) == 0 else {
-                skipped.append(.init(path: full, reason: "cannot be examined (\(String(cString: strerror(errno))))"))
+                skipped.append(.init(path: full(), reason: "cannot be examined (\(String(cString: strerror(errno))))"))
                 continue
             }
             var target: String?
             if POSIX.isSymlink(info) {
-                do { target = try POSIX.readLink(full) } catch {
-                    skipped.append(.init(path: full, reason: "link cannot be read (\(error))"))
+                do { target = try POSIX.readLink(full()) } catch {
+                    skipped.append(.init(path: full(), reason: "link cannot be read (\(error))"))
                     continue
                 }
             }
             guard var entry = Self.entry(relative: rel, info: info, target: target) else {
-                skipped.append(.init(path: full, reason: "socket (a program's live endpoint; not saved)", error: false))
+                skipped.append(.init(path: full(), reason: "socket (a program's live endpoint; not saved)", error: false))
                 continue
             }
-            if entry.type == .file && NameCodec.withCString(name, { faccessat(dirFD, $0, R_OK, 0) }) != 0 {
-                skipped.append(.init(path: full, reason: "cannot be read (permission denied)"))
+            // The owner's read bit settles it for the owner (the kernel checks nothing else for
+            // them); anyone else asks the kernel, which knows groups, ACLs and capabilities.
+            let ownReadable = info.st_uid == me && info.st_mode & S_IRUSR != 0
+            if entry.type == .file && !ownReadable && NameCodec.withCString(name, { faccessat(dirFD, $0, R_OK, 0) }) != 0 {
+                skipped.append(.init(path: full(), reason: "cannot be read (permission denied)"))
                 continue
             }
-            do { entry.xattrs = try POSIX.extendedAttributes(full) } catch {
-                skipped.append(.init(path: full, reason: "extended attributes cannot be read (\(error)); saved without them"))
+            do { entry.xattrs = try POSIX.extendedAttributes(name: name, inFolder: dirFD, path: full) } catch {
+                skipped.append(.init(path: full(), reason: "extended attributes cannot be read (\(error)); saved without them"))
             }
             if entry.type == .file && entry.size >= 4096 && UInt64(info.st_blocks) * 512 < entry.size {
-                entry.sparse = POSIX.hasHoles(full, size: entry.size)
+                entry.sparse = POSIX.hasHoles(full(), size: entry.size)
             }
             let link = entry.type != .directory && info.st_nlink > 1
                 ? LinkKey(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)) : nil
-            children.append(Child(name: Array(name.utf8), entry: entry, full: full, link: link))
+            children.append(Child(name: Array(name.utf8), entry: entry, folder: entry.type == .directory ? full() : nil, link: link))
         }
         closedir(stream)
         // In byte order of the whole path: a folder's own entry sorts by its name, its contents
@@ -126,8 +132,8 @@ struct TreeScanner {
         order.sort { $0.key.lexicographicallyPrecedes($1.key) }
         for item in order {
             let child = children[item.child]
-            if item.contents {
-                try walk(child.full, relative: child.entry.path, found)
+            if item.contents, let folder = child.folder {
+                try walk(folder, relative: child.entry.path, found)
                 continue
             }
             var entry = child.entry

@@ -158,6 +158,7 @@ public final class SpoolFile {
 /// order written (a `SnapshotEntrySource`). The form is private to this file and never stored.
 public final class EntrySpool {
     private let file: SpoolFile
+    private var scratch: [UInt8] = []
     /// Entries appended so far.
     public private(set) var count = 0
 
@@ -191,30 +192,45 @@ public final class EntrySpool {
             if link.open { flags.insert(.linkOpen) }
             if link.same { flags.insert(.linkSame) }
         }
-        try appendText(entry.path)
-        try file.appendRaw(UInt8(Self.types.firstIndex(of: entry.type) ?? 0))
-        try file.appendRaw(flags.rawValue)
-        try file.appendRaw(entry.size)
-        try file.appendRaw(entry.mode)
-        try file.appendRaw(entry.mtime.seconds)
-        try file.appendRaw(entry.mtime.nanoseconds)
-        try file.appendRaw(entry.inode)
-        if let id = entry.fileID { try file.append(id.bytes) }
-        if let target = entry.target { try appendText(target) }
-        if let uid = entry.uid { try file.appendRaw(uid) }
-        if let gid = entry.gid { try file.appendRaw(gid) }
+        // One record built in a reused buffer, then one append: a dozen small appends to the
+        // spool cost more than the whole record.
+        var out = scratch
+        scratch = []
+        defer { out.removeAll(keepingCapacity: true); scratch = out }
+        Self.put(entry.path, &out)
+        out.append(UInt8(Self.types.firstIndex(of: entry.type) ?? 0))
+        out.append(flags.rawValue)
+        Self.put(entry.size, &out)
+        Self.put(entry.mode, &out)
+        Self.put(entry.mtime.seconds, &out)
+        Self.put(entry.mtime.nanoseconds, &out)
+        Self.put(entry.inode, &out)
+        if let id = entry.fileID { out.append(contentsOf: id.bytes) }
+        if let target = entry.target { Self.put(target, &out) }
+        if let uid = entry.uid { Self.put(uid, &out) }
+        if let gid = entry.gid { Self.put(gid, &out) }
         if let extras {
-            try file.appendRaw(UInt32(extras.count))
-            try file.append(extras)
+            Self.put(UInt32(extras.count), &out)
+            out.append(contentsOf: extras)
         }
         if let link {
-            try file.appendRaw(link.versionID)
-            try file.appendRaw(link.pathID)
+            Self.put(link.versionID, &out)
+            Self.put(link.pathID, &out)
         }
+        try file.append(out)
         count += 1
     }
 
-    private func appendText(_ text: String) throws { try file.appendText(text) }
+    /// An integer as `SpoolFile.appendRaw` lays it out (little-endian).
+    private static func put<T: FixedWidthInteger>(_ value: T, _ out: inout [UInt8]) {
+        withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
+    }
+
+    /// Text as `SpoolFile.appendText` lays it out (its length, then its UTF-8 bytes).
+    private static func put(_ text: String, _ out: inout [UInt8]) {
+        put(UInt32(text.utf8.count), &out)
+        out.append(contentsOf: text.utf8)
+    }
 
     /// The entries from the first, in the order appended.
     public func reader() throws -> Reader { Reader(bytes: try file.reader()) }

@@ -120,6 +120,15 @@ extension POSIX {
         }
     }
 
+    /// `extendedAttributes(_:)` of `name` in the folder open as `folder`. Most files have none,
+    /// and learning that costs no path lookup from the root; `path` is spelled out only for
+    /// the rest (and where the kernel lacks listxattrat).
+    public static func extendedAttributes(name: String, inFolder folder: Int32, path: () -> String) throws -> [ExtendedAttribute] {
+        let listed = NameCodec.withCString(name) { trove_list_xattrs_at(folder, $0, nil, 0) }
+        if listed == 0 { return [] }
+        return try extendedAttributes(path())
+    }
+
     /// Sets one extended attribute on a path (not following a link).
     public static func setExtendedAttribute(_ path: String, _ attribute: ExtendedAttribute) throws {
         let rc = NameCodec.withCString(path) { name in
