@@ -18,7 +18,14 @@ public struct LeafPipeline: Sendable {
     public struct Result: Sendable {
         public let size: UInt64
         public let leaves: [LeafHash]
-        public var id: ContentID { ContentHash.root(size: size, leafHashes: leaves) }
+        /// The content ID, hashed once here: batched imports ask for it many times per file.
+        public let id: ContentID
+
+        init(size: UInt64, leaves: [LeafHash]) {
+            self.size = size
+            self.leaves = leaves
+            self.id = ContentHash.root(size: size, leafHashes: leaves)
+        }
     }
 
     /// Runs the pipeline.
