@@ -6,7 +6,8 @@ import TroveStorage
 /// time: each window is compared with the parent snapshot (read a page at a time beside it), its
 /// new and changed files are read, its hard links are settled, and it goes to two spool files
 /// (manifest lines, and entries for the index). Memory holds one window, one page of the parent
-/// and the first names of hard-linked files, however big the tree.
+/// and the first names of hard-linked files, however big the tree (and up to two windows on their
+/// way to the spools, `SnapshotSpools`).
 struct SnapshotStream {
     /// Entries settled per window: a full `readPart` when every file in it is new.
     static let window = Library.snapshotReadPart
@@ -43,8 +44,7 @@ struct SnapshotStream {
     private var leaders: [Int] = []
     /// The content of each first name of a multiply-linked file, for its later names.
     private var linked: [PathKey: (id: ContentID, size: UInt64)] = [:]
-    private let lines: SpoolFile
-    private let spooled: EntrySpool
+    private let spools: SnapshotSpools
     private(set) var counts = Counts()
     /// Files that could not be read (left out, and reported).
     private(set) var skipped: [SkippedPath] = []
@@ -61,8 +61,7 @@ struct SnapshotStream {
             let pages = PagePrefetcher { after, limit in try index.versions(of: parent, after: after, limit: limit) }
             return VersionCursor { after, limit in try pages.page(after: after, limit: limit) }
         }
-        lines = try SpoolFile(in: library.path)
-        spooled = try EntrySpool(in: library.path)
+        spools = try SnapshotSpools(in: library.path)
         pending.reserveCapacity(window)
     }
 
@@ -105,7 +104,10 @@ struct SnapshotStream {
         for index in leaders {
             if let id = pending[index].fileID { linked[PathKey(pending[index].path)] = (id, pending[index].size) }
         }
-        var line: [UInt8] = []
+        var settled: [SnapshotEntry] = []
+        var parents: [SnapshotVersion?] = []
+        settled.reserveCapacity(pending.count)
+        parents.reserveCapacity(pending.count)
         for (index, var entry) in pending.enumerated() {
             let previous = inParent[index]
             // Second names of a hard-linked file take the first name's content, read once.
@@ -128,11 +130,10 @@ struct SnapshotStream {
                 if entry.hardLink == nil { counts.bytes += entry.size }
             }
             counts.entries += 1
-            line.removeAll(keepingCapacity: true)
-            Manifest.appendLine(entry, to: &line)
-            try lines.append(line)
-            try spooled.append(entry, link: previous?.link(to: entry))
+            settled.append(entry)
+            parents.append(previous)
         }
+        try spools.write(settled, parents: parents)
         pending.removeAll(keepingCapacity: true)
         leaders.removeAll(keepingCapacity: true)
     }
@@ -152,11 +153,12 @@ struct SnapshotStream {
 
     /// The manifest's bytes: the header line, then the spooled entry lines.
     func manifest(header: Manifest.Header) throws -> SpooledManifest {
-        SpooledManifest(header: try header.line() + [0x0A], lines: try lines.reader(), linesSize: lines.size)
+        let lines = try spools.manifestLines()
+        return SpooledManifest(header: try header.line() + [0x0A], lines: lines.reader, linesSize: lines.size)
     }
 
     /// The settled entries, in path order, for the index.
-    func entries() throws -> EntrySpool.Reader { try spooled.reader() }
+    func entries() throws -> EntrySpool.Reader { try spools.indexEntries() }
 }
 
 /// A manifest read from its header and its spooled entry lines.
