@@ -196,6 +196,39 @@ struct SnapshotStreamTests {
         #expect(manifest.entries == (try entries(small.id)))
     }
 
+    @Test func spoolsKeepEveryWindowInOrder() throws {
+        // Windows are encoded on another thread while the walk goes on: none may be lost,
+        // reordered or read back before it is written.
+        let folder = try TempFolder()
+        let spools = try SnapshotSpools(in: folder.path)
+        var written: [SnapshotEntry] = []
+        var lines: [UInt8] = []
+        for window in 0..<9 {
+            let entries = (0..<(window * 700 + 1)).map { index in
+                SnapshotEntry(path: "w\(window)/f\(index)", type: .file, size: UInt64(index), mode: 0o644,
+                              mtime: FileTime(seconds: Int64(window), nanoseconds: Int32(index)), inode: UInt64(window * 10_000 + index),
+                              fileID: ContentID(bytes: [UInt8](repeating: UInt8(window), count: 31) + [UInt8(index % 256)]))
+            }
+            try spools.write(entries, parents: Array(repeating: nil, count: entries.count))
+            written += entries
+            for entry in entries { Manifest.appendLine(entry, to: &lines) }
+        }
+        let manifest = try spools.manifestLines()
+        var reader = manifest.reader
+        var read = [UInt8](repeating: 0, count: lines.count + 10)
+        var total = 0
+        while true {
+            let n = try read.withUnsafeMutableBytes { try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[total...])) }
+            if n == 0 { break }
+            total += n
+        }
+        #expect(manifest.size == UInt64(lines.count) && Array(read[..<total]) == lines)
+        var entries = try spools.indexEntries()
+        var back: [SnapshotEntry] = []
+        while let entry = try entries.next() { back.append(entry) }
+        #expect(back == written)
+    }
+
     @Test func spooledEntriesComeBackExactly() throws {
         let folder = try TempFolder()
         var random = SplitMix64(seed: 5)
