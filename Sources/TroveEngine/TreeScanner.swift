@@ -24,9 +24,16 @@ struct TreeScanner {
         var inode: UInt64
     }
 
+    /// The folders holding an excluded path: only their children are checked against `excluded`.
+    private let excludedParents: Set<String>
+
     init(root: String, excluded: Set<String>) {
         self.root = root
         self.excluded = excluded
+        excludedParents = Set(excluded.map { path in
+            guard let slash = path.lastIndex(of: "/") else { return "" }
+            return slash == path.startIndex ? "/" : String(path[..<slash])
+        })
     }
 
     /// Walks the whole tree into `entries`.
@@ -82,10 +89,11 @@ struct TreeScanner {
         }
         var children: [Child] = []
         let me = getuid()
+        let mayExclude = excludedParents.contains(folder)
         for name in POSIX.names(inFolder: stream) {
             // The whole path is spelled out only where it is needed (most files never need it).
             let full = { folder == "/" ? "/" + name : folder + "/" + name }
-            if !excluded.isEmpty, excluded.contains(full()) { continue }
+            if mayExclude, excluded.contains(full()) { continue }
             let rel = relative.isEmpty ? name : relative + "/" + name
             var info = stat()
             guard NameCodec.withCString(name, { fstatat(dirFD, $0, &info, AT_SYMLINK_NOFOLLOW) }) == 0 else {

@@ -170,6 +170,16 @@ struct SnapshotStreamTests {
         #expect(scanner.entries.first { $0.path == "a b/link" }?.hardLink == nil)
     }
 
+    @Test func theWalkLeavesOutExactlyTheExcludedFolders() throws {
+        // A library or store folder inside the tree is never snapshotted; names that merely
+        // start the same way are.
+        let t = try TestLibrary(stores: 1)
+        for name in ["lib/catalog", "lib-notes.txt", "sub/store/.trove/x", "sub/storex", "sub/a"] { t.folder.file("tree/" + name, testBytes(3)) }
+        var scanner = TreeScanner(root: t.folder.at("tree"), excluded: [t.folder.at("tree/lib"), t.folder.at("tree/sub/store")])
+        scanner.scan()
+        #expect(scanner.entries.map(\.path) == ["lib-notes.txt", "sub", "sub/a", "sub/storex"])
+    }
+
     @Test func aSnapshotSettledInSmallWindowsIsTheSameSnapshot() throws {
         let t = try TestLibrary(stores: 1)
         for i in 0..<40 { t.folder.file("tree/d\(i % 4)/f\(i)", testBytes(100 + i, seed: UInt64(i))) }
