@@ -209,7 +209,7 @@ struct SnapshotStreamTests {
     @Test func spoolsKeepEveryWindowInOrder() throws {
         // Windows are encoded on another thread while the walk goes on: none may be lost,
         // reordered or read back before it is written.
-        let folder = try TempFolder()
+        let folder = TempFolder()
         let spools = try SnapshotSpools(in: folder.path)
         var written: [SnapshotEntry] = []
         var lines: [UInt8] = []

@@ -1,5 +1,9 @@
-import Foundation
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
 import Testing
 import TroveCore
 import TroveStorage
@@ -21,7 +25,7 @@ struct ExtendedAttributeTests {
     }
 
     @Test func theFolderRelativeListingFindsWhatThePathFinds() throws {
-        let folder = try TempFolder()
+        let folder = TempFolder()
         let tagged = folder.file("tagged.jpg", [1, 2, 3])
         let plain = folder.file("plain.txt", [4])
         let attributes = [ExtendedAttribute(name: "user.b.rating", value: [5]), ExtendedAttribute(name: "user.a.comment", value: Array("sunset".utf8))]
@@ -40,17 +44,21 @@ struct ExtendedAttributeTests {
 
     /// Linux 6.13 or later (listxattrat).
     static var kernelListsInFolders: Bool {
+        #if os(Linux)
         var name = utsname()
         uname(&name)
         let release = withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         let version = release.split(separator: ".").prefix(2).compactMap { Int($0.prefix { $0.isNumber }) }
         return version.count == 2 && (version[0], version[1]) >= (6, 13)
+        #else
+        return false
+        #endif
     }
 
     @Test(.enabled(if: kernelListsInFolders))
     func aFileWithoutAttributesNeverSpellsOutItsPath() throws {
         // The common case costs no path lookup from the root.
-        let folder = try TempFolder()
+        let folder = TempFolder()
         _ = folder.file("plain.txt", [4])
         #expect(try inFolder(folder.path, "plain.txt").pathAsked == false)
         _ = folder.file("tagged.txt", [5])
