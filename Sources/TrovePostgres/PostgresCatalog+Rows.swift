@@ -181,22 +181,12 @@ extension PostgresCatalog {
                   stuck.map { $0.detail ?? "" }])
     }
 
+    static let storeUpsert = StoreRecord.upsertSQL { "$\($0)" }
+
     static func applyOne(_ change: CatalogChange, in s: PGSession) throws {
         switch change {
         case .saveStore(let r):
-            try s.send("""
-                INSERT INTO stores (id, label, kind, location, copies, filesystem_uuid, created, trust,
-                                    no_new_copies, last_seen, capacity, free, disk, disk_name, declared_disk, read_only,
-                                    config, encrypted, machine, removable, grid_domains)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
-                ON CONFLICT (id) DO UPDATE SET label = excluded.label, kind = excluded.kind,
-                  location = excluded.location, copies = excluded.copies, filesystem_uuid = excluded.filesystem_uuid,
-                  trust = excluded.trust, no_new_copies = excluded.no_new_copies, last_seen = excluded.last_seen,
-                  capacity = excluded.capacity, free = excluded.free, disk = excluded.disk, disk_name = excluded.disk_name,
-                  declared_disk = excluded.declared_disk, read_only = excluded.read_only,
-                  config = excluded.config, encrypted = excluded.encrypted, machine = excluded.machine,
-                  removable = excluded.removable, grid_domains = excluded.grid_domains
-                """, [r.id, r.label, r.kind.rawValue, r.location, r.copies, r.filesystemUUID,
+            try s.send(storeUpsert, [r.id, r.label, r.kind.rawValue, r.location, r.copies, r.filesystemUUID,
                       r.created.timeIntervalSince1970, r.trust.rawValue, r.noNewCopies,
                       r.lastSeen?.timeIntervalSince1970, r.capacity.map { Int64($0) }, r.free.map { Int64($0) },
                       r.disk, r.diskName, r.declaredDisk, r.readOnly,

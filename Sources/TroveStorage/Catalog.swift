@@ -177,4 +177,19 @@ extension StoreRecord {
     public static func shareDomains(column: String?) -> [String]? {
         column.map { $0.split(separator: "|").map(String.init) }
     }
+
+    /// The `stores` columns both catalogs write, in the order of their upsert's arguments.
+    static let rowColumns = ["id", "label", "kind", "location", "copies", "filesystem_uuid", "created", "trust",
+                             "no_new_copies", "last_seen", "capacity", "free", "disk", "disk_name", "declared_disk",
+                             "read_only", "config", "encrypted", "machine", "removable", "grid_domains"]
+
+    /// The insert-or-update of a store row, with `placeholder(n)` for the n-th argument (from 1):
+    /// one statement for both catalogs, so a new column cannot reach only one of them.
+    public static func upsertSQL(placeholder: (Int) -> String) -> String {
+        """
+        INSERT INTO stores (\(rowColumns.joined(separator: ", ")))
+        VALUES (\(rowColumns.indices.map { placeholder($0 + 1) }.joined(separator: ", ")))
+        ON CONFLICT (id) DO UPDATE SET \(rowColumns.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
+        """
+    }
 }

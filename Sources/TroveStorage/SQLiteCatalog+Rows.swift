@@ -8,19 +8,7 @@ extension SQLiteCatalog {
     static func apply(_ change: CatalogChange, in db: Database) throws {
         switch change {
         case .saveStore(let s):
-            try db.cachedStatement(sql: """
-                INSERT INTO stores (id, label, kind, location, copies, filesystem_uuid, created, trust,
-                                    no_new_copies, last_seen, capacity, free, disk, disk_name, declared_disk, read_only,
-                                    config, encrypted, machine, removable, grid_domains)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(id) DO UPDATE SET label = excluded.label, kind = excluded.kind,
-                  location = excluded.location, copies = excluded.copies, filesystem_uuid = excluded.filesystem_uuid,
-                  trust = excluded.trust, no_new_copies = excluded.no_new_copies, last_seen = excluded.last_seen,
-                  capacity = excluded.capacity, free = excluded.free, disk = excluded.disk, disk_name = excluded.disk_name,
-                  declared_disk = excluded.declared_disk, read_only = excluded.read_only,
-                  config = excluded.config, encrypted = excluded.encrypted, machine = excluded.machine,
-                  removable = excluded.removable, grid_domains = excluded.grid_domains
-                """).execute(arguments: [s.id, s.label, s.kind.rawValue, s.location, s.copies, s.filesystemUUID,
+            try db.cachedStatement(sql: Self.storeUpsert).execute(arguments: [s.id, s.label, s.kind.rawValue, s.location, s.copies, s.filesystemUUID,
                                  s.created.timeIntervalSince1970, s.trust.rawValue, s.noNewCopies,
                                  s.lastSeen?.timeIntervalSince1970, s.capacity, s.free, s.disk, s.diskName,
                                  s.declaredDisk, s.readOnly,
@@ -70,6 +58,8 @@ extension SQLiteCatalog {
                                        e.fileID?.description, details])
         }
     }
+
+    static let storeUpsert = StoreRecord.upsertSQL { _ in "?" }
 
     static func date(_ value: Double?) -> Date? { value.map(Date.init(timeIntervalSince1970:)) }
 
