@@ -135,11 +135,12 @@ extension Library {
     }
 
     /// Re-verifies a file's uncounted copies (the cheapest step), then picks where new copies go.
-    func prepareHeal(_ file: FileRecord, start: Int, state: inout HealState) throws
+    /// `known`: the file's copies when the caller already read them (a group's, in one read).
+    func prepareHeal(_ file: FileRecord, start: Int, state: inout HealState, known: [CopyRecord]? = nil) throws
         -> (durability: Int, holding: Set<String>, destinations: [String]) {
         var durability = start
         let target = state.report.target
-        let copies = try catalog.copies(of: file.id)
+        let copies = try known ?? catalog.copies(of: file.id)
         var changed = false
         for copy in copies where copy.copies == 0 && durability < target {
             guard let item = state.connected.first(where: { $0.record.id == copy.storeID }),
@@ -180,8 +181,8 @@ extension Library {
     }
 
     /// Records why a file is still below target after its turn (what status reports).
-    func noteStuck(_ file: FileRecord, state: inout HealState, problem: (StuckKind, String)?) throws {
-        let held = try heldCopies(of: file.id, state: state)
+    func noteStuck(_ file: FileRecord, state: inout HealState, problem: (StuckKind, String)?, held known: [CountedCopy]? = nil) throws {
+        let held = try known ?? heldCopies(of: file.id, state: state)
         // What the stores themselves say first; else what went wrong while copying.
         let options = state.options.map { option -> StoreOption in
             var option = option

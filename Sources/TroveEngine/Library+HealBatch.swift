@@ -16,8 +16,11 @@ extension Library {
         }
         var durabilities: [Int] = []
         var jobs: [Job] = []
+        // The group's copies in one read (a read per file cost more than the copying of small files).
+        let before = try catalog.copies(ofFiles: group.map(\.file.id))
         for (member, item) in group.enumerated() {
-            let (durability, holding, destinations) = try prepareHeal(item.file, start: item.durability, state: &state)
+            let (durability, holding, destinations) = try prepareHeal(item.file, start: item.durability, state: &state,
+                                                                      known: before[item.file.id] ?? [])
             durabilities.append(durability)
             for destinationID in destinations {
                 guard let destination = state.connected.first(where: { $0.record.id == destinationID }) else { continue }
@@ -130,12 +133,13 @@ extension Library {
                 try recordWriteFailure(job.destination, error: error, path: job.file.id.description)
             }
         }
+        let after = try catalog.copies(ofFiles: group.map(\.file.id))
         for (member, item) in group.enumerated() {
             // Counted again by the rule (copies re-verified on one disk count once).
-            let counted = durability(of: try heldCopies(of: item.file.id, state: state))
-            if durabilities[member] < state.report.target || counted < state.report.target {
+            let held = counted(after[item.file.id] ?? [], state: state)
+            if durabilities[member] < state.report.target || durability(of: held) < state.report.target {
                 state.report.stillBelowTarget += 1
-                try noteStuck(item.file, state: &state, problem: problems[member])
+                try noteStuck(item.file, state: &state, problem: problems[member], held: held)
             }
             state.done += item.file.size
         }

@@ -182,6 +182,14 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
         try read { s in try s.query("SELECT * FROM copies WHERE file_id = $1 ORDER BY store_id", [id.description]).compactMap(Self.copy) }
     }
 
+    public func copies(ofFiles ids: [ContentID]) throws -> [ContentID: [CopyRecord]] {
+        guard !ids.isEmpty else { return [:] }
+        return try read { s in
+            Dictionary(grouping: try s.query("SELECT * FROM copies WHERE file_id = ANY($1) ORDER BY file_id, store_id",
+                                             [ids.map(\.description)]).compactMap(Self.copy), by: \.fileID)
+        }
+    }
+
     public func copies(onStore storeID: String) throws -> [CopyRecord] {
         try read { s in
             try s.query("SELECT * FROM copies WHERE store_id = $1 ORDER BY verified IS NOT NULL, verified, file_id", [storeID])

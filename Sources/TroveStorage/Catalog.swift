@@ -78,6 +78,9 @@ public protocol Catalog: AnyObject, Sendable {
     /// Files whose ID starts with `prefix` (text form), for short-ID lookups.
     func fileIDs(prefix: String, limit: Int) throws -> [ContentID]
     func copies(of id: ContentID) throws -> [CopyRecord]
+    /// The copies of each of `ids` in one read, each file's in store order (a file without
+    /// copies is left out): heal asks for a whole group of files at once.
+    func copies(ofFiles ids: [ContentID]) throws -> [ContentID: [CopyRecord]]
     /// Copies on a store, least recently verified first.
     func copies(onStore storeID: String) throws -> [CopyRecord]
     /// Which of `ids` have a copy recorded on the store (listing a store against the catalog a

@@ -145,6 +145,25 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
         }
     }
 
+    public func copies(ofFiles ids: [ContentID]) throws -> [ContentID: [CopyRecord]] {
+        guard !ids.isEmpty else { return [:] }
+        return try read { db in
+            // The file's ID is the one asked for: only the other columns are decoded, by position.
+            let statement = try db.cachedStatement(sql: "SELECT store_id, copies, mtime, verified FROM copies WHERE file_id = ? ORDER BY store_id")
+            var found: [ContentID: [CopyRecord]] = [:]
+            for id in ids where found[id] == nil {
+                let rows = try Row.fetchCursor(statement, arguments: [id.description])
+                var copies: [CopyRecord] = []
+                while let row = try rows.next() {
+                    copies.append(CopyRecord(fileID: id, storeID: row[0], copies: row[1],
+                                             mtime: Date(timeIntervalSince1970: row[2]), verified: Self.date(row[3])))
+                }
+                if !copies.isEmpty { found[id] = copies }
+            }
+            return found
+        }
+    }
+
     public func copies(onStore storeID: String) throws -> [CopyRecord] {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM copies WHERE store_id = ? ORDER BY verified IS NOT NULL, verified, file_id",

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TroveCore
+@testable import TroveCore
 
 /// The library records format (docs/library-records.md): every entry survives a round trip
 /// exactly, a damaged head or segment is refused with a reason, and the newest head wins.
@@ -41,6 +41,22 @@ struct LibraryRecordsTests {
             let segment = JournalSegment(library: "lib\(round)", checkpoint: round % 2 == 0, entries: entries)
             let decoded = try JournalSegment.decode(try segment.encoded())
             #expect(decoded == segment)
+        }
+    }
+
+    /// Journal lines are written without `JSONEncoder`, byte for byte as it would write them.
+    @Test func journalLinesAreWhatJSONEncoderWrites() throws {
+        var generator = SplitMix64(seed: 29)
+        var entries = (0..<2_000).map { _ in Self.randomEntry(&generator) }
+        // Every control character, and dates with and without a fraction of a second.
+        let controls = String((0..<0x20).map { Character(Unicode.Scalar(UInt8($0))) })
+        entries.append(.imported(ImportRecord(fileID: ContentID(bytes: Array(repeating: 7, count: 32))!, path: "/a\(controls)/b\u{7f}",
+                                              name: controls, mtime: Date(timeIntervalSince1970: 1_800_000_000),
+                                              time: Date(timeIntervalSince1970: -12.5))))
+        for entry in entries {
+            let line = JournalSegment.line(entry)
+            let expected = Array(try LibraryRecords.encoder.encode(line))
+            #expect(line.encoded() == expected, "\(String(decoding: expected, as: UTF8.self))")
         }
     }
 

@@ -14,6 +14,13 @@ import TroveTesting
     }
 
     @Test(arguments: CatalogKindUnderTest.allCases)
+    func copiesOfAGroup(_ kind: CatalogKindUnderTest) throws {
+        let subject = try kind.make()
+        try CatalogConformance.copiesOfAGroup(subject.catalog)
+        withExtendedLifetime(subject) {}
+    }
+
+    @Test(arguments: CatalogKindUnderTest.allCases)
     func failedChangeLeavesNothing(_ kind: CatalogKindUnderTest) throws {
         let subject = try kind.make()
         try CatalogConformance.failedChangeLeavesNothing(subject.catalog)

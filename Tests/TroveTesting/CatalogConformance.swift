@@ -52,6 +52,19 @@ public enum CatalogConformance {
         .saveCopy(CopyRecord(fileID: file.id, storeID: store, copies: weight, mtime: now, verified: now))
     }
 
+    /// A group's copies come in one read: each file's as `copies(of:)` gives them, in store
+    /// order, and nothing for a file without copies.
+    public static func copiesOfAGroup(_ catalog: any FullCatalog) throws {
+        let (a, b, bare, unknown) = (sampleFile(10, seed: 1), sampleFile(20, seed: 2), sampleFile(30, seed: 3), sampleFile(40, seed: 4))
+        try catalog.apply([.saveStore(store("s1")), .saveStore(store("s0")), .insertFile(a), .insertFile(b), .insertFile(bare),
+                           copy(a, "s1"), copy(a, "s0", 2), copy(b, "s1")])
+        let found = try catalog.copies(ofFiles: [unknown.id, b.id, a.id, bare.id, a.id])
+        #expect(found == [a.id: try catalog.copies(of: a.id), b.id: try catalog.copies(of: b.id)])
+        #expect(found[a.id]?.map(\.storeID) == ["s0", "s1"])
+        #expect(found[a.id]?.map(\.copies) == [2, 1])
+        #expect(try catalog.copies(ofFiles: []).isEmpty)
+    }
+
     /// Stores, files, copies, imports and settings come back as they went in.
     public static func recordsRoundTrip(_ catalog: any FullCatalog) throws {
         let file = sampleFile(ContentHash.leafSize + 5)
