@@ -82,6 +82,33 @@ struct SQLiteCatalogTests {
         #expect(try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM versions") } == 4, "an unchanged snapshot adds no rows")
     }
 
+    @Test func anOldCatalogsPathIndexShrinksAndStillFinds() throws {
+        var catalog = try SQLiteCatalog(path: path)
+        let entries = (0..<3_000).map { entry("photos/2026-\($0 % 12)/IMG_\(10_000 + $0).jpg", size: UInt64($0 + 1)) }
+        _ = try snapshot(catalog, "s1", entries)
+        func found() throws -> [[String]] {
+            try ["IMG_1234", "2026-7/IMG_100", "*/IMG_1?099.jpg", "*-11/IMG_12*"].map { try catalog.find($0, limit: 50).map(\.path) }
+        }
+        // The index as schema v13 and before kept it, with every trigram's positions.
+        let db = try DatabaseQueue(path: path)
+        func pages() throws -> Int { try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM dbstat WHERE name = 'path_index_data'") ?? 0 } }
+        try db.write { db in
+            try db.execute(sql: """
+                DROP TABLE path_index;
+                CREATE VIRTUAL TABLE path_index USING fts5(path, name, content='paths', content_rowid='id', tokenize='trigram');
+                INSERT INTO path_index (path_index) VALUES ('rebuild');
+                DELETE FROM grdb_migrations WHERE identifier = 'v14-path-index-detail-none';
+                """)
+        }
+        let before = try found()
+        #expect(before.map(\.count) == [10, 8, 3, 50])
+        let oldPages = try pages()
+        catalog = try SQLiteCatalog(path: path)
+        #expect(try found() == before)
+        let newPages = try pages()
+        #expect(newPages * 10 < oldPages * 7, "the index without positions is at least 30% smaller (\(newPages) pages, was \(oldPages))")
+    }
+
     @Test func aVersionClosedByAForgottenSnapshotOpensAgain() throws {
         let catalog = try SQLiteCatalog(path: path)
         _ = try snapshot(catalog, "s1", [entry("a", size: 1), entry("x", size: 2)])
