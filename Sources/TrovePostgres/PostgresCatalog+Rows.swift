@@ -87,32 +87,8 @@ extension PostgresCatalog {
 /// sent without waiting for the one before: a batch costs a few round trips, not one per row.
 extension PostgresCatalog {
     static func apply(_ changes: [CatalogChange], in s: PGSession) throws {
-        var index = 0
-        while index < changes.count {
-            guard additionRank(changes[index]) != nil else {
-                try applyOne(changes[index], in: s)
-                index += 1
-                continue
-            }
-            var end = index
-            while end < changes.count, additionRank(changes[end]) != nil { end += 1 }
-            let additions = changes[index..<end]
-            for rank in 0..<4 {
-                let run = additions.filter { additionRank($0) == rank }
-                if !run.isEmpty { try applyRun(run[...], in: s) }
-            }
-            index = end
-        }
-    }
-
-    /// Where an addition goes among its neighbours (nil: not an addition; applied in place).
-    static func additionRank(_ change: CatalogChange) -> Int? {
-        switch change {
-        case .insertFile: 0
-        case .addImport: 1
-        case .saveCopy: 2
-        case .event: 3
-        default: nil
+        for run in CatalogChange.runs(changes) {
+            if run.first?.additionRank == nil { try applyOne(run.first!, in: s) } else { try applyRun(run, in: s) }
         }
     }
 

@@ -29,6 +29,42 @@ public enum CatalogChange: Sendable {
     /// Drops the journal rows about these keys (the library's own record objects; with `kind`,
     /// only rows of that kind, e.g. `snapshot`).
     case dropJournal(keys: [String], kind: String? = nil)
+
+    /// Where an addition goes among its neighbours (nil: not an addition; applied in place).
+    public var additionRank: Int? {
+        switch self {
+        case .insertFile: 0
+        case .addImport: 1
+        case .saveCopy: 2
+        case .event: 3
+        default: nil
+        }
+    }
+
+    /// The changes as runs a catalog applies a statement at a time. Each stretch of additions
+    /// (an import's thousands, interleaved file by file) is regrouped by kind, files first so
+    /// that what refers to them finds them, each kind in its own order; every other change is a
+    /// run of its own, where it was.
+    public static func runs(_ changes: [CatalogChange]) -> [ArraySlice<CatalogChange>] {
+        var runs: [ArraySlice<CatalogChange>] = []
+        var index = 0
+        while index < changes.count {
+            guard changes[index].additionRank != nil else {
+                runs.append(changes[index...index])
+                index += 1
+                continue
+            }
+            var end = index
+            while end < changes.count, changes[end].additionRank != nil { end += 1 }
+            let additions = changes[index..<end]
+            for rank in 0..<4 {
+                let run = additions.filter { $0.additionRank == rank }
+                if !run.isEmpty { runs.append(run[...]) }
+            }
+            index = end
+        }
+        return runs
+    }
 }
 
 /// Totals the status screen shows.

@@ -68,7 +68,7 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
 
     public func apply(_ changes: [CatalogChange]) throws {
         try write { db in
-            for change in changes { try Self.apply(change, in: db) }
+            for run in CatalogChange.runs(changes) { try Self.apply(run, in: db) }
         }
         if logsEvents { for case .event(let event) in changes { log(event) } }
     }

@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import TroveCore
 import TrovePostgres
+import TroveStorage
 import TroveTesting
 
 /// The catalog contract, run against every catalog kind.
@@ -17,6 +18,35 @@ import TroveTesting
     func copiesOfAGroup(_ kind: CatalogKindUnderTest) throws {
         let subject = try kind.make()
         try CatalogConformance.copiesOfAGroup(subject.catalog)
+        withExtendedLifetime(subject) {}
+    }
+
+    /// Additions interleaved file by file are regrouped files first, each kind in its order;
+    /// anything else stays a run of its own, where it was.
+    @Test func changesAreRegroupedIntoRunsOfOneKind() {
+        let (a, b) = (CatalogConformance.sampleFile(1, seed: 1), CatalogConformance.sampleFile(2, seed: 2))
+        func copy(_ file: FileRecord, _ store: String) -> CatalogChange {
+            .saveCopy(CopyRecord(fileID: file.id, storeID: store, copies: 1, mtime: CatalogConformance.now, verified: nil))
+        }
+        func name(_ change: CatalogChange) -> String {
+            switch change {
+            case .insertFile(let f): "file \(f.size)"
+            case .saveCopy(let c): "copy \(c.storeID)"
+            case .event(let e): "event \(e.kind.rawValue)"
+            case .removeCopy(_, let store): "remove \(store)"
+            default: "other"
+            }
+        }
+        let event = CatalogChange.event(Event(time: CatalogConformance.now, kind: .copyCreated))
+        let runs = CatalogChange.runs([.insertFile(a), copy(a, "s1"), event, .insertFile(b), copy(b, "s2"),
+                                       .removeCopy(file: a.id, store: "s1"), copy(b, "s3")])
+        #expect(runs.map { $0.map(name) } == [["file 1", "file 2"], ["copy s1", "copy s2"], ["event copy_created"], ["remove s1"], ["copy s3"]])
+    }
+
+    @Test(arguments: CatalogKindUnderTest.allCases)
+    func manyAdditionsAtOnce(_ kind: CatalogKindUnderTest) throws {
+        let subject = try kind.make()
+        try CatalogConformance.manyAdditionsAtOnce(subject.catalog)
         withExtendedLifetime(subject) {}
     }
 

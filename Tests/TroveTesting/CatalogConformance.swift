@@ -37,7 +37,7 @@ public enum CatalogKindUnderTest: String, CaseIterable, Sendable, CustomStringCo
 
 /// The catalog contract as checks.
 public enum CatalogConformance {
-    static let now = Date(timeIntervalSince1970: 1_800_000_000)
+    public static let now = Date(timeIntervalSince1970: 1_800_000_000)
 
     public static func sampleFile(_ size: Int, seed: UInt64 = 1) -> FileRecord {
         let (id, leaves) = ContentHash.hash(testBytes(size, seed: seed))
@@ -91,6 +91,27 @@ public enum CatalogConformance {
         #expect(summary.files == 1 && summary.durability[1]?.files == 1 && summary.perStore["s1"]?.bytes == file.size)
         try catalog.apply([.removeSetting(key: "target_copies")])
         #expect(try catalog.setting("target_copies") == nil)
+    }
+
+    /// An import's changes, interleaved file by file and more than one statement's worth, come
+    /// out as applying them one by one would: a copy saved twice keeps its last weight, a file
+    /// added twice is one file, and the maintained totals agree with the rows.
+    public static func manyAdditionsAtOnce(_ catalog: any FullCatalog) throws {
+        let files = (0..<150).map { sampleFile(8 + $0, seed: UInt64($0)) }
+        var changes: [CatalogChange] = [.saveStore(store("s1")), .saveStore(store("s2"))]
+        for (index, file) in files.enumerated() {
+            changes += [.insertFile(file), copy(file, "s1")]
+            if index % 3 == 0 { changes += [copy(file, "s2", 2), .insertFile(file), copy(file, "s2", 3)] }
+            if index == 100 { changes.append(.removeCopy(file: files[99].id, store: "s1")) }
+        }
+        try catalog.apply(changes)
+        let summary = try catalog.summary()
+        #expect(summary.files == 150)
+        #expect(summary.perStore["s1"]?.files == 149 && summary.perStore["s2"]?.files == 50)
+        #expect(try catalog.copies(of: files[3].id).map(\.copies) == [1, 3])
+        #expect(try catalog.copies(of: files[99].id).map(\.storeID) == ["s2"])
+        #expect(summary.durability[4]?.files == 49 && summary.durability[3]?.files == 1 && summary.durability[1]?.files == 100)
+        #expect(try catalog.check(progress: { _ in }).failures.isEmpty)
     }
 
     /// A change is one transaction: when any part fails, nothing of it remains.
