@@ -86,16 +86,17 @@ struct JSONLine {
         bytes.append(0x3a)
     }
 
-    /// A JSON string: quote and backslash escaped, control characters as `\b \f \n \r \t` or
+    /// A JSON string: quote and backslash escaped, control characters as `\b \f \n \r \t` (as
+    /// `JSONEncoder` writes them; backspace and form feed as `\u00XX` when not short) or
     /// `\u00XX`, everything else (slashes and non-ASCII text included) as its UTF-8 bytes.
-    static func quote(_ text: String, into bytes: inout [UInt8]) {
+    static func quote(_ text: String, into bytes: inout [UInt8], shortBackspaceAndFormFeed: Bool = true) {
         bytes.append(0x22)
         for byte in text.utf8 {
             switch byte {
             case 0x22: bytes += [0x5c, 0x22]
             case 0x5c: bytes += [0x5c, 0x5c]
-            case 0x08: bytes += [0x5c, 0x62]
-            case 0x0c: bytes += [0x5c, 0x66]
+            case 0x08 where shortBackspaceAndFormFeed: bytes += [0x5c, 0x62]
+            case 0x0c where shortBackspaceAndFormFeed: bytes += [0x5c, 0x66]
             case 0x0a: bytes += [0x5c, 0x6e]
             case 0x0d: bytes += [0x5c, 0x72]
             case 0x09: bytes += [0x5c, 0x74]

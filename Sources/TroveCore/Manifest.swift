@@ -152,23 +152,10 @@ public struct Manifest: Sendable, Equatable {
         }
     }
 
-    /// Appends a JSON string literal (quotes, backslashes and control characters escaped).
+    /// Appends a JSON string literal (quotes, backslashes and control characters escaped). A
+    /// manifest's bytes are its ID, so they never change: backspace and form feed stay `\u00XX`.
     static func appendJSONString(_ text: String, to out: inout [UInt8]) {
-        out.append(0x22)
-        for byte in text.utf8 {
-            switch byte {
-            case 0x22: out += [0x5C, 0x22]
-            case 0x5C: out += [0x5C, 0x5C]
-            case 0x0A: out += [0x5C, 0x6E]
-            case 0x0D: out += [0x5C, 0x72]
-            case 0x09: out += [0x5C, 0x74]
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                out += [0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 15)]]
-            default: out.append(byte)
-            }
-        }
-        out.append(0x22)
+        JSONLine.quote(text, into: &out, shortBackspaceAndFormFeed: false)
     }
 
     public static func decode(_ bytes: [UInt8]) throws -> Manifest {

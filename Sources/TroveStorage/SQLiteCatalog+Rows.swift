@@ -4,16 +4,15 @@ import TroveCore
 
 /// Catalog changes as rows (cached statements), and rows back as records.
 extension SQLiteCatalog {
-    /// Applies one change with cached (prepared once) statements: imports apply thousands.
     /// Applies a run (`CatalogChange.runs`): files and copies added many rows per statement.
     static func apply(_ run: ArraySlice<CatalogChange>, in db: Database) throws {
         switch run.first {
         case .insertFile?:
-            try insert(run.compactMap { if case .insertFile(let f) = $0 { f } else { nil } }, Self.fileInsert, in: db) { (f: FileRecord) -> [(any DatabaseValueConvertible)?] in
+            try insert(run.compactMap { if case .insertFile(let f) = $0 { f } else { nil } }, Self.fileInsert, in: db) { (f: FileRecord) -> RowValues in
                 [f.id.description, Int64(f.size), Data(LeafHash.pack(f.leafHashes)), f.firstSeen.timeIntervalSince1970]
             }
         case .saveCopy?:
-            try insert(run.compactMap { if case .saveCopy(let c) = $0 { c } else { nil } }, Self.copyUpsert, in: db) { (c: CopyRecord) -> [(any DatabaseValueConvertible)?] in
+            try insert(run.compactMap { if case .saveCopy(let c) = $0 { c } else { nil } }, Self.copyUpsert, in: db) { (c: CopyRecord) -> RowValues in
                 [c.fileID.description, c.storeID, c.copies, c.mtime.timeIntervalSince1970, c.verified?.timeIntervalSince1970]
             }
         default:
@@ -43,14 +42,16 @@ extension SQLiteCatalog {
           verified = excluded.verified
         """)
 
-    static func insert<Item>(_ rows: [Item], _ insert: MultiRowInsert, in db: Database,
-                             values: (Item) -> [(any DatabaseValueConvertible)?]) throws {
+    typealias RowValues = [(any DatabaseValueConvertible)?]
+
+    static func insert<Item>(_ rows: [Item], _ insert: MultiRowInsert, in db: Database, values: (Item) -> RowValues) throws {
         for start in stride(from: 0, to: rows.count, by: rowsPerStatement) {
             let chunk = rows[start..<min(start + rowsPerStatement, rows.count)]
             try db.cachedStatement(sql: insert.sql(rows: chunk.count)).execute(arguments: StatementArguments(chunk.flatMap(values)))
         }
     }
 
+    /// Applies one change with cached (prepared once) statements: imports apply thousands.
     static func apply(_ change: CatalogChange, in db: Database) throws {
         switch change {
         case .saveStore(let s):

@@ -55,6 +55,17 @@ struct ManifestTests {
         #expect(decoded.entries.map(\.path) == ["a", "a/fifo", "a/link", "a/second", "a/tty", "b ü.txt"])
     }
 
+    /// A manifest's bytes are its ID: a name with control characters is written as it always was
+    /// (backspace and form feed as `\u00XX`, unlike JSONEncoder's journal lines).
+    @Test func controlCharactersInNamesKeepTheirBytes() throws {
+        let manifest = Manifest(header: .init(root: "/", time: Date(timeIntervalSince1970: 0), tag: nil, parent: nil,
+                                              partial: false, skipped: []),
+                                entries: [SnapshotEntry(path: "a\u{8}\u{c}\u{1}\n\"\\/", type: .fifo, mode: 0o600)])
+        let text = String(decoding: try manifest.encoded(), as: UTF8.self)
+        #expect(text.contains(#""a\u0008\u000c\u0001\n\"\\/""#), "\(text)")
+        #expect(try Manifest.decode(try manifest.encoded()) == manifest)
+    }
+
     @Test func numbersAtTheirLimitsRoundTrip() throws {
         // Pre-1970 and far-future times, the largest inode and size, zero: the hand-written
         // encoder must agree with JSONDecoder on every one (a property over random values too).
