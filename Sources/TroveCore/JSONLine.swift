@@ -86,6 +86,8 @@ struct JSONLine {
         bytes.append(0x3a)
     }
 
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
     /// A JSON string: quote and backslash escaped, control characters as `\b \f \n \r \t` (as
     /// `JSONEncoder` writes them; backspace and form feed as `\u00XX` when not short) or
     /// `\u00XX`, everything else (slashes and non-ASCII text included) as its UTF-8 bytes.
@@ -101,8 +103,7 @@ struct JSONLine {
             case 0x0d: bytes += [0x5c, 0x72]
             case 0x09: bytes += [0x5c, 0x74]
             case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                bytes += [0x5c, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0x0f)]]
+                bytes += [0x5c, 0x75, 0x30, 0x30, hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0x0f)]]
             default: bytes.append(byte)
             }
         }

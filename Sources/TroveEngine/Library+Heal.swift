@@ -238,14 +238,14 @@ extension Library {
             }
         }
         // Counted again by the rule (copies re-verified on one disk count once).
-        let counted = TroveCore.durability(of: try heldCopies(of: file.id, state: state))
-        if durability < state.report.target || counted < state.report.target {
+        let held = try heldCopies(of: file.id, state: state)
+        if durability < state.report.target || TroveCore.durability(of: held) < state.report.target {
             state.report.stillBelowTarget += 1
             if prepared.destinations.isEmpty && problem == nil && !prepared.holding.isEmpty
                 && !state.connected.contains(where: { prepared.holding.contains($0.record.id) }) {
                 problem = (.noSource, "no connected store holds a copy")
             }
-            try noteStuck(file, state: &state, problem: problem)
+            try noteStuck(file, state: &state, problem: problem, held: held)
         }
         state.done += file.size
     }
