@@ -225,7 +225,11 @@ extension Library {
         let stores = snapshot.external ? [] : try observeStores()
         let counter = ProgressCounter(progress)
         let outcomes = ResultBox<Result<Written?, Error>>(count: files.count)
-        runConcurrently(files.count, lanes: ioLanes) { index in
+        // Neighbouring files (taken by different lanes) lie in different folders wherever the
+        // batch spans several (`folderInterleaved`); outcomes keep the batch's order.
+        let order = folderInterleaved(files.map(\.target))
+        runConcurrently(files.count, lanes: ioLanes) { step in
+            let index = order[step]
             let (entry, target) = files[index]
             outcomes.set(index, Result {
                 try self.ensureNoSymlinkParents(target, under: destination)
