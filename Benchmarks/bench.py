@@ -531,19 +531,17 @@ def main():
             shutil.rmtree(out, ignore_errors=True)
         # One run each for the long steps (a first snapshot and a restore take minutes); the
         # unchanged re-snapshot, seconds long, gets a warm-up and three.
+        first_ref = second_ref = restore_ref = None
         if have("restic"):
-            report.add(case + " (first snapshot)", "restic backup", million_bytes,
-                       run_once(["restic", "backup", "-q", million], env=renv, setup=new_restic_repo))
-            report.add(case + " (unchanged)", "restic backup", million_bytes,
-                       measure(["restic", "backup", "-q", million], min(runs, 3), env=renv))
-            report.add(case + " (restore)", "restic restore", million_bytes,
-                       run_once(["restic", "restore", "-q", "latest", "--target", outs[0]], env=renv))
-            references = report.rows[-3:]
+            first_ref = run_once(["restic", "backup", "-q", million], env=renv, setup=new_restic_repo)
+            report.add(case + " (first snapshot)", "restic backup", million_bytes, first_ref)
+            second_ref = measure(["restic", "backup", "-q", million], min(runs, 3), env=renv)
+            report.add(case + " (unchanged)", "restic backup", million_bytes, second_ref)
+            restore_ref = run_once(["restic", "restore", "-q", "latest", "--target", outs[0]], env=renv)
+            report.add(case + " (restore)", "restic restore", million_bytes, restore_ref)
             cleanup()
         else:
             report.skipped.append("restic (not installed): 1,000,000-file references")
-            references = [None] * 3
-        first_ref, second_ref, restore_ref = [row and (row[2], row[4], row[5]) for row in references]
         report.add(case + " (first snapshot)", "trove snapshot", million_bytes,
                    run_once([trove, "snapshot", million], env=env, setup=fresh_library()), first_ref)
         report.add(case + " (unchanged)", "trove snapshot", million_bytes,

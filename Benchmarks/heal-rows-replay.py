@@ -25,8 +25,9 @@ from bench import make_tree
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--trove", required=True)
-    ap.add_argument("--data", default=tempfile.mkdtemp(prefix="trove-replay-"))
+    ap.add_argument("--data", help="where the tree and the library go (default: a new temporary folder)")
     args = ap.parse_args()
+    args.data = args.data or tempfile.mkdtemp(prefix="trove-replay-")
     tree = os.path.join(args.data, "tree100k")
     if not os.path.exists(tree):
         make_tree(tree, [(100_000, 100, 2000)], 13)
